@@ -1,0 +1,104 @@
+"""Local accounts (admins, organizers, learners who log in) and their passwords."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from server.clock import now
+from server.db import Base, UTCDateTime
+from server.errors import Invalid
+
+ROLES = ("admin", "organizer", "learner")
+HANDLE = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,62}$")
+_hasher = PasswordHasher()
+
+
+class Account(Base):
+    """A person with a login on this instance."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    handle: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16), default="learner")
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins may change everything on the instance."""
+        return self.role == "admin"
+
+    @property
+    def is_organizer(self) -> bool:
+        """Organizers (and admins) may run courses."""
+        return self.role in {"admin", "organizer"}
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of `password`."""
+    return _hasher.hash(password)
+
+
+def check_password(account: Account, password: str) -> bool:
+    """True when `password` matches the account's hash."""
+    if not account.password_hash:
+        return False
+    try:
+        return _hasher.verify(account.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def normalise_handle(handle: str) -> str:
+    """A handle as stored: lower case, checked against the allowed characters."""
+    value = handle.strip().lstrip("@").lower()
+    if not HANDLE.match(value):
+        raise Invalid(f"handle {handle!r} may use only a-z, 0-9, '_', '.', '-' (at most 63)")
+    return value
+
+
+def create_account(
+    session: Session,
+    email: str,
+    password: str | None = None,
+    role: str = "learner",
+    handle: str | None = None,
+    display_name: str = "",
+) -> Account:
+    """Create a local account; raise Invalid naming the field at fault."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        address = validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise Invalid(f"email {email!r}: {error}") from None
+    if role not in ROLES:
+        raise Invalid(f"role {role!r} is not one of {', '.join(ROLES)}")
+    handle_value = normalise_handle(handle or address.split("@")[0].replace("+", "_"))
+    if session.scalar(select(Account).where(Account.email == address)):
+        raise Invalid(f"an account with email {address} exists already")
+    if session.scalar(select(Account).where(Account.handle == handle_value)):
+        raise Invalid(f"the handle {handle_value} is taken (choose another with --handle)")
+    if password is not None and len(password) < 8:
+        raise Invalid("password must have at least 8 characters")
+    account = Account(
+        email=address,
+        handle=handle_value,
+        role=role,
+        display_name=display_name or handle_value,
+        password_hash=hash_password(password) if password else None,
+    )
+    session.add(account)
+    session.flush()
+    return account

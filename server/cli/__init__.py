@@ -1,0 +1,19 @@
+"""The `mechmooc` command: one group, one module of subcommands per concern."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from server.cli.base import MechMoocGroup
+from server.cli import course, db, mail, run, serve, user
+
+main = MechMoocGroup(name="mechmooc", help="Mechanical MOOC: a federated community server for peer-learning courses.")
+for module in (serve, db, user, course, run, mail):
+    for command in module.commands:
+        main.add_command(command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""`mechmooc course ...` subcommands."""
+
+import click  # noqa: F401
+
+commands: list = []

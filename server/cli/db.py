@@ -1,0 +1,5 @@
+"""`mechmooc db ...` subcommands."""
+
+import click  # noqa: F401
+
+commands: list = []

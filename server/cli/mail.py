@@ -1,0 +1,5 @@
+"""`mechmooc mail ...` subcommands."""
+
+import click  # noqa: F401
+
+commands: list = []

@@ -1,0 +1,5 @@
+"""`mechmooc run ...` subcommands."""
+
+import click  # noqa: F401
+
+commands: list = []

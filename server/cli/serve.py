@@ -1,0 +1,5 @@
+"""`mechmooc serve ...` subcommands."""
+
+import click  # noqa: F401
+
+commands: list = []

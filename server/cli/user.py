@@ -1,0 +1,5 @@
+"""`mechmooc user ...` subcommands."""
+
+import click  # noqa: F401
+
+commands: list = []

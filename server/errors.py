@@ -1,0 +1,21 @@
+"""Errors a user can act on: each message names the file, field or address at fault."""
+
+
+class MechMoocError(Exception):
+    """Base of every error that is shown to a user as one line."""
+
+
+class SettingsError(MechMoocError):
+    """A MECHMOOC_* variable is missing, unknown or malformed."""
+
+
+class NotFound(MechMoocError):
+    """A thing named by the user does not exist."""
+
+
+class Invalid(MechMoocError):
+    """Input that cannot be accepted (the message says which field and why)."""
+
+
+class PermissionDenied(MechMoocError):
+    """The current user may not do this."""

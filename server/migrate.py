@@ -1,0 +1,40 @@
+"""Alembic migrations, driven from Python (`mechmooc db upgrade`, and `serve` at start)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+import migrations
+
+SCRIPT_LOCATION = str(Path(migrations.__file__).parent)
+
+
+def alembic_config(database_url: str) -> Config:
+    """An Alembic Config pointing at our migrations and `database_url`."""
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    config.set_main_option("version_locations", str(Path(SCRIPT_LOCATION) / "versions"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every migration up to the heads of all branches."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "heads")
+
+
+def is_current(engine: Engine) -> bool:
+    """True when the database is at every head (nothing to migrate)."""
+    script = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(hide_password=False)))
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    return current == set(script.get_heads())

@@ -1,0 +1,19 @@
+"""Imports every module that defines tables, so Base.metadata is complete (Alembic, tests)."""
+
+import importlib
+
+MODEL_MODULES = (
+    "server.accounts",
+    "server.instance",
+    "server.events",
+    "web.models",
+    "courses.models",
+    "mail.models",
+    "federation.models",
+)
+
+
+def load_all() -> None:
+    """Import each table-defining module of every package."""
+    for name in MODEL_MODULES:
+        importlib.import_module(name)

@@ -1,0 +1,91 @@
+"""Background work as state on database rows (Stator-style): claim due rows, do I/O, record.
+
+A row that carries `QueuedMixin` is a unit of work. Workers `claim()` due rows in a batch —
+`FOR UPDATE SKIP LOCKED` on PostgreSQL, the single SQLite writer elsewhere — which leases them
+until `locked_until`. A worker killed mid-batch leaves leases that simply expire, and the rows
+are claimed again; idempotency keys on the rows themselves prevent a second effect.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import String, Text, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from server.clock import now
+from server.db import UTCDateTime, is_postgres
+
+QUEUED = "queued"
+DONE = "done"
+FAILED = "failed"
+
+
+class QueuedMixin:
+    """Columns of a row that is work to do: state, attempts, next attempt and lease."""
+
+    state: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+Row = TypeVar("Row", bound=QueuedMixin)
+
+
+def claim(
+    session: Session,
+    model: type[Row],
+    limit: int = 100,
+    lease: timedelta = timedelta(minutes=5),
+    at: datetime | None = None,
+    extra: Any = None,
+) -> list[Row]:
+    """Lease up to `limit` due rows of `model` to this worker and commit the lease."""
+    instant = at or now()
+    query = (
+        select(model)
+        .where(model.state == QUEUED)
+        .where(model.next_attempt_at <= instant)
+        .where(or_(model.locked_until.is_(None), model.locked_until < instant))
+        .order_by(model.next_attempt_at)
+        .limit(limit)
+    )
+    if extra is not None:
+        query = query.where(extra)
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.locked_until = instant + lease
+        row.attempts = (row.attempts or 0) + 1
+    session.commit()
+    return rows
+
+
+def backoff(attempts: int, base: float = 60.0, cap: float = 6 * 3600.0) -> timedelta:
+    """Exponential delay before the next attempt: base * 2^(attempts-1), capped."""
+    return timedelta(seconds=min(cap, base * (2 ** max(0, attempts - 1))))
+
+
+def succeed(row: QueuedMixin) -> None:
+    """Mark the row's work done and release its lease."""
+    row.state = DONE
+    row.locked_until = None
+    row.last_error = None
+
+
+def retry_later(row: QueuedMixin, error: str, delay: timedelta, at: datetime | None = None) -> None:
+    """Keep the row queued for another attempt after `delay`."""
+    row.last_error = error[:2000]
+    row.locked_until = None
+    row.next_attempt_at = (at or now()) + delay
+
+
+def fail(row: QueuedMixin, error: str) -> None:
+    """Give up on the row for good, keeping the reason."""
+    row.state = FAILED
+    row.locked_until = None
+    row.last_error = error[:2000]

@@ -1,0 +1,190 @@
+"""The one settings object: read once from the environment (and a `.env` file)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from server.errors import SettingsError
+
+PREFIX = "MECHMOOC_"
+KNOWN = {
+    "URL",
+    "DATA_DIR",
+    "DATABASE_URL",
+    "BROKER_URL",
+    "SMTP_URL",
+    "INBOUND_SMTP",
+    "INSECURE_HTTP",
+    "SECRET_KEY",
+    "MAIL_FROM",
+    "MAIL_DOMAIN",
+    "TRACKING",
+    "AUTHORIZED_FETCH",
+    "MAIL_RATE",
+    "DKIM_SELECTOR",
+    "DKIM_KEY",
+    "ANONYMISE_AFTER_DAYS",
+    "SMTP_CONNECTIONS",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Instance configuration; build it with `load_settings()`."""
+
+    url: str
+    data_dir: Path
+    database_url: str
+    broker_url: str | None = None
+    smtp_url: str | None = None
+    inbound_smtp: tuple[str, int] | None = None
+    insecure_http: bool = False
+    secret_key: str = ""
+    mail_from: str = ""
+    mail_domain: str = ""
+    tracking: bool = True
+    authorized_fetch: bool = False
+    mail_rate: float = 0.0
+    smtp_connections: int = 4
+    dkim_selector: str | None = None
+    dkim_key: str | None = None
+    anonymise_after_days: int = 365
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        """The host[:port] part of the public URL (the WebFinger domain)."""
+        return urlsplit(self.url).netloc
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True on the embedded default database."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_broker(self) -> bool:
+        """True when no external broker is configured (worker runs inside `serve`)."""
+        return not self.broker_url
+
+    def celery_broker(self) -> str:
+        """The Celery broker URL, an embedded filesystem transport by default."""
+        return self.broker_url or "filesystem://"
+
+
+def _bool(name: str, value: str) -> bool:
+    low = value.strip().lower()
+    if low in {"1", "true", "yes", "on"}:
+        return True
+    if low in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be 1 or 0, not {value!r}")
+
+
+def _int(name: str, value: str, minimum: int = 0) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a whole number, not {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"{PREFIX}{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def _check_url(name: str, value: str, schemes: set[str]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        allowed = ", ".join(sorted(schemes))
+        raise SettingsError(f"{PREFIX}{name} must be a {allowed} URL, not {value!r}")
+    return value
+
+
+def _hostport(name: str, value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(f"{PREFIX}{name} must be host:port, not {value!r}")
+    return host, int(port)
+
+
+def read_environment(cwd: Path | None = None) -> dict[str, str]:
+    """The MECHMOOC_* variables: `.env` in the working directory, overridden by the process env."""
+    env_file = (cwd or Path.cwd()) / ".env"
+    values: dict[str, str] = {}
+    if env_file.is_file():
+        values.update({k: v or "" for k, v in dotenv_values(env_file).items() if k.startswith(PREFIX)})
+    values.update({k: v for k, v in os.environ.items() if k.startswith(PREFIX)})
+    return values
+
+
+def load_settings(
+    host: str = "127.0.0.1", port: int = 8000, environ: dict[str, str] | None = None
+) -> Settings:
+    """Read and validate the settings; raise SettingsError naming the variable at fault."""
+    raw = read_environment() if environ is None else dict(environ)
+    unknown = sorted(k for k in raw if k[len(PREFIX) :] not in KNOWN)
+    if unknown:
+        raise SettingsError(f"unknown setting {unknown[0]} (known: {', '.join(sorted(PREFIX + k for k in KNOWN))})")
+    get = lambda key, default="": raw.get(PREFIX + key, default)  # noqa: E731
+
+    insecure = _bool("INSECURE_HTTP", get("INSECURE_HTTP", "0"))
+    url = get("URL") or f"http://{host}:{port}"
+    _check_url("URL", url, {"http", "https"})
+    url = url.rstrip("/")
+    if insecure and url.startswith("https://"):
+        raise SettingsError(
+            f"{PREFIX}INSECURE_HTTP=1 is for development only and is refused when {PREFIX}URL is https"
+        )
+    if url.startswith("http://") and not insecure and not _is_local(url):
+        raise SettingsError(f"{PREFIX}URL must be https:// in production (set {PREFIX}INSECURE_HTTP=1 for development)")
+
+    data_dir = Path(get("DATA_DIR") or "./var").expanduser().resolve()
+    database_url = get("DATABASE_URL") or f"sqlite:///{data_dir / 'mechmooc.sqlite3'}"
+    if "://" not in database_url or not database_url.split("://")[0].split("+")[0] in {"sqlite", "postgresql"}:
+        raise SettingsError(f"{PREFIX}DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL, not {database_url!r}")
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+
+    broker = get("BROKER_URL") or None
+    if broker:
+        _check_url("BROKER_URL", broker, {"redis", "rediss", "amqp", "pyamqp", "memory", "filesystem", "sqla+sqlite"} | {"sqla+postgresql"})
+    smtp = get("SMTP_URL") or None
+    if smtp:
+        _check_url("SMTP_URL", smtp, {"smtp", "smtps"})
+    inbound = _hostport("INBOUND_SMTP", get("INBOUND_SMTP")) if get("INBOUND_SMTP") else None
+
+    host_only = urlsplit(url).hostname or "localhost"
+    # An IP literal or bare "localhost" makes no valid list address; use a reserved name instead.
+    mail_domain = get("MAIL_DOMAIN") or (host_only if "." in host_only and not host_only.replace(".", "").isdigit() else "mechmooc.localhost")
+    try:
+        mail_rate = float(get("MAIL_RATE", "0") or 0)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}MAIL_RATE must be a number of mails per second, not {get('MAIL_RATE')!r}") from None
+
+    return Settings(
+        url=url,
+        data_dir=data_dir,
+        database_url=database_url,
+        broker_url=broker,
+        smtp_url=smtp,
+        inbound_smtp=inbound,
+        insecure_http=insecure,
+        secret_key=get("SECRET_KEY"),
+        mail_from=get("MAIL_FROM") or f"noreply@{mail_domain}",
+        mail_domain=mail_domain,
+        tracking=_bool("TRACKING", get("TRACKING", "1")),
+        authorized_fetch=_bool("AUTHORIZED_FETCH", get("AUTHORIZED_FETCH", "0")),
+        mail_rate=mail_rate,
+        smtp_connections=_int("SMTP_CONNECTIONS", get("SMTP_CONNECTIONS", "4"), minimum=1),
+        dkim_selector=get("DKIM_SELECTOR") or None,
+        dkim_key=get("DKIM_KEY") or None,
+        anonymise_after_days=_int("ANONYMISE_AFTER_DAYS", get("ANONYMISE_AFTER_DAYS", "365")),
+    )
+
+
+def _is_local(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in {"localhost", "127.0.0.1", "::1"} or host.endswith(".localhost")
