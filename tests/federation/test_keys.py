@@ -1,0 +1,37 @@
+"""Actor keys: made lazily once per actor, stored, rotated with an Update to followers."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from federation import keys
+from federation.models import ActorKey
+from server import urls
+from server.errors import Invalid
+from server.settings import Settings
+
+
+def test_instance_key_is_made_once_and_kept(session: Session, settings: Settings) -> None:
+    first = keys.ensure_instance_keys(session)
+    again = keys.ensure_instance_keys(session)
+    assert first.id == again.id
+    assert first.actor == urls.instance_actor()
+    assert "BEGIN PUBLIC KEY" in first.public_pem
+    assert keys.load_private_key(first.private_pem).key_size == 2048
+    assert session.scalar(select(func.count()).select_from(ActorKey)) == 1
+
+
+def test_local_actor_keys_are_lazy_and_distinct(session: Session, settings: Settings) -> None:
+    course = keys.signing_key(session, urls.course("gentle-python"))
+    person = keys.signing_key(session, urls.person("ada"))
+    assert course.key_id == urls.course("gentle-python") + "#main-key"
+    assert course.private_pem != person.private_pem
+    doc = keys.public_key_document(session, urls.person("ada"))
+    assert doc["owner"] == urls.person("ada") and doc["id"].endswith("#main-key")
+
+
+def test_no_key_is_made_for_a_remote_actor(session: Session, settings: Settings) -> None:
+    with pytest.raises(Invalid, match="not local"):
+        keys.actor_key(session, "https://mastodon.example/users/alice")
