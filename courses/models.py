@@ -36,6 +36,8 @@ class Course(Base):
     questions: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list)
     # Anything else course.toml carried, kept so export is lossless.
     extra: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    # The course.toml text it was imported from: export keeps its comments and layout.
+    source_toml: Mapped[str | None] = mapped_column(Text, nullable=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
     # ForgeFed provenance: the ActivityPub id of the course this one was forked from.
     origin: Mapped[str | None] = mapped_column(String(2000), nullable=True)
@@ -71,6 +73,8 @@ class Unit(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     extra: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
     origin: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    # The unit file's front matter text it was imported from: export keeps its comments.
+    source_toml: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     course: Mapped[Course] = relationship(back_populates="units")
 

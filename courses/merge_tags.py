@@ -1,0 +1,58 @@
+"""Merge tags in unit bodies: the sample values a body must render with in Jinja2's sandbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+# The names a unit body may use; the mail package renders with real values of the same shape.
+SAMPLE_CONTEXT: dict[str, Any] = {
+    "learner": {"name": "Ada", "email": "ada@example.org", "timezone": "Europe/London", "language": "en"},
+    "course": {"title": "A course", "slug": "a-course", "summary": "", "url": "https://example.org/courses/a-course"},
+    "run": {"handle": "a-course-2026-01-05", "start": "2026-01-05", "url": "https://example.org/runs/a-course"},
+    "group": {"name": "Group 1", "handle": "a-course-g1", "address": "a-course-g1@example.org", "url": ""},
+    "unit": {"title": "Week 1", "day": 7, "position": 1, "url": "https://example.org/courses/a-course/units/w1"},
+    "links": {"me": "https://example.org/me/token", "unsubscribe": "https://example.org/mail/unsubscribe/token"},
+}
+TEMPLATE_NAME = "<unit body>"
+
+
+@dataclass(frozen=True)
+class BodyProblem:
+    """Why a unit body does not render, and on which line of the body (1-based)."""
+
+    line: int
+    message: str
+
+
+def sandbox() -> SandboxedEnvironment:
+    """The sandboxed environment unit bodies are checked in (unknown names are errors)."""
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+def body_problem(body: str) -> BodyProblem | None:
+    """None when `body` renders with the sample values, else the line and reason it does not."""
+    env = sandbox()
+    try:
+        template = env.from_string(body)
+    except TemplateSyntaxError as error:
+        return BodyProblem(error.lineno or 1, error.message or str(error))
+    try:
+        template.render(SAMPLE_CONTEXT)
+    except TemplateError as error:
+        return BodyProblem(_template_line(error), str(error))
+    return None
+
+
+def _template_line(error: BaseException) -> int:
+    """The body line a render error happened on (Jinja2 rewrites tracebacks to template lines)."""
+    line = 1
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == "<template>":
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return line
