@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from server.config import get_settings
 from server.settings import Settings
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """Database, broker and worker heartbeat: 200 when all are well, 503 otherwise."""
+    from server.health import health
+
+    healthy, report = await run_in_threadpool(health, get_settings())
+    return JSONResponse(report, status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"})
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -15,7 +27,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     import web.app
 
     settings = settings or get_settings()
-    routes = [*federation.routes.routes(), *mail.routes.routes(), *web.app.routes()]
+    routes = [
+        Route("/healthz", healthz),
+        *federation.routes.routes(),
+        *mail.routes.routes(),
+        *web.app.routes(),
+    ]
     return Starlette(
         routes=routes,
         middleware=web.app.middleware(settings),

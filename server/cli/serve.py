@@ -1,5 +1,42 @@
-"""`mechmooc serve ...` subcommands."""
+"""`mechmooc serve`, `mechmooc worker`, `mechmooc scheduler`: the processes of an instance."""
 
-import click  # noqa: F401
+from __future__ import annotations
 
-commands: list = []
+import click
+
+from server.cli.base import instance
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--no-worker", is_flag=True, help="Serve the web app only (workers run elsewhere).")
+@click.option("--demo", is_flag=True, help="Fill an empty instance with a demo course and an open run.")
+def serve(host: str, port: int, no_worker: bool, demo: bool) -> None:
+    """Migrate, create the instance keys, serve the web app and run the background worker."""
+    from server.serve import serve as run_instance
+
+    run_instance(host=host, port=port, worker=not no_worker, demo=demo)
+
+
+@click.command()
+@click.option("--concurrency", type=click.IntRange(1, 256), default=None, help="Parallel tasks (default: cores).")
+@click.option("--queues", default=None, help="Comma-separated queues to consume (default: all).")
+def worker(concurrency: int | None, queues: str | None) -> None:
+    """Run a Celery worker that works every background job."""
+    from server.celery_app import run_worker
+
+    settings = instance(migrate=False)
+    run_worker(settings, concurrency, [q.strip() for q in queues.split(",") if q.strip()] if queues else None)
+
+
+@click.command()
+def scheduler() -> None:
+    """Run the periodic scheduler (Celery beat); run exactly one per instance."""
+    from server.celery_app import run_scheduler
+
+    settings = instance(migrate=False)
+    run_scheduler(settings)
+
+
+commands: list[click.Command] = [serve, worker, scheduler]

@@ -1,5 +1,38 @@
-"""`mechmooc user ...` subcommands."""
+"""`mechmooc user ...`: local accounts."""
 
-import click  # noqa: F401
+from __future__ import annotations
 
-commands: list = []
+import click
+
+from server.cli.base import emit, instance, json_option
+
+
+@click.group()
+def user() -> None:
+    """Local accounts (admins, organizers, learners)."""
+
+
+@user.command()
+@click.argument("email")
+@click.option("--password", default=None, help="Login password (at least 8 characters); without it, use a reset link.")
+@click.option("--role", type=click.Choice(["admin", "organizer", "learner"]), default="organizer", show_default=True)
+@click.option("--handle", default=None, help="Fediverse handle (default: the email's local part).")
+@click.option("--name", "display_name", default="", help="Display name (default: the handle).")
+@json_option
+def create(email: str, password: str | None, role: str, handle: str | None, display_name: str, as_json: bool) -> None:
+    """Create a local account; prints its id alone on the last line."""
+    from server.accounts import create_account
+    from server.db import session_scope
+
+    instance()
+    with session_scope() as session:
+        account = create_account(session, email, password=password, role=role, handle=handle, display_name=display_name)
+        data = {"id": account.id, "email": account.email, "handle": account.handle, "role": account.role}
+    if as_json:
+        emit(data, True)
+    else:
+        click.echo(f"created {data['role']} {data['email']} (@{data['handle']})")
+        click.echo(str(data["id"]))
+
+
+commands: list[click.Command] = [user]

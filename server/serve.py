@@ -1,0 +1,137 @@
+"""`mechmooc serve`: the whole instance in one command — web app, worker and scheduler.
+
+The parent process serves HTTP with uvicorn; unless a broker is configured (production runs
+`mechmooc worker` and `mechmooc scheduler` on their own) it starts those very commands as child
+processes on the embedded transport. On SIGTERM/SIGINT it stops accepting, finishes the requests
+in flight, then asks the children to finish their tasks and waits for them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from types import FrameType
+
+import uvicorn
+
+from server.bootstrap import boot
+from server.db import session_scope
+from server.errors import MechMoocError
+from server.settings import Settings, load_settings
+
+log = logging.getLogger("mechmooc.serve")
+CHILD_STOP_TIMEOUT = 60.0
+# The children are started as `mechmooc <command>` with this interpreter, the entry point's own code.
+CLI = [sys.executable, "-c", "from server.cli import main; main()"]
+
+
+class PortBusy(MechMoocError):
+    """The address `serve` should listen on is taken or not ours."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind the listening address now, so a busy port is a one-line error before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortBusy(
+                f"port {port} on {host} is busy (another server listens there); choose another with --port"
+            ) from None
+        raise PortBusy(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.set_inheritable(False)
+    return sock
+
+
+def ensure_keys() -> None:
+    """Create the instance actor's key pair on first start; later starts find it as it was."""
+    from federation.keys import ensure_instance_keys
+
+    with session_scope() as session:
+        ensure_instance_keys(session)
+
+
+def _die_with_parent() -> None:
+    # Linux: a child whose `serve` is killed outright must not live on as an orphan.
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """The children's environment: the same instance (URL, data dir) as this process."""
+    env = dict(os.environ)
+    env["MECHMOOC_URL"] = settings.url
+    env["MECHMOOC_DATA_DIR"] = str(settings.data_dir)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def start_children(settings: Settings) -> list[subprocess.Popen[bytes]]:
+    """Start `mechmooc worker` and `mechmooc scheduler` on the embedded transport."""
+    env = child_environment(settings)
+    return [
+        subprocess.Popen([*CLI, command], env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        for command in ("worker", "scheduler")
+    ]
+
+
+def stop_children(children: list[subprocess.Popen[bytes]], timeout: float = CHILD_STOP_TIMEOUT) -> None:
+    """Ask each child to finish its work (SIGTERM: Celery's warm shutdown), kill it after `timeout`."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("child %s did not stop within %.0f s; killing it", child.pid, timeout)
+            child.kill()
+            child.wait()
+
+
+def _note_signal(signum: int, _frame: FrameType | None) -> None:
+    # uvicorn re-raises the stop signal once it has shut down; by then it only means "go on stopping".
+    log.info("stopping (signal %s)", signal.Signals(signum).name)
+
+
+def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None:
+    """Run the instance until SIGTERM/SIGINT: migrate, keys, optional demo, web app and children."""
+    from server.app import create_app
+    from server.celery_app import install_waker, make_celery
+
+    settings = load_settings(host=host, port=port)
+    sock = bind_socket(host, port)
+    settings = boot(settings)
+    ensure_keys()
+    if demo:
+        from server.demo import fill_demo
+
+        fill_demo()
+    install_waker(make_celery(settings))
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _note_signal)
+    children = start_children(settings) if worker and settings.embedded_broker else []
+    config = uvicorn.Config(
+        create_app(settings),
+        log_level="info",
+        timeout_graceful_shutdown=30,
+        server_header=False,
+        proxy_headers=True,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        stop_children(children)
+        sock.close()

@@ -1,0 +1,76 @@
+"""`mechmooc serve` as a user runs it: migrate, keys, worker, clean stop, and a restart that finds everything."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from tests.support.instances import Instance
+
+pytestmark = pytest.mark.slow
+
+
+def _instance_key(instance: Instance) -> str:
+    with sqlite3.connect(instance.data_dir / "mechmooc.sqlite3") as db:
+        rows = db.execute("SELECT public_pem FROM federation_actor_keys").fetchall()
+    assert len(rows) == 1, rows
+    return str(rows[0][0])
+
+
+def _wait_for_heartbeat(instance: Instance, timeout: float = 40) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        report = instance.get("/healthz").json()
+        if report["worker"]["age_seconds"] is not None:
+            return report
+        time.sleep(0.5)
+    raise AssertionError(f"no worker heartbeat within {timeout} s:\n{instance.logs()}")
+
+
+def test_serve_runs_worker_stops_cleanly_and_restarts_as_it_was(instance_factory):
+    alpha = instance_factory("alpha")
+    health = alpha.get("/healthz")
+    assert health.status_code == 200, health.text
+    assert health.json()["database"]["ok"] and health.json()["broker"]["detail"].startswith("embedded")
+
+    created = alpha.cli("user", "create", "ada@example.org", "--password", "correct horse", "--role", "admin")
+    assert created.returncode == 0, created.stderr
+    account_id = created.stdout.strip().splitlines()[-1]
+    assert account_id.isdigit()
+    key = _instance_key(alpha)
+
+    # The embedded worker and scheduler run the heartbeat job through the file broker.
+    report = _wait_for_heartbeat(alpha)
+    assert report["status"] == "ok" and report["worker"]["ok"]
+
+    assert alpha.stop() == 0
+    assert not alpha.leftovers, "worker or scheduler outlived serve"
+    logs = alpha.logs()
+    assert "Traceback" not in logs, logs
+    assert "Warm shutdown" in logs  # the worker finished its tasks before exiting
+
+    alpha.start()
+    assert _instance_key(alpha) == key  # the instance keeps its keys across restarts
+    again = alpha.cli("user", "create", "ada@example.org")
+    assert again.returncode == 1 and "exists already" in again.stderr
+    listed = alpha.cli("user", "create", "grace@example.org", "--json")
+    assert listed.returncode == 0 and int(listed.stdout.split('"id": ')[1].split(",")[0]) > int(account_id)
+
+
+def test_sigint_stops_like_sigterm(instance_factory):
+    import signal
+
+    beta = instance_factory("beta")
+    assert beta.get("/healthz").status_code == 200
+    assert beta.stop(signal.SIGINT) == 0
+    assert not beta.leftovers
+    assert "Finished server process" in beta.logs()
+
+
+def test_no_worker_serves_the_web_app_alone(instance_factory):
+    gamma = instance_factory("gamma", worker=False)
+    assert gamma.get("/healthz").json()["database"]["ok"]
+    assert "celery@" not in gamma.logs()
+    assert gamma.stop() == 0

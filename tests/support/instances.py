@@ -1,0 +1,216 @@
+"""Real `mechmooc serve` processes for integration tests: one data dir, env and port each.
+
+    def test_two_instances(instance_factory):
+        alpha = instance_factory()                        # started and ready
+        beta = instance_factory(env={"MECHMOOC_SMTP_URL": "smtp://127.0.0.1:2525"}, worker=False)
+        assert beta.cli("user", "create", "ada@example.org").returncode == 0
+        httpx.get(alpha.url + "/.well-known/nodeinfo")
+
+or, outside pytest, `with Instance(tmp_path / "alpha") as alpha: ...`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.support.backends import PG_URL
+
+READY_PATH = "/.well-known/nodeinfo"
+STOP_TIMEOUT = 45.0
+
+
+def mechmooc_command() -> list[str]:
+    """The installed `mechmooc` entry point of this interpreter (or the same code through `-c`)."""
+    script = Path(sys.executable).with_name("mechmooc")
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("mechmooc")
+    return [found] if found else [sys.executable, "-c", "from server.cli import main; main()"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fresh_postgres_database(name: str) -> str:
+    """Drop and create the PostgreSQL database `name` on the test server; return its URL."""
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def base_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any MECHMOOC_* variable (a test says what it wants)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MECHMOOC_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+class Instance:
+    """A `mechmooc serve` subprocess on 127.0.0.1 with its own data dir (`with` starts and stops it)."""
+
+    def __init__(
+        self,
+        root: Path,
+        env: dict[str, str] | None = None,
+        database_url: str | None = None,
+        broker_url: str | None = None,
+        worker: bool = True,
+        demo: bool = False,
+        args: Sequence[str] = (),
+        port: int | None = None,
+        ready_timeout: float = 60.0,
+    ) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.data_dir = self.root / "data"
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = base_environment(
+            {
+                "MECHMOOC_URL": self.url,
+                "MECHMOOC_DATA_DIR": str(self.data_dir),
+                "MECHMOOC_INSECURE_HTTP": "1",
+            }
+        )
+        if database_url:
+            self.env["MECHMOOC_DATABASE_URL"] = database_url
+        if broker_url:
+            self.env["MECHMOOC_BROKER_URL"] = broker_url
+        self.env.update(env or {})
+        self.serve_args = [*(["--no-worker"] if not worker else []), *(["--demo"] if demo else []), *args]
+        self.ready_timeout = ready_timeout
+        self.log_path = self.root / "serve.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.leftovers = False
+
+    @property
+    def host(self) -> str:
+        """`127.0.0.1:PORT`, the WebFinger domain of this instance."""
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> Instance:
+        """Start `mechmooc serve` and wait until it answers (nodeinfo, or any HTTP answer before that exists)."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*mechmooc_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.serve_args],
+                env=self.env,
+                cwd=self.root,  # so a developer's .env in the repository is not read
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stop() can reap the children too
+            )
+        self.wait_ready()
+        return self
+
+    def wait_ready(self) -> None:
+        """Poll READY_PATH until the server answers below 500; fail with the log if it exits or times out."""
+        assert self.process is not None
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mechmooc serve exited with {self.process.returncode}:\n{self.logs()}")
+            try:
+                if httpx.get(self.url + READY_PATH, timeout=2).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"mechmooc serve was not ready after {self.ready_timeout:.0f} s:\n{self.logs()}")
+
+    def cli(
+        self, *args: str, input: str | None = None, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `mechmooc ARGS` against this instance's data dir and env; never raises on failure."""
+        return subprocess.run(
+            [*mechmooc_command(), *args],
+            env={**self.env, **(env or {})},
+            cwd=self.root,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        """GET `path` on this instance."""
+        return httpx.get(self.url + path, timeout=kwargs.pop("timeout", 10), **kwargs)
+
+    def logs(self) -> str:
+        """Everything `serve` and its worker and scheduler printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def running(self) -> bool:
+        """True while the serve process lives."""
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int | None:
+        """Signal `serve` (SIGTERM), wait, kill its whole group after `timeout`; return its exit code."""
+        process, self.process = self.process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(sig)
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            code = process.wait()
+        # Anything left in the group (a worker that outlived serve) is a bug: note it, then reap it.
+        try:
+            os.killpg(process.pid, 0)
+            self.leftovers = True
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return code
+
+    def __enter__(self) -> Instance:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+InstanceFactory = Callable[..., Instance]
+
+
+@pytest.fixture
+def instance_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InstanceFactory]:
+    """Start `Instance`s (same keyword arguments, `start=False` to start later); all stop after the test."""
+    started: list[Instance] = []
+
+    def make(name: str = "instance", start: bool = True, **kwargs: Any) -> Instance:
+        instance = Instance(tmp_path_factory.mktemp(name), **kwargs)
+        started.append(instance)
+        return instance.start() if start else instance
+
+    yield make
+    for instance in started:
+        instance.stop()
