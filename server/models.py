@@ -6,6 +6,7 @@ MODEL_MODULES = (
     "server.accounts",
     "server.instance",
     "server.events",
+    "server.heartbeat",
     "web.models",
     "courses.models",
     "mail.models",
