@@ -1,32 +1,63 @@
-"""The pages for people: routes, middleware and error pages that the roof mounts."""
+"""The pages for people: routes, middleware and error pages that the roof mounts.
+
+To add pages, write a module under web/pages/ with a `routes()` function and list it in
+PAGE_MODULES (see web/README.md).
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import BaseRoute, Route
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
 
+from server.errors import SettingsError
 from server.settings import Settings
+from web.csrf import CSRFMiddleware
+from web.errors import exception_handlers as _exception_handlers
+from web.errors import forbidden_response
+from web.templating import STATIC_DIR
 
-
-async def home(request: Request) -> PlainTextResponse:
-    """Placeholder home page until the web shell lands."""
-    return PlainTextResponse("Mechanical MOOC")
+# Each module has `routes() -> list[BaseRoute]`; their order is the order routes are tried.
+PAGE_MODULES = (
+    "web.pages.home",
+    "web.pages.accounts",
+    "web.pages.admin",
+)
+SESSION_COOKIE = "mechmooc_session"
+SESSION_DAYS = 14
 
 
 def routes() -> list[BaseRoute]:
-    """Every page route."""
-    return [Route("/", home)]
+    """Every page route, then the static files under /static."""
+    collected: list[BaseRoute] = []
+    for name in PAGE_MODULES:
+        collected.extend(importlib.import_module(name).routes())
+    collected.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
+    return collected
 
 
 def middleware(settings: Settings) -> list[Middleware]:
-    """Sessions, CSRF and the like."""
-    return []
+    """The signed session cookie (outermost), then CSRF checks on every unsafe request."""
+    if not settings.secret_key:
+        # boot() stores a generated key in the data dir; an empty one would make cookies forgeable.
+        raise SettingsError("MECHMOOC_SECRET_KEY is empty: session cookies cannot be signed")
+    return [
+        Middleware(
+            SessionMiddleware,
+            secret_key=settings.secret_key,
+            session_cookie=SESSION_COOKIE,
+            max_age=SESSION_DAYS * 24 * 3600,
+            same_site="lax",
+            https_only=settings.url.startswith("https://"),
+        ),
+        Middleware(CSRFMiddleware, refuse=forbidden_response),
+    ]
 
 
 def exception_handlers() -> dict[Any, Any]:
-    """Error pages."""
-    return {}
+    """Error pages (HTML for people, JSON for API and ActivityPub callers)."""
+    return _exception_handlers()

@@ -1,0 +1,105 @@
+"""Error pages for people (403, 404, 405, 500 ...) and plain JSON for machine requests."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from jinja2 import TemplateError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from server.errors import Invalid, NotFound, PermissionDenied
+from server.instance import DEFAULTS
+from web.templating import environment, render
+
+TITLES = {
+    400: "That request could not be handled",
+    401: "Please log in",
+    403: "You may not do that",
+    404: "Page not found",
+    405: "Method not allowed",
+    429: "Too many attempts",
+    500: "Something went wrong",
+}
+JSON_TYPES = ("application/json", "application/activity+json", "application/ld+json", "application/jrd+json")
+MACHINE_PREFIXES = ("/api/", "/.well-known/", "/nodeinfo", "/mail/")
+
+
+def wants_json(request: Request) -> bool:
+    """True for API and ActivityPub callers, which get `{"error": ...}` instead of a page."""
+    if request.url.path.startswith(MACHINE_PREFIXES) or request.url.path.endswith("/inbox"):
+        return "text/html" not in request.headers.get("accept", "")
+    accept = request.headers.get("accept", "")
+    return any(kind in accept for kind in JSON_TYPES) and "text/html" not in accept
+
+
+def error_response(request: Request, status: int, detail: str = "", headers: dict[str, str] | None = None) -> Response:
+    """The error page (or JSON) for `status`, with a sentence the visitor can act on."""
+    title = TITLES.get(status, "Error")
+    if wants_json(request):
+        return JSONResponse({"error": detail or title}, status_code=status, headers=headers)
+    response = render(request, "error.html", {"status": status, "title": title, "detail": detail}, status=status)
+    response.headers.update(headers or {})
+    return response
+
+
+def forbidden_response(request: Request, detail: str) -> Response:
+    """403 for a refused form (the CSRF middleware's answer)."""
+    return error_response(request, 403, detail)
+
+
+def http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's HTTPException (404 for unknown paths, 405 from the router, our own 403s)."""
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if exc.detail and exc.detail != _default_phrase(exc.status_code) else ""
+    return error_response(request, exc.status_code, detail, headers=dict(exc.headers or {}))
+
+
+def domain_error(request: Request, exc: Exception) -> Response:
+    """The floor's user-facing errors: NotFound → 404, PermissionDenied → 403, Invalid → 400."""
+    status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, PermissionDenied) else 400
+    return error_response(request, status, str(exc))
+
+
+def server_error(request: Request, exc: Exception) -> Response:
+    """500: a page that needs neither the database nor the session (either may be what failed)."""
+    # Starlette re-raises the exception after this answer, so the server logs it with its traceback.
+    if wants_json(request):
+        return JSONResponse({"error": TITLES[500]}, status_code=500)
+    context = {
+        "request": request,
+        "account": None,
+        "instance": dict(DEFAULTS),
+        "flashes": [],
+        "nav": [],
+        "csrf_input": lambda: "",
+        "csrf_token": lambda: "",
+        "status": 500,
+        "title": TITLES[500],
+        "detail": "The error has been logged. Please try again in a moment.",
+    }
+    try:
+        html = environment().get_template("error.html").render(context)
+    except TemplateError:
+        html = f"<!doctype html><title>{TITLES[500]}</title><h1>{TITLES[500]}</h1>"
+    return HTMLResponse(html, status_code=500)
+
+
+def _default_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def exception_handlers() -> dict[Any, Any]:
+    """Handlers to give the Starlette app (the roof passes them on)."""
+    return {
+        HTTPException: http_exception,
+        NotFound: domain_error,
+        PermissionDenied: domain_error,
+        Invalid: domain_error,
+        Exception: server_error,
+    }

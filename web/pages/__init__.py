@@ -1,0 +1,1 @@
+"""Page modules: each exposes `routes()` and renders templates under web/templates (see web/README.md)."""

@@ -1,0 +1,140 @@
+"""Logging in and out, and resetting a forgotten password by an emailed link."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from server.accounts import Account, check_password, hash_password
+from server.db import session_scope
+from server.errors import Invalid
+from web import passwords, throttle
+from web.auth import current_account, log_in, log_out, safe_next
+from web.csrf import posted_form
+from web.flash import flash
+from web.templating import render
+
+BAD_LOGIN = "That email address and password do not match an account."
+
+
+@lru_cache(maxsize=1)
+def _decoy() -> Account:
+    """An account nobody has, checked when the address is unknown so both cases take as long."""
+    return Account(email="", handle="", password_hash=hash_password("decoy password, never valid"))
+
+
+def client_key(request: Request) -> str:
+    """The client address the login limits count against."""
+    return request.client.host if request.client else "unknown"
+
+
+def login_form(request: Request) -> Response:
+    """The login form (already logged-in visitors go where they were heading)."""
+    target = safe_next(request.query_params.get("next"))
+    if current_account(request) is not None:
+        return RedirectResponse(target, status_code=303)
+    return render(request, "accounts/login.html", {"email": "", "next": target, "error": None})
+
+
+def login_submit(request: Request) -> Response:
+    """Check the password, counting failures per address and per client in the database."""
+    form = posted_form(request)
+    email = str(form.get("email", "")).strip()
+    password = str(form.get("password", ""))
+    target = safe_next(str(form.get("next", "")) or None)
+    context = {"email": email, "next": target}
+    with session_scope() as db:
+        waits = [
+            throttle.wait_time(db, throttle.LOGIN_PER_EMAIL, email.lower()),
+            throttle.wait_time(db, throttle.LOGIN_PER_CLIENT, client_key(request)),
+        ]
+        wait = max((w for w in waits if w is not None), default=None)
+        if wait is not None:
+            error = f"Too many failed attempts. Try again in {throttle.minutes(wait)} minutes, or reset your password."
+            response = render(request, "accounts/login.html", {**context, "error": error}, status=429)
+            response.headers["Retry-After"] = str(int(wait.total_seconds()))
+            return response
+        account = passwords.find_account(db, email) if email else None
+        if account is None or not check_password(account, password):
+            if account is None:
+                check_password(_decoy(), password)
+            throttle.record(db, throttle.LOGIN_PER_EMAIL, email.lower())
+            throttle.record(db, throttle.LOGIN_PER_CLIENT, client_key(request))
+            return render(request, "accounts/login.html", {**context, "error": BAD_LOGIN}, status=400)
+        throttle.clear(db, throttle.LOGIN_PER_EMAIL, email.lower())
+    log_in(request, account)
+    flash(request, f"Welcome back, {account.display_name or account.handle}.", "success")
+    return RedirectResponse(target, status_code=303)
+
+
+def logout(request: Request) -> Response:
+    """End the session (POST only, so a link or image elsewhere cannot log anyone out)."""
+    log_out(request)
+    flash(request, "You are logged out.", "success")
+    return RedirectResponse("/", status_code=303)
+
+
+def forgot_form(request: Request) -> Response:
+    """Ask for the address to send a reset link to."""
+    return render(request, "accounts/forgot.html", {"email": "", "errors": {}})
+
+
+def forgot_submit(request: Request) -> Response:
+    """Queue a reset mail; the answer is the same whether or not the address has an account."""
+    email = str(posted_form(request).get("email", "")).strip()
+    if "@" not in email:
+        errors = {"email": "Email address: enter the address you log in with, like name@example.org."}
+        return render(request, "accounts/forgot.html", {"email": email, "errors": errors}, status=400)
+    with session_scope() as db:
+        if throttle.wait_time(db, throttle.RESET_PER_EMAIL, email.lower()) is None:
+            throttle.record(db, throttle.RESET_PER_EMAIL, email.lower())
+            passwords.request_reset(db, email)
+    flash(request, f"If {email} belongs to an account, a link to reset its password is on its way.", "success")
+    return RedirectResponse("/login", status_code=303)
+
+
+def reset_form(request: Request) -> Response:
+    """The new-password form, if the link is still good."""
+    token = request.path_params["token"]
+    with session_scope() as db:
+        valid = passwords.valid_reset(db, token) is not None
+    if not valid:
+        return render(request, "accounts/reset_invalid.html", status=400)
+    return render(request, "accounts/reset.html", {"token": token, "errors": {}})
+
+
+def reset_submit(request: Request) -> Response:
+    """Set the new password, spend the link and log the person in."""
+    token = request.path_params["token"]
+    form = posted_form(request)
+    password, confirm = str(form.get("password", "")), str(form.get("confirm", ""))
+    try:
+        passwords.check_new_password(password, confirm)
+    except Invalid as error:
+        field = "confirm" if "confirm" in str(error) else "password"
+        message = str(error)[0].upper() + str(error)[1:] + "."
+        return render(request, "accounts/reset.html", {"token": token, "errors": {field: message}}, status=400)
+    try:
+        with session_scope() as db:
+            account = passwords.redeem_reset(db, token, password, confirm)
+    except Invalid:
+        return render(request, "accounts/reset_invalid.html", status=400)
+    log_in(request, account)
+    flash(request, "Your new password is saved, and you are logged in.", "success")
+    return RedirectResponse("/", status_code=303)
+
+
+def routes() -> list[BaseRoute]:
+    """Login, logout and password reset."""
+    return [
+        Route("/login", login_form, methods=["GET"], name="login"),
+        Route("/login", login_submit, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"], name="logout"),
+        Route("/password/forgot", forgot_form, methods=["GET"], name="password_forgot"),
+        Route("/password/forgot", forgot_submit, methods=["POST"]),
+        Route("/password/reset/{token}", reset_form, methods=["GET"], name="password_reset"),
+        Route("/password/reset/{token}", reset_submit, methods=["POST"]),
+    ]

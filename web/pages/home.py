@@ -1,0 +1,40 @@
+"""The home page and the about page: who runs this instance, its rules, how to reach them."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from server.config import get_settings
+from web.pages.catalogue import catalogue_context
+from web.templating import instance, render
+
+
+def home(request: Request) -> Response:
+    """The instance's introduction and the catalogue of courses."""
+    return render(request, "home.html", {"catalogue": catalogue_context(request)})
+
+
+def contact_href(contact: str) -> str | None:
+    """A link for the admin's contact: mailto: for an address, the URL itself for a web address."""
+    value = contact.strip()
+    if value.startswith(("https://", "http://")):
+        return value
+    if "@" in value and " " not in value and not value.startswith("@"):
+        return f"mailto:{value}"
+    return None
+
+
+def about(request: Request) -> Response:
+    """Name, description, rules and contact, as the admin set them."""
+    return render(
+        request,
+        "about.html",
+        {"contact_href": contact_href(instance(request)["contact"]), "host": get_settings().host},
+    )
+
+
+def routes() -> list[BaseRoute]:
+    """The home and about pages."""
+    return [Route("/", home, name="home"), Route("/about", about, name="about")]

@@ -1,0 +1,102 @@
+"""Jinja2 for the pages: one autoescaping environment over web/templates and `render()`."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from server.db import session_scope
+from server.instance import instance_info
+from web.auth import current_account
+from web.csrf import csrf_input, csrf_token
+from web.flash import pop_flashes
+from web.navigation import navigation
+
+WEB_DIR = Path(__file__).parent
+TEMPLATES_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+
+# Admin-written text (description, rules) is Markdown; raw HTML in it is shown as text, and
+# markdown-it refuses javascript: and similar link targets.
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
+def markdown(text: str | None) -> Markup:
+    """Markdown rendered to safe HTML (raw HTML in the source is escaped)."""
+    return Markup(_markdown.render(text or ""))
+
+
+@lru_cache(maxsize=64)
+def _static_version(name: str) -> str:
+    path = STATIC_DIR / name
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:10] if path.is_file() else "0"
+
+
+def static_url(name: str) -> str:
+    """The URL of a file in web/static, versioned by its content so browsers may cache it long."""
+    return f"/static/{name}?v={_static_version(name)}"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """The page templates' environment (built once per process; it holds no request state)."""
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(["html", "xml"], default_for_string=True, default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["markdown"] = markdown
+    env.globals["static_url"] = static_url
+    return env
+
+
+def instance(request: Request) -> dict[str, str]:
+    """The instance's name, description, rules and contact (read once per request)."""
+    state = request.scope.setdefault("state", {})
+    if "instance" not in state:
+        with session_scope() as db:
+            state["instance"] = instance_info(db)
+    return state["instance"]  # type: ignore[no-any-return]
+
+
+def page_context(request: Request) -> dict[str, Any]:
+    """What every page template can use: account, instance, flashes, navigation, CSRF field."""
+    account = current_account(request)
+    return {
+        "request": request,
+        "account": account,
+        "instance": instance(request),
+        "flashes": pop_flashes(request),
+        "nav": navigation(account, request.url.path),
+        "csrf_input": lambda: csrf_input(request),
+        "csrf_token": lambda: csrf_token(request),
+    }
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    status: int = 200,
+    *,
+    embeddable: bool = False,
+) -> HTMLResponse:
+    """Render `template` with the page context plus `context`; `embeddable` allows iframes."""
+    values = page_context(request)
+    values.update(context or {})
+    html = environment().get_template(template).render(values)
+    headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+    if not embeddable:
+        headers["X-Frame-Options"] = "DENY"
+    return HTMLResponse(html, status_code=status, headers=headers)
