@@ -1,0 +1,60 @@
+"""Domain blocks and actor blocks: who we neither accept activities from nor deliver to."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from federation.models import ActorBlock, DomainBlock
+from server.errors import Invalid
+
+
+def host_of(url_or_host: str) -> str:
+    """The lower-case host name of a URL (or of a bare host), without port."""
+    if "://" in url_or_host:
+        return (urlsplit(url_or_host).hostname or "").lower()
+    return url_or_host.split(":")[0].strip().lower()
+
+
+def _suffixes(host: str) -> list[str]:
+    """`a.b.example` -> ["a.b.example", "b.example", "example"]: a block covers subdomains."""
+    labels = host.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
+def is_blocked(session: Session, url_or_host: str) -> bool:
+    """True when the domain of `url_or_host` (or a parent domain) is blocked."""
+    host = host_of(url_or_host)
+    if not host:
+        return False
+    return session.scalar(select(DomainBlock.id).where(DomainBlock.domain.in_(_suffixes(host))).limit(1)) is not None
+
+
+def block_domain(session: Session, domain: str, reason: str = "") -> DomainBlock:
+    """Block `domain` and its subdomains (idempotent)."""
+    host = host_of(domain)
+    if not host or "." not in host and host != "localhost":
+        raise Invalid(f"domain {domain!r} is not a host name like example.org")
+    row = session.scalar(select(DomainBlock).where(DomainBlock.domain == host))
+    if row is None:
+        row = DomainBlock(domain=host, reason=reason)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def unblock_domain(session: Session, domain: str) -> bool:
+    """Lift a domain block; False if there was none."""
+    row = session.scalar(select(DomainBlock).where(DomainBlock.domain == host_of(domain)))
+    if row is None:
+        return False
+    session.delete(row)
+    return True
+
+
+def blocks(session: Session, blocker: str, blocked: str) -> bool:
+    """True when `blocker` has blocked `blocked`."""
+    query = select(ActorBlock.id).where(ActorBlock.blocker == blocker, ActorBlock.blocked == blocked)
+    return session.scalar(query) is not None
