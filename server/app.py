@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,7 +18,8 @@ async def healthz(request: Request) -> JSONResponse:
     """Database, broker and worker heartbeat: 200 when all are well, 503 otherwise."""
     from server.health import health
 
-    healthy, report = await run_in_threadpool(health, get_settings())
+    uptime = time.monotonic() - request.app.state.started
+    healthy, report = await run_in_threadpool(health, get_settings(), uptime)
     return JSONResponse(report, status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"})
 
 
@@ -33,8 +36,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *mail.routes.routes(),
         *web.app.routes(),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=web.app.middleware(settings),
         exception_handlers=web.app.exception_handlers(),
     )
+    app.state.started = time.monotonic()
+    return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -12,8 +11,6 @@ from server.clock import now
 from server.db import session_scope
 from server.heartbeat import STALE_AFTER, last_beat
 from server.settings import Settings
-
-STARTED = time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -66,18 +63,18 @@ def check_broker(settings: Settings) -> Check:
     return Check(True, "reachable")
 
 
-def check_worker(age: float | None) -> Check:
-    """A worker is healthy when it beat recently; right after start, not having beaten yet is fine."""
+def check_worker(age: float | None, uptime: float) -> Check:
+    """A worker is healthy when it beat recently; in the first minute up, not having beaten yet is fine."""
     limit = STALE_AFTER.total_seconds()
     if age is None:
-        starting = time.monotonic() - STARTED < limit
+        starting = uptime < limit
         return Check(starting, "starting: no heartbeat yet" if starting else "no worker has ever run the heartbeat")
     return Check(age <= limit, "beating" if age <= limit else f"last heartbeat {age:.0f} s ago", round(age, 1))
 
 
-def health(settings: Settings) -> tuple[bool, dict[str, Any]]:
-    """Whether the instance is healthy, and the report `/healthz` serves."""
+def health(settings: Settings, uptime: float) -> tuple[bool, dict[str, Any]]:
+    """Whether the instance is healthy (`uptime`: seconds since the web app started), and the report."""
     database, age = check_database()
-    checks = {"database": database, "broker": check_broker(settings), "worker": check_worker(age)}
+    checks = {"database": database, "broker": check_broker(settings), "worker": check_worker(age, uptime)}
     healthy = all(check.ok for check in checks.values())
     return healthy, {"status": "ok" if healthy else "unhealthy", **{k: asdict(v) for k, v in checks.items()}}

@@ -1,0 +1,79 @@
+"""The roof's background machinery: Celery tasks from declared jobs, the heartbeat, `/healthz`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from starlette.testclient import TestClient
+
+from server.celery_app import beat_schedule, broker_folders, install_waker, make_celery, queues
+from server.heartbeat import WorkerHeartbeat, last_beat, record_beat
+from server.jobs import Job, registered, wake
+
+
+def test_every_job_becomes_a_task_and_periodic_ones_a_beat_entry(sqlite_settings):
+    app = make_celery(sqlite_settings)
+    jobs = registered()
+    assert "server.heartbeat" in jobs
+    assert set(jobs) <= set(app.tasks)
+    schedule = app.conf.beat_schedule
+    assert schedule["server.heartbeat"]["schedule"] == timedelta(seconds=jobs["server.heartbeat"].every)
+    assert all(job.every for name, job in jobs.items() if name in schedule)
+
+
+def test_queues_and_schedule_follow_the_declarations():
+    noop = lambda: None  # noqa: E731
+    jobs = {
+        "mail.send": Job("mail.send", noop, every=None, queue="mail"),
+        "federation.deliver": Job("federation.deliver", noop, every=5, queue="federation"),
+    }
+    assert queues(jobs) == ["default", "federation", "mail"]
+    assert list(beat_schedule(jobs)) == ["federation.deliver"]
+    assert beat_schedule(jobs)["federation.deliver"]["options"] == {"queue": "federation", "expires": 5}
+
+
+def test_wake_sends_the_task_through_the_embedded_broker(sqlite_settings):
+    install_waker(make_celery(sqlite_settings))
+    folder = broker_folders(sqlite_settings)["data_folder_out"]
+    before = set(folder.iterdir())
+    wake("server.heartbeat")
+    sent = [path.read_text() for path in set(folder.iterdir()) - before]
+    assert len(sent) == 1 and "server.heartbeat" in sent[0]
+
+
+def test_heartbeat_keeps_one_row_per_worker_and_forgets_old_ones(session):
+    start = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    record_beat(session, "web-1:10", start - timedelta(days=2))
+    record_beat(session, "worker-1:42", start)
+    record_beat(session, "worker-1:42", start + timedelta(seconds=10))
+    session.commit()
+    rows = session.query(WorkerHeartbeat).all()
+    assert [(row.worker, row.beats) for row in rows] == [("worker-1:42", 2)]
+    assert last_beat(session) == start + timedelta(seconds=10)
+
+
+def test_healthz_reports_a_stale_worker_as_unhealthy(session, settings):
+    from server.app import create_app
+
+    client = TestClient(create_app(settings))
+    fresh = client.get("/healthz")
+    assert fresh.status_code == 200, fresh.text  # just started: no heartbeat yet is fine
+    assert fresh.json()["database"]["ok"] and fresh.json()["worker"]["age_seconds"] is None
+
+    record_beat(session, "worker-1:42", datetime.now(UTC) - timedelta(minutes=5))
+    session.commit()
+    stale = client.get("/healthz")
+    assert stale.status_code == 503
+    assert stale.json()["worker"]["ok"] is False and stale.json()["worker"]["age_seconds"] >= 299
+
+    record_beat(session, "worker-1:42", datetime.now(UTC))
+    session.commit()
+    assert client.get("/healthz").status_code == 200
+
+
+def test_a_worker_that_never_beat_is_only_excused_in_the_first_minute():
+    from server.health import check_worker
+
+    assert check_worker(None, uptime=5).ok
+    assert not check_worker(None, uptime=300).ok
+    assert check_worker(12.0, uptime=300).ok and not check_worker(61.0, uptime=300).ok
