@@ -18,6 +18,11 @@ class MechMoocGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:
+            # One line, like every other error: the usage text is one `--help` away.
+            where = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+            click.echo(f"error: {error.format_message()}{where}", err=True)
+            sys.exit(error.exit_code)
         except MechMoocError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
