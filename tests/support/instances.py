@@ -198,6 +198,48 @@ class Instance:
         self.stop()
 
 
+class Command:
+    """A long-running `mechmooc ARGS` subprocess (worker, scheduler) logging to a file; `stop()` ends it."""
+
+    def __init__(self, args: Sequence[str], env: dict[str, str], root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.log_path = root / f"{args[0]}.log"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*mechmooc_command(), *args],
+                env=env,
+                cwd=root,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        """The process id of the command."""
+        return self.process.pid
+
+    def logs(self) -> str:
+        """What the command printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
+        """SIGTERM (Celery's warm shutdown), then kill the whole group after `timeout`."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            code = self.process.wait()
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # pool processes, if any outlived it
+        except ProcessLookupError:
+            pass
+        return code
+
+
 InstanceFactory = Callable[..., Instance]
 
 
