@@ -1,0 +1,82 @@
+"""Runs are joinable Groups: Follow or Join of a run enrolls the account; Leave or Undo leaves.
+
+The protocol's follow.py records every Follow of a local actor and answers Accept; here a Follow
+of a *run* also enrolls the follower (grouped, units delivered as posts). A `Join` of a run or of
+one of its study groups does the same and is answered with `Accept` of the Join.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from courses.models import Run, StudyGroup
+from federation import delivery
+from federation.cohorts import join, leave
+from federation.follows import activity_id
+from federation.handlers import Inbound, activity_type, handles, object_id
+from federation.vocabulary import AS
+from server import urls
+from server.errors import PermissionDenied
+
+
+def _run_of(inbound: Inbound, target: str | None) -> Run | None:
+    """The local run `target` names, directly or through one of its study groups."""
+    if not target:
+        return None
+    session = inbound.session
+    for prefix, model, column in ((urls.run(""), Run, Run.handle), (urls.group(""), StudyGroup, StudyGroup.handle)):
+        if target.startswith(prefix) and "/" not in target[len(prefix) :]:
+            row = session.scalar(select(model).where(column == target[len(prefix) :]))
+            return row if isinstance(row, Run) else row.run if row is not None else None
+    return None
+
+
+@handles("Follow")
+def follow_run(inbound: Inbound) -> str | None:
+    """A Follow of a run (Mastodon's way to join): enroll the follower."""
+    run = _run_of(inbound, inbound.object_id)
+    if run is None or not (inbound.object_id or "").startswith(urls.run("")):
+        return None
+    try:
+        enrollment = join(inbound.session, run, inbound.actor, follow_id=inbound.activity.get("id"))
+    except PermissionDenied as error:
+        return f"not enrolled: {error}"
+    return f"enrolled {inbound.actor} in {run.handle} (enrollment {enrollment.id})"
+
+
+@handles("Join")
+def join_run(inbound: Inbound) -> str | None:
+    """A Join of a run or a study group: enroll and answer Accept (or Reject when blocked)."""
+    target = inbound.object_id
+    run = _run_of(inbound, target)
+    if run is None or target is None:
+        return None
+    answer = "Accept"
+    try:
+        join(inbound.session, run, inbound.actor, follow_id=inbound.activity.get("id"))
+    except PermissionDenied:
+        answer = "Reject"
+    reply = {
+        "@context": AS,
+        "id": activity_id(target, answer.lower()),
+        "type": answer,
+        "actor": target,
+        "object": {k: inbound.activity[k] for k in ("id", "type", "actor", "object") if k in inbound.activity},
+    }
+    delivery.enqueue(inbound.session, reply, sender=target, recipients=[inbound.actor])
+    return f"{answer} Join of {run.handle} by {inbound.actor}"
+
+
+@handles("Leave", "Undo")
+def leave_run(inbound: Inbound) -> str | None:
+    """Leave of a run or group, or Undo of a Follow/Join of a run: the account leaves the run."""
+    target = inbound.object
+    if inbound.type == "Undo":
+        if activity_type(target) not in {"Follow", "Join"} or not isinstance(target, dict):
+            return None
+        target = target.get("object")
+    run = _run_of(inbound, object_id(target))
+    if run is None:
+        return None
+    left = leave(inbound.session, run, inbound.actor)
+    return f"{inbound.actor} left {run.handle}" if left else None

@@ -1,0 +1,153 @@
+"""`mechmooc course follow|fork|upstream|pull-upstream` and `mechmooc federation ...` (moderation, jobs)."""
+
+from __future__ import annotations
+
+import click
+
+from server.cli.base import emit, instance, json_option
+from server.cli.course import course_group
+
+
+def _local_course(session, slug: str):  # type: ignore[no-untyped-def]
+    from courses.runs import find_course
+
+    return find_course(session, slug)
+
+
+@course_group.command("follow")
+@click.argument("id_or_handle")
+@click.option(
+    "--as", "as_handle", default=None, help="Follow as this local person, course or run (default: the instance)."
+)
+def follow_command(id_or_handle: str, as_handle: str | None) -> None:
+    """Follow a course on another instance (or any fediverse actor); prints the followed id."""
+    instance()
+    from federation import actors, follows
+    from server import urls
+    from server.db import session_scope
+    from server.errors import NotFound
+
+    with session_scope() as session:
+        follower = urls.instance_actor()
+        if as_handle:
+            local = actors.by_handle(session, as_handle)
+            if local is None:
+                raise NotFound(f"--as {as_handle!r}: no person, course or run has that handle here")
+            follower = local.id
+        row = follows.follow(session, follower, id_or_handle)
+        click.echo(f"{row.state}: {follower} follows {row.target}")
+        target = row.target
+    click.echo(target)
+
+
+@course_group.command("fork")
+@click.argument("id_or_handle")
+@click.option("--slug", default=None, help="The fork's slug here (default: the origin's, made free).")
+def fork_command(id_or_handle: str, slug: str | None) -> None:
+    """Copy a course of another instance here, keeping its provenance; prints the new course's id."""
+    instance()
+    from federation import forks
+    from server import urls
+    from server.db import session_scope
+
+    with session_scope() as session:
+        course = forks.fork(session, id_or_handle, slug=slug)
+        click.echo(f"forked {course.origin} as {course.slug} ({len(course.units)} units)")
+        click.echo("lineage: " + " <- ".join([*reversed(course.lineage), urls.course(course.slug)]))
+        new_id = urls.course(course.slug)
+    click.echo(new_id)
+
+
+@course_group.command("upstream")
+@click.argument("slug")
+def upstream_command(slug: str) -> None:
+    """Show what the fork SLUG's origin changed since the fork last pulled (a unified diff)."""
+    instance()
+    from federation import forks
+    from server.db import session_scope
+
+    with session_scope() as session:
+        diff = forks.upstream_diff(session, _local_course(session, slug))
+    click.echo(diff or "in step with upstream", nl=not diff)
+
+
+@course_group.command("pull-upstream")
+@click.argument("slug")
+def pull_upstream_command(slug: str) -> None:
+    """Take the origin's current version into the fork SLUG's draft (publish it to make it current)."""
+    instance()
+    from federation import forks
+    from server.db import session_scope
+
+    with session_scope() as session:
+        course = forks.pull_upstream(session, _local_course(session, slug))
+        click.echo(f"{course.slug}: draft now at upstream version {course.origin_version}")
+
+
+@click.group("federation", help="Federation: moderation and background jobs.")
+def federation_group() -> None:
+    """Federation."""
+
+
+@federation_group.command("block-domain")
+@click.argument("domain")
+@click.option("--reason", default="")
+def block_domain_command(domain: str, reason: str) -> None:
+    """Refuse activities from DOMAIN (and subdomains) and deliver nothing there."""
+    instance()
+    from federation.moderation import block_domain
+    from server.db import session_scope
+
+    with session_scope() as session:
+        row = block_domain(session, domain, reason)
+        click.echo(row.domain)
+
+
+@federation_group.command("unblock-domain")
+@click.argument("domain")
+def unblock_domain_command(domain: str) -> None:
+    """Lift a domain block."""
+    instance()
+    from federation.moderation import unblock_domain
+    from server.db import session_scope
+    from server.errors import NotFound
+
+    with session_scope() as session:
+        if not unblock_domain(session, domain):
+            raise NotFound(f"domain {domain} is not blocked")
+    click.echo(domain)
+
+
+@federation_group.command("reports")
+@json_option
+def reports_command(as_json: bool) -> None:
+    """The open Flag reports (the admin's moderation queue)."""
+    instance()
+    from federation.reports import open_reports
+    from server.db import session_scope
+
+    with session_scope() as session:
+        rows = [
+            {"id": r.id, "reporter": r.reporter, "targets": r.targets, "content": r.content, "at": r.created_at}
+            for r in open_reports(session)
+        ]
+    emit(
+        rows,
+        as_json,
+        lambda d: "\n".join(f"{r['id']}\t{r['reporter']}\t{' '.join(r['targets'])}\t{r['content']}" for r in d),
+    )
+
+
+@federation_group.command("work")
+@json_option
+def work_command(as_json: bool) -> None:
+    """Apply received activities and send due deliveries now (what the worker does every few seconds)."""
+    instance()
+    from federation.delivery import deliver_due
+    from federation.inbox import process_inbox
+
+    data = {"applied": process_inbox(), "delivered": deliver_due()}
+    emit(data, as_json, lambda d: f"applied {d['applied']} received activities, worked {d['delivered']} deliveries")
+
+
+commands = [federation_group]
