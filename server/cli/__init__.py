@@ -7,10 +7,10 @@ import sys
 import click
 
 from server.cli.base import MechMoocGroup
-from server.cli import course, db, mail, run, serve, user
+from server.cli import course, db, federation_cmds, mail, run, serve, user
 
 main = MechMoocGroup(name="mechmooc", help="Mechanical MOOC: a federated community server for peer-learning courses.")
-for module in (serve, db, user, course, run, mail):
+for module in (serve, db, user, course, run, mail, federation_cmds):
     for command in module.commands:
         main.add_command(command)
 
