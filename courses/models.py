@@ -11,7 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from server.clock import now
 from server.db import Base, JSONDoc, UTCDateTime
 
-LATE_JOIN_POLICIES = ("catch_up", "all_at_once", "skip")
+# catch_up, all_at_once and skip keep a late signup in the running run (mail decides what it gets);
+# next_run sends it to the next run of the course.
+LATE_JOIN_POLICIES = ("catch_up", "all_at_once", "skip", "next_run")
 RUN_STATUSES = ("scheduled", "open", "running", "finished")
 ENROLLMENT_STATUSES = ("pending", "confirmed", "waitlisted", "paused", "left", "unsubscribed")
 
@@ -202,7 +204,9 @@ class Post(Base):
     # ActivityPub id: ours for local posts, the remote id for fediverse posts.
     ap_id: Mapped[str | None] = mapped_column(String(2000), unique=True, nullable=True)
     message_id: Mapped[str | None] = mapped_column(String(500), unique=True, nullable=True)
-    group_id: Mapped[int | None] = mapped_column(ForeignKey("study_groups.id", ondelete="CASCADE"), nullable=True, index=True)
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("study_groups.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), nullable=True, index=True)
     course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), nullable=True)
     kind: Mapped[str] = mapped_column(String(16), default="group")  # group | announcement | unit

@@ -1,5 +1,146 @@
-"""`mechmooc run ...` subcommands."""
+"""`mechmooc run ...`: create runs, enroll learners (one or a CSV), group them, show a run."""
 
-import click  # noqa: F401
+from __future__ import annotations
 
-commands: list = []
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from server.cli.base import emit, instance, json_option
+from server.errors import Invalid
+
+
+@click.group("run", help="Runs (cohorts) of a course: create, enroll, import, group, show.")
+def run_group() -> None:
+    """Runs of a course."""
+
+
+def _start_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"--start {value!r} must be a date YYYY-MM-DD") from None
+
+
+@run_group.command("create")
+@click.argument("slug")
+@click.option("--start", required=True, help="First day of the run, YYYY-MM-DD (day 0 of the units).")
+@click.option("--timezone", default="UTC", show_default=True, help="The run's IANA time zone.")
+@click.option("--every", type=int, default=None, help="Repeat the run every N weeks.")
+@click.option("--group-size", type=int, default=None, help="Target study-group size (default: the course's).")
+@click.option("--capacity", type=int, default=None, help="Places; later signups go on a waiting list.")
+def create_command(
+    slug: str, start: str, timezone: str, every: int | None, group_size: int | None, capacity: int | None
+) -> None:
+    """Create a run of course SLUG (publishing the course first if it has no version); print its id."""
+    instance()
+    from courses.runs import create_run, find_course
+    from server import urls
+    from server.db import session_scope
+
+    with session_scope() as session:
+        course = find_course(session, slug)
+        run = create_run(
+            session, course, _start_date(start), timezone, every_weeks=every, group_size=group_size, capacity=capacity
+        )
+        click.echo(
+            f"run {run.handle} of {course.slug} (version {run.version_number}) starts {run.start_date}: {run.status}"
+        )
+        handle = run.handle
+    click.echo(urls.run(handle))
+
+
+@run_group.command("enroll")
+@click.argument("run_id")
+@click.argument("email")
+@click.option("--name", default="", help="The learner's name.")
+@click.option("--timezone", default="UTC", show_default=True, help="The learner's IANA time zone.")
+@click.option("--language", default=None, help="The learner's language (default: the course's).")
+@click.option("--solo", is_flag=True, help="The learner learns on their own (no study group).")
+def enroll_command(run_id: str, email: str, name: str, timezone: str, language: str | None, solo: bool) -> None:
+    """Enroll EMAIL in the run as an admin would (no confirmation mail)."""
+    instance()
+    from courses.runs import find_run
+    from courses.signup import admin_enroll
+    from server.db import session_scope
+
+    with session_scope() as session:
+        enrollment = admin_enroll(session, find_run(session, run_id), email, name, timezone, language, solo)
+        click.echo(f"{enrollment.email}: {enrollment.status}")
+
+
+@run_group.command("import")
+@click.argument("run_id")
+@click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check every row and say what would happen; change nothing.")
+def import_command(run_id: str, csv_file: Path, dry_run: bool) -> None:
+    """Enroll the learners of a CSV (email,name,timezone[,language]): all rows or none."""
+    instance()
+    from courses.bulk import import_learners
+    from courses.runs import find_run
+    from server.db import session_scope
+
+    try:
+        text = csv_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise Invalid(f"{csv_file}: not UTF-8 text") from None
+    rows = max(0, text.count("\n") - 1)
+    with session_scope() as session:
+        run = find_run(session, run_id)
+        with click.progressbar(length=rows, label="enrolling", file=sys.stderr, show_pos=True) as bar:
+            outcome = import_learners(session, run, text, dry_run=dry_run, progress=bar.update)
+    waiting = f" ({outcome.waitlisted} on the waiting list)" if outcome.waitlisted else ""
+    verb = "would enroll" if dry_run else "enrolled"
+    click.echo(f"{verb} {outcome.enrolled}{waiting}")
+
+
+@run_group.command("group")
+@click.argument("run_id")
+def group_command(run_id: str) -> None:
+    """Form the study groups now (normally done when the run starts); later joiners fill them."""
+    instance()
+    from courses.groups import form_groups
+    from courses.runs import find_run
+    from server.db import session_scope
+
+    with session_scope() as session:
+        touched = form_groups(session, find_run(session, run_id))
+    click.echo(f"grouped into {len(set(touched))} groups")
+
+
+@run_group.command("show")
+@click.argument("run_id")
+@json_option
+def show_command(run_id: str, as_json: bool) -> None:
+    """The run: course, start, learners count, and its groups with address and members."""
+    instance()
+    from courses.runs import find_run
+    from courses.summary import run_summary
+    from server.db import session_scope
+
+    with session_scope() as session:
+        summary = run_summary(session, find_run(session, run_id))
+
+    def text(data: dict[str, Any]) -> str:
+        lines = [
+            f"{data['id']}",
+            f"course {data['course']} v{data['version']}: {data['title']}",
+            f"start {data['start']} ({data['timezone']}), {data['status']}",
+            f"learners {data['learners']}, pending {data['pending']}, waitlisted {data['waitlisted']}, solo {data['solo']}",
+        ]
+        for group in data["groups"]:
+            lines.append(
+                f"{group['address']}\t{group['timezone']}\t{group['language']}\t{len(group['members'])} members"
+            )
+            lines.extend(
+                f"  {m.get('email') or m.get('actor')}\t{m['name']}\t{m['timezone']}" for m in group["members"]
+            )
+        return "\n".join(lines)
+
+    emit(summary, as_json, text)
+
+
+commands = [run_group]

@@ -1,0 +1,169 @@
+"""Many learners at once (a CSV from another platform, the benchmark): checked first, then all or none."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from courses import fields, versions
+from courses.addresses import check_email_fast
+from courses.models import Enrollment, Run
+from courses.runs import check_timezone
+from courses.signup import check_name, new_token, seats_taken
+from server.clock import now
+from server.errors import Invalid
+from server.events import publish as publish_event
+
+REQUIRED_COLUMNS = ("email", "name", "timezone")
+KNOWN_COLUMNS = (*REQUIRED_COLUMNS, "language")
+MAX_REPORTED = 20
+
+
+@dataclass(frozen=True)
+class LearnerRow:
+    """One checked row: the line it came from and the learner's fields."""
+
+    line: int
+    email: str
+    name: str
+    timezone: str
+    language: str
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why one line was refused."""
+
+    line: int
+    message: str
+
+
+def read_csv(text: str) -> list[dict[str, str]]:
+    """The rows of a CSV with a header row; each row gets its line number under '__line__'."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [name.strip().lower() for name in reader.fieldnames or []]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise Invalid(
+            f"line 1: the header needs the columns {', '.join(REQUIRED_COLUMNS)} (missing {', '.join(missing)})"
+        )
+    unknown = [name for name in header if name not in KNOWN_COLUMNS]
+    if unknown:
+        raise Invalid(f"line 1: unknown column {unknown[0]!r} (known: {', '.join(KNOWN_COLUMNS)})")
+    reader.fieldnames = header
+    rows = []
+    for row in reader:
+        if any((value or "").strip() for key, value in row.items() if key is not None):
+            rows.append(
+                {**{k: (v or "").strip() for k, v in row.items() if k is not None}, "__line__": str(reader.line_num)}
+            )
+    return rows
+
+
+def check_rows(session: Session, run: Run, rows: Iterable[dict[str, str]]) -> tuple[list[LearnerRow], list[RowError]]:
+    """Each row checked (address, zone, language, duplicates in the file and in the run)."""
+    default_language = versions.pinned(session, run).get("language", "en")
+    enrolled = set(
+        session.scalars(select(Enrollment.email).where(Enrollment.run_id == run.id, Enrollment.email.is_not(None)))
+    )
+    good: list[LearnerRow] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    for row in rows:
+        line = int(row.get("__line__", 0))
+        try:
+            email = check_email_fast(row.get("email", ""))
+            learner = LearnerRow(
+                line=line, email=email, name=check_name(row.get("name")),
+                timezone=check_timezone(row.get("timezone") or "UTC"),
+                language=fields.check_language(row["language"]) if row.get("language") else default_language,
+            )  # fmt: skip
+        except Invalid as error:
+            errors.append(RowError(line, str(error)))
+            continue
+        if email in enrolled:
+            errors.append(RowError(line, f"{email} is enrolled in run {run.handle} already"))
+        elif email in seen:
+            errors.append(RowError(line, f"{email} is on line {seen[email]} already"))
+        else:
+            seen[email] = line
+            good.append(learner)
+    return good, errors
+
+
+def enroll_many(
+    session: Session,
+    run: Run,
+    learners: list[LearnerRow],
+    progress: Callable[[int], None] | None = None,
+    batch: int = 5000,
+) -> list[int]:
+    """Insert the learners confirmed (wait-listed past capacity) in batches; one event for them all."""
+    free = None if run.capacity is None else max(0, run.capacity - seats_taken(session, run))
+    instant = now()
+    ids: list[int] = []
+    for start in range(0, len(learners), batch):
+        chunk = learners[start : start + batch]
+        rows = []
+        for index, learner in enumerate(chunk, start):
+            seated = free is None or index < free
+            rows.append(
+                {
+                    "run_id": run.id, "email": learner.email, "name": learner.name, "timezone": learner.timezone,
+                    "language": learner.language, "answers": {}, "solo": False, "token": new_token(),
+                    "status": "confirmed" if seated else "waitlisted", "confirmed_at": instant,
+                    "next_position": 0, "created_at": instant,
+                }
+            )  # fmt: skip
+        result = session.execute(insert(Enrollment).returning(Enrollment.id, sort_by_parameter_order=True), rows)
+        ids.extend(result.scalars())
+        if progress:
+            progress(len(chunk))
+    confirmed = ids if free is None else ids[:free]
+    if confirmed:
+        publish_event(session, "enrollments.confirmed", {"run_id": run.id, "enrollment_ids": confirmed})
+    return ids
+
+
+def describe(errors: list[RowError]) -> str:
+    """The first errors as one line each, and how many more there are."""
+    lines = [f"line {error.line}: {error.message}" for error in errors[:MAX_REPORTED]]
+    if len(errors) > MAX_REPORTED:
+        lines.append(f"... and {len(errors) - MAX_REPORTED} more lines with errors")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What a CSV import did (or, for a dry run, would do)."""
+
+    enrolled: int
+    waitlisted: int
+    dry_run: bool
+
+
+def import_learners(
+    session: Session, run: Run, text: str, dry_run: bool = False, progress: Callable[[int], None] | None = None
+) -> ImportOutcome:
+    """Enroll every row of a learners CSV, or none: Invalid listing the lines at fault."""
+    from courses.groups import form_groups
+
+    learners, errors = check_rows(session, run, read_csv(text))
+    if errors:
+        raise Invalid(
+            f"{len(errors)} of {len(learners) + len(errors)} rows refused, nothing imported:\n{describe(errors)}"
+        )
+    free = (
+        len(learners) if run.capacity is None else max(0, min(len(learners), run.capacity - seats_taken(session, run)))
+    )
+    if dry_run:
+        return ImportOutcome(enrolled=free, waitlisted=len(learners) - free, dry_run=True)
+    enroll_many(session, run, learners, progress)
+    if run.status in ("running", "finished"):
+        form_groups(session, run)
+    return ImportOutcome(enrolled=free, waitlisted=len(learners) - free, dry_run=False)

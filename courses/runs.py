@@ -1,0 +1,220 @@
+"""Runs (cohorts) of a course: creation, status over time, recurring runs, where a late signup goes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from courses import versions
+from courses.handles import free_handle
+from courses.models import Course, Run
+from server.accounts import Account
+from server.clock import now
+from server.errors import Invalid, NotFound
+from server.events import publish as publish_event
+
+# A week after the last unit's day, for the last discussion, before a run counts as finished.
+WIND_DOWN = timedelta(days=7)
+ACTIVE = ("scheduled", "open", "running")
+
+
+def check_timezone(value: str, field: str = "timezone") -> str:
+    """`value` if it is an IANA time zone name (Europe/Paris, UTC), else Invalid naming `field`."""
+    if not isinstance(value, str) or not value or value.startswith(("/", ".")) or ".." in value:
+        raise Invalid(f"{field} {value!r} is not an IANA time zone such as Europe/Paris")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"{field} {value!r} is not an IANA time zone such as Europe/Paris") from None
+    return value
+
+
+@dataclass(frozen=True)
+class RunTimes:
+    """The instants that decide a run's status (all aware UTC; `opens` None means open at once)."""
+
+    opens: datetime | None
+    closes: datetime | None
+    starts: datetime
+    ends: datetime
+
+
+def local_midnight(day: date, zone: str) -> datetime:
+    """The start of `day` in time zone `zone`."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone))
+
+
+def run_times(start: date, zone: str, last_day: int, opens: datetime | None, closes: datetime | None) -> RunTimes:
+    """When a run opens, starts and ends: start at local midnight, end a week after the last unit."""
+    starts = local_midnight(start, zone)
+    ends = local_midnight(start + timedelta(days=last_day), zone) + WIND_DOWN
+    return RunTimes(opens=opens, closes=closes, starts=starts, ends=ends)
+
+
+def status_at(times: RunTimes, instant: datetime) -> str:
+    """scheduled (signup not open yet) → open → running (from the start) → finished."""
+    if instant >= times.ends:
+        return "finished"
+    if instant >= times.starts:
+        return "running"
+    if times.opens is not None and instant < times.opens:
+        return "scheduled"
+    return "open"
+
+
+def times_of(session: Session, run: Run) -> RunTimes:
+    """The RunTimes of a stored run (its last unit's day comes from the pinned version)."""
+    units = versions.pinned(session, run)["units"]
+    last_day = max((unit["day"] for unit in units), default=0)
+    return run_times(run.start_date, run.timezone, last_day, run.signup_opens_at, run.signup_closes_at)
+
+
+def accepts_signups(session: Session, run: Run, instant: datetime) -> bool:
+    """True when signups go into `run` itself at `instant` (open, or running and the policy keeps them)."""
+    times = times_of(session, run)
+    status = status_at(times, instant)
+    if times.closes is not None and instant >= times.closes:
+        return False
+    if status == "open":
+        return True
+    late_join = versions.pinned(session, run).get("late_join", "catch_up")
+    return status == "running" and late_join != "next_run"
+
+
+def create_run(
+    session: Session,
+    course: Course,
+    start: date,
+    timezone: str = "UTC",
+    every_weeks: int | None = None,
+    group_size: int | None = None,
+    capacity: int | None = None,
+    signup_opens_at: datetime | None = None,
+    signup_closes_at: datetime | None = None,
+    organizer: Account | None = None,
+    previous: Run | None = None,
+) -> Run:
+    """A run of `course` pinned to its current version (published first if it has none)."""
+    check_timezone(timezone)
+    if every_weeks is not None and not 1 <= every_weeks <= 52:
+        raise Invalid(f"every {every_weeks!r} must be a number of weeks from 1 to 52")
+    if group_size is not None and not 2 <= group_size <= 500:
+        raise Invalid(f"group size {group_size!r} must be from 2 to 500")
+    if capacity is not None and capacity < 1:
+        raise Invalid(f"capacity {capacity!r} must be at least 1")
+    if signup_opens_at and signup_closes_at and signup_closes_at <= signup_opens_at:
+        raise Invalid("the signup window closes before it opens")
+    if course.current_version is None:
+        versions.publish(session, course)
+    run = Run(
+        handle=free_handle(session, f"{course.slug}-{start.isoformat()}"),
+        course_id=course.id,
+        version_number=course.current_version,
+        start_date=start,
+        timezone=timezone,
+        every_weeks=every_weeks,
+        group_size=group_size or course.group_size,
+        capacity=capacity,
+        signup_opens_at=signup_opens_at,
+        signup_closes_at=signup_closes_at,
+        organizer_id=organizer.id if organizer else (previous.organizer_id if previous else None),
+        previous_run_id=previous.id if previous else None,
+        status="scheduled",
+    )
+    session.add(run)
+    session.flush()
+    run.course = course
+    run.status = status_at(times_of(session, run), now())
+    publish_event(session, "run.created", {"run_id": run.id})
+    ensure_successor(session, run, now())
+    return run
+
+
+def successor_of(session: Session, run: Run) -> Run | None:
+    """The run created to follow a recurring `run`, if any."""
+    return session.scalar(select(Run).where(Run.previous_run_id == run.id))
+
+
+def ensure_successor(session: Session, run: Run, instant: datetime) -> Run | None:
+    """Create the next run of a recurring `run` once `run` is within one period of starting."""
+    if not run.every_weeks or run.status == "finished":
+        return None
+    existing = successor_of(session, run)
+    if existing is not None:
+        return existing
+    period = timedelta(weeks=run.every_weeks)
+    if instant < local_midnight(run.start_date, run.timezone) - period:
+        return None
+    # The next run opens for signups as the current one starts, like the original weekly cohorts.
+    opens = local_midnight(run.start_date, run.timezone)
+    return create_run(
+        session, run.course, run.start_date + period, run.timezone, run.every_weeks, run.group_size,
+        run.capacity, signup_opens_at=opens if opens > instant else None, previous=run,
+    )  # fmt: skip
+
+
+def next_run(session: Session, run: Run) -> Run | None:
+    """The next run of the same course that still takes signups before it starts (the successor first)."""
+    successor = successor_of(session, run)
+    if successor is not None and successor.status in ("scheduled", "open"):
+        return successor
+    return session.scalar(
+        select(Run)
+        .where(Run.course_id == run.course_id, Run.start_date > run.start_date, Run.status.in_(("scheduled", "open")))
+        .order_by(Run.start_date, Run.id)
+        .limit(1)
+    )
+
+
+def run_for_signup(session: Session, run: Run, instant: datetime) -> Run:
+    """The run a signup for `run` goes into: itself, or the next run when late joining is not allowed."""
+    if accepts_signups(session, run, instant):
+        return run
+    times = times_of(session, run)
+    if status_at(times, instant) == "scheduled":
+        raise Invalid(f"signup for run {run.handle} opens at {times.opens:%Y-%m-%d %H:%M} UTC")
+    following = next_run(session, run)
+    if following is None:
+        raise Invalid(f"run {run.handle} takes no more signups and no next run is scheduled")
+    return following
+
+
+def advance_runs(session: Session, instant: datetime) -> list[Run]:
+    """Move every active run to its status at `instant`, group those that started, create successors."""
+    from courses.groups import form_groups
+
+    changed: list[Run] = []
+    for run in session.scalars(select(Run).where(Run.status.in_(ACTIVE)).order_by(Run.start_date, Run.id)).all():
+        status = status_at(times_of(session, run), instant)
+        if status != run.status:
+            run.status = status
+            changed.append(run)
+            if status in ("running", "finished"):
+                form_groups(session, run)
+        ensure_successor(session, run, instant)
+    session.flush()
+    return changed
+
+
+def find_run(session: Session, reference: str) -> Run:
+    """A run by its ActivityPub id (URL), its handle, or its number."""
+    value = reference.strip().rstrip("/")
+    handle = value.rsplit("/runs/", 1)[1] if "/runs/" in value else value
+    run = session.scalar(select(Run).where(Run.handle == handle))
+    if run is None and handle.isdigit():
+        run = session.get(Run, int(handle))
+    if run is None:
+        raise NotFound(f"no run {reference} (give its id URL or the handle shown by `run show`)")
+    return run
+
+
+def find_course(session: Session, slug: str) -> Course:
+    """A local course by slug."""
+    course = session.scalar(select(Course).where(Course.slug == slug))
+    if course is None:
+        raise NotFound(f"no course with slug {slug} (see `mechmooc course list`)")
+    return course

@@ -1,0 +1,219 @@
+"""Signing up for a run: double opt-in by a single-use link, admin enrollment, fediverse learners."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from courses import fields, versions
+from courses.addresses import check_email
+from courses.groups import place_enrollment
+from courses.models import Enrollment, Run
+from courses.runs import check_timezone, run_for_signup
+from server.clock import now
+from server.errors import Invalid, NotFound
+from server.events import publish as publish_event
+
+SEATED = ("confirmed", "paused")
+
+
+def new_token() -> str:
+    """A random secret for magic links (URL-safe, 256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def check_name(value: str | None) -> str:
+    """A display name: at most 200 characters, no line breaks."""
+    name = " ".join((value or "").split())
+    if len(name) > 200:
+        raise Invalid("name is longer than 200 characters")
+    return name
+
+
+def check_learner_language(value: str | None, default: str) -> str:
+    """A language tag, the course's own when not given."""
+    return fields.check_language(value) if value else default
+
+
+@dataclass(frozen=True)
+class SignupReceipt:
+    """What a signup form answers: the same for a new address and one already signed up."""
+
+    run_handle: str
+    message: str = "Check your inbox: we sent you a link to confirm your place."
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The outcome of opening a confirmation link."""
+
+    enrollment: Enrollment
+    already: bool
+
+    @property
+    def message(self) -> str:
+        """Words for the learner."""
+        if self.already:
+            return "This link was used already: your place is confirmed, nothing more to do."
+        if self.enrollment.status == "waitlisted":
+            return "Confirmed. The run is full: you are on the waiting list and will hear from us."
+        return "Confirmed: welcome! Your first unit comes on the run's start day."
+
+
+def seats_taken(session: Session, run: Run) -> int:
+    """How many learners hold a place in `run` (confirmed or paused)."""
+    query = select(func.count()).select_from(Enrollment)
+    return int(session.scalar(query.where(Enrollment.run_id == run.id, Enrollment.status.in_(SEATED))) or 0)
+
+
+def _seat(session: Session, enrollment: Enrollment) -> None:
+    """Confirm a learner into their run, or put them on its waiting list when it is full."""
+    run = enrollment.run
+    full = run.capacity is not None and seats_taken(session, run) >= run.capacity
+    enrollment.status = "waitlisted" if full else "confirmed"
+    enrollment.confirmed_at = enrollment.confirmed_at or now()
+    session.flush()
+    if not full:
+        place_enrollment(session, enrollment)
+        publish_event(session, "enrollment.confirmed", {"enrollment_id": enrollment.id})
+
+
+@dataclass(frozen=True)
+class LearnerDetails:
+    """Checked signup fields."""
+
+    email: str | None
+    name: str
+    timezone: str
+    language: str
+    answers: dict[str, Any]
+
+
+def check_details(
+    session: Session,
+    run: Run,
+    email: str | None,
+    name: str | None,
+    timezone: str,
+    language: str | None = None,
+    answers: dict[str, Any] | None = None,
+) -> LearnerDetails:
+    """Every signup field checked against the run's pinned version (its questions and language)."""
+    snapshot = versions.pinned(session, run)
+    return LearnerDetails(
+        email=check_email(email) if email is not None else None,
+        name=check_name(name),
+        timezone=check_timezone(timezone),
+        language=check_learner_language(language, snapshot.get("language", "en")),
+        answers=fields.answer_problems(snapshot.get("questions", []), answers or {}),
+    )
+
+
+def request_signup(
+    session: Session,
+    run: Run,
+    email: str,
+    name: str | None,
+    timezone: str,
+    language: str | None = None,
+    answers: dict[str, Any] | None = None,
+    solo: bool = False,
+) -> SignupReceipt:
+    """A pending enrollment and `enrollment.requested` (the mail sends the link); never says who exists."""
+    target = run_for_signup(session, run, now())
+    details = check_details(session, target, email, name, timezone, language, answers)
+    enrollment = session.scalar(
+        select(Enrollment).where(Enrollment.run_id == target.id, Enrollment.email == details.email)
+    )
+    if enrollment is None:
+        enrollment = Enrollment(run_id=target.id, email=details.email, token=new_token(), status="pending")
+        session.add(enrollment)
+    if enrollment.status in ("pending", "left", "unsubscribed"):
+        # Someone else may be typing this address: only the link in the mailbox confirms the change.
+        enrollment.name, enrollment.timezone, enrollment.language = details.name, details.timezone, details.language
+        enrollment.answers, enrollment.solo, enrollment.status = details.answers, solo, "pending"
+    session.flush()
+    # Also for an address already confirmed: the mail then says so, and the form answers the same.
+    publish_event(session, "enrollment.requested", {"enrollment_id": enrollment.id})
+    return SignupReceipt(run_handle=target.handle)
+
+
+def by_token(session: Session, token: str) -> Enrollment:
+    """The enrollment a magic link belongs to."""
+    enrollment = session.scalar(select(Enrollment).where(Enrollment.token == token)) if token else None
+    if enrollment is None:
+        raise NotFound("this link is not valid (it may be mistyped, or the learner was anonymised)")
+    return enrollment
+
+
+def confirm(session: Session, token: str) -> Confirmation:
+    """Open a confirmation link: the first use confirms (or wait-lists), later uses change nothing."""
+    enrollment = by_token(session, token)
+    if enrollment.status != "pending":
+        return Confirmation(enrollment, already=True)
+    _seat(session, enrollment)
+    return Confirmation(enrollment, already=False)
+
+
+def admin_enroll(
+    session: Session,
+    run: Run,
+    email: str,
+    name: str | None = None,
+    timezone: str = "UTC",
+    language: str | None = None,
+    solo: bool = False,
+) -> Enrollment:
+    """Enroll a learner as an organizer would: no confirmation mail, confirmed (or wait-listed) at once."""
+    details = check_details(session, run, email, name, timezone, language)
+    if session.scalar(select(Enrollment.id).where(Enrollment.run_id == run.id, Enrollment.email == details.email)):
+        raise Invalid(f"{details.email} is enrolled in run {run.handle} already")
+    enrollment = Enrollment(
+        run_id=run.id, email=details.email, name=details.name, timezone=details.timezone,
+        language=details.language, solo=solo, token=new_token(), status="pending",
+    )  # fmt: skip
+    session.add(enrollment)
+    session.flush()
+    _seat(session, enrollment)
+    return enrollment
+
+
+def enroll_actor(session: Session, run: Run, actor_url: str, name: str | None, timezone: str = "UTC") -> Enrollment:
+    """Enroll a fediverse account (its Follow/Join was signed by the actor, so no mail confirmation)."""
+    if not actor_url.startswith(("https://", "http://")):
+        raise Invalid(f"actor {actor_url!r} must be an http(s) URL")
+    existing = session.scalar(select(Enrollment).where(Enrollment.run_id == run.id, Enrollment.actor == actor_url))
+    if existing is not None:
+        if existing.status in ("left", "unsubscribed"):
+            _seat(session, existing)
+        return existing
+    details = check_details(session, run, None, name, timezone)
+    enrollment = Enrollment(
+        run_id=run.id, actor=actor_url, name=details.name, timezone=details.timezone,
+        language=details.language, token=new_token(), status="pending",
+    )  # fmt: skip
+    session.add(enrollment)
+    session.flush()
+    _seat(session, enrollment)
+    return enrollment
+
+
+def promote_waitlisted(session: Session, run: Run) -> list[Enrollment]:
+    """Give freed places to the waiting list, first come first served."""
+    promoted: list[Enrollment] = []
+    while run.capacity is None or seats_taken(session, run) < run.capacity:
+        waiting = session.scalar(
+            select(Enrollment)
+            .where(Enrollment.run_id == run.id, Enrollment.status == "waitlisted")
+            .order_by(Enrollment.confirmed_at, Enrollment.id)
+            .limit(1)
+        )
+        if waiting is None:
+            break
+        _seat(session, waiting)
+        promoted.append(waiting)
+    return promoted
