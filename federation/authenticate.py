@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from federation.fetch import FetchError, actor_for_key, same_origin
 from federation.keys import is_local
-from federation.models import ActorKey
+from federation.models import ActorKey, RemoteActor
 from federation.signatures import (
     ReceivedRequest,
     SignatureError,
@@ -19,8 +18,6 @@ from federation.signatures import (
     verify_signature,
 )
 from server.clock import now
-
-FRESH = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -47,16 +44,18 @@ def authenticate(session: Session, request: ReceivedRequest) -> Signer:
         if local is None or not verify_signature(parsed, local[1]):
             raise SignatureError(f"signature by local key {parsed.key_id} does not verify")
         return Signer(actor=local[0], key_id=parsed.key_id, scheme=parsed.scheme)
-    for refresh in (False, True):
+    cached = session.scalar(select(RemoteActor).where(RemoteActor.key_id == parsed.key_id))
+    # A cached key that fails may have been rotated: fetch once more. A fresh fetch is final.
+    for refresh in (False, True) if cached is not None else (True,):
         try:
-            actor = actor_for_key(session, parsed.key_id, refresh=refresh)
+            actor = (
+                cached if not refresh and cached is not None else actor_for_key(session, parsed.key_id, refresh=True)
+            )
         except FetchError as error:
             raise SignatureError(f"cannot fetch key {parsed.key_id}: {error}") from None
         if not same_origin(actor.ap_id, parsed.key_id):
             raise SignatureError(f"key {parsed.key_id} belongs to {actor.ap_id}, another origin")
         if actor.public_key_pem and verify_signature(parsed, actor.public_key_pem):
             return Signer(actor=actor.ap_id, key_id=parsed.key_id, scheme=parsed.scheme)
-        if now() - actor.fetched_at < FRESH:
-            break  # the key was fetched just now: refetching cannot help
     # Both the cached and a freshly fetched key failed: a forgery, or a body changed in transit.
     raise SignatureError(f"signature by {parsed.key_id} does not verify")

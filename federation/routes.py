@@ -165,5 +165,6 @@ def routes() -> list[BaseRoute]:
         served.append(ActivityPubRoute(f"/{prefix}/{{handle}}", _actor_view(kind, ""), methods=["GET"]))
         for part in ("outbox", "followers", "following"):
             served.append(Route(f"/{prefix}/{{handle}}/{part}", _actor_view(kind, part), methods=["GET"]))
-    return served
+    from federation import flows  # the course-world flows: /ns and each course's forks collection
 
+    return [*served, *flows.routes()]

@@ -1,0 +1,286 @@
+"""Delivery: one `Delivery` row per target inbox, written with its cause; a job POSTs them.
+
+`enqueue(session, activity, sender, recipients)` does no I/O: recipients (actor ids, a local
+actor's followers collection) become inboxes from the cache (`Follower`, `RemoteActor`), followers
+collapse onto shared inboxes, and each inbox gets one row in the caller's transaction. An actor
+not in the cache gets a row addressed to the actor itself; the worker resolves it.
+
+The `federation.deliver` job claims due rows, signs each POST with its sender's key and sends them
+concurrently (at most PER_HOST at once per host). Success marks the row done; 4xx other than
+401/408/429 is final; anything else retries with exponential backoff, or the host's Retry-After
+if longer, until the row is `give_up_after` old. A host failing HOST_DOWN_AFTER times in a row is
+marked unavailable: its rows then retry only every PROBE_INTERVAL, and when it answers again (a
+delivery succeeds, or it sends us an activity) every waiting row is due at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+
+from federation.fetch import FetchError, remote_actor
+from federation.guard import AsyncGuardedTransport, Refused
+from federation.httpsig import HttpSignatureAuth
+from federation.keys import SigningKey, is_local, signing_key
+from federation.models import ActorBlock, Delivery, Follower, RemoteActor, RemoteHost
+from federation.moderation import host_of, is_blocked
+from server.clock import now
+from server.config import get_settings
+from server.db import session_factory
+from server.jobs import job, wake
+from server.queue import QUEUED, backoff, claim, fail, retry_later, succeed
+
+JOB = "federation.deliver"
+PUBLIC = {"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"}
+ACTOR_TARGET = "actor:"  # prefix of a row's inbox while the recipient actor is not resolved yet
+CONTENT_TYPE = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+PER_HOST = 4
+CONCURRENCY = 64
+BATCH = 500
+GIVE_UP_AFTER = timedelta(days=4)
+HOST_DOWN_AFTER = 8
+PROBE_INTERVAL = timedelta(hours=1)
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+def _target_rows(session: Session, recipient: str, sender: str) -> list[tuple[str, str]]:
+    """(inbox, actor) pairs for one recipient: a local followers collection or one actor."""
+    if recipient in PUBLIC:
+        return []
+    if is_local(recipient) and recipient.endswith("/followers"):
+        owner = recipient.removesuffix("/followers")
+        query = select(Follower.follower, Follower.inbox, Follower.shared_inbox).where(Follower.actor == owner)
+        return [(shared or inbox, follower) for follower, inbox, shared in session.execute(query) if inbox]
+    if is_local(recipient) or recipient == sender:
+        return []  # local actors read our own rows; the other engineer's flows handle them in-process
+    cached = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == recipient))
+    if cached is None:
+        return [(ACTOR_TARGET + recipient, recipient)]
+    return [(cached.shared_inbox or cached.inbox, recipient)]
+
+
+def inboxes_for(session: Session, sender: str, recipients: list[str]) -> list[str]:
+    """The distinct target inboxes of `recipients`, without blocked domains or actors blocking `sender`."""
+    blockers = set(session.scalars(select(ActorBlock.blocker).where(ActorBlock.blocked == sender)))
+    found: dict[str, None] = {}
+    for recipient in recipients:
+        for inbox, actor in _target_rows(session, recipient, sender):
+            if actor in blockers:
+                continue
+            found.setdefault(inbox)
+    return [inbox for inbox in found if not is_blocked(session, inbox.removeprefix(ACTOR_TARGET))]
+
+
+def enqueue(session: Session, activity: dict[str, Any], sender: str, recipients: list[str]) -> list[Delivery]:
+    """Write one Delivery row per target inbox of `activity` in the caller's transaction."""
+    activity_id = activity.get("id")
+    if not isinstance(activity_id, str) or not is_local(sender):
+        raise ValueError(f"an activity to deliver needs an id and a local sender (got {activity_id!r}, {sender})")
+    if "@context" not in activity:
+        activity = {"@context": "https://www.w3.org/ns/activitystreams", **activity}
+    body = json.dumps(activity, separators=(",", ":"), ensure_ascii=False)
+    existing = set(session.scalars(select(Delivery.inbox).where(Delivery.activity_id == activity_id)))
+    at = now()
+    rows = [
+        Delivery(
+            activity_id=activity_id,
+            sender=sender,
+            inbox=inbox,
+            host=host_of(inbox.removeprefix(ACTOR_TARGET)),
+            body=body,
+            created_at=at,
+            next_attempt_at=at,
+        )
+        for inbox in inboxes_for(session, sender, recipients)
+        if inbox not in existing
+    ]
+    session.add_all(rows)
+    session.flush()
+    if rows:
+        _wake_after_commit(session)
+    return rows
+
+
+def _wake_after_commit(session: Session) -> None:
+    if not session.info.get("federation_wake"):
+        session.info["federation_wake"] = True
+
+        @event.listens_for(session, "after_commit", once=True)
+        def _wake(_session: Session) -> None:
+            session.info.pop("federation_wake", None)
+            wake(JOB)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of one POST: status (None on a network error), error text, Retry-After."""
+
+    delivery_id: int
+    status: int | None
+    error: str = ""
+    retry_after: timedelta | None = None
+
+
+def retry_after(value: str | None, at: datetime) -> timedelta | None:
+    """A Retry-After header (seconds or HTTP date) as a delay from `at`."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return timedelta(seconds=int(value.strip()))
+    try:
+        instant = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(timedelta(0), instant - at) if instant.tzinfo else None
+
+
+async def _post(http: httpx.AsyncClient, limit: asyncio.Semaphore, row: Delivery, key: SigningKey) -> Attempt:
+    async with limit:
+        try:
+            response = await http.post(
+                row.inbox,
+                content=row.body.encode(),
+                headers={"Content-Type": CONTENT_TYPE, "Accept": "application/activity+json"},
+                auth=HttpSignatureAuth(key),
+            )
+        except Refused as error:
+            return Attempt(row.id, 0, str(error))
+        except httpx.HTTPError as error:
+            return Attempt(row.id, None, f"{type(error).__name__}: {error}")
+        await response.aclose()
+        return Attempt(row.id, response.status_code, "", retry_after(response.headers.get("retry-after"), now()))
+
+
+async def send_all(
+    rows: list[Delivery], keys: dict[str, SigningKey], transport: httpx.AsyncBaseTransport | None = None
+) -> list[Attempt]:
+    """POST every row concurrently, at most PER_HOST at once per host and CONCURRENCY in all."""
+    overall = asyncio.Semaphore(CONCURRENCY)
+    per_host: dict[str, asyncio.Semaphore] = {}
+    guard = AsyncGuardedTransport(allow_private=get_settings().insecure_http, inner=transport)
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(transport=guard, timeout=TIMEOUT, limits=limits) as http:
+
+        async def one(row: Delivery) -> Attempt:
+            async with overall:
+                return await _post(
+                    http, per_host.setdefault(row.host, asyncio.Semaphore(PER_HOST)), row, keys[row.sender]
+                )
+
+        return await asyncio.gather(*(one(row) for row in rows))
+
+
+def _resolve_actor_rows(session: Session, rows: list[Delivery]) -> list[Delivery]:
+    """Rows addressed to an unresolved actor: fetch it and point the row at its (shared) inbox."""
+    ready = []
+    for row in rows:
+        if not row.inbox.startswith(ACTOR_TARGET):
+            ready.append(row)
+            continue
+        try:
+            actor = remote_actor(session, row.inbox.removeprefix(ACTOR_TARGET))
+        except FetchError as error:
+            _record(session, row, Attempt(row.id, None, str(error)), now(), GIVE_UP_AFTER)
+            continue
+        inbox = actor.shared_inbox or actor.inbox
+        taken = session.scalar(
+            select(Delivery.id).where(Delivery.activity_id == row.activity_id, Delivery.inbox == inbox)
+        )
+        if taken is not None:
+            succeed(row)  # that inbox gets this activity through another row already
+            row.last_error = f"merged into delivery {taken}"
+            continue
+        row.inbox, row.host = inbox, host_of(inbox)
+        ready.append(row)
+    session.flush()
+    return ready
+
+
+def _host(session: Session, name: str) -> RemoteHost:
+    row = session.get(RemoteHost, name)
+    if row is None:
+        row = RemoteHost(host=name, failures=0)
+        session.add(row)
+    return row
+
+
+def host_answered(session: Session, name: str) -> None:
+    """A host is reachable again: forget its failures and make its waiting deliveries due now."""
+    host = _host(session, name)
+    was_down = host.unavailable_since is not None
+    host.failures, host.unavailable_since, host.last_success_at = 0, None, now()
+    if was_down:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.host == name, Delivery.state == QUEUED)
+            .values(next_attempt_at=now())
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _record(session: Session, row: Delivery, attempt: Attempt, at: datetime, give_up_after: timedelta) -> None:
+    row.status_code = attempt.status
+    status = attempt.status or 0
+    if 200 <= status < 300:
+        succeed(row)
+        row.delivered_at = at
+        host_answered(session, row.host)
+        return
+    error = attempt.error or f"HTTP {status}"
+    if status == 0 or (400 <= status < 500 and status not in {401, 408, 429}):
+        fail(row, error)  # refused by our guard, or the receiver will never take it
+        return
+    host = _host(session, row.host)
+    host.failures, host.last_failure_at = (host.failures or 0) + 1, at
+    if host.failures >= HOST_DOWN_AFTER and host.unavailable_since is None:
+        host.unavailable_since = at
+    if at - row.created_at >= give_up_after:
+        fail(row, f"gave up after {give_up_after.days} days: {error}")
+        return
+    delay = max(backoff(row.attempts, base=30), attempt.retry_after or timedelta(0))
+    if host.unavailable_since is not None:
+        delay = max(delay, PROBE_INTERVAL)
+    retry_later(row, error, delay, at=at)
+
+
+def deliver_batch(
+    session: Session,
+    limit: int = BATCH,
+    give_up_after: timedelta = GIVE_UP_AFTER,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> int:
+    """Claim and send one batch of due deliveries; how many rows were worked."""
+    rows = claim(session, Delivery, limit=limit)
+    if not rows:
+        return 0
+    ready = _resolve_actor_rows(session, rows)
+    keys = {sender: signing_key(session, sender) for sender in {row.sender for row in ready}}
+    session.commit()  # keys made lazily must be stored before anyone sees our signatures
+    attempts = asyncio.run(send_all(ready, keys, transport)) if ready else []
+    at = now()
+    by_id = {row.id: row for row in ready}
+    for attempt in attempts:
+        _record(session, by_id[attempt.delivery_id], attempt, at, give_up_after)
+    session.commit()
+    return len(rows)
+
+
+@job(JOB, every=15)
+def deliver_due() -> int:
+    """Send every due delivery, batch after batch; how many rows were worked."""
+    total = 0
+    session = session_factory()()
+    try:
+        while worked := deliver_batch(session):
+            total += worked
+    finally:
+        session.close()
+    return total

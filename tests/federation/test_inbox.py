@@ -1,0 +1,150 @@
+"""The inbox over HTTP: rejections (400/401/403/413), recording before effects, replays, key rotation."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from courses.models import Course
+from federation import inbox
+from federation.keys import SigningKey, generate_pem
+from federation.models import Delivery, Follower, InboxActivity
+from federation.moderation import block_domain
+from server import urls
+from server.clock import now
+from tests.federation.conftest import Remote, payload, signed_post
+
+ASONIX = "https://masto.asonix.dog/users/asonix"
+
+
+def retarget(activity: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """The payload with every mention of `old` (a remote id in the capture) pointed at `new`."""
+    return json.loads(json.dumps(activity).replace(old, new))
+
+
+def make_course(session: Session, slug: str = "gentle-python") -> str:
+    """A local course; its actor id."""
+    session.add(Course(slug=slug, title="Gentle Python", summary="Learn Python together."))
+    session.commit()
+    return urls.course(slug)
+
+
+def follow_payload(course: str) -> dict[str, Any]:
+    return retarget(payload("mastodon-follow"), "https://ds9.lemmy.ml/c/testcom", course)
+
+
+def count(session: Session, model: type) -> int:
+    return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_mastodon_follow_is_recorded_then_accepted(client: TestClient, session: Session, remote: Remote) -> None:
+    course = make_course(session)
+    key = remote.actor(ASONIX)
+    response = signed_post(client, "/inbox", follow_payload(course), key)
+    assert response.status_code == 202
+    row = session.scalar(select(InboxActivity))
+    assert row is not None and row.type == "Follow" and row.state == "queued"
+    assert count(session, Follower) == 0  # recorded before any effect
+
+    assert inbox.process_inbox() == 1
+    session.expire_all()
+    follower = session.scalar(select(Follower))
+    assert follower is not None and follower.actor == course and follower.follower == ASONIX
+    assert follower.shared_inbox == "https://masto.asonix.dog/inbox"
+    accept = session.scalar(select(Delivery))
+    assert accept is not None and accept.inbox == "https://masto.asonix.dog/inbox" and accept.sender == course
+    body = json.loads(accept.body)
+    assert body["type"] == "Accept" and body["object"]["id"] == payload("mastodon-follow")["id"]
+
+
+def test_replayed_post_is_a_no_op(client: TestClient, session: Session, remote: Remote) -> None:
+    course = make_course(session)
+    key = remote.actor(ASONIX)
+    activity = follow_payload(course)
+    assert signed_post(client, "/inbox", activity, key).status_code == 202
+    assert signed_post(client, "/courses/gentle-python/inbox", activity, key).status_code == 202
+    assert count(session, InboxActivity) == 1
+    inbox.process_inbox()
+    assert signed_post(client, "/inbox", activity, key).status_code == 202
+    assert inbox.process_inbox() == 0
+    assert count(session, Delivery) == 1
+
+
+def test_unsigned_post_is_refused(client: TestClient, session: Session, remote: Remote) -> None:
+    remote.actor(ASONIX)
+    response = client.post(
+        "/inbox", json=follow_payload(make_course(session)), headers={"Content-Type": "application/activity+json"}
+    )
+    assert response.status_code == 401 and "not signed" in response.json()["error"]
+    assert count(session, InboxActivity) == 0
+
+
+def test_body_tampered_after_signing_is_refused(client: TestClient, session: Session, remote: Remote) -> None:
+    course = make_course(session)
+    key = remote.actor(ASONIX)
+    activity = follow_payload(course)
+    tampered = json.dumps(activity | {"object": urls.person("someone-else")}).encode()
+    response = signed_post(client, "/inbox", activity, key, body=tampered)
+    assert response.status_code == 401 and "Digest" in response.json()["error"]
+    assert count(session, InboxActivity) == 0
+
+
+def test_activity_signed_by_someone_else_is_refused(client: TestClient, session: Session, remote: Remote) -> None:
+    course = make_course(session)
+    remote.actor(ASONIX)
+    mallory = remote.actor("https://evil.example/users/mallory")
+    response = signed_post(client, "/inbox", follow_payload(course), mallory)
+    assert response.status_code == 401 and "actor is" in response.json()["error"]
+
+
+def test_key_that_does_not_match_the_published_one_is_refused(
+    client: TestClient, session: Session, remote: Remote
+) -> None:
+    course = make_course(session)
+    remote.actor(ASONIX)
+    forged = SigningKey(key_id=f"{ASONIX}#main-key", private_pem=generate_pem()[0])
+    response = signed_post(client, "/inbox", follow_payload(course), forged)
+    assert response.status_code == 401 and "does not verify" in response.json()["error"]
+
+
+def test_stale_signature_is_refused(client: TestClient, session: Session, remote: Remote) -> None:
+    key = remote.actor(ASONIX)
+    response = signed_post(client, "/inbox", follow_payload(make_course(session)), key, at=now() - timedelta(hours=3))
+    assert response.status_code == 401 and "hour" in response.json()["error"]
+
+
+def test_rotated_key_is_refetched_once(client: TestClient, session: Session, remote: Remote) -> None:
+    course = make_course(session)
+    remote.actor(ASONIX)
+    assert signed_post(client, "/inbox", follow_payload(course), remote.keys[ASONIX]).status_code == 202
+    fetched = len(remote.fetches)
+    new_key = remote.rotate(ASONIX)
+    undo = retarget(payload("mastodon-undo-follow"), "https://ds9.lemmy.ml/c/testcom", course)
+    assert signed_post(client, "/inbox", undo, new_key).status_code == 202
+    assert len(remote.fetches) == fetched + 1
+
+
+def test_blocked_domain_is_refused(client: TestClient, session: Session, remote: Remote) -> None:
+    key = remote.actor(ASONIX)
+    block_domain(session, "asonix.dog", "spam")
+    session.commit()
+    response = signed_post(client, "/inbox", follow_payload(make_course(session)), key)
+    assert response.status_code == 403
+    assert remote.fetches == []  # refused before fetching anything from them
+
+
+def test_malformed_and_oversized_bodies(client: TestClient, session: Session, remote: Remote) -> None:
+    key = remote.actor(ASONIX)
+    assert (
+        client.post("/inbox", content=b"{not json", headers={"Content-Type": "application/activity+json"}).status_code
+        == 400
+    )
+    assert signed_post(client, "/inbox", b'["a list"]', key).status_code == 400
+    huge = json.dumps(follow_payload(make_course(session)) | {"padding": "x" * (inbox.MAX_BODY + 1)}).encode()
+    assert signed_post(client, "/inbox", huge, key).status_code == 413
+    assert count(session, InboxActivity) == 0
