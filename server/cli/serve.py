@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from server.cli.base import instance
+from server.cli.base import emit, instance, json_option
 
 
 @click.command()
@@ -39,4 +39,24 @@ def scheduler() -> None:
     run_scheduler(settings)
 
 
-commands: list[click.Command] = [serve, worker, scheduler]
+@click.command()
+@json_option
+def health(as_json: bool) -> None:
+    """Check the database, the broker and the worker heartbeat (the `/healthz` report); exit 1 if unhealthy."""
+    from server.health import health as report_health
+
+    settings = instance(migrate=False)
+    # A separate process cannot know when the web app started: give no start-up grace.
+    healthy, report = report_health(settings, uptime=float("inf"))
+    emit(
+        report,
+        as_json,
+        lambda r: "\n".join(
+            f"{k}: {'ok' if v['ok'] else 'FAIL'} ({v['detail']})" for k, v in r.items() if k != "status"
+        ),
+    )
+    if not healthy:
+        raise SystemExit(1)
+
+
+commands: list[click.Command] = [serve, worker, scheduler, health]

@@ -4,6 +4,7 @@ one worker and one scheduler — each web process serves, and the worker runs th
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -13,8 +14,6 @@ from sqlalchemy import create_engine, text
 
 from tests.support.backends import REDIS_URL, require_postgres, require_redis
 from tests.support.instances import Command, Instance, base_environment, free_port, fresh_postgres_database
-
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
 
 def _redis_url() -> str:
@@ -41,6 +40,9 @@ def _heartbeats(database_url: str) -> list[tuple[str, int]]:
         engine.dispose()
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.slow
 def test_two_web_processes_a_worker_and_a_scheduler_on_postgres_and_redis(tmp_path):
     require_postgres()
     require_redis()
@@ -90,3 +92,56 @@ def test_two_web_processes_a_worker_and_a_scheduler_on_postgres_and_redis(tmp_pa
         codes = {"scheduler": scheduler.stop(), "worker": worker.stop()}
     assert codes == {"scheduler": 0, "worker": 0}, codes
     assert not any(web.leftovers for web in webs)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_compose_runs_the_commands_and_settings_this_code_knows():
+    """docker-compose.yml cannot run here; check what it asks of the image against the real CLI and settings."""
+    import yaml
+    from click.testing import CliRunner
+
+    from server.cli import main
+    from server.settings import KNOWN, PREFIX
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "web", "worker", "scheduler", "mailpit"} <= set(services)
+    ours = {name: service for name, service in services.items() if service.get("build")}
+    assert set(ours) == {"migrate", "web", "worker", "scheduler"}
+    runner = CliRunner()
+    for name, service in ours.items():
+        command = service["command"]
+        assert command[0] == "mechmooc", name
+        subcommand = [part for part in command[1:] if not part.startswith("-")][:2]
+        words = subcommand if subcommand[0] == "db" else subcommand[:1]
+        assert runner.invoke(main, [*words, "--help"]).exit_code == 0, (name, command)
+        unknown = {key for key in service["environment"] if key.startswith(PREFIX) and key[len(PREFIX) :] not in KNOWN}
+        assert not unknown, (name, unknown)
+        if name != "migrate":
+            assert service["healthcheck"]["test"], name
+    assert "--no-worker" in services["web"]["command"]  # the workers are their own services
+    assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert "replicas" in services["web"]["deploy"]
+    assert services["web"]["environment"]["MECHMOOC_SMTP_URL"].endswith("smtp://mailpit:1025}")
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert dockerfile.startswith("#") and "FROM python:3.11-slim" in dockerfile
+    assert "\nUSER mechmooc" in dockerfile  # not root
+
+
+def test_ci_runs_the_readme_test_command():
+    """`.ci/run` must run the README's second Quickstart command, whatever it says."""
+    readme = (ROOT / "README.md").read_text()
+    quickstart = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    commands = [block.split("\n", 1)[1].strip() for block in quickstart.split("```")[1::2]]
+    assert len(commands) == 2 and commands[0].startswith("pip install") and "mechmooc serve" in commands[0]
+    script = (ROOT / ".ci" / "run").read_text()
+    assert "set -euo pipefail" in script and "README.md" in script
+    extracted = subprocess.run(
+        ["bash", "-c", script.split("test_command=$(", 1)[1].split(")\n", 1)[0]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert extracted.stdout.strip() == commands[1]
