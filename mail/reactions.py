@@ -1,5 +1,92 @@
-"""Event handlers and background jobs of the mail package."""
+"""Event handlers and background jobs of the mail package: cursors, confirmation mails, group relays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from courses.models import Enrollment
+from courses.versions import pinned
+from mail import scheduler
+from mail.messages import confirmation_mail
+from mail.outbox import enqueue
+from mail.suppressions import lift
+from server import urls
+from server.clock import now
+from server.events import subscribe
+
+STOPPING = {"paused", "left", "unsubscribed"}
+
+
+def on_confirmed(session: Session, payload: dict[str, Any]) -> None:
+    """A learner is in: lift any suppression of their address and start their schedule cursor."""
+    enrollment = session.get(Enrollment, int(payload["enrollment_id"]))
+    if enrollment is None or enrollment.status != scheduler.ACTIVE:
+        return
+    if enrollment.email:
+        lift(session, enrollment.email)
+    if enrollment.next_due_at is None and not enrollment.next_position:
+        scheduler.start(enrollment, scheduler.Plans(session).of(enrollment.run_id), now())
+
+
+def on_bulk_confirmed(session: Session, payload: dict[str, Any]) -> None:
+    """Many learners are in at once (CSV import, bulk enroll): start their cursors in bulk."""
+    ids = [int(i) for i in payload.get("enrollment_ids", [])]
+    if ids:
+        scheduler.start_many(session, int(payload["run_id"]), ids, now())
+
+
+def on_changed(session: Session, payload: dict[str, Any]) -> None:
+    """Pause, leave, unsubscribe stop the cursor; resume restarts it by the course's resume policy."""
+    enrollment = session.get(Enrollment, int(payload["enrollment_id"]))
+    if enrollment is None:
+        return
+    change = str(payload.get("change", ""))
+    if change in STOPPING or enrollment.status != scheduler.ACTIVE:
+        scheduler.stop(enrollment)
+        return
+    plan = scheduler.Plans(session).of(enrollment.run_id)
+    if change == "resumed":
+        policy = "skip" if plan.resume == "skip" else None
+        scheduler.start(enrollment, plan, now(), policy=policy)
+    elif change in {"timezone", "moved"} or enrollment.next_due_at is None:
+        # A new zone (or run) moves the next unit to its send time there; nothing already sent repeats.
+        scheduler.start(enrollment, plan, now())
+
+
+def on_requested(session: Session, payload: dict[str, Any]) -> None:
+    """Someone signed up: send the double opt-in mail with the single-use confirmation link."""
+    enrollment = session.get(Enrollment, int(payload["enrollment_id"]))
+    if enrollment is None or not enrollment.email:
+        return
+    token = str(payload.get("token") or enrollment.token)
+    link = str(payload.get("url") or urls.signup_confirm(token))
+    mail_token, message = confirmation_mail(enrollment, enrollment.run, pinned(session, enrollment.run), link)
+    enqueue(
+        session,
+        key=f"confirm:{enrollment.id}:{token}",
+        kind="confirm",
+        to=enrollment.email,
+        token=mail_token,
+        message=message,
+        enrollment_id=enrollment.id,
+        run_id=enrollment.run_id,
+    )
+
+
+def on_post_created(session: Session, payload: dict[str, Any]) -> None:
+    """A group post (from email, the fediverse or the web): relay it to the group's email members."""
+    from mail.lists import relay_post
+
+    relay_post(session, int(payload["post_id"]))
 
 
 def register() -> None:
     """Subscribe this package's handlers and declare its jobs."""
+    subscribe("enrollment.confirmed", on_confirmed)
+    subscribe("enrollments.confirmed", on_bulk_confirmed)
+    subscribe("enrollment.changed", on_changed)
+    subscribe("enrollment.requested", on_requested)
+    subscribe("post.created", on_post_created)
+    import mail.jobs  # noqa: F401 - declares the periodic jobs

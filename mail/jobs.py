@@ -1,0 +1,40 @@
+"""The mail package's background jobs: turn due units into mails, send the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mail.scheduler import schedule_all_due
+from mail.sender import SendReport, send_all
+from server.db import session_scope
+from server.jobs import job
+
+
+@job("mail.schedule", every=5, queue="mail")
+def schedule_job() -> int:
+    """Emit every unit due now; the number of mails (and fediverse deliveries) written."""
+    with session_scope() as session:
+        return schedule_all_due(session)
+
+
+@job("mail.send", every=5, queue="mail")
+def send_job() -> int:
+    """Send every mail due in the outbox; the number that went out."""
+    with session_scope() as session:
+        return send_all(session).sent
+
+
+@dataclass(frozen=True)
+class DueReport:
+    """What `send_due` did: units scheduled and the sending report."""
+
+    scheduled: int
+    sending: SendReport
+
+
+def send_due() -> DueReport:
+    """Schedule what is due, then send the outbox, in this process (`mechmooc mail send-due`)."""
+    with session_scope() as session:
+        scheduled = schedule_all_due(session)
+        sending = send_all(session)
+    return DueReport(scheduled, sending)

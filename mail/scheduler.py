@@ -1,0 +1,200 @@
+"""The scheduler: learners' cursors (next unit, when it is due) and the scan that turns due units into mails.
+
+Per tick the work is a range scan on `enrollments.next_due_at` (indexed): it grows with what is
+due, not with how many learners are enrolled. Emitting a unit and moving the cursor on happen in one
+transaction, and the outbox key (run, learner, unit) makes a second emission a no-op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from courses.models import Enrollment, Run
+from courses.versions import pinned
+from mail import schedule
+from mail.messages import unit_mail
+from mail.outbox import enqueue
+from server.clock import now
+from server.db import is_postgres
+from server.events import publish
+
+ACTIVE = "confirmed"
+
+
+@dataclass
+class RunPlan:
+    """What the scheduler needs of one run, computed once per tick: units, rules, natural instants by zone."""
+
+    run: Run
+    snapshot: dict[str, Any]
+    units: list[dict[str, Any]]
+    send_time: time
+    late_join: str
+    resume: str
+    _naturals: dict[str, list[datetime]] = field(default_factory=dict)
+
+    def naturals(self, tz_name: str) -> list[datetime]:
+        """The natural due instants of the units for a learner in `tz_name`."""
+        if tz_name not in self._naturals:
+            days = [int(unit.get("day", 0)) for unit in self.units]
+            self._naturals[tz_name] = schedule.naturals(self.run.start_date, days, self.send_time, self.zone(tz_name))
+        return self._naturals[tz_name]
+
+    @staticmethod
+    def zone(tz_name: str) -> ZoneInfo:
+        """The learner's zone; an unknown zone name falls back to UTC rather than stopping the run."""
+        try:
+            return schedule.zone(tz_name)
+        except Exception:  # noqa: BLE001 - a bad zone on one learner must not block the others
+            return ZoneInfo("UTC")
+
+
+def run_plan(session: Session, run: Run) -> RunPlan:
+    """The RunPlan of `run` from the course version it pinned."""
+    snapshot = pinned(session, run)
+    units = sorted(snapshot.get("units", []), key=lambda unit: int(unit.get("position", 0)))
+    extra = snapshot.get("extra") or {}
+    late_join = str(snapshot.get("late_join") or "catch_up")
+    resume = str(snapshot.get("resume") or extra.get("resume") or "send_missed")
+    return RunPlan(
+        run=run,
+        snapshot=snapshot,
+        units=units,
+        send_time=schedule.parse_send_time(str(snapshot.get("send_time") or "09:00")),
+        late_join=late_join if late_join in schedule.LATE_JOIN else "catch_up",
+        resume=resume if resume in schedule.RESUME else "send_missed",
+    )
+
+
+class Plans(dict[int, RunPlan]):
+    """RunPlans by run id, loaded on first use (one per tick or per reaction)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+
+    def of(self, run_id: int) -> RunPlan:
+        """The plan of run `run_id`."""
+        if run_id not in self:
+            run = self.session.get(Run, run_id)
+            assert run is not None
+            self[run_id] = run_plan(self.session, run)
+        return self[run_id]
+
+
+def start(enrollment: Enrollment, plan: RunPlan, at: datetime, policy: str | None = None) -> None:
+    """Set the cursor of a learner who joins (or resumes) at `at`, by the late-join (or resume) policy."""
+    natural = plan.naturals(enrollment.timezone)
+    rule = policy or plan.late_join
+    position, due = schedule.first_due(natural, enrollment.next_position or 0, at, rule)
+    enrollment.next_position, enrollment.next_due_at = position, due
+
+
+def start_many(session: Session, run_id: int, enrollment_ids: list[int], at: datetime) -> int:
+    """Start the cursors of many newly confirmed learners of one run with bulk updates."""
+    plan = Plans(session).of(run_id)
+    rows = session.execute(
+        select(Enrollment.id, Enrollment.timezone, Enrollment.next_position, Enrollment.next_due_at).where(
+            Enrollment.id.in_(enrollment_ids), Enrollment.status == ACTIVE
+        )
+    ).all()
+    changes = []
+    for enrollment_id, tz_name, position, due in rows:
+        if due is not None or (position or 0) > 0:
+            continue  # already started: a repeated event changes nothing
+        first, first_at = schedule.first_due(plan.naturals(tz_name), 0, at, plan.late_join)
+        changes.append({"id": enrollment_id, "next_position": first, "next_due_at": first_at})
+    if changes:
+        session.execute(update(Enrollment), changes)
+    return len(changes)
+
+
+def stop(enrollment: Enrollment) -> None:
+    """No more units for this learner (paused, left, unsubscribed); the position is kept for a resume."""
+    enrollment.next_due_at = None
+
+
+def emit(session: Session, enrollment: Enrollment, plan: RunPlan, position: int) -> None:
+    """Hand unit `position` to the learner: a mail to an address, or an event for a fediverse account."""
+    unit = plan.units[position]
+    key = f"unit:{plan.run.id}:{enrollment.id}:{unit.get('slug', position)}"
+    if enrollment.email:
+        token, message = unit_mail(enrollment, plan.run, plan.snapshot, unit)
+        enqueue(
+            session,
+            key=key,
+            kind="unit",
+            to=enrollment.email,
+            token=token,
+            message=message,
+            enrollment_id=enrollment.id,
+            run_id=plan.run.id,
+            group_id=enrollment.group_id,
+            unit_position=position,
+            unit_slug=str(unit.get("slug", "")),
+        )
+    elif enrollment.actor:
+        publish(session, "unit.due_for_actor", {"enrollment_id": enrollment.id, "position": position, "key": key})
+
+
+def advance(session: Session, enrollment: Enrollment, plan: RunPlan, instant: datetime) -> int:
+    """Emit every unit of `enrollment` due by `instant` and move its cursor on; the number emitted."""
+    natural = plan.naturals(enrollment.timezone)
+    emitted = 0
+    while enrollment.next_due_at is not None and enrollment.next_due_at <= instant:
+        position = enrollment.next_position
+        if position >= len(plan.units):
+            enrollment.next_due_at = None
+            break
+        emit(session, enrollment, plan, position)
+        emitted += 1
+        enrollment.next_due_at = schedule.following_due(
+            natural, position, enrollment.next_due_at, plan.late_join, plan.send_time, plan.zone(enrollment.timezone)
+        )
+        enrollment.next_position = position + 1
+    return emitted
+
+
+def due_enrollments(session: Session, instant: datetime, limit: int) -> list[Enrollment]:
+    """Up to `limit` learners with a unit due by `instant`, oldest due first (locked on PostgreSQL)."""
+    query = (
+        select(Enrollment)
+        .where(Enrollment.next_due_at <= instant)
+        .order_by(Enrollment.next_due_at)
+        .limit(limit)
+        .options(selectinload(Enrollment.group))
+    )
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True, of=Enrollment)
+    return list(session.scalars(query))
+
+
+def schedule_due(session: Session, at: datetime | None = None, limit: int = 500) -> tuple[int, int]:
+    """One batch of the scan: (learners looked at, units emitted); commits. Call until it returns (0, 0)."""
+    instant = at or now()
+    plans = Plans(session)
+    learners = due_enrollments(session, instant, limit)
+    emitted = 0
+    for enrollment in learners:
+        if enrollment.status != ACTIVE:
+            stop(enrollment)
+            continue
+        emitted += advance(session, enrollment, plans.of(enrollment.run_id), instant)
+    session.commit()
+    return len(learners), emitted
+
+
+def schedule_all_due(session: Session, at: datetime | None = None, limit: int = 500) -> int:
+    """Run the scan until nothing is due by `at`; the number of units emitted."""
+    total = 0
+    while True:
+        learners, emitted = schedule_due(session, at, limit)
+        total += emitted
+        if learners < limit:
+            return total

@@ -1,0 +1,165 @@
+"""Where mails go: an SMTP server (several reused connections, STARTTLS/TLS/auth), or the local Maildir outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+from server.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One mail as the transport sees it: the outbox row id, return path, recipient and bytes."""
+
+    mail_id: int
+    sender: str
+    recipient: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the receiving server said: accepted, or a temporary or permanent refusal."""
+
+    mail_id: int
+    accepted: bool
+    permanent: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    """The parts of MECHMOOC_SMTP_URL."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    use_tls: bool = False
+    start_tls: bool = False
+    validate_certs: bool = True
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    """`smtp://[user:pass@]host:port[?starttls=1][&verify=0]` or `smtps://...` (implicit TLS)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise SettingsError(f"MECHMOOC_SMTP_URL must be smtp:// or smtps://host:port, not {url!r}")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    implicit = parts.scheme == "smtps"
+    return SmtpTarget(
+        host=parts.hostname,
+        port=parts.port or (465 if implicit else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        use_tls=implicit,
+        start_tls=query.get("starttls", "0") in {"1", "true", "yes"},
+        validate_certs=query.get("verify", "1") not in {"0", "false", "no"},
+    )
+
+
+def _refusal(mail_id: int, code: int, message: str) -> Outcome:
+    return Outcome(mail_id, accepted=False, permanent=500 <= code < 600, detail=f"{code} {message}".strip())
+
+
+class SmtpPool:
+    """A few SMTP connections kept open across rounds; each sends its share of a round in turn."""
+
+    def __init__(self, target: SmtpTarget, connections: int) -> None:
+        self.target = target
+        self.clients: list[aiosmtplib.SMTP | None] = [None] * max(1, connections)
+
+    async def _client(self, index: int) -> aiosmtplib.SMTP:
+        client = self.clients[index]
+        if client is not None and client.is_connected:
+            return client
+        t = self.target
+        client = aiosmtplib.SMTP(
+            hostname=t.host,
+            port=t.port,
+            use_tls=t.use_tls,
+            start_tls=t.start_tls,
+            validate_certs=t.validate_certs,
+            username=t.username,
+            password=t.password,
+            timeout=60,
+        )
+        await client.connect()
+        self.clients[index] = client
+        return client
+
+    async def _send_share(self, index: int, share: list[Envelope]) -> list[Outcome]:
+        outcomes = []
+        for envelope in share:
+            outcomes.append(await self._send_one(index, envelope))
+        return outcomes
+
+    async def _send_one(self, index: int, envelope: Envelope) -> Outcome:
+        try:
+            client = await self._client(index)
+            _, response = await client.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+            return Outcome(envelope.mail_id, accepted=True, permanent=False, detail=response[:500])
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            refused = error.recipients[0]
+            return _refusal(envelope.mail_id, refused.code, refused.message)
+        except aiosmtplib.SMTPResponseException as error:
+            if error.code < 400:
+                await self._drop(index)
+                return Outcome(envelope.mail_id, False, False, f"{error.code} {error.message}")
+            return _refusal(envelope.mail_id, error.code, error.message)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            # The connection is gone (or never came): temporary, retried later on a fresh connection.
+            await self._drop(index)
+            return Outcome(envelope.mail_id, accepted=False, permanent=False, detail=f"connection: {error}")
+
+    async def _drop(self, index: int) -> None:
+        client, self.clients[index] = self.clients[index], None
+        if client is not None:
+            client.close()
+
+    async def send(self, envelopes: list[Envelope]) -> list[Outcome]:
+        """Send a round, spread over the connections; one Outcome per envelope."""
+        shares = [envelopes[i :: len(self.clients)] for i in range(len(self.clients))]
+        results = await asyncio.gather(*(self._send_share(i, share) for i, share in enumerate(shares) if share))
+        return [outcome for share in results for outcome in share]
+
+    async def close(self) -> None:
+        """Say QUIT on every open connection."""
+        for index, client in enumerate(self.clients):
+            if client is not None and client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    client.close()
+            self.clients[index] = None
+
+
+class MaildirOutbox:
+    """The local outbox used when no SMTP server is configured: a Maildir in the data dir."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.box = mailbox.Maildir(str(path), create=True)
+
+    async def send(self, envelopes: list[Envelope]) -> list[Outcome]:
+        """File each mail with its envelope as Return-Path and Delivered-To headers."""
+        outcomes = []
+        for envelope in envelopes:
+            head = f"Return-Path: <{envelope.sender}>\r\nDelivered-To: {envelope.recipient}\r\n".encode()
+            key = self.box.add(head + envelope.data)
+            outcomes.append(Outcome(envelope.mail_id, accepted=True, permanent=False, detail=f"maildir {key}"))
+        return outcomes
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+
+def outbox_path(data_dir: Path) -> Path:
+    """Where the local outbox Maildir lives."""
+    return data_dir / "outbox"
