@@ -13,8 +13,21 @@ from server.errors import Invalid, NotFound
 from server.events import publish as publish_event
 
 COURSE_FIELDS = (
-    "slug", "title", "summary", "language", "license", "tags", "resources",
-    "send_time", "late_join", "group_size", "group_by", "questions", "extra", "origin", "lineage",
+    "slug",
+    "title",
+    "summary",
+    "language",
+    "license",
+    "tags",
+    "resources",
+    "send_time",
+    "late_join",
+    "group_size",
+    "group_by",
+    "questions",
+    "extra",
+    "origin",
+    "lineage",
 )
 UNIT_FIELDS = ("slug", "title", "day", "body", "position", "origin", "extra")
 
