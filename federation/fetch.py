@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from federation.guard import GuardedTransport, Refused
@@ -124,7 +125,16 @@ def store_actor(session: Session, document: dict[str, Any], source_url: str) -> 
     endpoints = document.get("endpoints") if isinstance(document.get("endpoints"), dict) else {}
     shared = endpoints.get("sharedInbox") or document.get("sharedInbox")
     key = _public_key(document, None)
-    row = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == actor_id)) or RemoteActor(ap_id=actor_id)
+    row = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == actor_id))
+    if row is None:
+        # Two requests from a new actor arrive at once: the second insert loses and reads the first.
+        try:
+            with session.begin_nested():
+                row = RemoteActor(ap_id=actor_id, inbox=inbox, document={}, fetched_at=now())
+                session.add(row)
+        except IntegrityError:
+            row = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == actor_id))
+            assert row is not None
     username = document.get("preferredUsername")
     row.type = str(document.get("type", "Person"))[:32]
     row.inbox = inbox
