@@ -52,8 +52,10 @@ async def forks_collection(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    """The flows' machine-facing routes."""
+    """The flows' machine-facing routes (the forks collection only for ActivityPub clients)."""
+    from federation.routes import ActivityPubRoute
+
     return [
         Route("/ns", context_document, methods=["GET"]),
-        Route("/courses/{slug}/forks", forks_collection, methods=["GET"]),
+        ActivityPubRoute("/courses/{slug}/forks", forks_collection, methods=["GET"]),
     ]

@@ -150,4 +150,25 @@ def work_command(as_json: bool) -> None:
     emit(data, as_json, lambda d: f"applied {d['applied']} received activities, worked {d['delivered']} deliveries")
 
 
+@federation_group.command("post")
+@click.argument("handle")
+@click.argument("text")
+@click.option(
+    "--to", "to", multiple=True, required=True, help="An actor id (or @user@host) to address; repeat for more."
+)
+@click.option("--in-reply-to", default=None, help="The id of the post this answers.")
+def post_command(handle: str, text: str, to: tuple[str, ...], in_reply_to: str | None) -> None:
+    """Post TEXT as local person HANDLE to the given actors (e.g. a study group); prints the post's id."""
+    instance()
+    from federation.fetch import resolve
+    from federation.posting import post_as
+    from server.db import session_scope
+
+    with session_scope() as session:
+        targets = [t if t.startswith(("http://", "https://")) else resolve(session, t).ap_id for t in to]
+        post = post_as(session, handle, targets, text, in_reply_to)
+        ap_id = post.ap_id
+    click.echo(ap_id)
+
+
 commands = [federation_group]
