@@ -111,6 +111,9 @@ def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None
     from server.app import create_app
     from server.celery_app import install_waker, make_celery
 
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
     settings = load_settings(host=host, port=port)
     sock = bind_socket(host, port)
     settings = boot(settings)
@@ -130,6 +133,7 @@ def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None
         server_header=False,
         proxy_headers=True,
     )
+    log.info("serving %s on http://%s:%s (data in %s)", settings.url, host, port, settings.data_dir)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

@@ -22,26 +22,19 @@ def demo_folders() -> list[Path]:
 
 def fill_demo() -> bool:
     """Import the demo courses and open a run of the first, unless the instance has courses; True if filled."""
+    from courses.folder import import_course
     from courses.models import Course
+    from courses.runs import create_run
 
     with session_scope() as session:
         if session.scalar(select(func.count()).select_from(Course)):
             log.info("--demo: the instance already has courses; leaving it as it is")
             return False
-    try:
-        from courses.runs import create_run
-
-        from courses.folder import import_course
-    except ImportError as error:  # the courses package is still being built
-        log.warning("--demo: the courses package cannot import folders yet (%s)", error)
-        return False
-    slugs = []
-    for folder in demo_folders():
-        with session_scope() as session:
-            slugs.append(import_course(session, folder).slug)
+    # One transaction: a failure leaves the instance empty, so the next `--demo` tries again.
     with session_scope() as session:
-        course = session.scalar(select(Course).where(Course.slug == slugs[0]))
+        courses = [import_course(session, folder) for folder in demo_folders()]
         # Starting next week leaves the run open for signups when a visitor first looks.
-        create_run(session, course, start=(now() + timedelta(days=7)).date())
+        create_run(session, courses[0], start=(now() + timedelta(days=7)).date())
+        slugs = [course.slug for course in courses]
     log.info("--demo: imported %s and opened a run", ", ".join(slugs))
     return True

@@ -74,3 +74,18 @@ def test_no_worker_serves_the_web_app_alone(instance_factory):
     assert gamma.get("/healthz").json()["database"]["ok"]
     assert "celery@" not in gamma.logs()
     assert gamma.stop() == 0
+
+
+def test_demo_fills_an_empty_instance_once(instance_factory):
+    demo = instance_factory("demo", demo=True, worker=False)
+    listed = demo.cli("course", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert "gentle-python" in listed.stdout
+    with sqlite3.connect(demo.data_dir / "mechmooc.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    demo.stop()
+    demo.start()  # --demo again: the instance is no longer empty, nothing is added
+    with sqlite3.connect(demo.data_dir / "mechmooc.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM courses").fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    assert "already has courses" in demo.logs()
