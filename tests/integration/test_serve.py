@@ -89,3 +89,36 @@ def test_demo_fills_an_empty_instance_once(instance_factory):
         assert db.execute("SELECT count(*) FROM courses").fetchone()[0] == 1
         assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
     assert "already has courses" in demo.logs()
+
+
+def test_sigterm_stops_accepting_but_finishes_the_request_in_flight(instance_factory):
+    import signal
+    import socket
+
+    delta = instance_factory("delta", worker=False)
+    body = b'{"type": "Follow", "actor": "http://127.0.0.1:9/users/x", "object": "' + delta.url.encode() + b'/actor"}'
+    client = socket.create_connection(("127.0.0.1", delta.port), timeout=30)
+    head = (
+        f"POST /inbox HTTP/1.1\r\nHost: {delta.host}\r\nContent-Type: application/activity+json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    client.sendall(head.encode() + body[:10])  # the request is in flight: its body is still coming
+    time.sleep(0.5)
+    delta.process.send_signal(signal.SIGTERM)
+
+    deadline = time.monotonic() + 10
+    refused = False
+    while time.monotonic() < deadline and not refused:
+        try:
+            socket.create_connection(("127.0.0.1", delta.port), timeout=1).close()
+            time.sleep(0.1)
+        except ConnectionRefusedError:
+            refused = True
+    assert refused, "serve kept accepting new connections after SIGTERM"
+    assert delta.running, "serve quit with a request in flight"
+
+    client.sendall(body[10:])
+    answer = client.recv(65536).decode(errors="replace")
+    client.close()
+    assert answer.startswith("HTTP/1.1 4"), answer  # answered (unsigned, so refused) rather than cut off
+    assert delta.stop() == 0
