@@ -251,6 +251,21 @@ def _record(session: Session, row: Delivery, attempt: Attempt, at: datetime, giv
     retry_later(row, error, delay, at=at)
 
 
+def _hold_down_hosts(session: Session, hosts: set[str], at: datetime) -> None:
+    """Every waiting row of a host found unavailable waits for the next probe, not its own backoff."""
+    session.flush()
+    down = session.scalars(
+        select(RemoteHost.host).where(RemoteHost.host.in_(hosts), RemoteHost.unavailable_since.isnot(None))
+    )
+    for host in down:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.host == host, Delivery.state == QUEUED, Delivery.next_attempt_at < at + PROBE_INTERVAL)
+            .values(next_attempt_at=at + PROBE_INTERVAL)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def deliver_batch(
     session: Session,
     limit: int = BATCH,
@@ -269,6 +284,7 @@ def deliver_batch(
     by_id = {row.id: row for row in ready}
     for attempt in attempts:
         _record(session, by_id[attempt.delivery_id], attempt, at, give_up_after)
+    _hold_down_hosts(session, {row.host for row in ready}, at)
     session.commit()
     return len(rows)
 

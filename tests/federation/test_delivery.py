@@ -1,0 +1,168 @@
+"""Delivery: rows per inbox (shared inboxes collapse), signed POSTs to a real sink, retries and hosts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from federation import delivery
+from federation.keys import actor_key
+from federation.models import ActorBlock, Delivery, Follower, RemoteActor, RemoteHost
+from federation.moderation import block_domain
+from federation.signatures import ReceivedRequest, check_policy, parse_signature, verify_signature
+from server import urls
+from server.clock import frozen, now
+from server.settings import Settings
+from tests.federation.conftest import Remote
+from tests.federation.sink import Sink, running_sink
+
+COURSE = "http://testserver.localhost/courses/gentle-python"
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    with running_sink() as running:
+        yield running
+
+
+def announce(n: int = 1) -> dict:
+    return {
+        "id": f"{COURSE}#announce-{n}",
+        "type": "Announce",
+        "actor": COURSE,
+        "object": COURSE,
+        "to": [f"{COURSE}/followers"],
+    }
+
+
+def add_follower(session: Session, follower: str, inbox: str, shared: str | None) -> None:
+    session.add(Follower(actor=COURSE, follower=follower, inbox=inbox, shared_inbox=shared))
+    session.flush()
+
+
+def test_followers_collapse_onto_shared_inboxes(session: Session, settings: Settings) -> None:
+    for name in ("ann", "bob", "cy"):
+        add_follower(
+            session,
+            f"https://a.example/users/{name}",
+            f"https://a.example/users/{name}/inbox",
+            "https://a.example/inbox",
+        )
+    add_follower(session, "https://b.example/users/dee", "https://b.example/users/dee/inbox", None)
+    add_follower(
+        session, "https://spam.example/users/x", "https://spam.example/users/x/inbox", "https://spam.example/inbox"
+    )
+    add_follower(session, "https://c.example/users/eve", "https://c.example/users/eve/inbox", None)
+    block_domain(session, "spam.example")
+    session.add(ActorBlock(blocker="https://c.example/users/eve", blocked=COURSE))
+    rows = delivery.enqueue(
+        session,
+        announce(),
+        sender=COURSE,
+        recipients=[f"{COURSE}/followers", "https://www.w3.org/ns/activitystreams#Public"],
+    )
+    assert sorted(row.inbox for row in rows) == ["https://a.example/inbox", "https://b.example/users/dee/inbox"]
+    # Enqueuing the same activity again adds nothing.
+    assert delivery.enqueue(session, announce(), sender=COURSE, recipients=[f"{COURSE}/followers"]) == []
+
+
+def test_signed_post_reaches_the_inbox(session: Session, settings: Settings, sink: Sink) -> None:
+    add_follower(session, f"{sink.url}/users/ann", f"{sink.url}/users/ann/inbox", f"{sink.url}/inbox")
+    delivery.enqueue(session, announce(), sender=COURSE, recipients=[f"{COURSE}/followers"])
+    session.commit()
+    assert delivery.deliver_batch(session) == 1
+    path, headers, body = sink.received[0]
+    assert path == "/inbox" and json.loads(body)["id"] == f"{COURSE}#announce-1"
+    request = ReceivedRequest.build("POST", sink.url + path, headers.items(), body)
+    parsed = parse_signature(request)
+    check_policy(request, parsed, now())
+    assert parsed.key_id == f"{COURSE}#main-key"
+    assert verify_signature(parsed, actor_key(session, COURSE).public_pem)
+    row = session.scalar(select(Delivery))
+    assert row is not None and row.state == "done" and row.status_code == 202
+
+
+def test_retry_after_and_backoff(session: Session, settings: Settings, sink: Sink) -> None:
+    add_follower(session, f"{sink.url}/users/ann", f"{sink.url}/users/ann/inbox", None)
+    delivery.enqueue(session, announce(), sender=COURSE, recipients=[f"{COURSE}/followers"])
+    session.commit()
+    sink.answers.append((503, {"Retry-After": "7200"}))
+    delivery.deliver_batch(session)
+    row = session.scalar(select(Delivery))
+    assert row is not None and row.state == "queued" and row.last_error == "HTTP 503"
+    assert row.next_attempt_at >= now() + timedelta(hours=1, minutes=59)
+    assert delivery.deliver_batch(session) == 0  # not due yet
+    with frozen(now() + timedelta(hours=2, minutes=1)):
+        assert delivery.deliver_batch(session) == 1
+    session.refresh(row)
+    assert row.state == "done" and len(sink.received) == 2
+
+
+def test_final_refusals_are_not_retried(session: Session, settings: Settings, sink: Sink) -> None:
+    add_follower(session, f"{sink.url}/users/ann", f"{sink.url}/users/ann/inbox", None)
+    delivery.enqueue(session, announce(), sender=COURSE, recipients=[f"{COURSE}/followers"])
+    session.commit()
+    sink.answers.append((410, {}))
+    delivery.deliver_batch(session)
+    row = session.scalar(select(Delivery))
+    assert row is not None and row.state == "failed" and row.last_error == "HTTP 410"
+
+
+def test_host_goes_unavailable_and_resumes_when_it_answers(session: Session, settings: Settings, sink: Sink) -> None:
+    add_follower(session, f"{sink.url}/users/ann", f"{sink.url}/users/ann/inbox", None)
+    for n in range(delivery.HOST_DOWN_AFTER):
+        delivery.enqueue(session, announce(n), sender=COURSE, recipients=[f"{COURSE}/followers"])
+    session.commit()
+    sink.answers.extend([(500, {})] * delivery.HOST_DOWN_AFTER)
+    delivery.deliver_batch(session)
+    host = session.get(RemoteHost, "127.0.0.1")
+    assert host is not None and host.unavailable_since is not None
+    waiting = list(session.scalars(select(Delivery)))
+    assert all(row.next_attempt_at >= now() + delivery.PROBE_INTERVAL - timedelta(seconds=5) for row in waiting)
+    delivery.host_answered(session, "127.0.0.1")
+    session.commit()
+    assert delivery.deliver_batch(session) == delivery.HOST_DOWN_AFTER
+    assert {row.state for row in session.scalars(select(Delivery))} == {"done"}
+
+
+def test_gives_up_after_the_configured_time(session: Session, settings: Settings, sink: Sink) -> None:
+    add_follower(session, f"{sink.url}/users/ann", f"{sink.url}/users/ann/inbox", None)
+    delivery.enqueue(session, announce(), sender=COURSE, recipients=[f"{COURSE}/followers"])
+    session.commit()
+    sink.answers.append((502, {}))
+    with frozen(now() + timedelta(days=5)):
+        delivery.deliver_batch(session, give_up_after=timedelta(days=4))
+    row = session.scalar(select(Delivery))
+    assert row is not None and row.state == "failed" and "gave up" in (row.last_error or "")
+
+
+def test_a_worker_killed_mid_batch_loses_nothing(session: Session, settings: Settings, sink: Sink) -> None:
+    from server.queue import claim
+
+    add_follower(session, f"{sink.url}/users/ann", f"{sink.url}/users/ann/inbox", None)
+    delivery.enqueue(session, announce(), sender=COURSE, recipients=[f"{COURSE}/followers"])
+    session.commit()
+    assert len(claim(session, Delivery)) == 1  # leased by a worker that then dies
+    assert delivery.deliver_batch(session) == 0
+    with frozen(now() + timedelta(minutes=6)):
+        assert delivery.deliver_batch(session) == 1
+    assert len(sink.received) == 1
+
+
+def test_uncached_actor_is_resolved_by_the_worker(
+    session: Session, settings: Settings, sink: Sink, remote: Remote
+) -> None:
+    actor = f"{sink.url}/users/zoe"
+    remote.actor(actor)
+    rows = delivery.enqueue(session, announce(), sender=COURSE, recipients=[actor])
+    assert rows[0].inbox == delivery.ACTOR_TARGET + actor  # no I/O in the caller's transaction
+    session.commit()
+    delivery.deliver_batch(session)
+    assert sink.received[0][0] == "/inbox"
+    assert session.scalar(select(RemoteActor.ap_id)) == actor
+    assert urls.course("gentle-python") == COURSE
