@@ -17,6 +17,7 @@ from server.accounts import create_account
 from server.db import session_scope
 from server.errors import NotFound
 from server.settings import Settings
+from tests.support.browser import browser_page, chromium, live_server  # noqa: F401  (fixtures)
 from web.auth import require_role
 from web.csrf import posted_form
 
