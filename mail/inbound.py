@@ -1,0 +1,87 @@
+"""Mail coming in: group lists, bounces (VERP) and mailto unsubscribes, by SMTP (aiosmtpd) or webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from collections.abc import Sequence
+from email.message import Message
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from mail.addresses import bare, bounce_token
+from mail.bounces import handle_bounce
+from mail.lists import MAX_MESSAGE_BYTES, accept_group_mail, group_for
+from mail.unsubscribe import unsubscribe
+from server.config import get_settings
+from server.db import session_scope
+from server.errors import MechMoocError
+from server.settings import Settings
+
+UNSUBSCRIBE_PREFIX = "unsubscribe+"
+
+
+def parse(raw: bytes) -> Message:
+    """An RFC 5322 message as an EmailMessage."""
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def known_recipient(address: str) -> bool:
+    """True for the addresses we take mail for: bounces+, unsubscribe+ and group lists on our mail domain."""
+    local, _, domain = bare(address).partition("@")
+    if domain != get_settings().mail_domain.lower():
+        return False
+    if bounce_token(address) or local.startswith(UNSUBSCRIBE_PREFIX):
+        return True
+    with session_scope() as session:
+        return group_for(session, address) is not None
+
+
+def receive(raw: bytes, recipients: Sequence[str]) -> list[str]:
+    """Handle one message for each of its `recipients`; an outcome per recipient; one transaction."""
+    message = parse(raw)
+    outcomes = []
+    with session_scope() as session:
+        for recipient in recipients:
+            token = bounce_token(recipient)
+            local = bare(recipient).partition("@")[0]
+            if token:
+                outcomes.append(handle_bounce(session, token, message))
+            elif local.startswith(UNSUBSCRIBE_PREFIX):
+                try:
+                    unsubscribe(session, local[len(UNSUBSCRIBE_PREFIX) :])
+                    outcomes.append("unsubscribed")
+                except MechMoocError as error:
+                    outcomes.append(f"rejected: {error}")
+            elif (group := group_for(session, recipient)) is not None:
+                outcomes.append(accept_group_mail(session, group, message, raw))
+            else:
+                outcomes.append("rejected: no such list")
+    return outcomes
+
+
+class _Handler:
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        if not await asyncio.to_thread(known_recipient, address):
+            return "550 5.1.1 no such list here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        try:
+            await asyncio.to_thread(receive, envelope.content, list(envelope.rcpt_tos))
+        except MechMoocError as error:
+            return f"550 5.6.0 {error}"
+        return "250 OK"
+
+
+def start_receiver(settings: Settings) -> Controller:
+    """Start the SMTP receiver on MECHMOOC_INBOUND_SMTP in a thread; call `.stop()` on the result to stop it."""
+    if settings.inbound_smtp is None:
+        raise MechMoocError("MECHMOOC_INBOUND_SMTP is not set")
+    host, port = settings.inbound_smtp
+    controller = Controller(_Handler(), hostname=host, port=port, data_size_limit=MAX_MESSAGE_BYTES)
+    controller.start()
+    return controller

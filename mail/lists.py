@@ -1,0 +1,200 @@
+"""Group lists: mail to a group address becomes a Post (archived, threaded) and is relayed to the other members.
+
+From is rewritten to the list (the author's domain may publish DMARC p=reject), Reply-To is the list,
+and loops are cut by X-Loop, our own List-Id, and Message-IDs already seen.
+"""
+
+from __future__ import annotations
+
+import re
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.utils import formataddr, parseaddr
+
+import nh3
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from courses.models import Enrollment, Post, StudyGroup
+from mail.addresses import bare, list_id, new_token
+from mail.models import InboundMessage
+from mail.outbox import base_message, enqueue
+from server import urls
+from server.clock import now
+from server.config import get_settings
+from server.events import publish
+
+MAX_MESSAGE_BYTES = 5 * 1024 * 1024
+MEMBERS = ("confirmed",)
+_MSGID = re.compile(r"<[^<>\s]+>")
+
+
+def group_for(session: Session, address: str) -> StudyGroup | None:
+    """The study group whose list address is `address`, if any."""
+    local, _, domain = bare(address).partition("@")
+    if domain != get_settings().mail_domain.lower():
+        return None
+    return session.scalar(select(StudyGroup).where(StudyGroup.handle == local))
+
+
+def is_loop(message: Message, group: StudyGroup) -> bool:
+    """True when the message is one of our own relays coming back."""
+    address = urls.group_address(group.handle).lower()
+    loops = [value.lower() for value in message.get_all("X-Loop", [])]
+    own_list = f".{get_settings().mail_domain.lower()}>" in str(message.get("List-Id", "")).lower()
+    return address in loops or own_list
+
+
+def _bodies(message: Message) -> tuple[str, str]:
+    """Plain text and sanitized HTML of a message (attachments are not kept)."""
+    if not isinstance(message, EmailMessage):
+        return str(message.get_payload(decode=False) or ""), ""
+    text_part = message.get_body(preferencelist=("plain",))
+    html_part = message.get_body(preferencelist=("html",))
+    text = text_part.get_content() if text_part is not None else ""
+    html = nh3.clean(html_part.get_content()) if html_part is not None else ""
+    if not text and html:
+        text = nh3.clean(html, tags=set())
+    return str(text), str(html)
+
+
+def _parent(session: Session, message: Message, group: StudyGroup) -> tuple[Post | None, str | None]:
+    """The post this message answers (by In-Reply-To, then References), and the raw reference."""
+    refs = _MSGID.findall(str(message.get("In-Reply-To", ""))) + list(
+        reversed(_MSGID.findall(str(message.get("References", ""))))
+    )
+    for ref in refs:
+        post = session.scalar(select(Post).where(Post.message_id == ref, Post.group_id == group.id))
+        if post is not None:
+            return post, ref
+    return None, refs[0] if refs else None
+
+
+def accept_group_mail(session: Session, group: StudyGroup, message: Message, raw: bytes) -> str:
+    """Store mail to `group` as a Post (held when the sender is no member); the outcome in a word."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return "rejected: too large"
+    if is_loop(message, group):
+        return "loop"
+    message_id = (_MSGID.findall(str(message.get("Message-ID", ""))) or [f"<{new_token()}@inbound.invalid>"])[0]
+    seen = session.scalar(select(InboundMessage.id).where(InboundMessage.message_id == message_id))
+    if seen is not None or session.scalar(select(Post.id).where(Post.message_id == message_id)) is not None:
+        return "duplicate"
+    name, sender = parseaddr(str(message.get("From", "")))
+    sender = sender.lower()
+    member = session.scalar(
+        select(Enrollment).where(
+            Enrollment.group_id == group.id, Enrollment.email == sender, Enrollment.status.in_(MEMBERS)
+        )
+    )
+    text, html = _bodies(message)
+    parent, ref = _parent(session, message, group)
+    post = Post(
+        message_id=message_id,
+        group_id=group.id,
+        run_id=group.run_id,
+        kind="group",
+        source="email",
+        author_email=sender,
+        author_name=(member.name if member and member.name else name)[:200],
+        subject=" ".join(str(message.get("Subject", "")).split())[:500],
+        text=text,
+        html=html,
+        in_reply_to_id=parent.id if parent else None,
+        in_reply_to_ref=ref,
+        held=member is None,
+        created_at=now(),
+    )
+    session.add(post)
+    session.flush()
+    post.ap_id = urls.post(post.id)
+    post.thread_id = (parent.thread_id or parent.id) if parent else post.id
+    outcome = "posted" if member else "held"
+    session.add(
+        InboundMessage(
+            message_id=message_id,
+            recipient=urls.group_address(group.handle),
+            sender=sender,
+            outcome=outcome,
+            post_id=post.id,
+            raw=raw.decode("utf-8", "replace"),
+            received_at=now(),
+        )
+    )
+    if member:
+        publish(session, "post.created", {"post_id": post.id})
+    return outcome
+
+
+def release_held(session: Session, post_id: int) -> Post:
+    """An organizer lets a held post through: it is archived and relayed like any other."""
+    post = session.get(Post, post_id)
+    if post is None or not post.held:
+        from server.errors import NotFound
+
+        raise NotFound(f"no held post {post_id}")
+    post.held = False
+    publish(session, "post.created", {"post_id": post.id})
+    return post
+
+
+def relay_message(post: Post, group: StudyGroup, member: Enrollment, token: str) -> EmailMessage:
+    """The copy of `post` for one member, From rewritten to the list, with list headers."""
+    settings = get_settings()
+    address = urls.group_address(group.handle)
+    author = post.author_name or (post.author_email or post.author_actor or "someone").split("@")[0]
+    recipient = str(Address(display_name=member.name, addr_spec=member.email or ""))
+    subject = post.subject or f"New post in {group.name or group.handle}"
+    message = base_message(
+        recipient, subject, token, sender=formataddr((f"{author} via {group.name or group.handle}", address))
+    )
+    del message["Message-ID"]
+    message["Message-ID"] = post.message_id or f"<post-{post.id}@{settings.mail_domain}>"
+    if post.in_reply_to_ref:
+        message["In-Reply-To"] = post.in_reply_to_ref
+        message["References"] = post.in_reply_to_ref
+    message["Reply-To"] = address
+    message["List-Id"] = list_id(group.name or group.handle, group.handle)
+    message["List-Post"] = f"<mailto:{address}>"
+    message["List-Archive"] = f"<{urls.group(group.handle)}>"
+    message["List-Unsubscribe"] = f"<{urls.unsubscribe(token)}>, <mailto:unsubscribe+{token}@{settings.mail_domain}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["X-Loop"] = address
+    message["Precedence"] = "list"
+    message.set_content(post.text or nh3.clean(post.html, tags=set()))
+    if post.html:
+        message.add_alternative(post.html, subtype="html")
+    return message
+
+
+def relay_post(session: Session, post_id: int) -> int:
+    """Queue the post for every email member of its group except its author; how many were queued."""
+    post = session.get(Post, post_id)
+    if post is None or post.held or post.deleted or post.group_id is None:
+        return 0
+    group = session.get(StudyGroup, post.group_id)
+    assert group is not None
+    members = session.scalars(
+        select(Enrollment).where(
+            Enrollment.group_id == group.id, Enrollment.status.in_(MEMBERS), Enrollment.email.is_not(None)
+        )
+    )
+    queued = 0
+    for member in members:
+        if member.email is None or (post.author_email and member.email.lower() == post.author_email.lower()):
+            continue
+        token = new_token()
+        row = enqueue(
+            session,
+            key=f"relay:{post.id}:{member.id}",
+            kind="relay",
+            to=member.email,
+            token=token,
+            message=relay_message(post, group, member, token),
+            enrollment_id=member.id,
+            run_id=group.run_id,
+            group_id=group.id,
+            post_id=post.id,
+        )
+        queued += row is not None
+    return queued
