@@ -1,8 +1,4 @@
-"""The catalogue block of the home page (a hook handed over to the courses pages).
-
-`catalogue_context` returns what catalogue/_catalogue.html shows. The courses pages replace the
-body of this function (and that template) with the courses that have upcoming runs.
-"""
+"""The catalogue block of the home page: courses with upcoming runs (filled by the courses pages)."""
 
 from __future__ import annotations
 
@@ -10,7 +6,12 @@ from typing import Any
 
 from starlette.requests import Request
 
+from server.db import session_scope
+
 
 def catalogue_context(request: Request) -> dict[str, Any]:
-    """The courses the home page lists: dicts with `title`, `summary` and `url` (none yet)."""
-    return {"courses": []}
+    """The courses the home page lists: dicts with `title`, `summary`, `url` and their next `runs`."""
+    from web.pages.courses import catalogue
+
+    with session_scope() as session:
+        return {"courses": catalogue(session)}

@@ -1,0 +1,202 @@
+"""The catalogue and the course page: units, license, resources, runs, provenance, forks, upstream."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from courses import forks as course_forks
+from courses.models import Course, Run
+from courses.runs import find_course
+from courses.versions import snapshot_of
+from server import urls
+from server.db import session_scope
+from server.errors import MechMoocError
+from web.auth import current_account, may_change, require_role
+from web.flash import flash
+from web.templating import render
+
+UPCOMING = ("scheduled", "open", "running")
+
+
+def published(course: Course) -> dict[str, Any] | None:
+    """The latest published version's snapshot (what the public sees), or None."""
+    return course.versions[-1].snapshot if course.versions else None
+
+
+def upcoming_runs(session: Session, course_id: int | None = None) -> list[Run]:
+    """Runs that have not finished, soonest first (of one course, or of all)."""
+    query = select(Run).where(Run.status.in_(UPCOMING))
+    if course_id is not None:
+        query = query.where(Run.course_id == course_id)
+    return list(session.scalars(query.order_by(Run.start_date, Run.id)))
+
+
+def catalogue(session: Session) -> list[dict[str, Any]]:
+    """Courses with upcoming runs, each with title, summary, url and its next runs."""
+    by_course: dict[int, dict[str, Any]] = {}
+    for run in upcoming_runs(session):
+        entry = by_course.get(run.course_id)
+        if entry is None:
+            snapshot = published(run.course) or snapshot_of(run.course)
+            entry = by_course[run.course_id] = {
+                "slug": run.course.slug, "title": snapshot["title"], "summary": snapshot.get("summary", ""),
+                "url": f"/courses/{run.course.slug}", "language": snapshot.get("language", ""),
+                "tags": snapshot.get("tags", []), "runs": [],
+            }  # fmt: skip
+        entry["runs"].append({"handle": run.handle, "start": run.start_date, "status": run.status})
+    return list(by_course.values())
+
+
+def actor_label(actor_id: str) -> str:
+    """A short name for a course id: host and slug (`example.org · gentle-python`)."""
+    parts = urlsplit(actor_id)
+    slug = parts.path.rstrip("/").rsplit("/", 1)[-1]
+    return f"{parts.netloc} · {slug}" if parts.netloc else actor_id
+
+
+def provenance(course: Course) -> list[dict[str, str]]:
+    """The lineage oldest first, ending with this course: A ← B ← C reads left to right."""
+    chain = [{"id": ancestor, "label": actor_label(ancestor)} for ancestor in reversed(course.lineage or [])]
+    if course.origin and not any(link["id"] == course.origin for link in chain):
+        chain.append({"id": course.origin, "label": actor_label(course.origin)})
+    return [*chain, {"id": urls.course(course.slug), "label": actor_label(urls.course(course.slug))}]
+
+
+def license_url(expression: str) -> str | None:
+    """The SPDX page of a single license id (expressions with AND/OR get the list page)."""
+    if " " in expression.strip():
+        return "https://spdx.org/licenses/"
+    return f"https://spdx.org/licenses/{expression.strip()}.html"
+
+
+def _course_or_404(session: Session, slug: str) -> Course:
+    return find_course(session, slug)
+
+
+def course_page(request: Request) -> Response:
+    """GET /courses/{slug}: the published course for everyone; the owner also sees draft state."""
+    account = current_account(request)
+    with session_scope() as session:
+        course = _course_or_404(session, request.path_params["slug"])
+        editable = may_change(account, course.owner_id)
+        snapshot = published(course)
+        if snapshot is None and not editable:
+            raise HTTPException(404, f"course {course.slug} is not published yet")
+        shown = snapshot or snapshot_of(course)
+        context = {
+            "course": course,
+            "shown": shown,
+            "is_draft_only": snapshot is None,
+            "editable": editable,
+            "is_organizer": account is not None and account.is_organizer,
+            "license_url": license_url(shown.get("license", "")),
+            "runs": [_run_row(run) for run in upcoming_runs(session, course.id)],
+            "provenance": provenance(course) if course.origin else [],
+            "forks": course_forks.forks_of(session, course),
+            "upstream_changed": course_forks.has_upstream_change(course),
+            "course_id": urls.course(course.slug),
+        }
+        return render(request, "courses/course.html", context)
+
+
+def _run_row(run: Run) -> dict[str, Any]:
+    return {"handle": run.handle, "start": run.start_date, "timezone": run.timezone, "status": run.status}
+
+
+def courses_index(request: Request) -> Response:
+    """GET /courses: the catalogue on a page of its own."""
+    with session_scope() as session:
+        return render(request, "courses/index.html", {"catalogue": {"courses": catalogue(session)}})
+
+
+@require_role("organizer")
+def fork_local(request: Request) -> Response:
+    """POST /courses/{slug}/fork: an organizer copies a course of this instance, keeping provenance."""
+    account = current_account(request)
+    assert account is not None
+    with session_scope() as session:
+        course = _course_or_404(session, request.path_params["slug"])
+        snapshot = published(course)
+        if snapshot is None:
+            raise HTTPException(400, f"course {course.slug} has no published version to fork")
+        origin = urls.course(course.slug)
+        copy = {**snapshot, "origin": origin, "lineage": [origin, *(course.lineage or [])]}
+        copy["units"] = [{**unit, "origin": urls.unit(course.slug, unit["slug"])} for unit in snapshot["units"]]
+        fork = course_forks.create_fork(session, copy, origin_version=course.current_version, owner_id=account.id)
+        slug = fork.slug
+    flash(request, f"You forked the course: {slug} is yours to edit and run.", "success")
+    return RedirectResponse(f"/organize/courses/{slug}", status_code=303)
+
+
+def _editable_fork(session: Session, request: Request) -> Course:
+    course = _course_or_404(session, request.path_params["slug"])
+    if not may_change(current_account(request), course.owner_id):
+        raise HTTPException(403, f"only the organizer of {course.slug} can update it from upstream")
+    if not course.origin:
+        raise HTTPException(404, f"course {course.slug} is not a fork; it has no upstream")
+    return course
+
+
+def diff_lines(diff: str) -> list[dict[str, str]]:
+    """A unified diff as lines classed add/del/hunk/context for the template."""
+    kinds = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            kind = "file"
+        elif line.startswith("+"):
+            kind = "add"
+        elif line.startswith("-"):
+            kind = "del"
+        elif line.startswith("@@"):
+            kind = "hunk"
+        else:
+            kind = "context"
+        kinds.append({"kind": kind, "text": line})
+    return kinds
+
+
+@require_role("organizer")
+def upstream_page(request: Request) -> Response:
+    """GET /courses/{slug}/upstream: what the origin changed since this fork last pulled."""
+    from federation.forks import upstream_diff
+
+    with session_scope() as session:
+        course = _editable_fork(session, request)
+        try:
+            diff = upstream_diff(session, course)
+        except MechMoocError as error:
+            return render(request, "courses/upstream.html", {"course": course, "lines": [], "error": str(error)}, 502)
+        context = {"course": course, "lines": diff_lines(diff), "error": ""}
+        return render(request, "courses/upstream.html", context)
+
+
+@require_role("organizer")
+def upstream_pull(request: Request) -> Response:
+    """POST /courses/{slug}/upstream: take the origin's version into the draft (then publish to use it)."""
+    from federation.forks import pull_upstream
+
+    with session_scope() as session:
+        course = _editable_fork(session, request)
+        pull_upstream(session, course)
+        slug = course.slug
+    flash(request, "The upstream changes are in your draft. Review the units, then publish a version.", "success")
+    return RedirectResponse(f"/organize/courses/{slug}", status_code=303)
+
+
+def routes() -> list[BaseRoute]:
+    """The catalogue, the course page, forking and the upstream view."""
+    return [
+        Route("/courses", courses_index, name="courses"),
+        Route("/courses/{slug}", course_page, name="course"),
+        Route("/courses/{slug}/fork", fork_local, methods=["POST"]),
+        Route("/courses/{slug}/upstream", upstream_page),
+        Route("/courses/{slug}/upstream", upstream_pull, methods=["POST"]),
+    ]
