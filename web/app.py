@@ -26,6 +26,12 @@ PAGE_MODULES = (
     "web.pages.home",
     "web.pages.accounts",
     "web.pages.admin",
+    "web.pages.admin_accounts",
+    # The course world's pages (courses web-pages engineer).
+    "web.pages.api_signup",
+    "web.pages.courses",
+    "web.pages.runs",
+    "web.pages.signup",
 )
 SESSION_COOKIE = "mechmooc_session"
 SESSION_DAYS = 14
