@@ -1,10 +1,12 @@
 """A real SMTP server on 127.0.0.1 for tests: aiosmtpd, keeping every envelope it accepted.
 
-`SmtpSink(refuse={"addr": 550})` answers RCPT for chosen addresses with that code (4xx or 5xx).
+`SmtpSink(refuse={"addr": 550})` answers RCPT for chosen addresses with that code (4xx or 5xx);
+`delay` slows each DATA down (to catch a sender in the middle of a batch).
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -49,6 +51,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)
         with self.sink.lock:
             self.sink.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.content))
         return "250 OK queued"
@@ -57,8 +61,9 @@ class _Handler:
 class SmtpSink:
     """Start with `start()`, read `received`, stop with `stop()` (or use as a context manager)."""
 
-    def __init__(self, refuse: dict[str, int] | None = None) -> None:
+    def __init__(self, refuse: dict[str, int] | None = None, delay: float = 0.0) -> None:
         self.port = free_port()
+        self.delay = delay
         self.refuse = {k.lower(): v for k, v in (refuse or {}).items()}
         self.received: list[Received] = []
         self.lock = threading.Lock()

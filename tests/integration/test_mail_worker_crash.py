@@ -1,0 +1,87 @@
+"""A sending worker killed with SIGKILL in the middle of a batch: the next one sends the rest, nothing twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from mail.models import UNCERTAIN, OutgoingMail
+from mail.scheduler import schedule_all_due
+from mail.sender import ROUND_PER_CONNECTION
+from server.bootstrap import boot
+from server.clock import frozen
+from server.db import get_engine, session_factory
+from server.queue import DONE
+from tests.conftest import make_settings
+from tests.mail.conftest import gentle_run
+from tests.support.instances import mechmooc_command
+from tests.support.smtp import SmtpSink
+
+pytestmark = pytest.mark.slow
+LEARNERS = 300
+CONNECTIONS = 2
+
+
+def send_due(env: dict[str, str], at: str) -> subprocess.Popen[bytes]:
+    """`mechmooc mail send-due --now AT` as its own process."""
+    return subprocess.Popen(
+        [*mechmooc_command(), "mail", "send-due", "--now", at],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_killed_sender_loses_nothing_and_sends_nothing_twice(tmp_path: Path) -> None:
+    with SmtpSink(delay=0.01) as sink:
+        overrides = {"smtp_url": sink.url, "smtp_connections": str(CONNECTIONS)}
+        settings = make_settings(tmp_path, "sqlite", **overrides)
+        boot(settings)
+        session = session_factory()()
+        with frozen(datetime(2026, 3, 1, tzinfo=UTC)):
+            gentle_run(session, [(f"l{i}@example.org", f"L {i}", "UTC") for i in range(LEARNERS)])
+        with frozen(datetime(2026, 3, 2, 10, tzinfo=UTC)):
+            assert schedule_all_due(session) == LEARNERS
+        session.close()
+        get_engine().dispose()
+        env = {**os.environ, **{f"MECHMOOC_{k.upper()}": v for k, v in overrides.items()}}
+        env.update(
+            MECHMOOC_DATA_DIR=str(settings.data_dir),
+            MECHMOOC_URL=settings.url,
+            MECHMOOC_INSECURE_HTTP="1",
+            MECHMOOC_SECRET_KEY=settings.secret_key,
+            MECHMOOC_MAIL_DOMAIN=settings.mail_domain,
+        )
+        first = send_due(env, "2026-03-02T10:00:00Z")
+        deadline = time.monotonic() + 60
+        while len(sink.received) < 40 and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert first.poll() is None, "the worker finished before it could be killed"
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        killed_at = len(sink.received)
+        assert killed_at < LEARNERS
+        # An hour later every lease has run out; the next worker takes over.
+        second = send_due(env, "2026-03-02T11:00:00Z")
+        out, err = second.communicate(timeout=120)
+        assert second.returncode == 0, err.decode()
+        counts = Counter(r.recipients[0] for r in sink.received)
+        assert max(counts.values()) == 1, "a learner got the same unit twice"
+        session = session_factory()()
+        rows = session.scalars(select(OutgoingMail)).all()
+        uncertain = {r.to_addr for r in rows if r.state == UNCERTAIN}
+        assert {r.state for r in rows} <= {DONE, UNCERTAIN}
+        assert len(uncertain) <= CONNECTIONS * ROUND_PER_CONNECTION
+        # Every mail went out exactly once, except those in doubt, which went out at most once.
+        assert set(counts) | uncertain == {r.to_addr for r in rows}
+        assert int(out.decode().strip().splitlines()[-1]) == len(sink.received) - killed_at
+        session.close()
+        get_engine().dispose()
