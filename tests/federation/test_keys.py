@@ -35,3 +35,21 @@ def test_local_actor_keys_are_lazy_and_distinct(session: Session, settings: Sett
 def test_no_key_is_made_for_a_remote_actor(session: Session, settings: Settings) -> None:
     with pytest.raises(Invalid, match="not local"):
         keys.actor_key(session, "https://mastodon.example/users/alice")
+
+
+def test_rotation_sends_an_update_with_the_new_key_to_followers(session: Session, settings: Settings) -> None:
+    import json
+
+    from federation.models import Delivery, Follower
+    from server.accounts import create_account
+
+    create_account(session, "ada@example.org", handle="ada")
+    ada = urls.person("ada")
+    old = keys.actor_key(session, ada).public_pem
+    session.add(Follower(actor=ada, follower="https://b.example/users/bo", inbox="https://b.example/users/bo/inbox"))
+    session.flush()
+    row = keys.rotate(session, ada)
+    assert row.public_pem != old and row.rotated_at is not None
+    update = json.loads(session.scalar(select(Delivery.body)))
+    assert update["type"] == "Update" and update["object"]["id"] == ada
+    assert update["object"]["publicKey"]["publicKeyPem"] == row.public_pem
