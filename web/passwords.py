@@ -17,6 +17,8 @@ from server.urls import absolute
 from web.models import PasswordReset
 
 LIFETIME = timedelta(hours=1)
+# A new account's first "choose your password" link: the invited person may read mail next week.
+INVITATION_LIFETIME = timedelta(days=7)
 MIN_LENGTH = 8
 
 
@@ -44,11 +46,11 @@ def find_account(session: Session, email: str) -> Account | None:
     return None if account is None or account.disabled else account
 
 
-def issue_reset(session: Session, account: Account) -> str:
+def issue_reset(session: Session, account: Account, lifetime: timedelta = LIFETIME) -> str:
     """Store a new reset link for `account` and return its token (shown only in the mail)."""
     token = secrets.token_urlsafe(32)
     session.add(
-        PasswordReset(account_id=account.id, token_hash=_digest(token), created_at=now(), expires_at=now() + LIFETIME)
+        PasswordReset(account_id=account.id, token_hash=_digest(token), created_at=now(), expires_at=now() + lifetime)
     )
     session.flush()
     return token
@@ -75,6 +77,27 @@ def request_reset(session: Session, email: str) -> bool:
     )
     queue_system_mail(session, to=account.email, subject="Reset your password", text=text)
     return True
+
+
+def send_invitation(session: Session, account: Account, invited_by: str) -> None:
+    """Queue the mail that lets a newly created account choose its password (valid a week)."""
+    from mail.outbox import queue_system_mail
+    from web.templating import environment
+
+    token = issue_reset(session, account, INVITATION_LIFETIME)
+    name = instance_info(session)["name"]
+    text = (
+        environment()
+        .get_template("accounts/invitation_mail.txt")
+        .render(
+            account=account,
+            link=reset_url(token),
+            days=INVITATION_LIFETIME.days,
+            instance_name=name,
+            invited_by=invited_by,
+        )
+    )
+    queue_system_mail(session, to=account.email, subject=f"Your account on {name}", text=text)
 
 
 def valid_reset(session: Session, token: str) -> PasswordReset | None:

@@ -30,6 +30,7 @@ class AdminSection:
 
 SECTIONS: tuple[AdminSection, ...] = (
     AdminSection("Instance", "/admin/instance", "Name, description, rules and contact shown to visitors."),
+    AdminSection("Accounts", "/admin/accounts", "Who may log in: add organizers and admins, change roles, disable."),
 )
 
 
