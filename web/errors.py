@@ -68,7 +68,7 @@ def server_error(request: Request, exc: Exception) -> Response:
     # Starlette re-raises the exception after this answer, so the server logs it with its traceback.
     if wants_json(request):
         return JSONResponse({"error": TITLES[500]}, status_code=500)
-    context = {
+    context: dict[str, Any] = {
         "request": request,
         "account": None,
         "instance": dict(DEFAULTS),

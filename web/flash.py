@@ -29,4 +29,9 @@ def pop_flashes(connection: HTTPConnection) -> list[Flash]:
     if SESSION_KEY not in connection.session:
         return []
     stored = connection.session.pop(SESSION_KEY)
-    return [m for m in stored if isinstance(m, dict) and m.get("level") in {"info", "success", "error"}]
+    # The cookie is signed, but a message may come from an older release: keep only well-formed ones.
+    return [
+        Flash(level=m["level"], text=str(m.get("text", "")))
+        for m in stored
+        if isinstance(m, dict) and m.get("level") in {"info", "success", "error"}
+    ]

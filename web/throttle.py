@@ -31,7 +31,7 @@ def wait_time(session: Session, limit: Limit, key: str) -> timedelta | None:
     """How long `key` must wait before its next attempt, or None when it may try now."""
     since = now() - limit.window
     where = (Attempt.scope == limit.scope, Attempt.key == key, Attempt.at > since)
-    if session.scalar(select(func.count(Attempt.id)).where(*where)) < limit.attempts:
+    if (session.scalar(select(func.count(Attempt.id)).where(*where)) or 0) < limit.attempts:
         return None
     # The block lifts when the `attempts`-th most recent attempt leaves the window.
     anchor = session.scalars(
