@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import event, select, update
@@ -31,7 +32,7 @@ from federation.guard import AsyncGuardedTransport, Refused
 from federation.httpsig import HttpSignatureAuth
 from federation.keys import SigningKey, is_local, signing_key
 from federation.models import ActorBlock, Delivery, Follower, RemoteActor, RemoteHost
-from federation.moderation import host_of, is_blocked
+from federation.moderation import is_blocked
 from server.clock import now
 from server.config import get_settings
 from server.db import session_factory
@@ -49,6 +50,11 @@ GIVE_UP_AFTER = timedelta(days=4)
 HOST_DOWN_AFTER = 8
 PROBE_INTERVAL = timedelta(hours=1)
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+def delivery_host(inbox: str) -> str:
+    """What concurrency limits and availability are counted against: the inbox's host[:port]."""
+    return urlsplit(inbox).netloc.lower()
 
 
 def _target_rows(session: Session, recipient: str, sender: str) -> list[tuple[str, str]]:
@@ -94,7 +100,7 @@ def enqueue(session: Session, activity: dict[str, Any], sender: str, recipients:
             activity_id=activity_id,
             sender=sender,
             inbox=inbox,
-            host=host_of(inbox.removeprefix(ACTOR_TARGET)),
+            host=delivery_host(inbox.removeprefix(ACTOR_TARGET)),
             body=body,
             created_at=at,
             next_attempt_at=at,
@@ -198,7 +204,7 @@ def _resolve_actor_rows(session: Session, rows: list[Delivery]) -> list[Delivery
             succeed(row)  # that inbox gets this activity through another row already
             row.last_error = f"merged into delivery {taken}"
             continue
-        row.inbox, row.host = inbox, host_of(inbox)
+        row.inbox, row.host = inbox, delivery_host(inbox)
         ready.append(row)
     session.flush()
     return ready

@@ -21,10 +21,10 @@ from starlette.responses import JSONResponse, Response
 
 from federation import handlers
 from federation.authenticate import authenticate
-from federation.delivery import host_answered
+from federation.delivery import delivery_host, host_answered
 from federation.handlers import Inbound, activity_type, object_id
 from federation.models import InboxActivity, RemoteHost
-from federation.moderation import host_of, is_blocked
+from federation.moderation import is_blocked
 from federation.signatures import ReceivedRequest, SignatureError
 from server.clock import now
 from server.config import get_settings
@@ -111,7 +111,7 @@ def accept(received: ReceivedRequest, activity: dict[str, Any], recipient: str |
 
 def _host_is_back(session: Session, actor: str) -> None:
     """A host we marked unavailable talks to us again: resume delivering to it."""
-    host = session.get(RemoteHost, host_of(actor))
+    host = session.get(RemoteHost, delivery_host(actor))
     if host is not None and host.unavailable_since is not None:
         host_answered(session, host.host)
 

@@ -120,11 +120,11 @@ def test_host_goes_unavailable_and_resumes_when_it_answers(session: Session, set
     session.commit()
     sink.answers.extend([(500, {})] * delivery.HOST_DOWN_AFTER)
     delivery.deliver_batch(session)
-    host = session.get(RemoteHost, "127.0.0.1")
+    host = session.get(RemoteHost, sink.url.removeprefix("http://"))
     assert host is not None and host.unavailable_since is not None
     waiting = list(session.scalars(select(Delivery)))
     assert all(row.next_attempt_at >= now() + delivery.PROBE_INTERVAL - timedelta(seconds=5) for row in waiting)
-    delivery.host_answered(session, "127.0.0.1")
+    delivery.host_answered(session, sink.url.removeprefix("http://"))
     session.commit()
     assert delivery.deliver_batch(session) == delivery.HOST_DOWN_AFTER
     assert {row.state for row in session.scalars(select(Delivery))} == {"done"}
