@@ -1,4 +1,4 @@
-"""Logging in and out, and resetting a forgotten password by an emailed link."""
+"""Logging in and out, one's own account, and resetting a forgotten password by an emailed link."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from server.accounts import Account, check_password, hash_password
 from server.db import session_scope
 from server.errors import Invalid
 from web import passwords, throttle
-from web.auth import current_account, log_in, log_out, safe_next
+from web.auth import current_account, log_in, log_out, require_login, safe_next
 from web.csrf import posted_form
 from web.flash import flash
 from web.templating import render
@@ -127,12 +127,72 @@ def reset_submit(request: Request) -> Response:
     return RedirectResponse("/", status_code=303)
 
 
+@require_login
+def account_page(request: Request) -> Response:
+    """The logged-in person's own account: name and password."""
+    account = current_account(request)
+    assert account is not None
+    return render(request, "accounts/account.html", {"display_name": account.display_name, "errors": {}})
+
+
+@require_login
+def save_profile(request: Request) -> Response:
+    """Change the name shown to others."""
+    account = current_account(request)
+    assert account is not None
+    name = str(posted_form(request).get("display_name", "")).strip()
+    if not name or len(name) > 200:
+        errors = {"display_name": "Name: between 1 and 200 characters."}
+        return render(request, "accounts/account.html", {"display_name": name, "errors": errors}, status=400)
+    with session_scope() as db:
+        stored = db.get(Account, account.id)
+        assert stored is not None
+        stored.display_name = name
+    flash(request, "Your name is saved.", "success")
+    return RedirectResponse("/account", status_code=303)
+
+
+@require_login
+def change_password(request: Request) -> Response:
+    """Check the current password (throttled like a login), then store the new one."""
+    account = current_account(request)
+    assert account is not None
+    form = posted_form(request)
+    current, new, confirm = (str(form.get(name, "")) for name in ("current", "password", "confirm"))
+    errors: dict[str, str] = {}
+    with session_scope() as db:
+        if throttle.wait_time(db, throttle.LOGIN_PER_EMAIL, account.email.lower()) is not None:
+            errors["current"] = "Current password: too many wrong tries; wait a few minutes."
+        elif not check_password(account, current):
+            throttle.record(db, throttle.LOGIN_PER_EMAIL, account.email.lower())
+            errors["current"] = "Current password: that is not your current password."
+    try:
+        passwords.check_new_password(new, confirm)
+    except Invalid as error:
+        field = "confirm" if "confirm" in str(error) else "password"
+        errors[field] = str(error)[0].upper() + str(error)[1:] + "."
+    if errors:
+        context = {"display_name": account.display_name, "errors": errors}
+        return render(request, "accounts/account.html", context, status=400)
+    with session_scope() as db:
+        stored = db.get(Account, account.id)
+        assert stored is not None
+        stored.password_hash = hash_password(new)
+    # A new fingerprint in this session keeps it; every other session of the account ends.
+    log_in(request, stored)
+    flash(request, "Your new password is saved. Other browsers logged in as you are logged out.", "success")
+    return RedirectResponse("/account", status_code=303)
+
+
 def routes() -> list[BaseRoute]:
     """Login, logout and password reset."""
     return [
         Route("/login", login_form, methods=["GET"], name="login"),
         Route("/login", login_submit, methods=["POST"]),
         Route("/logout", logout, methods=["POST"], name="logout"),
+        Route("/account", account_page, methods=["GET"], name="account"),
+        Route("/account/profile", save_profile, methods=["POST"]),
+        Route("/account/password", change_password, methods=["POST"]),
         Route("/password/forgot", forgot_form, methods=["GET"], name="password_forgot"),
         Route("/password/forgot", forgot_submit, methods=["POST"]),
         Route("/password/reset/{token}", reset_form, methods=["GET"], name="password_reset"),
