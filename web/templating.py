@@ -96,7 +96,12 @@ def render(
     values = page_context(request)
     values.update(context or {})
     html = environment().get_template(template).render(values)
-    headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+    # Pages carry a CSRF token or a person's own data: browsers may keep them, shared caches may not.
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Cache-Control": "private, no-cache",
+    }
     if not embeddable:
         headers["X-Frame-Options"] = "DENY"
     return HTMLResponse(html, status_code=status, headers=headers)

@@ -25,6 +25,8 @@ LOGIN_PER_EMAIL = Limit("login-email", 5, timedelta(minutes=15))
 # Wider, for one client guessing many addresses (a shared NAT may hold several people).
 LOGIN_PER_CLIENT = Limit("login-client", 30, timedelta(minutes=15))
 RESET_PER_EMAIL = Limit("reset-email", 3, timedelta(hours=1))
+# Against one client mailing reset links to many addresses (the mails would look like spam from us).
+RESET_PER_CLIENT = Limit("reset-client", 10, timedelta(hours=1))
 
 
 def wait_time(session: Session, limit: Limit, key: str) -> timedelta | None:

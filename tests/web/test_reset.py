@@ -12,7 +12,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from mail.models import OutgoingMail
-from server.accounts import Account, check_password
+from server.accounts import Account, check_password, create_account
 from server.clock import frozen
 from server.db import session_scope
 from server.errors import Invalid
@@ -129,3 +129,12 @@ def test_expired_link_in_the_browser_flow(client: TestClient, people: dict[str, 
         page = client.get(path)
     assert page.status_code == 400
     assert 'href="/password/forgot"' in page.text
+
+
+def test_one_client_cannot_mail_many_addresses(client: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+    with session_scope() as db:
+        for n in range(12):
+            create_account(db, f"learner{n}@example.org", "a password!", role="learner")
+    for n in range(12):
+        ask_for_link(client, f"learner{n}@example.org")
+    assert len(outbox()) == 10

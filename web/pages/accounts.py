@@ -88,9 +88,12 @@ def forgot_submit(request: Request) -> Response:
     if "@" not in email:
         errors = {"email": "Email address: enter the address you log in with, like name@example.org."}
         return render(request, "accounts/forgot.html", {"email": email, "errors": errors}, status=400)
+    limits = ((throttle.RESET_PER_EMAIL, email.lower()), (throttle.RESET_PER_CLIENT, client_key(request)))
     with session_scope() as db:
-        if throttle.wait_time(db, throttle.RESET_PER_EMAIL, email.lower()) is None:
-            throttle.record(db, throttle.RESET_PER_EMAIL, email.lower())
+        # Over a limit, the answer stays the same (it must not tell which addresses exist); no mail goes out.
+        if all(throttle.wait_time(db, limit, key) is None for limit, key in limits):
+            for limit, key in limits:
+                throttle.record(db, limit, key)
             passwords.request_reset(db, email)
     flash(request, f"If {email} belongs to an account, a link to reset its password is on its way.", "success")
     return RedirectResponse("/login", status_code=303)
