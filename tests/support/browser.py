@@ -84,9 +84,12 @@ def live_server(sqlite_settings: Settings) -> Iterator[LiveServer]:
         sock.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Debian's chromium, launched once per test session (missing: a failure in CI, a skip elsewhere)."""
+    """Debian's chromium, launched once per test module (missing: a failure in CI, a skip elsewhere).
+
+    Module scope keeps Playwright's own event loop out of the way of the other tests' asyncio.
+    """
     if not CHROMIUM.is_file():
         message = f"{CHROMIUM} is missing (apt-get install -y chromium)"
         if IN_CI:
