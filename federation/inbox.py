@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +31,7 @@ from server.clock import now
 from server.config import get_settings
 from server.db import session_factory, session_scope
 from server.jobs import job, wake
-from server.queue import backoff, claim, fail, retry_later, succeed
+from server.queue import QUEUED, backoff, claim, fail, retry_later, succeed
 
 MAX_BODY = 1_000_000
 MAX_ATTEMPTS = 6
@@ -102,10 +103,13 @@ def accept(received: ReceivedRequest, activity: dict[str, Any], recipient: str |
         if signer.actor != actor:
             return 401, f"signed by {signer.actor}, but the activity's actor is {actor}"
         _host_is_back(session, actor)
-        session.commit()  # keep the fetched key even if the row below is a duplicate
-        if not _record(session, activity, actor, recipient, _activity_key(activity, received.body)):
+        # A duplicate only rolls back its savepoint: a key fetched above is committed either way.
+        row = _record(session, activity, actor, recipient, _activity_key(activity, received.body))
+        if row is None:
             return 202, "duplicate"
-    wake(JOB)
+        already_due = _others_due(session, row.id)
+    if not already_due:
+        wake(JOB)
     return 202, "accepted"
 
 
@@ -121,8 +125,18 @@ def _gone_actor_delete(activity: dict[str, Any], actor: str) -> bool:
     return activity_type(activity) == "Delete" and object_id(activity.get("object")) == actor
 
 
-def _record(session: Session, activity: dict[str, Any], actor: str, recipient: str | None, key: str) -> bool:
-    """Store the activity by id; False when that id was already received."""
+def _others_due(session: Session, row_id: int) -> bool:
+    """True when other activities wait already: a worker was woken for them and will take this one too."""
+    query = select(InboxActivity.id).where(
+        InboxActivity.state == QUEUED, InboxActivity.next_attempt_at <= now(), InboxActivity.id != row_id
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def _record(
+    session: Session, activity: dict[str, Any], actor: str, recipient: str | None, key: str
+) -> InboxActivity | None:
+    """Store the activity by id; None when that id was already received."""
     row = InboxActivity(
         activity_id=key[:2000],
         type=activity_type(activity)[:64],
@@ -136,8 +150,8 @@ def _record(session: Session, activity: dict[str, Any], actor: str, recipient: s
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        return False
-    return True
+        return None
+    return row
 
 
 def apply(session: Session, row: InboxActivity) -> str:
