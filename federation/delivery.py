@@ -33,6 +33,7 @@ from federation.httpsig import HttpSignatureAuth
 from federation.keys import SigningKey, is_local, signing_key
 from federation.models import ActorBlock, Delivery, Follower, RemoteActor, RemoteHost
 from federation.moderation import is_blocked
+from server import urls
 from server.clock import now
 from server.config import get_settings
 from server.db import session_factory
@@ -76,6 +77,7 @@ def _target_rows(session: Session, recipient: str, sender: str) -> list[tuple[st
 def inboxes_for(session: Session, sender: str, recipients: list[str]) -> list[str]:
     """The distinct target inboxes of `recipients`, without blocked domains or actors blocking `sender`."""
     blockers = set(session.scalars(select(ActorBlock.blocker).where(ActorBlock.blocked == sender)))
+    blockers |= set(session.scalars(select(ActorBlock.blocked).where(ActorBlock.blocker == urls.instance_actor())))
     found: dict[str, None] = {}
     for recipient in recipients:
         for inbox, actor in _target_rows(session, recipient, sender):
@@ -197,6 +199,9 @@ def _resolve_actor_rows(session: Session, rows: list[Delivery]) -> list[Delivery
             _record(session, row, Attempt(row.id, None, str(error)), now(), GIVE_UP_AFTER)
             continue
         inbox = actor.shared_inbox or actor.inbox
+        if is_blocked(session, inbox):
+            fail(row, f"{inbox} is on a blocked domain")
+            continue
         taken = session.scalar(
             select(Delivery.id).where(Delivery.activity_id == row.activity_id, Delivery.inbox == inbox)
         )

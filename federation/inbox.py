@@ -25,7 +25,7 @@ from federation.authenticate import authenticate
 from federation.delivery import delivery_host, host_answered
 from federation.handlers import Inbound, activity_type, object_id
 from federation.models import InboxActivity, RemoteHost
-from federation.moderation import is_blocked
+from federation.moderation import refused
 from federation.signatures import ReceivedRequest, SignatureError
 from server.clock import now
 from server.config import get_settings
@@ -92,8 +92,8 @@ def accept(received: ReceivedRequest, activity: dict[str, Any], recipient: str |
     """Verify and record one POSTed activity; (HTTP status, reason)."""
     actor = object_id(activity.get("actor")) or ""
     with session_scope() as session:
-        if is_blocked(session, actor):
-            return 403, "your domain is blocked here"
+        if refused(session, actor):
+            return 403, f"{actor} is blocked here"
         try:
             signer = authenticate(session, received)
         except SignatureError as error:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from federation.models import ActorBlock, DomainBlock
+from server import urls
 from server.errors import Invalid
 
 
@@ -58,3 +59,19 @@ def blocks(session: Session, blocker: str, blocked: str) -> bool:
     """True when `blocker` has blocked `blocked`."""
     query = select(ActorBlock.id).where(ActorBlock.blocker == blocker, ActorBlock.blocked == blocked)
     return session.scalar(query) is not None
+
+
+def block_actor(session: Session, actor: str) -> ActorBlock:
+    """Block a remote actor instance-wide: its activities are refused (403), nothing is delivered to it."""
+    blocker = urls.instance_actor()
+    row = session.scalar(select(ActorBlock).where(ActorBlock.blocker == blocker, ActorBlock.blocked == actor))
+    if row is None:
+        row = ActorBlock(blocker=blocker, blocked=actor)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def refused(session: Session, actor: str) -> bool:
+    """True when activities from `actor` are refused: its domain or the actor itself is blocked here."""
+    return is_blocked(session, actor) or blocks(session, urls.instance_actor(), actor)

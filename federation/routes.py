@@ -21,7 +21,7 @@ from federation import nodeinfo, webfinger
 from federation.actors import document_for, followers_count, local_actor_by_kind
 from federation.authenticate import authenticate
 from federation.inbox import receive, received_request
-from federation.moderation import is_blocked
+from federation.moderation import refused
 from federation.signatures import SignatureError
 from server.config import get_settings
 from server.db import session_scope
@@ -69,8 +69,8 @@ def _signed_get_refusal(request: Request, is_instance_actor: bool) -> JSONRespon
             signer = authenticate(session, received)
         except SignatureError as error:
             return _refused(401, f"authorized fetch: {error}")
-        if is_blocked(session, signer.actor):
-            return _refused(403, "your domain is blocked here")
+        if refused(session, signer.actor):
+            return _refused(403, f"{signer.actor} is blocked here")
     return None
 
 

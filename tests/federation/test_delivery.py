@@ -166,3 +166,11 @@ def test_uncached_actor_is_resolved_by_the_worker(
     assert sink.received[0][0] == "/inbox"
     assert session.scalar(select(RemoteActor.ap_id)) == actor
     assert urls.course("gentle-python") == COURSE
+
+
+def test_nothing_goes_to_an_actor_blocked_instance_wide(session: Session, settings: Settings) -> None:
+    from federation.moderation import block_actor
+
+    add_follower(session, "https://a.example/users/ann", "https://a.example/users/ann/inbox", None)
+    block_actor(session, "https://a.example/users/ann")
+    assert delivery.enqueue(session, announce(), sender=COURSE, recipients=[f"{COURSE}/followers"]) == []

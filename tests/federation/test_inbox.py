@@ -148,3 +148,25 @@ def test_malformed_and_oversized_bodies(client: TestClient, session: Session, re
     huge = json.dumps(follow_payload(make_course(session)) | {"padding": "x" * (inbox.MAX_BODY + 1)}).encode()
     assert signed_post(client, "/inbox", huge, key).status_code == 413
     assert count(session, InboxActivity) == 0
+
+
+def test_blocked_actor_is_refused(client: TestClient, session: Session, remote: Remote) -> None:
+    from federation.moderation import block_actor
+
+    key = remote.actor(ASONIX)
+    block_actor(session, ASONIX)
+    session.commit()
+    assert signed_post(client, "/inbox", follow_payload(make_course(session)), key).status_code == 403
+
+
+def test_rfc9421_signed_post_is_accepted(client: TestClient, session: Session, remote: Remote) -> None:
+    from federation.signatures import sign_rfc9421
+
+    course = make_course(session)
+    key = remote.actor(ASONIX)
+    body = json.dumps(follow_payload(course)).encode()
+    headers = {"Content-Type": "application/activity+json"}
+    headers |= sign_rfc9421(key, "POST", str(client.base_url).rstrip("/") + "/inbox", headers, body, now())
+    assert client.post("/inbox", content=body, headers=headers).status_code == 202
+    tampered = body.replace(b"Follow", b"Block!")
+    assert client.post("/inbox", content=tampered, headers=headers).status_code == 401
