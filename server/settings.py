@@ -30,6 +30,7 @@ KNOWN = {
     "DKIM_KEY",
     "ANONYMISE_AFTER_DAYS",
     "SMTP_CONNECTIONS",
+    "DELIVERY_GIVE_UP_DAYS",
 }
 
 
@@ -54,6 +55,7 @@ class Settings:
     dkim_selector: str | None = None
     dkim_key: str | None = None
     anonymise_after_days: int = 365
+    delivery_give_up_days: int = 4
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -182,6 +184,7 @@ def load_settings(
         dkim_selector=get("DKIM_SELECTOR") or None,
         dkim_key=get("DKIM_KEY") or None,
         anonymise_after_days=_int("ANONYMISE_AFTER_DAYS", get("ANONYMISE_AFTER_DAYS", "365")),
+        delivery_give_up_days=_int("DELIVERY_GIVE_UP_DAYS", get("DELIVERY_GIVE_UP_DAYS", "4"), minimum=1),
     )
 
 
