@@ -18,7 +18,7 @@ from server.errors import SettingsError
 from server.settings import Settings
 from web.csrf import CSRFMiddleware
 from web.errors import exception_handlers as _exception_handlers
-from web.errors import forbidden_response
+from web.errors import error_response
 from web.templating import STATIC_DIR
 
 # Each module has `routes() -> list[BaseRoute]`; their order is the order routes are tried.
@@ -60,7 +60,7 @@ def middleware(settings: Settings) -> list[Middleware]:
             same_site="lax",
             https_only=settings.url.startswith("https://"),
         ),
-        Middleware(CSRFMiddleware, refuse=forbidden_response),
+        Middleware(CSRFMiddleware, refuse=error_response),
     ]
 
 

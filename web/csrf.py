@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from markupsafe import Markup
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +24,9 @@ FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 SESSION_KEY = "csrf"
 FORM_STATE = "posted_form"
+# Forms are read into memory to check their token; course archives and CSV imports fit well under this.
+MAX_BODY = 32 * 2**20
+EXPIRED = "The form was missing its security token, or it had expired. Go back, reload the page and try again."
 
 
 def is_exempt(path: str) -> bool:
@@ -53,30 +57,38 @@ def posted_form(request: Request) -> FormData:
 class CSRFMiddleware:
     """Refuse (403) unsafe requests whose token is missing or wrong; exempt machine endpoints."""
 
-    def __init__(self, app: ASGIApp, refuse: Callable[[Request, str], Response]) -> None:
+    def __init__(self, app: ASGIApp, refuse: Callable[[Request, int, str], Response]) -> None:
         self.app = app
-        # The 403 page is the web shell's error page; handed in so this module stays below it.
+        # The error page of the web shell, handed in so that this module stays below it.
         self.refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS or is_exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
-        request = Request(scope, _replayer(body, receive))
+        request = Request(scope, receive)
         expected = request.session.get(SESSION_KEY)
+        if not isinstance(expected, str) or not expected:
+            # No session token, so no token can match: refuse before reading the body at all.
+            await self.refuse(request, 403, EXPIRED)(scope, receive, send)
+            return
+        body = await _read_body(receive, MAX_BODY)
+        if body is None:
+            await self.refuse(request, 413, f"The form is larger than {MAX_BODY // 2**20} MB.")(scope, receive, send)
+            return
+        request = Request(scope, _replayer(body, receive))
         given = request.headers.get(HEADER)
         form: FormData | None = None
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form()
+            try:
+                form = await request.form()
+            except HTTPException as error:  # a malformed multipart body
+                await self.refuse(request, 400, str(error.detail))(scope, receive, send)
+                return
             given = given or _text(form.get(FIELD))
-        if not isinstance(expected, str) or not given or not secrets.compare_digest(expected, given):
-            response = self.refuse(
-                request,
-                "The form was missing its security token, or it had expired. Go back, reload the page and try again.",
-            )
-            await response(scope, receive, send)
+        if not given or not secrets.compare_digest(expected, given):
+            await self.refuse(request, 403, EXPIRED)(scope, receive, send)
             return
         if form is not None:
             scope.setdefault("state", {})[FORM_STATE] = form
@@ -87,13 +99,19 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None once it grows past `limit` bytes."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)

@@ -16,6 +16,7 @@ from web.templating import environment, render
 
 TITLES = {
     400: "That request could not be handled",
+    413: "That is too large",
     401: "Please log in",
     403: "You may not do that",
     404: "Page not found",
@@ -43,11 +44,6 @@ def error_response(request: Request, status: int, detail: str = "", headers: dic
     response = render(request, "error.html", {"status": status, "title": title, "detail": detail}, status=status)
     response.headers.update(headers or {})
     return response
-
-
-def forbidden_response(request: Request, detail: str) -> Response:
-    """403 for a refused form (the CSRF middleware's answer)."""
-    return error_response(request, 403, detail)
 
 
 def http_exception(request: Request, exc: Exception) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
+import web.csrf
 from tests.web.conftest import csrf_of
 
 
@@ -70,3 +71,20 @@ def test_machine_endpoints_are_exempt(client: TestClient) -> None:
 def test_safe_methods_need_no_token(client: TestClient) -> None:
     assert client.get("/login").status_code == 200
     assert client.head("/about").status_code == 200
+
+
+def test_oversized_form_is_refused(client: TestClient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(web.csrf, "MAX_BODY", 1000)
+    token = csrf_of(client)
+    response = client.post("/test/echo", data={"title": "x" * 2000, "csrf_token": token})
+    assert response.status_code == 413
+    assert "larger than" in response.text
+
+
+def test_malformed_multipart_is_a_400_page(client: TestClient) -> None:
+    csrf_of(client)
+    response = client.post(
+        "/test/echo", content=b"--nope\r\nbroken", headers={"content-type": "multipart/form-data; boundary=xyz"}
+    )
+    assert response.status_code == 400
+    assert "<main" in response.text
