@@ -8,9 +8,11 @@ not in the cache gets a row addressed to the actor itself; the worker resolves i
 The `federation.deliver` job claims due rows, signs each POST with its sender's key and sends them
 concurrently (at most PER_HOST at once per host). Success marks the row done; 4xx other than
 401/408/429 is final; anything else retries with exponential backoff, or the host's Retry-After
-if longer, until the row is `give_up_after` old. A host failing HOST_DOWN_AFTER times in a row is
-marked unavailable: its rows then retry only every PROBE_INTERVAL, and when it answers again (a
-delivery succeeds, or it sends us an activity) every waiting row is due at once.
+if longer, until the row is MECHMOOC_DELIVERY_GIVE_UP_DAYS (default 4) old. A host failing
+HOST_DOWN_AFTER times in a row is marked unavailable: its rows then retry only every
+PROBE_INTERVAL, and when it answers again (a delivery succeeds, or it sends us an activity) every
+waiting row is due at once. Local actors named as recipients are skipped: the in-process flows
+(federation.cohorts, federation.posting) deliver to them directly.
 """
 
 from __future__ import annotations
@@ -47,7 +49,6 @@ CONTENT_TYPE = 'application/ld+json; profile="https://www.w3.org/ns/activitystre
 PER_HOST = 4
 CONCURRENCY = 64
 BATCH = 500
-GIVE_UP_AFTER = timedelta(days=4)
 HOST_DOWN_AFTER = 8
 PROBE_INTERVAL = timedelta(hours=1)
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -186,7 +187,7 @@ async def send_all(
         return await asyncio.gather(*(one(row) for row in rows))
 
 
-def _resolve_actor_rows(session: Session, rows: list[Delivery]) -> list[Delivery]:
+def _resolve_actor_rows(session: Session, rows: list[Delivery], give_up_after: timedelta) -> list[Delivery]:
     """Rows addressed to an unresolved actor: fetch it and point the row at its (shared) inbox."""
     ready = []
     for row in rows:
@@ -196,7 +197,7 @@ def _resolve_actor_rows(session: Session, rows: list[Delivery]) -> list[Delivery
         try:
             actor = remote_actor(session, row.inbox.removeprefix(ACTOR_TARGET))
         except FetchError as error:
-            _record(session, row, Attempt(row.id, None, str(error)), now(), GIVE_UP_AFTER)
+            _record(session, row, Attempt(row.id, None, str(error)), now(), give_up_after)
             continue
         inbox = actor.shared_inbox or actor.inbox
         if is_blocked(session, inbox):
@@ -280,14 +281,15 @@ def _hold_down_hosts(session: Session, hosts: set[str], at: datetime) -> None:
 def deliver_batch(
     session: Session,
     limit: int = BATCH,
-    give_up_after: timedelta = GIVE_UP_AFTER,
+    give_up_after: timedelta | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> int:
     """Claim and send one batch of due deliveries; how many rows were worked."""
+    give_up_after = give_up_after or timedelta(days=get_settings().delivery_give_up_days)
     rows = claim(session, Delivery, limit=limit)
     if not rows:
         return 0
-    ready = _resolve_actor_rows(session, rows)
+    ready = _resolve_actor_rows(session, rows, give_up_after)
     keys = {sender: signing_key(session, sender) for sender in {row.sender for row in ready}}
     session.commit()  # keys made lazily must be stored before anyone sees our signatures
     attempts = asyncio.run(send_all(ready, keys, transport)) if ready else []

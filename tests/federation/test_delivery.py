@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from federation.moderation import block_domain
 from federation.signatures import ReceivedRequest, check_policy, parse_signature, verify_signature
 from server import urls
 from server.clock import frozen, now
+from server.config import use_settings
 from server.settings import Settings
 from tests.federation.conftest import Remote
 from tests.federation.sink import Sink, running_sink
@@ -134,11 +136,19 @@ def test_gives_up_after_the_configured_time(session: Session, settings: Settings
     add_follower(session, f"{sink.url}/users/ann", f"{sink.url}/users/ann/inbox", None)
     delivery.enqueue(session, announce(), sender=COURSE, recipients=[f"{COURSE}/followers"])
     session.commit()
-    sink.answers.append((502, {}))
-    with frozen(now() + timedelta(days=5)):
-        delivery.deliver_batch(session, give_up_after=timedelta(days=4))
-    row = session.scalar(select(Delivery))
-    assert row is not None and row.state == "failed" and "gave up" in (row.last_error or "")
+    sink.answers.extend([(502, {}), (502, {})])
+    use_settings(replace(settings, delivery_give_up_days=2))
+    try:
+        with frozen(now() + timedelta(days=1)):
+            delivery.deliver_batch(session)
+        row = session.scalar(select(Delivery))
+        assert row is not None and row.state == "queued"
+        with frozen(now() + timedelta(days=3)):
+            delivery.deliver_batch(session)
+        session.refresh(row)
+        assert row.state == "failed" and "gave up after 2 days" in (row.last_error or "")
+    finally:
+        use_settings(settings)
 
 
 def test_a_worker_killed_mid_batch_loses_nothing(session: Session, settings: Settings, sink: Sink) -> None:
