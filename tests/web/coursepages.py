@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -76,13 +78,13 @@ def token_on(client: TestClient, path: str) -> str:
 
 
 def outbox_texts(to: str) -> list[str]:
-    """The raw messages queued to `to` (the mail outbox rows)."""
+    """The plain-text bodies of the mails queued to `to` (the mail outbox rows), decoded."""
     from mail.models import OutgoingMail
 
     with session_scope() as db:
-        return list(
-            db.scalars(select(OutgoingMail.message).where(OutgoingMail.to_addr == to).order_by(OutgoingMail.id))
-        )
+        query = select(OutgoingMail.message).where(OutgoingMail.to_addr == to).order_by(OutgoingMail.id)
+        messages = [email.message_from_string(text, policy=email.policy.default) for text in db.scalars(query)]
+    return [message.get_body(("plain",)).get_content() for message in messages]  # type: ignore[union-attr]
 
 
 def account_id(email: str) -> int:

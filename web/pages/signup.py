@@ -131,7 +131,8 @@ def submit_signup(handle: str, values: FormData | dict[str, Any]) -> tuple[Signu
                     _join_by_handle(session, run, data["handle"])
                     attempt.message = FEDIVERSE_JOINED
         except Invalid as error:
-            attempt.errors[_field_of(str(error), questions)] = _sentence(str(error))
+            where = _field_of(str(error), questions) if data["email"] else "handle"
+            attempt.errors[where] = _sentence(str(error))
             return attempt, 400
         except MechMoocError as error:
             # A fediverse handle that cannot be resolved (unknown host, not an account).
@@ -146,7 +147,7 @@ def _join_by_handle(session: Session, run: Run, handle: str) -> None:
 
     target = run_for_signup(session, run, now())
     if "@" not in handle.lstrip("@") and not handle.startswith(("https://", "http://")):
-        raise NotFound(f"fediverse handle {handle!r} must look like @name@example.social")
+        raise Invalid(f"fediverse handle {handle!r} must look like @name@example.social")
     join_by_handle(session, target, handle)
 
 

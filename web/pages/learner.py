@@ -1,0 +1,192 @@
+"""The learner's own page, opened by the magic link in every mail: no password, the link is the key.
+
+Every change is a POST form with the CSRF token; the token in the path names the place (an
+enrollment) it acts on. "Find my group" mails the links again and never says whether an address
+is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from courses import learner as learner_service
+from courses.addresses import check_email
+from courses.models import Enrollment
+from courses.runs import next_run
+from courses.signup import by_token
+from server import urls
+from server.db import session_scope
+from server.errors import Invalid, NotFound
+from web import throttle
+from web.csrf import posted_form
+from web.flash import flash
+from web.pages.signup import zone_names
+from web.templating import render
+
+FIND_PER_EMAIL = throttle.Limit("find-group-email", 3, timedelta(hours=1))
+FIND_SENT = "If {email} has a place in a run here, a mail with your personal links is on its way."
+VISIBLE = ("pending", "confirmed", "waitlisted", "paused")
+
+
+def places_of(session: Session, enrollment: Enrollment) -> list[Enrollment]:
+    """Every place the same person (same address or fediverse account) holds, newest run first."""
+    identity = Enrollment.email == enrollment.email if enrollment.email else Enrollment.actor == enrollment.actor
+    query = select(Enrollment).where(identity).order_by(Enrollment.id.desc())
+    return [place for place in session.scalars(query) if place.id == enrollment.id or place.status in VISIBLE]
+
+
+def place_view(session: Session, place: Enrollment) -> dict[str, Any]:
+    """One place as the page shows it: run, status, group and what may be done."""
+    run = place.run
+    group = place.group
+    following = next_run(session, run) if place.status in ("confirmed", "paused", "waitlisted") else None
+    return {
+        "token": place.token,
+        "status": place.status,
+        "course_title": run.course.title,
+        "course_slug": run.course.slug,
+        "run_handle": run.handle,
+        "run_start": run.start_date,
+        "run_status": run.status,
+        "solo": place.solo,
+        "group": None
+        if group is None
+        else {"name": group.name, "handle": group.handle, "address": urls.group_address(group.handle)},
+        "next_run": None if following is None else {"handle": following.handle, "start": following.start_date},
+    }
+
+
+def me_page(request: Request) -> Response:
+    """GET /me/{token}: the learner's runs and groups, and the forms to change them."""
+    token = request.path_params["token"]
+    with session_scope() as session:
+        try:
+            enrollment = by_token(session, token)
+        except NotFound:
+            return render(request, "learner/invalid.html", status=404)
+        context = {
+            "token": token,
+            "me": enrollment,
+            "here": place_view(session, enrollment),
+            "places": [place_view(session, place) for place in places_of(session, enrollment)],
+            "zones": zone_names(),
+            "errors": {},
+        }
+        return render(request, "learner/me.html", context)
+
+
+def _act(request: Request, action: Callable[[Session, str], Enrollment], done: str) -> Response:
+    """Run one learner operation on the place of the path's token and come back to the page."""
+    token = request.path_params["token"]
+    try:
+        with session_scope() as session:
+            action(session, token)
+    except NotFound:
+        return render(request, "learner/invalid.html", status=404)
+    except Invalid as error:
+        flash(request, str(error)[:1].upper() + str(error)[1:], "error")
+        return RedirectResponse(f"/me/{token}", status_code=303)
+    flash(request, done, "success")
+    return RedirectResponse(f"/me/{token}", status_code=303)
+
+
+def change_details(request: Request) -> Response:
+    """POST /me/{token}/details: a new name and/or time zone."""
+    form = posted_form(request)
+    name = form.get("name")
+    timezone = form.get("timezone")
+
+    def change(session: Session, token: str) -> Enrollment:
+        return learner_service.change_details(
+            session,
+            token,
+            name=name if isinstance(name, str) else None,
+            timezone=timezone if isinstance(timezone, str) and timezone else None,
+        )
+
+    return _act(request, change, "Saved. Units now come at the course's send time in your time zone.")
+
+
+def pause(request: Request) -> Response:
+    """POST /me/{token}/pause."""
+    return _act(request, learner_service.pause, "Paused: no units until you resume. Your place and group are kept.")
+
+
+def resume(request: Request) -> Response:
+    """POST /me/{token}/resume."""
+    return _act(request, learner_service.resume, "Welcome back: units come again.")
+
+
+def leave(request: Request) -> Response:
+    """POST /me/{token}/leave."""
+    return _act(request, learner_service.leave, "You left the run. Nothing more will be sent about it.")
+
+
+def move_next(request: Request) -> Response:
+    """POST /me/{token}/next: move the place to the next run of the course."""
+    return _act(request, learner_service.move_to_next_run, "Moved: your place is in the next run now.")
+
+
+def find_form(request: Request) -> Response:
+    """GET /find-my-group: ask for the address to mail the links to."""
+    return render(request, "learner/find.html", {"email": "", "errors": {}})
+
+
+def find_submit(request: Request) -> Response:
+    """POST /find-my-group: mail the personal links; the same answer for known and unknown addresses."""
+    raw = str(posted_form(request).get("email", "")).strip()
+    try:
+        email = check_email(raw)
+    except Invalid:
+        errors = {"email": "Email address: enter the address you signed up with, like name@example.org."}
+        return render(request, "learner/find.html", {"email": raw, "errors": errors}, status=400)
+    with session_scope() as session:
+        if throttle.wait_time(session, FIND_PER_EMAIL, email.lower()) is None:
+            throttle.record(session, FIND_PER_EMAIL, email.lower())
+            mail_links(session, email)
+    flash(request, FIND_SENT.format(email=email), "success")
+    return RedirectResponse("/find-my-group", status_code=303)
+
+
+def mail_links(session: Session, email: str) -> bool:
+    """Queue one mail listing the learner's places with their magic links; False when there are none."""
+    from mail.outbox import queue_system_mail
+
+    query = select(Enrollment).where(Enrollment.email == email, Enrollment.status.in_(VISIBLE))
+    places = list(session.scalars(query.order_by(Enrollment.id.desc())))
+    if not places:
+        return False
+    lines = []
+    for place in places:
+        group = f", group {urls.group_address(place.group.handle)}" if place.group else ""
+        lines.append(
+            f"- {place.run.course.title}, starting {place.run.start_date.isoformat()}{group}:\n  {urls.learner_page(place.token)}"
+        )
+    text = (
+        "Hello,\n\nHere are your personal links. Each opens your page for one run: your study group, "
+        "your time zone, pausing or leaving.\n\n" + "\n".join(lines) + "\n\nKeep them private: they are your key.\n"
+    )
+    queue_system_mail(session, email, "Your study group links", text)
+    return True
+
+
+def routes() -> list[BaseRoute]:
+    """The learner's page, its actions and 'find my group'."""
+    return [
+        Route("/me/{token}", me_page, name="learner"),
+        Route("/me/{token}/details", change_details, methods=["POST"]),
+        Route("/me/{token}/pause", pause, methods=["POST"]),
+        Route("/me/{token}/resume", resume, methods=["POST"]),
+        Route("/me/{token}/leave", leave, methods=["POST"]),
+        Route("/me/{token}/next", move_next, methods=["POST"]),
+        Route("/find-my-group", find_form, name="find_my_group"),
+        Route("/find-my-group", find_submit, methods=["POST"]),
+    ]
