@@ -32,6 +32,9 @@ PAGE_MODULES = (
     "web.pages.courses",
     "web.pages.runs",
     "web.pages.signup",
+    "web.pages.learner",
+    "web.pages.groups",
+    "web.pages.organize",
 )
 SESSION_COOKIE = "mechmooc_session"
 SESSION_DAYS = 14

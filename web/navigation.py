@@ -20,6 +20,9 @@ class NavLink:
 # Page modules add their entries here, in the order they should appear (see web/README.md).
 LINKS: tuple[NavLink, ...] = (
     NavLink("Home", "/"),
+    NavLink("Courses", "/courses"),
+    NavLink("Find my group", "/find-my-group"),
+    NavLink("Organize", "/organize", role="organizer"),
     NavLink("About", "/about"),
     NavLink("Admin", "/admin", role="admin"),
 )
