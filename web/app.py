@@ -17,8 +17,8 @@ from starlette.staticfiles import StaticFiles
 from server.errors import SettingsError
 from server.settings import Settings
 from web.csrf import CSRFMiddleware
-from web.errors import exception_handlers as _exception_handlers
 from web.errors import error_response
+from web.errors import exception_handlers as _exception_handlers
 from web.templating import STATIC_DIR
 
 # Each module has `routes() -> list[BaseRoute]`; their order is the order routes are tried.
