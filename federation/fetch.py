@@ -122,8 +122,8 @@ def store_actor(session: Session, document: dict[str, Any], source_url: str) -> 
     inbox = document.get("inbox")
     if not isinstance(inbox, str):
         raise FetchError(f"{actor_id} has no inbox; it is not an actor")
-    endpoints = document.get("endpoints") if isinstance(document.get("endpoints"), dict) else {}
-    shared = endpoints.get("sharedInbox") or document.get("sharedInbox")
+    endpoints = document.get("endpoints")
+    shared = (endpoints.get("sharedInbox") if isinstance(endpoints, dict) else None) or document.get("sharedInbox")
     key = _public_key(document, None)
     row = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == actor_id))
     if row is None:

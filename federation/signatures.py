@@ -112,13 +112,12 @@ def sign_request(
     """The headers to add to a request so Mastodon accepts it (Date, Host, Digest, Signature)."""
     lower = {k.lower(): v for k, v in headers.items()}
     added = {"host": lower.get("host") or urlsplit(url).netloc, "date": lower.get("date") or http_date(at)}
+    wanted: tuple[str, ...] = GET_HEADERS
     if method.upper() == "POST":
         added["digest"] = digest_header(body or b"")
-        covered = POST_HEADERS
-    else:
-        covered = GET_HEADERS
+        wanted = POST_HEADERS
     lower.update(added)
-    covered = tuple(name for name in covered if name == "(request-target)" or name in lower)
+    covered = tuple(name for name in wanted if name == "(request-target)" or name in lower)
     base = cavage_base(method, url, lower, covered)
     signature = base64.b64encode(_rsa_sign(key.private_key, base)).decode()
     added["signature"] = (

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Executable
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 
@@ -71,6 +73,12 @@ def object_id(value: Any) -> str | None:
     if isinstance(value, dict) and isinstance(value.get("id"), str):
         return value["id"]
     return None
+
+
+def changed(session: Session, statement: Executable) -> int:
+    """Run an UPDATE or DELETE; how many rows it changed."""
+    result = session.execute(statement)
+    return result.rowcount if isinstance(result, CursorResult) else 0
 
 
 def handles(*types: str) -> Callable[[Handler], Handler]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
-from federation.handlers import Inbound, activity_type, handles, object_id
+from federation.handlers import Inbound, activity_type, changed, handles, object_id
 from federation.keys import is_local
 from federation.models import ActorBlock, Follower, Following
 
@@ -39,5 +39,5 @@ def unblock(inbound: Inbound) -> str | None:
         query = query.where(ActorBlock.activity_id == object_id(inner))
     else:
         return None
-    removed = inbound.session.execute(query.execution_options(synchronize_session=False)).rowcount
+    removed = changed(inbound.session, query.execution_options(synchronize_session=False))
     return f"{inbound.actor} unblocked" if removed else None

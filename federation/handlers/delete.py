@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, update
 
 from courses.models import Post
-from federation.handlers import Inbound, handles
+from federation.handlers import Inbound, changed, handles
 from federation.models import Follower, Following, RemoteActor
 
 
@@ -18,9 +18,7 @@ def delete_actor(inbound: Inbound) -> str | None:
     session.execute(delete(Follower).where(Follower.follower == actor))
     session.execute(delete(Following).where(Following.target == actor))
     session.execute(delete(RemoteActor).where(RemoteActor.ap_id == actor))
-    hidden = session.execute(
-        update(Post).where(Post.author_actor == actor).values(deleted=True, text="", html="")
-    ).rowcount
+    hidden = changed(session, update(Post).where(Post.author_actor == actor).values(deleted=True, text="", html=""))
     return f"forgot {actor} ({hidden} posts hidden)"
 
 
@@ -30,9 +28,10 @@ def delete_post(inbound: Inbound) -> str | None:
     target = inbound.object_id
     if not target or target == inbound.actor:
         return None
-    changed = inbound.session.execute(
+    hidden = changed(
+        inbound.session,
         update(Post)
         .where(Post.ap_id == target, Post.author_actor == inbound.actor)
-        .values(deleted=True, text="", html="")
-    ).rowcount
-    return f"deleted post {target}" if changed else None
+        .values(deleted=True, text="", html=""),
+    )
+    return f"deleted post {target}" if hidden else None

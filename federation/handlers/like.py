@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
-from federation.handlers import Inbound, activity_type, handles, object_id
+from federation.handlers import Inbound, activity_type, changed, handles, object_id
 from federation.keys import is_local
 from federation.models import Like
 
@@ -34,5 +34,5 @@ def unlike(inbound: Inbound) -> str | None:
         query = query.where(Like.activity_id == object_id(inner))
     else:
         return None
-    removed = inbound.session.execute(query.execution_options(synchronize_session=False)).rowcount
+    removed = changed(inbound.session, query.execution_options(synchronize_session=False))
     return f"unliked ({removed})" if removed else None
