@@ -61,8 +61,9 @@ def _new_groups(session: Session, run: Run, labels: list[tuple[str, str]]) -> li
         {"run_id": run.id, "number": n, "handle": h, "name": f"Group {n}", "timezone": zone, "language": language}
         for n, h, (zone, language) in zip(numbers, handles, labels, strict=True)
     ]
-    result = session.execute(insert(StudyGroup).returning(StudyGroup.id, sort_by_parameter_order=True), rows)
-    return list(result.scalars())
+    session.connection().execute(insert(StudyGroup.__table__), rows)
+    created = select(StudyGroup.id).where(StudyGroup.run_id == run.id, StudyGroup.number >= first)
+    return list(session.scalars(created.order_by(StudyGroup.number)))
 
 
 def _assign(session: Session, pairs: list[dict[str, int]]) -> None:

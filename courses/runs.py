@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -26,11 +27,19 @@ def check_timezone(value: str, field: str = "timezone") -> str:
     """`value` if it is an IANA time zone name (Europe/Paris, UTC), else Invalid naming `field`."""
     if not isinstance(value, str) or not value or value.startswith(("/", ".")) or ".." in value:
         raise Invalid(f"{field} {value!r} is not an IANA time zone such as Europe/Paris")
+    if not _known_zone(value):
+        raise Invalid(f"{field} {value!r} is not an IANA time zone such as Europe/Paris")
+    return value
+
+
+@lru_cache(maxsize=1024)
+def _known_zone(value: str) -> bool:
+    """True for a zone the tz database knows (cached: bulk imports repeat a few zones many times)."""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid(f"{field} {value!r} is not an IANA time zone such as Europe/Paris") from None
-    return value
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,127 @@
+"""Enroll N learners (100,000 by default) into one run and group them; compare with a plain bulk insert.
+
+    python bench/enroll.py                          # SQLite in a temporary data dir
+    python bench/enroll.py --database postgres      # PostgreSQL on 127.0.0.1:5432 (database mechmooc_bench)
+
+Both are measured in the same process on the same database: first the baseline (one executemany
+INSERT of the same rows into `enrollments`, nothing else), then the real path: every row checked
+(address, zone, language, duplicates), inserted confirmed with its token, one `enrollments.confirmed`
+event, the grouping rule, the study groups inserted and every learner's group set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import create_engine, delete, insert, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ZONES = [
+    "America/Los_Angeles", "America/Denver", "America/Chicago", "America/New_York", "America/Sao_Paulo",
+    "Europe/London", "Europe/Paris", "Europe/Berlin", "Europe/Athens", "Africa/Lagos", "Africa/Nairobi",
+    "Asia/Dubai", "Asia/Kolkata", "Asia/Bangkok", "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney",
+    "Pacific/Auckland",
+]  # fmt: skip
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def rows(count: int) -> list[dict[str, str]]:
+    """CSV-like rows of `count` learners with mixed zones and languages (the same every time)."""
+    pick = random.Random(2012)
+    return [
+        {"email": f"learner{i}@example.org", "name": f"Learner {i}", "timezone": pick.choice(ZONES),
+         "language": pick.choice(["en", "en", "en", "es", "fr"]), "__line__": str(i + 2)}
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def postgres_url() -> str:
+    """A fresh database `mechmooc_bench` on the local PostgreSQL."""
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text('DROP DATABASE IF EXISTS "mechmooc_bench" WITH (FORCE)'))
+        connection.execute(text('CREATE DATABASE "mechmooc_bench"'))
+    admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + "/mechmooc_bench"
+
+
+def main() -> None:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--learners", type=int, default=100_000)
+    args = parser.parse_args()
+
+    from server.bootstrap import boot
+    from server.settings import load_settings
+
+    data_dir = tempfile.mkdtemp(prefix="mechmooc-bench-")
+    environ = {"MECHMOOC_DATA_DIR": data_dir, "MECHMOOC_URL": "http://bench.localhost", "MECHMOOC_INSECURE_HTTP": "1"}
+    if args.database == "postgres":
+        environ["MECHMOOC_DATABASE_URL"] = postgres_url()
+    boot(load_settings(environ=environ))
+
+    from courses.bulk import check_rows, enroll_many
+    from courses.folder import import_course
+    from courses.groups import form_groups
+    from courses.models import Enrollment, StudyGroup
+    from courses.runs import create_run
+    from courses.signup import new_token
+    from server.db import session_scope
+
+    learners = rows(args.learners)
+    with session_scope() as session:
+        course = import_course(session, ROOT / "tests" / "fixtures" / "courses" / "gentle-python")
+        scratch = create_run(session, course, date(2031, 1, 6), "UTC")
+        run = create_run(session, course, date(2031, 1, 13), "UTC")
+        scratch_id, run_id = scratch.id, run.id
+
+    # Baseline: the same rows, one executemany INSERT, nothing checked, nothing else.
+    started = time.perf_counter()
+    with session_scope() as session:
+        plain = [
+            {"run_id": scratch_id, "email": r["email"], "name": r["name"], "timezone": r["timezone"],
+             "language": r["language"], "answers": {}, "solo": False, "token": new_token(), "status": "confirmed",
+             "next_position": 0}
+            for r in learners
+        ]  # fmt: skip
+        session.execute(insert(Enrollment), plain)
+    baseline = time.perf_counter() - started
+    with session_scope() as session:
+        session.execute(delete(Enrollment).where(Enrollment.run_id == scratch_id))
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    with session_scope() as session:
+        run = session.get(run.__class__, run_id)
+        good, errors = check_rows(session, run, learners)
+        assert not errors, errors[:3]
+        timings["check"] = time.perf_counter() - started
+        enroll_many(session, run, good)
+        timings["insert"] = time.perf_counter() - started - timings["check"]
+    mark = time.perf_counter()
+    with session_scope() as session:
+        run = session.get(run.__class__, run_id)
+        groups = form_groups(session, run)
+    timings["group"] = time.perf_counter() - mark
+    total = time.perf_counter() - started
+
+    with session_scope() as session:
+        count = session.query(StudyGroup).filter(StudyGroup.run_id == run_id).count()
+    print(f"database: {args.database}; learners: {args.learners}; groups: {count} (returned {len(groups)})")
+    print(f"plain bulk insert of the same rows: {baseline:.2f} s")
+    detail = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in timings.items())
+    print(f"enroll + group: {total:.2f} s ({detail})")
+    print(f"ratio to plain insert: {total / baseline:.2f}x (target <= 3x)")
+
+
+if __name__ == "__main__":
+    main()
