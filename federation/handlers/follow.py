@@ -51,24 +51,14 @@ def _our_follow(inbound: Inbound) -> Following | None:
     return row if row is not None and row.target == inbound.actor else None
 
 
-@handles("Accept")
-def accepted(inbound: Inbound) -> str | None:
-    """Our follow was accepted."""
+@handles("Accept", "Reject")
+def answered(inbound: Inbound) -> str | None:
+    """Our follow was accepted, or rejected (a Reject later also means they removed us)."""
     row = _our_follow(inbound)
     if row is None:
         return None
-    row.state = "accepted"
-    return f"{row.actor} now follows {row.target}"
-
-
-@handles("Reject")
-def rejected(inbound: Inbound) -> str | None:
-    """Our follow was rejected (or a follower was removed by them)."""
-    row = _our_follow(inbound)
-    if row is None:
-        return None
-    row.state = "rejected"
-    return f"{row.target} rejected {row.actor}'s follow"
+    row.state = "accepted" if inbound.type == "Accept" else "rejected"
+    return f"{row.target} {row.state} {row.actor}'s follow"
 
 
 @handles("Undo")

@@ -51,7 +51,7 @@ def test_accept_and_reject_answer_our_follows(client: TestClient, session: Sessi
     session.add(Following(actor=me, target=ADMIN, follow_id=f"{me}#follows/4"))
     session.commit()
     row = receive(client, remote, "mastodon-accept-follow", {LAIN: me})
-    assert row.state == "done" and "now follows" in row.outcome
+    assert row.state == "done" and "accepted" in row.outcome
     assert session.scalar(select(Following.state)) == "accepted"
     receive(client, remote, "mastodon-reject-follow", {LAIN: me, "#rejects": "#rejects2"})
     session.expire_all()
