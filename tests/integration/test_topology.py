@@ -13,13 +13,20 @@ import redis
 from sqlalchemy import create_engine, text
 
 from tests.support.backends import REDIS_URL, require_postgres, require_redis
-from tests.support.instances import Command, Instance, base_environment, free_port, fresh_postgres_database
+from tests.support.instances import (
+    Command,
+    Instance,
+    base_environment,
+    drop_postgres_database,
+    free_port,
+    fresh_postgres_database,
+    unique_database_name,
+)
 
 
 def _redis_url() -> str:
-    """A Redis database of this xdist worker's own, emptied (db 10 + worker number)."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    url = REDIS_URL.rsplit("/", 1)[0] + f"/{10 + int(worker.lstrip('gw') or 0) % 6}"
+    """An emptied Redis database for this test process (8-15, by pid: other test runs may share the server)."""
+    url = REDIS_URL.rsplit("/", 1)[0] + f"/{8 + os.getpid() % 8}"
     redis.Redis.from_url(url).flushdb()
     return url
 
@@ -46,7 +53,8 @@ def _heartbeats(database_url: str) -> list[tuple[str, int]]:
 def test_two_web_processes_a_worker_and_a_scheduler_on_postgres_and_redis(tmp_path):
     require_postgres()
     require_redis()
-    database_url = fresh_postgres_database(f"mechmooc_topology_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
+    database = unique_database_name("mechmooc_topology")
+    database_url = fresh_postgres_database(database)
     public_url = f"http://127.0.0.1:{free_port()}"  # the one address the load balancer would answer on
     shared = {
         "MECHMOOC_URL": public_url,
@@ -90,6 +98,7 @@ def test_two_web_processes_a_worker_and_a_scheduler_on_postgres_and_redis(tmp_pa
         for web in webs:
             web.stop()
         codes = {"scheduler": scheduler.stop(), "worker": worker.stop()}
+        drop_postgres_database(database)
     assert codes == {"scheduler": 0, "worker": 0}, codes
     assert not any(web.leftovers for web in webs)
 

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from tests.support.instances import base_environment, fresh_postgres_database, mechmooc_command
+from tests.support.instances import (
+    base_environment,
+    drop_postgres_database,
+    fresh_postgres_database,
+    mechmooc_command,
+    unique_database_name,
+)
 
 
 @pytest.fixture
 def mechmooc(tmp_path: Path, backend: str):
     """Run `mechmooc ARGS` on a fresh instance of the given backend."""
     env = base_environment({"MECHMOOC_DATA_DIR": str(tmp_path / "data")})
+    database = unique_database_name("mechmooc_cli")
     if backend == "postgres":
-        env["MECHMOOC_DATABASE_URL"] = fresh_postgres_database(
-            f"mechmooc_cli_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-        )
+        env["MECHMOOC_DATABASE_URL"] = fresh_postgres_database(database)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -28,7 +32,9 @@ def mechmooc(tmp_path: Path, backend: str):
         )
 
     run.env = env  # type: ignore[attr-defined]
-    return run
+    yield run
+    if backend == "postgres":
+        drop_postgres_database(database)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:

@@ -61,6 +61,21 @@ def fresh_postgres_database(name: str) -> str:
     return PG_URL.rsplit("/", 1)[0] + "/" + name
 
 
+def drop_postgres_database(name: str) -> None:
+    """Drop the PostgreSQL database `name` (a test's own), even with connections left open."""
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def unique_database_name(prefix: str) -> str:
+    """A database name no other test process uses at the same time (xdist worker and pid)."""
+    return f"{prefix}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+
+
 def base_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This process's environment without any MECHMOOC_* variable (a test says what it wants)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MECHMOOC_")}
