@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,13 +41,15 @@ def _learners(
     keys = _other_keys(session, run)
     instant = local_midnight(run.start_date, run.timezone)
     language = versions.pinned(session, run).get("language", "")
-    query = select(Enrollment.id, Enrollment.timezone, Enrollment.language, Enrollment.answers, Enrollment.group_id)
+    # Answers are JSON: read them only when a question is a grouping key (100,000 decodes add up).
+    answers = Enrollment.answers if any(key != "language" for key in keys) else literal(None).label("answers")
+    query = select(Enrollment.id, Enrollment.timezone, Enrollment.language, answers, Enrollment.group_id)
     query = query.where(
         Enrollment.run_id == run.id, Enrollment.status.in_(GROUPED_STATUSES), Enrollment.solo.is_(False)
     )
     for column, value in where.items():
         query = query.where(getattr(Enrollment, column) == value)
-    rows = session.execute(query.order_by(Enrollment.id)).all()
+    rows = session.connection().execute(query.order_by(Enrollment.id)).all()
     learners = [_learner(row, keys, instant, language) for row in rows]
     return learners, {row.id: row.timezone for row in rows}, {row.id: row.group_id for row in rows}
 
@@ -66,12 +68,13 @@ def _new_groups(session: Session, run: Run, labels: list[tuple[str, str]]) -> li
     return list(session.scalars(created.order_by(StudyGroup.number)))
 
 
-def _assign(session: Session, pairs: list[dict[str, int]]) -> None:
-    """Set group_id for many enrollments in one executemany (pairs of eid, gid)."""
-    if not pairs:
-        return
-    statement = update(Enrollment.__table__).where(Enrollment.__table__.c.id == bindparam("eid"))
-    session.connection().execute(statement.values(group_id=bindparam("gid")), pairs)
+def _assign(session: Session, members: dict[int, list[int]]) -> None:
+    """Set the group of many enrollments in one executemany UPDATE."""
+    table = Enrollment.__table__
+    pairs = [{"eid": eid, "gid": gid} for gid, enrollment_ids in members.items() for eid in enrollment_ids]
+    if pairs:
+        statement = update(table).where(table.c.id == bindparam("eid")).values(group_id=bindparam("gid"))
+        session.connection().execute(statement, pairs)
     for thing in list(session.identity_map.values()):
         if isinstance(thing, Enrollment):
             session.expire(thing, ["group_id", "group"])
@@ -88,7 +91,7 @@ def form_groups(session: Session, run: Run) -> list[int]:
     keyed = bool(_other_keys(session, run))
     groups = grouping.form_groups(learners, run.group_size)
     ids = _new_groups(session, run, [grouping.label(g, zones, 0 if keyed else None) for g in groups])
-    _assign(session, [{"eid": m.id, "gid": gid} for gid, members in zip(ids, groups, strict=True) for m in members])
+    _assign(session, {gid: [m.id for m in members] for gid, members in zip(ids, groups, strict=True)})
     return ids
 
 
@@ -108,7 +111,7 @@ def place(session: Session, run: Run, learner: grouping.Learner) -> int:
     if chosen is None:
         zone = session.scalar(select(Enrollment.timezone).where(Enrollment.id == learner.id)) or "UTC"
         chosen = _new_groups(session, run, [(zone, learner.keys[0] if learner.keys else "")])[0]
-    _assign(session, [{"eid": learner.id, "gid": chosen}])
+    _assign(session, {chosen: [learner.id]})
     return chosen
 
 
