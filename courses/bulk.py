@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from courses import fields, versions
 from courses.addresses import check_email_fast
-from courses.models import Enrollment, Run
+from courses.models import Enrollment, Run, table
 from courses.runs import check_timezone
 from courses.signup import check_name, new_token, seats_taken
 from server.clock import now
@@ -120,7 +120,7 @@ def enroll_many(
                     "next_position": 0, "created_at": instant,
                 }
             )  # fmt: skip
-        session.connection().execute(insert(Enrollment.__table__), rows)
+        session.connection().execute(insert(table(Enrollment)), rows)
         if progress:
             progress(len(chunk))
     # A plain executemany is several times faster than INSERT ... RETURNING; the rows of this call

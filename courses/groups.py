@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from courses import grouping, versions
 from courses.handles import free_handles
-from courses.models import Enrollment, Post, Run, StudyGroup
+from courses.models import Enrollment, Post, Run, StudyGroup, table
 from courses.runs import local_midnight
 from server.errors import Invalid, NotFound
 from server.events import publish as publish_event
@@ -63,17 +63,17 @@ def _new_groups(session: Session, run: Run, labels: list[tuple[str, str]]) -> li
         {"run_id": run.id, "number": n, "handle": h, "name": f"Group {n}", "timezone": zone, "language": language}
         for n, h, (zone, language) in zip(numbers, handles, labels, strict=True)
     ]
-    session.connection().execute(insert(StudyGroup.__table__), rows)
+    session.connection().execute(insert(table(StudyGroup)), rows)
     created = select(StudyGroup.id).where(StudyGroup.run_id == run.id, StudyGroup.number >= first)
     return list(session.scalars(created.order_by(StudyGroup.number)))
 
 
 def _assign(session: Session, members: dict[int, list[int]]) -> None:
     """Set the group of many enrollments in one executemany UPDATE."""
-    table = Enrollment.__table__
+    enrollments = table(Enrollment)
     pairs = [{"eid": eid, "gid": gid} for gid, enrollment_ids in members.items() for eid in enrollment_ids]
     if pairs:
-        statement = update(table).where(table.c.id == bindparam("eid")).values(group_id=bindparam("gid"))
+        statement = update(enrollments).where(enrollments.c.id == bindparam("eid")).values(group_id=bindparam("gid"))
         session.connection().execute(statement, pairs)
     for thing in list(session.identity_map.values()):
         if isinstance(thing, Enrollment):

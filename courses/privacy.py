@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from courses.models import Course, Enrollment, Run
+from courses.models import Course, Enrollment, Run, table
 from courses.runs import times_of
 from courses.signup import new_token
 from server.accounts import Account
@@ -40,7 +40,7 @@ def anonymise_finished_runs(session: Session, older_than_days: int | None = None
         ids = session.scalars(select(Enrollment.id).where(Enrollment.run_id == run.id)).all()
         # A fresh token too: old magic links must not open a page about the forgotten learner.
         session.connection().execute(
-            update(Enrollment.__table__).where(Enrollment.__table__.c.id == bindparam("eid")),
+            update(table(Enrollment)).where(table(Enrollment).c.id == bindparam("eid")),
             [
                 {"eid": eid, "email": f"learner-{eid}@{ANONYMOUS_DOMAIN}", "name": "", "actor": None,
                  "answers": {}, "token": new_token()}

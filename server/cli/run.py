@@ -90,8 +90,11 @@ def import_command(run_id: str, csv_file: Path, dry_run: bool) -> None:
     rows = max(0, text.count("\n") - 1)
     with session_scope() as session:
         run = find_run(session, run_id)
-        with click.progressbar(length=rows, label="enrolling", file=sys.stderr, show_pos=True) as bar:
-            outcome = import_learners(session, run, text, dry_run=dry_run, progress=bar.update)
+        if sys.stderr.isatty() and not dry_run:
+            with click.progressbar(length=rows, label="enrolling", file=sys.stderr, show_pos=True) as bar:
+                outcome = import_learners(session, run, text, progress=bar.update)
+        else:
+            outcome = import_learners(session, run, text, dry_run=dry_run)
     waiting = f" ({outcome.waitlisted} on the waiting list)" if outcome.waitlisted else ""
     verb = "would enroll" if dry_run else "enrolled"
     click.echo(f"{verb} {outcome.enrolled}{waiting}")

@@ -121,3 +121,37 @@ def test_editor_services_and_draft_changes(session: Session) -> None:
         editor.add_unit(session, course, "Bad", 1, "{{ lerner.name }}")
     with pytest.raises(Invalid, match="groups.by 'colour'"):
         editor.update_course(session, course, group_by=["timezone", "colour"])
+
+
+def test_the_status_job_is_declared_every_minute_and_advances_runs(session: Session) -> None:
+    from server import jobs
+
+    declared = jobs.registered()["courses.advance_runs"]
+    assert declared.every == 60 and "courses.anonymise_finished_runs" in jobs.registered()
+    course = _course(session)
+    with frozen(datetime(2026, 12, 1, tzinfo=UTC)):
+        run = create_run(session, course, MONDAY, "UTC")
+    session.commit()
+    with frozen(datetime(2027, 1, 5, tzinfo=UTC)):
+        assert declared.function() == 1
+    session.refresh(run)
+    assert run.status == "running"
+
+
+def test_handles_are_one_namespace(session: Session) -> None:
+    from courses.groups import form_groups
+    from courses.handles import handle_taken
+    from courses.signup import admin_enroll
+    from server.accounts import create_account
+
+    create_account(session, "x@example.org", handle="gentle-python-2027-01-04-1")
+    course = _course(session)
+    with frozen(datetime(2026, 12, 1, tzinfo=UTC)):
+        run = create_run(session, course, MONDAY, "UTC")
+        admin_enroll(session, run, "ada@example.org")
+    form_groups(session, run)
+    assert [g.handle for g in run.groups] == ["gentle-python-2027-01-04-1-2"]
+    assert all(handle_taken(session, h) for h in ("gentle-python", run.handle, "gentle-python-2027-01-04-1-2"))
+    assert not handle_taken(session, "nobody-here")
+    with pytest.raises(Invalid, match="taken"):
+        editor.create_course(session, "gentle-python-2027-01-04", "Clash")
