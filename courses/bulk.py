@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from courses import fields, versions
 from courses.addresses import check_email_fast
+from courses.groups import form_groups
 from courses.models import Enrollment, Run, table
-from courses.runs import check_timezone
 from courses.signup import check_name, new_token, seats_taken
+from courses.zones import check_timezone
 from server.clock import now
 from server.errors import Invalid
 from server.events import publish as publish_event
@@ -157,8 +158,6 @@ def import_learners(
     session: Session, run: Run, text: str, dry_run: bool = False, progress: Callable[[int], None] | None = None
 ) -> ImportOutcome:
     """Enroll every row of a learners CSV, or none: Invalid listing the lines at fault."""
-    from courses.groups import form_groups
-
     learners, errors = check_rows(session, run, read_csv(text))
     if errors:
         raise Invalid(

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from courses import fields, versions
-from courses.handles import handle_taken
+from courses.handles import handle_taken, slugify
 from courses.licenses import check_license
 from courses.merge_tags import body_problem
 from courses.models import Course, CourseVersion, Unit
@@ -82,8 +82,6 @@ def add_unit(
     position: int | None = None,
 ) -> Unit:
     """Add a unit (at the end, or at `position`); its body must render in the sandbox."""
-    from courses.handles import slugify
-
     _check_unit(title, day, body)
     unit_slug = fields.check_slug(slug or slugify(title)[:60], "unit slug")
     if any(u.slug == unit_slug for u in course.units):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from courses import grouping, versions
 from courses.handles import free_handles
 from courses.models import Enrollment, Post, Run, StudyGroup, table
-from courses.runs import local_midnight
+from courses.zones import local_midnight
 from server.errors import Invalid, NotFound
 from server.events import publish as publish_event
 

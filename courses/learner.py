@@ -7,8 +7,9 @@ from sqlalchemy.orm import Session
 
 from courses.groups import merge_remnants, place_enrollment
 from courses.models import Enrollment, StudyGroup
-from courses.runs import check_timezone, next_run
+from courses.runs import next_run
 from courses.signup import by_token, check_name, promote_waitlisted, seats_taken
+from courses.zones import check_timezone
 from server.clock import now
 from server.errors import Invalid
 from server.events import publish as publish_event

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses import versions
+from courses.groups import form_groups
 from courses.handles import free_handle
 from courses.models import Course, Run
+from courses.zones import check_timezone, local_midnight
 from server.accounts import Account
 from server.clock import now
 from server.errors import Invalid, NotFound
@@ -23,25 +23,6 @@ WIND_DOWN = timedelta(days=7)
 ACTIVE = ("scheduled", "open", "running")
 
 
-def check_timezone(value: str, field: str = "timezone") -> str:
-    """`value` if it is an IANA time zone name (Europe/Paris, UTC), else Invalid naming `field`."""
-    if not isinstance(value, str) or not value or value.startswith(("/", ".")) or ".." in value:
-        raise Invalid(f"{field} {value!r} is not an IANA time zone such as Europe/Paris")
-    if not _known_zone(value):
-        raise Invalid(f"{field} {value!r} is not an IANA time zone such as Europe/Paris")
-    return value
-
-
-@lru_cache(maxsize=1024)
-def _known_zone(value: str) -> bool:
-    """True for a zone the tz database knows (cached: bulk imports repeat a few zones many times)."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class RunTimes:
     """The instants that decide a run's status (all aware UTC; `opens` None means open at once)."""
@@ -50,11 +31,6 @@ class RunTimes:
     closes: datetime | None
     starts: datetime
     ends: datetime
-
-
-def local_midnight(day: date, zone: str) -> datetime:
-    """The start of `day` in time zone `zone`."""
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone))
 
 
 def run_times(start: date, zone: str, last_day: int, opens: datetime | None, closes: datetime | None) -> RunTimes:
@@ -194,8 +170,6 @@ def run_for_signup(session: Session, run: Run, instant: datetime) -> Run:
 
 def advance_runs(session: Session, instant: datetime) -> list[Run]:
     """Move every active run to its status at `instant`, group those that started, create successors."""
-    from courses.groups import form_groups
-
     changed: list[Run] = []
     for run in session.scalars(select(Run).where(Run.status.in_(ACTIVE)).order_by(Run.start_date, Run.id)).all():
         status = status_at(times_of(session, run), instant)

@@ -13,7 +13,8 @@ from courses import fields, versions
 from courses.addresses import check_email
 from courses.groups import place_enrollment
 from courses.models import Enrollment, Run
-from courses.runs import check_timezone, run_for_signup
+from courses.runs import run_for_signup
+from courses.zones import check_timezone
 from server.clock import now
 from server.errors import Invalid, NotFound
 from server.events import publish as publish_event
