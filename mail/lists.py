@@ -7,18 +7,19 @@ and loops are cut by X-Loop, our own List-Id, and Message-IDs already seen.
 from __future__ import annotations
 
 import re
-from email.headerregistry import Address
 from email.message import EmailMessage, Message
-from email.utils import formataddr, parseaddr
+from email.utils import parseaddr
 
 import nh3
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses.models import Enrollment, Post, StudyGroup
-from mail.addresses import bare, list_id, new_token
+from mail.addresses import bare, new_token
+from mail.messages import list_headers
+from mail.mime import address, compose
 from mail.models import InboundMessage
-from mail.outbox import base_message, enqueue
+from mail.outbox import base_headers, enqueue
 from server import urls
 from server.clock import now
 from server.config import get_settings
@@ -138,33 +139,27 @@ def release_held(session: Session, post_id: int) -> Post:
     return post
 
 
-def relay_message(post: Post, group: StudyGroup, member: Enrollment, token: str) -> EmailMessage:
-    """The copy of `post` for one member, From rewritten to the list, with list headers."""
+def relay_message(post: Post, group: StudyGroup, member: Enrollment, token: str) -> tuple[str, str]:
+    """The subject and copy of `post` for one member, From rewritten to the list, with list headers."""
     settings = get_settings()
-    address = urls.group_address(group.handle)
+    list_address = urls.group_address(group.handle)
     author = post.author_name or (post.author_email or post.author_actor or "someone").split("@")[0]
-    recipient = str(Address(display_name=member.name, addr_spec=member.email or ""))
     subject = post.subject or f"New post in {group.name or group.handle}"
-    message = base_message(
-        recipient, subject, token, sender=formataddr((f"{author} via {group.name or group.handle}", address))
-    )
-    del message["Message-ID"]
-    message["Message-ID"] = post.message_id or f"<post-{post.id}@{settings.mail_domain}>"
+    sender = address(f"{author} via {group.name or group.handle}", list_address)
+    headers = base_headers(address(member.name, member.email or ""), subject, token, sender=sender)
+    # The post's own Message-ID, so that members' mail clients thread the copies with the original.
+    headers[-1] = ("Message-ID", post.message_id or f"<post-{post.id}@{settings.mail_domain}>")
     if post.in_reply_to_ref:
-        message["In-Reply-To"] = post.in_reply_to_ref
-        message["References"] = post.in_reply_to_ref
-    message["Reply-To"] = address
-    message["List-Id"] = list_id(group.name or group.handle, group.handle)
-    message["List-Post"] = f"<mailto:{address}>"
-    message["List-Archive"] = f"<{urls.group(group.handle)}>"
-    message["List-Unsubscribe"] = f"<{urls.unsubscribe(token)}>, <mailto:unsubscribe+{token}@{settings.mail_domain}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["X-Loop"] = address
-    message["Precedence"] = "list"
-    message.set_content(post.text or nh3.clean(post.html, tags=set()))
-    if post.html:
-        message.add_alternative(post.html, subtype="html")
-    return message
+        headers += [("In-Reply-To", post.in_reply_to_ref), ("References", post.in_reply_to_ref)]
+    headers += [("Reply-To", list_address), *list_headers(token, group.name or group.handle, group.handle)]
+    headers += [
+        ("List-Post", f"<mailto:{list_address}>"),
+        ("List-Archive", f"<{urls.group(group.handle)}>"),
+        ("X-Loop", list_address),
+        ("Precedence", "list"),
+    ]
+    text = post.text or nh3.clean(post.html, tags=set())
+    return subject, compose(headers, text, post.html or None)
 
 
 def relay_post(session: Session, post_id: int) -> int:
@@ -184,13 +179,15 @@ def relay_post(session: Session, post_id: int) -> int:
         if member.email is None or (post.author_email and member.email.lower() == post.author_email.lower()):
             continue
         token = new_token()
+        subject, message = relay_message(post, group, member, token)
         row = enqueue(
             session,
             key=f"relay:{post.id}:{member.id}",
             kind="relay",
             to=member.email,
             token=token,
-            message=relay_message(post, group, member, token),
+            subject=subject,
+            message=message,
             enrollment_id=member.id,
             run_id=group.run_id,
             group_id=group.id,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import formataddr
 from typing import Any
 
 from courses.models import Enrollment, Run, StudyGroup
 from mail.addresses import list_id, new_token
-from mail.outbox import base_message
+from mail.mime import address, compose
+from mail.outbox import base_headers
 from mail.render import Rendered, render
 from server import urls
 from server.config import get_settings
@@ -80,51 +78,50 @@ def footer(data: dict[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
-def course_message(
-    enrollment: Enrollment, run: Run, snapshot: dict[str, Any], rendered: Rendered, token: str
-) -> EmailMessage:
-    """A course mail with its list headers: List-Id, List-Unsubscribe (RFC 8058), Reply-To the group."""
+def list_headers(token: str, list_name: str, list_handle: str) -> list[tuple[str, str]]:
+    """List-Id and the RFC 8058 one-click List-Unsubscribe pair, carried by every course and list mail."""
     settings = get_settings()
-    sender = formataddr((str(snapshot.get("title", "")), settings.mail_from))
-    recipient = str(Address(display_name=enrollment.name, addr_spec=enrollment.email or ""))
-    message = base_message(recipient, rendered.subject, token, sender=sender)
+    return [
+        ("List-Id", list_id(list_name, list_handle)),
+        ("List-Unsubscribe", f"<{urls.unsubscribe(token)}>, <mailto:unsubscribe+{token}@{settings.mail_domain}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+    ]
+
+
+def course_message(enrollment: Enrollment, run: Run, snapshot: dict[str, Any], rendered: Rendered, token: str) -> str:
+    """A course mail with its list headers: List-Id, List-Unsubscribe (RFC 8058), Reply-To the group."""
+    sender = address(str(snapshot.get("title", "")), get_settings().mail_from)
+    recipient = address(enrollment.name, enrollment.email or "")
+    headers = base_headers(recipient, rendered.subject, token, sender=sender)
     if enrollment.group is not None:
-        message["Reply-To"] = urls.group_address(enrollment.group.handle)
-    message["List-Id"] = list_id(run_title(run, snapshot), run.handle)
-    message["List-Unsubscribe"] = f"<{urls.unsubscribe(token)}>, <mailto:unsubscribe+{token}@{settings.mail_domain}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
-    return message
+        headers.append(("Reply-To", urls.group_address(enrollment.group.handle)))
+    headers += list_headers(token, run_title(run, snapshot), run.handle)
+    return compose(headers, rendered.text, rendered.html)
 
 
-def unit_mail(
-    enrollment: Enrollment, run: Run, snapshot: dict[str, Any], unit: dict[str, Any]
-) -> tuple[str, EmailMessage]:
-    """A fresh token and the rendered mail of `unit` for `enrollment`."""
+def unit_mail(enrollment: Enrollment, run: Run, snapshot: dict[str, Any], unit: dict[str, Any]) -> tuple[str, str, str]:
+    """A fresh token, the subject and the rendered mail of `unit` for `enrollment`."""
     token = new_token()
     data = context(enrollment, run, snapshot, token, unit)
     where = f"unit {unit.get('slug', unit.get('position'))!s} of {snapshot.get('slug', 'the course')}"
     tracking = token if get_settings().tracking else None
     rendered = render(UNIT_SUBJECT, str(unit.get("body", "")), data, where, footer(data), tracking)
-    return token, course_message(enrollment, run, snapshot, rendered, token)
+    return token, rendered.subject, course_message(enrollment, run, snapshot, rendered, token)
 
 
 def composed_mail(
     enrollment: Enrollment, run: Run, snapshot: dict[str, Any], subject: str, body: str, where: str
-) -> tuple[str, EmailMessage]:
-    """A fresh token and an organizer's one-off mail rendered for `enrollment`."""
+) -> tuple[str, str, str]:
+    """A fresh token, the subject and an organizer's one-off mail rendered for `enrollment`."""
     token = new_token()
     data = context(enrollment, run, snapshot, token)
     tracking = token if get_settings().tracking else None
     rendered = render(subject, body, data, where, footer(data), tracking)
-    return token, course_message(enrollment, run, snapshot, rendered, token)
+    return token, rendered.subject, course_message(enrollment, run, snapshot, rendered, token)
 
 
-def confirmation_mail(
-    enrollment: Enrollment, run: Run, snapshot: dict[str, Any], link: str
-) -> tuple[str, EmailMessage]:
-    """A fresh token and the double opt-in mail carrying the single-use `link`."""
+def confirmation_mail(enrollment: Enrollment, run: Run, snapshot: dict[str, Any], link: str) -> tuple[str, str, str]:
+    """A fresh token, the subject and the double opt-in mail carrying the single-use `link`."""
     token = new_token()
     title = str(snapshot.get("title", run.handle))
     text = (
@@ -133,7 +130,6 @@ def confirmation_mail(
         f"Confirm by opening this link:\n\n{link}\n\n"
         "If it was not you, ignore this mail: nothing more will be sent.\n"
     )
-    message = base_message(enrollment.email or "", f"Confirm your place in {title}", token)
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(text)
-    return token, message
+    subject = f"Confirm your place in {title}"
+    headers = [*base_headers(enrollment.email or "", subject, token), ("Auto-Submitted", "auto-generated")]
+    return token, subject, compose(headers, text)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.utils import format_datetime
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mail.addresses import bare, message_id, new_token, verp
+from mail.mime import Headers, compose, date_header
 from mail.models import KINDS, OutgoingMail
 from server.clock import now
 from server.config import get_settings
@@ -35,13 +33,19 @@ def enqueue(
     kind: str,
     to: str,
     token: str,
-    message: EmailMessage,
+    subject: str,
+    message: str,
+    fresh: bool = False,
     **links: int | str | None,
 ) -> OutgoingMail | None:
-    """Add the mail to the outbox unless a mail with the same idempotency `key` exists (then None)."""
+    """Add the mail to the outbox unless a mail with the same idempotency `key` exists (then None).
+
+    `fresh=True` is for callers that checked the keys of a whole batch themselves (the scheduler): no
+    query and no savepoint per mail; the unique key still refuses a duplicate, failing the batch.
+    """
     if kind not in KINDS:
         raise Invalid(f"unknown mail kind {kind!r} (known: {', '.join(KINDS)})")
-    if session.scalar(select(OutgoingMail.id).where(OutgoingMail.key == key)) is not None:
+    if not fresh and session.scalar(select(OutgoingMail.id).where(OutgoingMail.key == key)) is not None:
         return None
     row = OutgoingMail(
         key=key,
@@ -49,14 +53,17 @@ def enqueue(
         kind=kind,
         to_addr=check_address(to),
         envelope_from=verp(token),
-        subject=str(message.get("Subject", "")),
-        message=message.as_string(),
+        subject=subject[:500],
+        message=message,
         state=QUEUED,
         attempts=0,
         next_attempt_at=now(),
         created_at=now(),
         **links,
     )
+    if fresh:
+        session.add(row)
+        return row
     # A savepoint, so that a concurrent insert of the same key loses quietly without undoing the caller.
     try:
         with session.begin_nested():
@@ -66,26 +73,25 @@ def enqueue(
     return row
 
 
-def base_message(to: str, subject: str, token: str, sender: str | None = None) -> EmailMessage:
-    """A message with the headers every mail carries: From, To, Subject, Date, Message-ID."""
-    message = EmailMessage()
-    message["From"] = sender or get_settings().mail_from
-    message["To"] = to
-    message["Subject"] = subject.replace("\r", " ").replace("\n", " ")
-    message["Date"] = format_datetime(now())
-    message["Message-ID"] = message_id(token)
-    return message
+def base_headers(to: str, subject: str, token: str, sender: str | None = None) -> list[tuple[str, str]]:
+    """The headers every mail carries: From, To, Subject, Date, Message-ID."""
+    return [
+        ("From", sender or get_settings().mail_from),
+        ("To", to),
+        ("Subject", subject),
+        ("Date", date_header()),
+        ("Message-ID", message_id(token)),
+    ]
 
 
 def queue_system_mail(session: Session, to: str, subject: str, text: str, html: str | None = None) -> OutgoingMail:
     """Queue a transactional mail (password reset, notices) to `to`; sent by the next outbox pass."""
     address = check_address(to)
     token = new_token()
-    message = base_message(address, subject, token)
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(text)
-    if html is not None:
-        message.add_alternative(html, subtype="html")
-    row = enqueue(session, key=f"system:{token}", kind="system", to=address, token=token, message=message)
+    headers: Headers = [*base_headers(address, subject, token), ("Auto-Submitted", "auto-generated")]
+    message = compose(headers, text, html)
+    row = enqueue(
+        session, key=f"system:{token}", kind="system", to=address, token=token, subject=subject, message=message
+    )
     assert row is not None  # the key holds a fresh random token
     return row

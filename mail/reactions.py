@@ -62,13 +62,14 @@ def on_requested(session: Session, payload: dict[str, Any]) -> None:
         return
     token = str(payload.get("token") or enrollment.token)
     link = str(payload.get("url") or urls.signup_confirm(token))
-    mail_token, message = confirmation_mail(enrollment, enrollment.run, pinned(session, enrollment.run), link)
+    mail_token, subject, message = confirmation_mail(enrollment, enrollment.run, pinned(session, enrollment.run), link)
     enqueue(
         session,
         key=f"confirm:{enrollment.id}:{token}",
         kind="confirm",
         to=enrollment.email,
         token=mail_token,
+        subject=subject,
         message=message,
         enrollment_id=enrollment.id,
         run_id=enrollment.run_id,

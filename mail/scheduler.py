@@ -19,6 +19,7 @@ from courses.models import Enrollment, Run
 from courses.versions import pinned
 from mail import schedule
 from mail.messages import unit_mail
+from mail.models import OutgoingMail
 from mail.outbox import enqueue
 from server.clock import now
 from server.db import is_postgres
@@ -120,19 +121,23 @@ def stop(enrollment: Enrollment) -> None:
     enrollment.next_due_at = None
 
 
-def emit(session: Session, enrollment: Enrollment, plan: RunPlan, position: int) -> None:
+def emit(session: Session, enrollment: Enrollment, plan: RunPlan, position: int, existing: set[str]) -> None:
     """Hand unit `position` to the learner: a mail to an address, or an event for a fediverse account."""
     unit = plan.units[position]
     key = f"unit:{plan.run.id}:{enrollment.id}:{unit.get('slug', position)}"
     if enrollment.email:
-        token, message = unit_mail(enrollment, plan.run, plan.snapshot, unit)
+        if key in existing:
+            return
+        token, subject, message = unit_mail(enrollment, plan.run, plan.snapshot, unit)
         enqueue(
             session,
             key=key,
             kind="unit",
             to=enrollment.email,
             token=token,
+            subject=subject,
             message=message,
+            fresh=True,
             enrollment_id=enrollment.id,
             run_id=plan.run.id,
             group_id=enrollment.group_id,
@@ -143,7 +148,9 @@ def emit(session: Session, enrollment: Enrollment, plan: RunPlan, position: int)
         publish(session, "unit.due_for_actor", {"enrollment_id": enrollment.id, "position": position, "key": key})
 
 
-def advance(session: Session, enrollment: Enrollment, plan: RunPlan, instant: datetime) -> int:
+def advance(
+    session: Session, enrollment: Enrollment, plan: RunPlan, instant: datetime, existing: set[str] | None = None
+) -> int:
     """Emit every unit of `enrollment` due by `instant` and move its cursor on; the number emitted."""
     natural = plan.naturals(enrollment.timezone)
     emitted = 0
@@ -152,7 +159,7 @@ def advance(session: Session, enrollment: Enrollment, plan: RunPlan, instant: da
         if position >= len(plan.units):
             enrollment.next_due_at = None
             break
-        emit(session, enrollment, plan, position)
+        emit(session, enrollment, plan, position, existing if existing is not None else set())
         emitted += 1
         enrollment.next_due_at = schedule.following_due(
             natural, position, enrollment.next_due_at, plan.late_join, plan.send_time, plan.zone(enrollment.timezone)
@@ -180,12 +187,21 @@ def schedule_due(session: Session, at: datetime | None = None, limit: int = 500)
     instant = at or now()
     plans = Plans(session)
     learners = due_enrollments(session, instant, limit)
+    # The keys this batch could write that exist already (a crash after commit, a repeated event): one query.
+    existing = set(
+        session.scalars(
+            select(OutgoingMail.key).where(
+                OutgoingMail.enrollment_id.in_([e.id for e in learners]), OutgoingMail.kind == "unit"
+            )
+        )
+    )
     emitted = 0
-    for enrollment in learners:
-        if enrollment.status != ACTIVE:
-            stop(enrollment)
-            continue
-        emitted += advance(session, enrollment, plans.of(enrollment.run_id), instant)
+    with session.no_autoflush:
+        for enrollment in learners:
+            if enrollment.status != ACTIVE:
+                stop(enrollment)
+                continue
+            emitted += advance(session, enrollment, plans.of(enrollment.run_id), instant, existing)
     session.commit()
     return len(learners), emitted
 

@@ -48,9 +48,12 @@ def app(smtp_settings: Settings) -> TestClient:
 
 
 def unit_mail(session: Session, address: str, position: int) -> OutgoingMail:
-    return session.scalars(
+    """The outbox row of one unit for one learner (the read transaction ended: SQLite writers queue at BEGIN)."""
+    row = session.scalars(
         select(OutgoingMail).where(OutgoingMail.to_addr == address, OutgoingMail.unit_position == position)
     ).one()
+    session.commit()
+    return row
 
 
 def test_one_click_unsubscribe_after_unit_two_stops_the_rest(
@@ -73,6 +76,7 @@ def test_one_click_unsubscribe_after_unit_two_stops_the_rest(
     assert len(smtp_sink.to("bob@example.org")) == 7
     ann = session.scalars(select(Enrollment).where(Enrollment.email == "ann@example.org")).one()
     assert ann.status == "unsubscribed" and ann.next_due_at is None
+    session.commit()
     assert app.post("/mail/unsubscribe/nosuchtoken").status_code == 404
 
 
@@ -160,6 +164,7 @@ def test_reply_to_a_group_reaches_other_members_and_the_archive(
     assert copy["From"].addresses[0].addr_spec == group_address and "Ann" in copy["From"].addresses[0].display_name
     assert copy["Reply-To"] == group_address and copy["X-Loop"] == group_address
     assert copy["Message-ID"] == "<reply-1@example.org>" and copy["List-Post"] == f"<mailto:{group_address}>"
+    session.commit()
     # The relayed copy coming back (a member's auto-forward) is a loop and is dropped.
     response = app.post(
         f"/mail/webhooks/inbound?token={mail.routes.webhook_token()}&to={group_address}", content=relayed[0].data

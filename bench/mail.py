@@ -1,0 +1,209 @@
+"""Benchmark: N personalised course mails through the whole pipeline vs a plain aiosmtplib blast.
+
+    python bench/mail.py [--learners 20000] [--connections 4] [--sink fast|aiosmtpd] [--dkim] [--postgres]
+
+The pipeline is what a worker does: the scheduler scan renders each learner's unit (sandboxed
+Jinja2, Markdown, inlined CSS) into the outbox, then the sender claims, sends over reused SMTP
+connections and records each answer. The baseline sends the very same message bytes with
+aiosmtplib over the same number of connections, recording nothing. Both go to the same sink,
+running in its own process, in the same run. Prints mails/s and the ratio (target >= 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import aiosmtplib  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
+
+from courses.folder import import_course  # noqa: E402
+from courses.models import Enrollment, Run, StudyGroup  # noqa: E402
+from courses.versions import publish  # noqa: E402
+from mail.models import OutgoingMail  # noqa: E402
+from mail.scheduler import schedule_all_due, start_many  # noqa: E402
+from mail.sender import envelope, send_all  # noqa: E402
+from server.bootstrap import boot  # noqa: E402
+from server.clock import frozen  # noqa: E402
+from server.db import session_factory  # noqa: E402
+from server.settings import load_settings  # noqa: E402
+
+ZONES = ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC", "America/Los_Angeles", "Australia/Sydney"]
+COURSE = ROOT / "tests" / "fixtures" / "courses" / "gentle-python"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_sink(kind: str, port: int) -> subprocess.Popen[bytes]:
+    """The sink in its own process: the fast minimal one, or aiosmtpd."""
+    if kind == "fast":
+        command = [sys.executable, "-m", "bench.smtp_sink", str(port)]
+    else:
+        command = [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l", f"127.0.0.1:{port}"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            import socket
+
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("the SMTP sink did not start")
+
+
+def populate(session, learners: int) -> None:  # type: ignore[no-untyped-def]
+    """A run of gentle-python with `learners` confirmed learners in groups of 20, cursors started."""
+    course = import_course(session, COURSE)
+    session.flush()
+    publish(session, course)
+    run = Run(handle="bench-run", course_id=course.id, version_number=1, start_date=date(2026, 3, 2))
+    session.add(run)
+    session.flush()
+    groups = [{"run_id": run.id, "number": n + 1, "handle": f"bench-g{n + 1}"} for n in range((learners + 19) // 20)]
+    session.execute(insert(StudyGroup), groups)
+    group_ids = list(
+        session.scalars(select(StudyGroup.id).where(StudyGroup.run_id == run.id).order_by(StudyGroup.number))
+    )
+    rows = [
+        {
+            "run_id": run.id,
+            "email": f"learner{i}@example.org",
+            "name": f"Learner {i}",
+            "timezone": ZONES[i % len(ZONES)],
+            "status": "confirmed",
+            "group_id": group_ids[i // 20],
+            "token": secrets.token_hex(16),
+        }
+        for i in range(learners)
+    ]
+    session.execute(insert(Enrollment), rows)
+    ids = list(session.scalars(select(Enrollment.id).where(Enrollment.run_id == run.id)))
+    start_many(session, run.id, ids, datetime(2026, 3, 1, tzinfo=UTC))
+    session.commit()
+
+
+async def blast(url_port: int, messages: list[tuple[str, str, bytes]], connections: int) -> None:
+    """The baseline: the same bytes, aiosmtplib, the same number of reused connections, nothing recorded."""
+
+    async def worker(share: list[tuple[str, str, bytes]]) -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=url_port, start_tls=False)
+        await client.connect()
+        for sender, recipient, data in share:
+            await client.sendmail(sender, [recipient], data)
+        await client.quit()
+
+    await asyncio.gather(*(worker(messages[i::connections]) for i in range(connections)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--learners", type=int, default=20000)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--sink", choices=["fast", "aiosmtpd"], default="fast")
+    parser.add_argument("--dkim", action="store_true", help="sign every mail with a 2048-bit RSA DKIM key")
+    parser.add_argument("--postgres", action="store_true", help="use MECHMOOC_TEST_POSTGRES (default: SQLite)")
+    args = parser.parse_args()
+
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="mechmooc-bench-mail-"))
+    environ = {
+        "MECHMOOC_DATA_DIR": str(workdir),
+        "MECHMOOC_URL": "https://bench.example.org",
+        "MECHMOOC_SECRET_KEY": "bench",
+        "MECHMOOC_MAIL_DOMAIN": "lists.bench.example.org",
+        "MECHMOOC_SMTP_URL": f"smtp://127.0.0.1:{port}",
+        "MECHMOOC_SMTP_CONNECTIONS": str(args.connections),
+    }
+    if args.postgres:
+        environ["MECHMOOC_DATABASE_URL"] = (
+            os.environ.get("MECHMOOC_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test").rsplit(
+                "/", 1
+            )[0]
+            + "/mechmooc_bench_mail"
+        )
+        _fresh_pg(environ["MECHMOOC_DATABASE_URL"])
+    if args.dkim:
+        environ.update(MECHMOOC_DKIM_SELECTOR="bench", MECHMOOC_DKIM_KEY=_dkim_key(workdir))
+    settings = boot(load_settings(environ=environ))
+    sink = start_sink(args.sink, port)
+    try:
+        session = session_factory()()
+        populate(session, args.learners)
+        at = datetime(2026, 3, 2, 23, 59, tzinfo=UTC)  # unit 0 is due for everyone
+        began = time.perf_counter()
+        with frozen(at):
+            scheduled = schedule_all_due(session)
+            render_time = time.perf_counter() - began
+            report = send_all(session, limit=1000)
+        pipeline = time.perf_counter() - began
+        assert scheduled == args.learners and report.sent == args.learners, (scheduled, report)
+        from mail.dkim import signer_from_settings
+
+        signer = signer_from_settings(settings)
+        rows = session.scalars(select(OutgoingMail).order_by(OutgoingMail.id)).all()
+        messages = [(e.sender, e.recipient, e.data) for e in (envelope(row, signer) for row in rows)]
+        began = time.perf_counter()
+        asyncio.run(blast(port, messages, args.connections))
+        baseline = time.perf_counter() - began
+        n = args.learners
+        print(
+            f"backend {'postgresql' if args.postgres else 'sqlite'}, sink {args.sink}, {args.connections} connections,"
+            f" dkim {'on' if args.dkim else 'off'}, {n} mails of {sum(len(m[2]) for m in messages) // n} bytes"
+        )
+        print(
+            f"pipeline: {n / pipeline:8.0f} mails/s  ({pipeline:.1f} s; schedule+render+outbox {render_time:.1f} s,"
+            f" send+record {pipeline - render_time:.1f} s)"
+        )
+        print(f"plain aiosmtplib blast: {n / baseline:8.0f} mails/s  ({baseline:.1f} s)")
+        print(f"ratio pipeline/blast: {baseline / pipeline:.2f}  (target >= 0.5, aim 0.8)")
+    finally:
+        sink.terminate()
+        sink.wait()
+
+
+def _fresh_pg(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(url.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def _dkim_key(workdir: Path) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = workdir / "dkim.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    )
+    return str(path)
+
+
+if __name__ == "__main__":
+    main()

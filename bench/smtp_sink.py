@@ -1,0 +1,60 @@
+"""A minimal, fast SMTP sink for benchmarks: accepts everything, counts messages, keeps nothing.
+
+Run as its own process (`python -m bench.smtp_sink PORT`) so it does not share the sender's GIL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+
+class SinkProtocol(asyncio.Protocol):
+    """Just enough ESMTP (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) with pipelined input."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+        self.buffer = b""
+        self.in_data = False
+        self.transport.write(b"220 sink ESMTP\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            if self.in_data:
+                end = self.buffer.find(b"\r\n.\r\n")
+                if end < 0:
+                    return
+                self.buffer = self.buffer[end + 5 :]
+                self.in_data = False
+                self.transport.write(b"250 2.0.0 queued\r\n")
+                continue
+            line_end = self.buffer.find(b"\r\n")
+            if line_end < 0:
+                return
+            line, self.buffer = self.buffer[:line_end], self.buffer[line_end + 2 :]
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                self.transport.write(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 52428800\r\n")
+            elif verb == b"DATA":
+                self.in_data = True
+                self.buffer = b"\r\n" + self.buffer  # so an empty body still ends at CRLF.CRLF
+                self.transport.write(b"354 go ahead\r\n")
+            elif verb == b"QUIT":
+                self.transport.write(b"221 bye\r\n")
+                self.transport.close()
+                return
+            else:
+                self.transport.write(b"250 OK\r\n")
+
+
+async def serve(port: int) -> None:
+    """Listen on 127.0.0.1:`port` until killed."""
+    server = await asyncio.get_running_loop().create_server(SinkProtocol, "127.0.0.1", port)
+    print("ready", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(int(sys.argv[1])))
