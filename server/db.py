@@ -101,6 +101,20 @@ def session_scope() -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def write_scope() -> Iterator[Session]:
+    """A session_scope that takes the write lock at once on SQLite (for requests that read, then write).
+
+    A deferred SQLite transaction that has read fails at its first write with "database is locked"
+    when another connection committed in between (WAL cannot wait that out); BEGIN IMMEDIATE makes
+    concurrent writers queue on busy_timeout instead. Do not open another writing session inside it.
+    """
+    with session_scope() as session:
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        yield session
+
+
 def is_postgres(session: Session) -> bool:
     """True when the session talks to PostgreSQL (SKIP LOCKED available)."""
     return session.get_bind().dialect.name == "postgresql"
