@@ -23,7 +23,7 @@ from courses.models import Enrollment
 from courses.runs import next_run
 from courses.signup import by_token
 from server import urls
-from server.db import session_scope
+from server.db import session_scope, write_scope
 from server.errors import Invalid, NotFound
 from web import throttle
 from web.csrf import posted_form
@@ -87,7 +87,7 @@ def _act(request: Request, action: Callable[[Session, str], Enrollment], done: s
     """Run one learner operation on the place of the path's token and come back to the page."""
     token = request.path_params["token"]
     try:
-        with session_scope() as session:
+        with write_scope() as session:
             action(session, token)
     except NotFound:
         return render(request, "learner/invalid.html", status=404)
@@ -148,7 +148,7 @@ def find_submit(request: Request) -> Response:
     except Invalid:
         errors = {"email": "Email address: enter the address you signed up with, like name@example.org."}
         return render(request, "learner/find.html", {"email": raw, "errors": errors}, status=400)
-    with session_scope() as session:
+    with write_scope() as session:
         if throttle.wait_time(session, FIND_PER_EMAIL, email.lower()) is None:
             throttle.record(session, FIND_PER_EMAIL, email.lower())
             mail_links(session, email)

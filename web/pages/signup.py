@@ -22,7 +22,7 @@ from courses import signup, versions
 from courses.models import Run
 from courses.runs import accepts_signups, find_run, run_for_signup
 from server.clock import now
-from server.db import session_scope
+from server.db import session_scope, write_scope
 from server.errors import Invalid, MechMoocError, NotFound
 from web.csrf import posted_form
 from web.templating import render
@@ -110,7 +110,7 @@ def attempt_from(values: FormData | dict[str, Any], questions: list[dict[str, An
 
 def submit_signup(handle: str, values: FormData | dict[str, Any]) -> tuple[SignupAttempt, int]:
     """Sign up (email: double opt-in; handle: fediverse join) and the attempt with its HTTP status."""
-    with session_scope() as session:
+    with write_scope() as session:
         run = find_run(session, handle)
         questions = questions_of(session, run)
         attempt = attempt_from(values, questions)
@@ -199,7 +199,7 @@ def confirm_page(request: Request) -> Response:
 def confirm_submit(request: Request) -> Response:
     """POST: use the single-use link; a second use says the place is confirmed already."""
     token = request.path_params["token"]
-    with session_scope() as session:
+    with write_scope() as session:
         try:
             outcome = signup.confirm(session, token)
         except NotFound:
