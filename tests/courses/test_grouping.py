@@ -85,3 +85,37 @@ def test_small_remnants_merge_into_the_nearest_group_with_room() -> None:
     near = GroupShape(2, tuple(Learner(0, ("en",), 100 + i) for i in range(12)))
     remnant = GroupShape(3, tuple(Learner(30, ("en",), 200 + i) for i in range(4)))
     assert remnant_merges([big, near, remnant], 20) == [(3, 2)]
+
+
+shapes = st.lists(st.lists(st.sampled_from(OFFSETS), min_size=1, max_size=35), min_size=1, max_size=12).map(
+    lambda groups: [
+        GroupShape(gid, tuple(Learner(o, ("en",), gid * 100 + i) for i, o in enumerate(offsets)))
+        for gid, offsets in enumerate(groups, 1)
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(groups=shapes, size=st.integers(min_value=4, max_value=30), offset=st.sampled_from(OFFSETS))
+def test_a_late_joiner_only_ever_joins_a_group_with_room(groups: list[GroupShape], size: int, offset: int) -> None:
+    chosen = best_group(Learner(offset, ("en",), 99_999), groups, size)
+    _, high = size_bounds(size)
+    if chosen is not None:
+        assert len(next(g for g in groups if g.id == chosen).members) < high
+    else:
+        assert all(len(g.members) >= high for g in groups) or all(
+            abs(g.centre - offset) > 240 for g in groups if len(g.members) < high
+        )
+
+
+@settings(max_examples=150, deadline=None)
+@given(groups=shapes, size=st.integers(min_value=4, max_value=30))
+def test_remnant_merges_only_move_small_groups_into_groups_with_room(groups: list[GroupShape], size: int) -> None:
+    low, high = size_bounds(size)
+    sizes = {g.id: len(g.members) for g in groups}
+    sources = set()
+    for source, target in remnant_merges(groups, size):
+        assert sizes[source] < low and source not in sources and target not in sources
+        sizes[target] += sizes.pop(source)
+        assert sizes[target] <= high
+        sources.add(source)
