@@ -16,6 +16,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from types import FrameType
 
 import uvicorn
@@ -78,27 +80,61 @@ def child_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_children(settings: Settings) -> list[subprocess.Popen[bytes]]:
-    """Start `mechmooc worker` and `mechmooc scheduler` on the embedded transport."""
-    env = child_environment(settings)
-    return [
-        subprocess.Popen([*CLI, command], env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
-        for command in ("worker", "scheduler")
-    ]
+class Children:
+    """`mechmooc worker` and `mechmooc scheduler` as child processes, restarted if one dies."""
 
+    COMMANDS = ("worker", "scheduler")
+    WATCH_EVERY = 2.0
+    # A child that dies this soon after starting is not restarted at once (no tight crash loop).
+    RESTART_AFTER = 10.0
 
-def stop_children(children: list[subprocess.Popen[bytes]], timeout: float = CHILD_STOP_TIMEOUT) -> None:
-    """Ask each child to finish its work (SIGTERM: Celery's warm shutdown), kill it after `timeout`."""
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for child in children:
-        try:
-            child.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            log.warning("child %s did not stop within %.0f s; killing it", child.pid, timeout)
-            child.kill()
-            child.wait()
+    def __init__(self, settings: Settings) -> None:
+        self.env = child_environment(settings)
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.started_at: dict[str, float] = {}
+        self.stopping = threading.Event()
+        self.watcher = threading.Thread(target=self._watch, name="children-watcher", daemon=True)
+
+    def _spawn(self, command: str) -> None:
+        # A session of their own: a terminal's Ctrl-C reaches `serve` alone, which stops them in order.
+        self.processes[command] = subprocess.Popen(
+            [*CLI, command], env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+        )
+        self.started_at[command] = time.monotonic()
+
+    def start(self) -> None:
+        """Start every child and the thread that restarts them."""
+        for command in self.COMMANDS:
+            self._spawn(command)
+        self.watcher.start()
+
+    def _watch(self) -> None:
+        while not self.stopping.wait(self.WATCH_EVERY):
+            for command, process in list(self.processes.items()):
+                code = process.poll()
+                if code is None or time.monotonic() - self.started_at[command] < self.RESTART_AFTER:
+                    continue
+                if self.stopping.is_set():
+                    return
+                log.warning("the %s (pid %s) exited with %s; starting it again", command, process.pid, code)
+                self._spawn(command)
+
+    def stop(self, timeout: float = CHILD_STOP_TIMEOUT) -> None:
+        """Ask each child to finish its work (SIGTERM: Celery's warm shutdown), kill it after `timeout`."""
+        self.stopping.set()
+        if self.watcher.is_alive():
+            self.watcher.join()
+        children = list(self.processes.values())
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("child %s did not stop within %.0f s; killing it", child.pid, timeout)
+                child.kill()
+                child.wait()
 
 
 def _note_signal(signum: int, _frame: FrameType | None) -> None:
@@ -125,7 +161,9 @@ def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None
     install_waker(make_celery(settings))
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _note_signal)
-    children = start_children(settings) if worker and settings.embedded_broker else []
+    children = Children(settings)
+    if worker and settings.embedded_broker:
+        children.start()
     config = uvicorn.Config(
         create_app(settings),
         log_level="info",
@@ -137,5 +175,5 @@ def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
-        stop_children(children)
+        children.stop()
         sock.close()

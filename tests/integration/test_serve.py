@@ -122,3 +122,45 @@ def test_sigterm_stops_accepting_but_finishes_the_request_in_flight(instance_fac
     client.close()
     assert answer.startswith("HTTP/1.1 4"), answer  # answered (unsigned, so refused) rather than cut off
     assert delta.stop() == 0
+
+
+def _command_of(pid: int) -> str:
+    from pathlib import Path
+
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+
+
+def test_a_worker_that_dies_is_started_again(instance_factory):
+    import os
+    import signal
+
+    epsilon = instance_factory("epsilon")
+    deadline = time.monotonic() + 30
+    workers: list[int] = []
+    while time.monotonic() < deadline and not workers:
+        workers = [pid for pid in epsilon.children() if _command_of(pid).endswith(" worker")]
+        time.sleep(0.2)
+    assert len(workers) == 1, epsilon.children()
+    time.sleep(11)  # past the crash-loop guard: a worker that dies young is restarted later
+    os.kill(workers[0], signal.SIGKILL)
+    while time.monotonic() < deadline + 60:
+        replacement = [pid for pid in epsilon.children() if _command_of(pid).endswith(" worker")]
+        if replacement and replacement != workers:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"no new worker:\n{epsilon.logs()}")
+    assert "exited with -9; starting it again" in epsilon.logs()
+    with sqlite3.connect(epsilon.data_dir / "mechmooc.sqlite3") as db:
+        before = {row[0] for row in db.execute("SELECT worker FROM worker_heartbeats")}
+    new_name = f":{replacement[0]}"
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        with sqlite3.connect(epsilon.data_dir / "mechmooc.sqlite3") as db:
+            names = {row[0] for row in db.execute("SELECT worker FROM worker_heartbeats")}
+        if any(name.endswith(new_name) for name in names):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"the new worker ran no heartbeat ({before} -> {names}):\n{epsilon.logs()}")
+    assert epsilon.stop() == 0 and not epsilon.leftovers

@@ -84,6 +84,14 @@ def base_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as gone)."""
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
 class Instance:
     """A `mechmooc serve` subprocess on 127.0.0.1 with its own data dir (`with` starts and stops it)."""
 
@@ -180,6 +188,19 @@ class Instance:
         """Everything `serve` and its worker and scheduler printed so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def children(self) -> list[int]:
+        """Process ids of the serve process's children (its worker and scheduler), Linux only."""
+        if self.process is None:
+            return []
+        pids: list[int] = []
+        # Each thread has its own list: `serve` restarts a dead child from a watcher thread.
+        for path in Path(f"/proc/{self.process.pid}/task").glob("*/children"):
+            try:
+                pids += [int(pid) for pid in path.read_text().split()]
+            except OSError:
+                continue
+        return pids
+
     @property
     def running(self) -> bool:
         """True while the serve process lives."""
@@ -187,6 +208,7 @@ class Instance:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int | None:
         """Signal `serve` (SIGTERM), wait, kill its whole group after `timeout`; return its exit code."""
+        children = self.children()
         process, self.process = self.process, None
         if process is None:
             return None
@@ -197,10 +219,12 @@ class Instance:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             code = process.wait()
-        # Anything left in the group (a worker that outlived serve) is a bug: note it, then reap it.
+        # A child that outlived serve (worker, scheduler) is a bug: note it, then reap it.
+        for pid in children:
+            if _alive(pid):
+                self.leftovers = True
+                os.kill(pid, signal.SIGKILL)
         try:
-            os.killpg(process.pid, 0)
-            self.leftovers = True
             os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
