@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from jinja2 import TemplateError
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -19,7 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from courses import editor
-from courses.merge_tags import SAMPLE_CONTEXT, body_problem
+from courses.merge_tags import SAMPLE_CONTEXT, body_problem, sandbox
 from courses.models import Course, Unit
 from server.db import session_scope
 from server.errors import Invalid
@@ -27,23 +28,21 @@ from web.auth import require_role
 from web.csrf import posted_form
 from web.flash import flash
 from web.pages.organize import editable_course, sentence
-from web.templating import environment, render
+from web.templating import environment, markdown, render
 
 
 def preview_html(course: Course, title: str, day: int, body: str) -> tuple[Markup, str]:
-    """The unit body rendered as a learner would get it (sample learner and group), or an error."""
-    from mail.render import markdown_html, merge
-
+    """The unit body rendered with sample merge-tag values (learner Ada, Group 1), or an error."""
     problem = body_problem(body)
     if problem is not None:
-        # The same check as saving: the mail renderer would quietly print nothing for unknown names.
         return Markup(""), f"Line {problem.line}: the text does not render: {problem.message}"
     context: dict[str, Any] = copy.deepcopy(SAMPLE_CONTEXT)
     context["course"].update({"title": course.title, "slug": course.slug, "summary": course.summary})
     context["unit"].update({"title": title, "day": day})
     try:
-        return Markup(markdown_html(merge(body, context, f"unit {title or '(untitled)'}"), None)), ""
-    except Invalid as error:
+        # The same sandbox the editor checks bodies in; Markdown as the pages render it (raw HTML escaped).
+        return markdown(sandbox().from_string(body).render(context)), ""
+    except TemplateError as error:
         return Markup(""), sentence(str(error))
 
 
