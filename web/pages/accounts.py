@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.accounts import Account, check_password, hash_password
-from server.db import session_scope
+from server.db import session_scope, write_scope
 from server.errors import Invalid
 from web import passwords, throttle
 from web.auth import current_account, log_in, log_out, require_login, safe_next
@@ -46,24 +46,28 @@ def login_submit(request: Request) -> Response:
     password = str(form.get("password", ""))
     target = safe_next(str(form.get("next", "")) or None)
     context = {"email": email, "next": target}
+    # Read, check the password outside any transaction, then write: argon2 never holds a lock, and a
+    # transaction whose first statement writes waits its turn on SQLite instead of failing.
     with session_scope() as db:
         waits = [
             throttle.wait_time(db, throttle.LOGIN_PER_EMAIL, email.lower()),
             throttle.wait_time(db, throttle.LOGIN_PER_CLIENT, client_key(request)),
         ]
-        wait = max((w for w in waits if w is not None), default=None)
-        if wait is not None:
-            error = f"Too many failed attempts. Try again in {throttle.minutes(wait)} minutes, or reset your password."
-            response = render(request, "accounts/login.html", {**context, "error": error}, status=429)
-            response.headers["Retry-After"] = str(int(wait.total_seconds()))
-            return response
         account = passwords.find_account(db, email) if email else None
-        if account is None or not check_password(account, password):
-            if account is None:
-                check_password(_decoy(), password)
+    wait = max((w for w in waits if w is not None), default=None)
+    if wait is not None:
+        error = f"Too many failed attempts. Try again in {throttle.minutes(wait)} minutes, or reset your password."
+        response = render(request, "accounts/login.html", {**context, "error": error}, status=429)
+        response.headers["Retry-After"] = str(int(wait.total_seconds()))
+        return response
+    if account is None or not check_password(account, password):
+        if account is None:
+            check_password(_decoy(), password)
+        with session_scope() as db:
             throttle.record(db, throttle.LOGIN_PER_EMAIL, email.lower())
             throttle.record(db, throttle.LOGIN_PER_CLIENT, client_key(request))
-            return render(request, "accounts/login.html", {**context, "error": BAD_LOGIN}, status=400)
+        return render(request, "accounts/login.html", {**context, "error": BAD_LOGIN}, status=400)
+    with session_scope() as db:
         throttle.clear(db, throttle.LOGIN_PER_EMAIL, email.lower())
     log_in(request, account)
     flash(request, f"Welcome back, {account.display_name or account.handle}.", "success")
@@ -89,7 +93,7 @@ def forgot_submit(request: Request) -> Response:
         errors = {"email": "Email address: enter the address you log in with, like name@example.org."}
         return render(request, "accounts/forgot.html", {"email": email, "errors": errors}, status=400)
     limits = ((throttle.RESET_PER_EMAIL, email.lower()), (throttle.RESET_PER_CLIENT, client_key(request)))
-    with session_scope() as db:
+    with write_scope() as db:
         # Over a limit, the answer stays the same (it must not tell which addresses exist); no mail goes out.
         if all(throttle.wait_time(db, limit, key) is None for limit, key in limits):
             for limit, key in limits:
@@ -147,7 +151,7 @@ def save_profile(request: Request) -> Response:
     if not name or len(name) > 200:
         errors = {"display_name": "Name: between 1 and 200 characters."}
         return render(request, "accounts/account.html", {"display_name": name, "errors": errors}, status=400)
-    with session_scope() as db:
+    with write_scope() as db:
         stored = db.get(Account, account.id)
         assert stored is not None
         stored.display_name = name
@@ -163,7 +167,7 @@ def change_password(request: Request) -> Response:
     form = posted_form(request)
     current, new, confirm = (str(form.get(name, "")) for name in ("current", "password", "confirm"))
     errors: dict[str, str] = {}
-    with session_scope() as db:
+    with write_scope() as db:
         if throttle.wait_time(db, throttle.LOGIN_PER_EMAIL, account.email.lower()) is not None:
             errors["current"] = "Current password: too many wrong tries; wait a few minutes."
         elif not check_password(account, current):
@@ -177,10 +181,11 @@ def change_password(request: Request) -> Response:
     if errors:
         context = {"display_name": account.display_name, "errors": errors}
         return render(request, "accounts/account.html", context, status=400)
-    with session_scope() as db:
+    new_hash = hash_password(new)
+    with write_scope() as db:
         stored = db.get(Account, account.id)
         assert stored is not None
-        stored.password_hash = hash_password(new)
+        stored.password_hash = new_hash
     # A new fingerprint in this session keeps it; every other session of the account ends.
     log_in(request, stored)
     flash(request, "Your new password is saved. Other browsers logged in as you are logged out.", "success")

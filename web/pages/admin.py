@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.db import session_scope
+from server.db import session_scope, write_scope
 from server.instance import instance_info, set_instance_info
 from web.auth import require_role
 from web.csrf import posted_form
@@ -73,7 +73,7 @@ def instance_submit(request: Request) -> Response:
     errors = check_instance_form(values)
     if errors:
         return render(request, "admin/instance.html", {"values": values, "errors": errors}, status=400)
-    with session_scope() as db:
+    with write_scope() as db:
         set_instance_info(db, **values)
     flash(request, "The instance settings are saved.", "success")
     return RedirectResponse("/admin/instance", status_code=303)

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.accounts import ROLES, Account, create_account
-from server.db import session_scope
+from server.db import session_scope, write_scope
 from server.errors import Invalid, NotFound
 from web.auth import current_account, require_role
 from web.csrf import posted_form
@@ -101,7 +101,7 @@ def add_account(request: Request) -> Response:
     admin = current_account(request)
     assert admin is not None  # the guard let only an admin in
     try:
-        with session_scope() as db:
+        with write_scope() as db:
             account = create_account(db, values["email"], role=values["role"], display_name=values["display_name"])
             send_invitation(db, account, invited_by=admin.display_name or admin.handle)
     except Invalid as error:
@@ -118,7 +118,7 @@ def update_account(request: Request) -> Response:
     account_id = request.path_params["account_id"]
     action = str(form.get("action", ""))
     try:
-        with session_scope() as db:
+        with write_scope() as db:
             if action == "role":
                 account = change_role(db, account_id, str(form.get("role", "")))
                 message = f"{account.email} is now {account.role}."
