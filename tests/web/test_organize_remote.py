@@ -1,0 +1,66 @@
+"""Fork a course of another instance from the organizer's page, see its provenance, then the upstream
+change as a diff and pull it — two real `mechmooc serve` instances on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import FIXTURES
+from tests.support.instances import Instance
+
+pytestmark = pytest.mark.slow
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+PASSWORD = "correct horse battery"
+
+
+def browser(instance: Instance, email: str, role: str) -> httpx.Client:
+    """A logged-in client (cookies kept) for a new account with `role` on `instance`."""
+    created = instance.cli("user", "create", email, "--password", PASSWORD, "--role", role)
+    assert created.returncode == 0, created.stderr
+    client = httpx.Client(base_url=instance.url, timeout=30)
+    submit(client, "/login", "/login", {"email": email, "password": PASSWORD})
+    return client
+
+
+def submit(client: httpx.Client, page: str, action: str, data: dict[str, str]) -> httpx.Response:
+    """POST a form with the CSRF token of `page`; the answer (redirects not followed)."""
+    token = CSRF.search(client.get(page).text)
+    assert token, f"no form on {page}"
+    return client.post(action, data={"csrf_token": token.group(1), **data})
+
+
+def test_fork_from_another_instance_then_see_and_pull_the_upstream_change(tmp_path: Path) -> None:
+    with Instance(tmp_path / "a", worker=False) as origin, Instance(tmp_path / "b", worker=False) as here:
+        assert origin.cli("course", "import", str(FIXTURES / "courses" / "gentle-python")).returncode == 0
+        ada = browser(origin, "ada@example.org", "admin")
+        editor = "/organize/courses/gentle-python"
+        assert submit(ada, editor, f"{editor}/publish", {}).status_code == 303
+
+        bob = browser(here, "bob@example.org", "organizer")
+        course_id = f"{origin.url}/courses/gentle-python"
+        forked = submit(bob, "/organize/remote", "/organize/remote/fork", {"target": course_id, "slug": "py-b"})
+        assert forked.status_code == 303 and forked.headers["location"] == "/organize/courses/py-b"
+        page = bob.get("/courses/py-b").text
+        assert "Where this course comes from" in page and f'href="{course_id}"' in page
+        assert "Upstream changed" not in page
+
+        unit = f"{editor}/units/welcome"
+        changed = {"title": "Welcome, everyone", "day": "0", "body": "Hello and welcome to the new edition."}
+        assert submit(ada, unit, unit, changed).status_code == 303
+        assert submit(ada, editor, f"{editor}/publish", {}).status_code == 303
+
+        diff = bob.get("/courses/py-b/upstream")
+        assert diff.status_code == 200
+        assert '<span class="add">+Hello and welcome to the new edition.</span>' in diff.text
+        assert '<span class="add">+title: Welcome, everyone</span>' in diff.text
+        assert "Upstream changed" in bob.get("/courses/py-b").text  # seeing the diff noted the new version
+        pulled = submit(bob, "/courses/py-b/upstream", "/courses/py-b/upstream", {})
+        assert pulled.status_code == 303
+        draft = bob.get("/organize/courses/py-b/units/welcome").text
+        assert "Hello and welcome to the new edition." in draft
+        assert "Upstream changed" not in bob.get("/courses/py-b").text
+        assert "Your draft and the origin agree" in bob.get("/courses/py-b/upstream").text
