@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from courses.models import Course, Enrollment, Run, table
+from courses.models import Course, Enrollment, Post, Run, StudyGroup, table
 from courses.runs import times_of
 from courses.signup import new_token
 from server.accounts import Account
@@ -47,6 +47,13 @@ def anonymise_finished_runs(session: Session, older_than_days: int | None = None
                 for eid in ids
             ],
         )  # fmt: skip
+        # Their group posts stay readable for the archive, without who wrote them.
+        groups = select(StudyGroup.id).where(StudyGroup.run_id == run.id)
+        session.execute(
+            update(Post)
+            .where(Post.group_id.in_(groups), Post.author_email.is_not(None))
+            .values(author_email=None, author_name="")
+        )
         run.anonymised = True
         done.append(run)
     session.flush()

@@ -12,7 +12,7 @@ from courses import learner
 from courses.bulk import import_learners
 from courses.folder import import_course
 from courses.groups import form_groups, move_learner
-from courses.models import Enrollment, Run, StudyGroup
+from courses.models import Enrollment, Post, Run, StudyGroup
 from courses.privacy import anonymise_finished_runs, can_see_learners
 from courses.runs import advance_runs, create_run
 from courses.signup import admin_enroll, confirm, enroll_actor, request_signup
@@ -147,6 +147,8 @@ def test_privacy_visibility_and_anonymising(session: Session) -> None:
     with frozen(BEFORE):
         ada = admin_enroll(session, run, "ada@example.org", "Ada")
     form_groups(session, run)
+    post = Post(group_id=run.groups[0].id, run_id=run.id, author_email="ada@example.org", author_name="Ada", text="Hi")
+    session.add(post)
     advance_runs(session, datetime(2027, 3, 1, tzinfo=UTC))
     assert run.status == "finished"
     with frozen(datetime(2027, 3, 10, tzinfo=UTC)):
@@ -154,3 +156,5 @@ def test_privacy_visibility_and_anonymising(session: Session) -> None:
         assert anonymise_finished_runs(session, older_than_days=5) == [run]
     session.refresh(ada)
     assert ada.email.endswith("@anonymised.invalid") and ada.name == "" and run.anonymised
+    session.refresh(post)
+    assert (post.author_email, post.author_name, post.text) == (None, "", "Hi")
