@@ -3,6 +3,7 @@ change as a diff and pull it — two real `mechmooc serve` instances on 127.0.0.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -64,3 +65,14 @@ def test_fork_from_another_instance_then_see_and_pull_the_upstream_change(tmp_pa
         assert "Hello and welcome to the new edition." in draft
         assert "Upstream changed" not in bob.get("/courses/py-b").text
         assert "Your draft and the origin agree" in bob.get("/courses/py-b/upstream").text
+
+        # Bob, a person on the other instance, joins a run of the origin with his fediverse handle.
+        created = origin.cli("run", "create", "gentle-python", "--start", "2099-01-05")
+        run = created.stdout.strip().splitlines()[-1].rstrip("/").rsplit("/", 1)[-1]
+        visitor = httpx.Client(base_url=origin.url, timeout=30)
+        joined = submit(visitor, f"/runs/{run}", f"/runs/{run}/signup", {"handle": f"@bob@{here.host}"})
+        assert joined.status_code == 303 and joined.headers["location"].endswith("?by=fediverse")
+        shown = json.loads(origin.cli("run", "show", run, "--json").stdout)
+        assert shown["learners"] == 1
+        unknown = submit(visitor, f"/runs/{run}", f"/runs/{run}/signup", {"handle": f"@nobody@{here.host}"})
+        assert unknown.status_code == 400 and 'id="f-handle-error"' in unknown.text
