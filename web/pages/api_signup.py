@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -19,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from courses.runs import find_run
 from server.db import session_scope
 from web.pages.runs import run_facts
-from web.pages.signup import form_context, submit_signup
+from web.pages.signup import SignupAttempt, form_context, submit_signup
 from web.templating import render
 
 CORS_HEADERS = {
@@ -70,15 +71,12 @@ async def signup(request: Request) -> Response:
     return await _embed_answer(request, handle, attempt, status)
 
 
-async def _in_thread(handle: str, values: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
+async def _in_thread(handle: str, values: Any) -> tuple[SignupAttempt, int]:
     return await run_in_threadpool(submit_signup, handle, values)
 
 
-async def _embed_answer(request: Request, handle: str, attempt: Any, status: int) -> Response:
+async def _embed_answer(request: Request, handle: str, attempt: SignupAttempt, status: int) -> Response:
     """The embeddable page again: the thank-you words, or the form with its errors."""
-    from starlette.concurrency import run_in_threadpool
 
     def build() -> Response:
         with session_scope() as session:
