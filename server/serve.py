@@ -63,12 +63,18 @@ def ensure_keys() -> None:
         ensure_instance_keys(session)
 
 
+# Loaded once here: between fork and exec (where `_die_with_parent` runs) loading a library could deadlock.
+try:
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:  # not glibc Linux: orphans are then stopped by whoever stops the process group
+    _LIBC = None
+PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:
-    # Linux: a child whose `serve` is killed outright must not live on as an orphan.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    # A child whose `serve` is killed outright gets SIGTERM (Celery's warm shutdown) instead of living on.
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def child_environment(settings: Settings) -> dict[str, str]:
@@ -137,11 +143,6 @@ class Children:
                 child.wait()
 
 
-def _note_signal(signum: int, _frame: FrameType | None) -> None:
-    # uvicorn re-raises the stop signal once it has shut down; by then it only means "go on stopping".
-    log.info("stopping (signal %s)", signal.Signals(signum).name)
-
-
 def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None:
     """Run the instance until SIGTERM/SIGINT: migrate, keys, optional demo, web app and children."""
     from server.app import create_app
@@ -159,8 +160,16 @@ def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None
 
         fill_demo()
     install_waker(make_celery(settings))
+    stop_requested = threading.Event()
+
+    def note_signal(signum: int, _frame: FrameType | None) -> None:
+        # Before uvicorn runs this means "do not start"; after, uvicorn re-raises the signal it
+        # handled, and it only means "go on stopping".
+        log.info("stopping (signal %s)", signal.Signals(signum).name)
+        stop_requested.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _note_signal)
+        signal.signal(signum, note_signal)
     children = Children(settings)
     if worker and settings.embedded_broker:
         children.start()
@@ -173,7 +182,8 @@ def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None
     )
     log.info("serving %s on http://%s:%s (data in %s)", settings.url, host, port, settings.data_dir)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        if not stop_requested.is_set():
+            uvicorn.Server(config).run(sockets=[sock])
     finally:
         children.stop()
         sock.close()

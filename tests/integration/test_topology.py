@@ -90,6 +90,10 @@ def test_two_web_processes_a_worker_and_a_scheduler_on_postgres_and_redis(tmp_pa
         pid = int(name.rsplit(":", 1)[1])
         assert pid == worker.pid or _parent_of(pid) == worker.pid, (name, worker.pid)
 
+        # The check the compose file runs in the worker and scheduler containers.
+        health = webs[0].cli("health")
+        assert health.returncode == 0, health.stdout + health.stderr
+
         # Both web processes see the same worker through the shared database.
         for web in webs:
             report = web.get("/healthz").json()

@@ -93,3 +93,11 @@ def test_user_create_prints_the_id_last_and_refuses_duplicates(mechmooc):
 )
 def test_bad_input_is_one_line_naming_the_field(mechmooc_sqlite, args, fragment):
     assert fragment in one_line_error(mechmooc_sqlite(*args))
+
+
+def test_health_fails_while_no_worker_has_beaten(mechmooc_sqlite):
+    assert mechmooc_sqlite("db", "upgrade").returncode == 0
+    result = mechmooc_sqlite("health", "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["status"] == "unhealthy" and report["database"]["ok"] and not report["worker"]["ok"]
