@@ -179,3 +179,21 @@ def test_course_zip_upload(world: World, web: TestClient) -> None:
         web, "/organize/import", page="/organize/import", files={"archive": ("x.zip", b"not a zip", "application/zip")}
     )
     assert broken.status_code == 400 and "x.zip: not a zip file" in broken.text
+
+
+def test_admin_anonymises_finished_runs_organizers_may_not(world: World, web: TestClient) -> None:
+    enroll(world.run, "old@example.org")
+    with session_scope() as db:
+        run = db.scalar(select(Run).where(Run.handle == world.run))
+        run.status, run.start_date = "finished", start_in(-400)  # type: ignore[union-attr]
+    logged_in(web, world.owner)
+    assert web.get("/organize/privacy").status_code == 403
+    web.cookies.clear()
+    logged_in(web, world.admin)
+    assert world.run in web.get("/organize/privacy").text
+    done = post(web, "/organize/privacy", {"days": "30"}, page="/organize/privacy")
+    assert done.status_code == 303
+    with session_scope() as db:
+        emails = db.scalars(select(Enrollment.email)).all()
+        assert emails and all(e.endswith("@anonymised.invalid") for e in emails)  # type: ignore[union-attr]
+    assert "old@example.org" not in web.get(f"/organize/runs/{world.run}").text

@@ -293,7 +293,7 @@ def import_submit(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     """The dashboard, the course form and editor, publishing, folder import."""
-    from web.pages import organize_remote, organize_runs, organize_units
+    from web.pages import organize_privacy, organize_remote, organize_runs, organize_units
 
     return [
         Route("/organize", dashboard, name="organize"),
@@ -302,6 +302,7 @@ def routes() -> list[BaseRoute]:
         Route("/organize/import", import_form),
         Route("/organize/import", import_submit, methods=["POST"]),
         *organize_remote.routes(),
+        *organize_privacy.routes(),
         *organize_units.routes(),
         *organize_runs.routes(),
         Route("/organize/courses/{slug}", edit_course),
