@@ -114,12 +114,23 @@ async def blast(url_port: int, messages: list[tuple[str, str, bytes]], connectio
     await asyncio.gather(*(worker(messages[i::connections]) for i in range(connections)))
 
 
+def reset(session) -> None:  # type: ignore[no-untyped-def]
+    """Forget every mail and put each learner's cursor back on unit 0, due at once."""
+    from sqlalchemy import delete, update
+
+    session.execute(delete(OutgoingMail))
+    session.execute(update(Enrollment).values(next_position=0, next_due_at=datetime(2026, 3, 2, tzinfo=UTC)))
+    session.commit()
+    session.expunge_all()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, default=20000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--sink", choices=["fast", "aiosmtpd"], default="fast")
     parser.add_argument("--dkim", action="store_true", help="sign every mail with a 2048-bit RSA DKIM key")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; the best of each is kept")
     parser.add_argument("--postgres", action="store_true", help="use MECHMOOC_TEST_POSTGRES (default: SQLite)")
     args = parser.parse_args()
 
@@ -149,25 +160,32 @@ def main() -> None:
         session = session_factory()()
         populate(session, args.learners)
         at = datetime(2026, 3, 2, 23, 59, tzinfo=UTC)  # unit 0 is due for everyone
-        began = time.perf_counter()
-        with frozen(at):
-            scheduled = schedule_all_due(session)
-            render_time = time.perf_counter() - began
-            report = send_all(session, limit=1000)
-        pipeline = time.perf_counter() - began
-        assert scheduled == args.learners and report.sent == args.learners, (scheduled, report)
+        n = args.learners
         from mail.dkim import signer_from_settings
 
         signer = signer_from_settings(settings)
-        rows = session.scalars(select(OutgoingMail).order_by(OutgoingMail.id)).all()
-        messages = [(e.sender, e.recipient, e.data) for e in (envelope(row, signer) for row in rows)]
-        began = time.perf_counter()
-        asyncio.run(blast(port, messages, args.connections))
-        baseline = time.perf_counter() - began
-        n = args.learners
+        pipelines, renders, blasts = [], [], []
+        for _ in range(args.repeat):
+            # Interleaved and best-of, because a shared machine's load comes and goes.
+            reset(session)
+            began = time.perf_counter()
+            with frozen(at):
+                scheduled = schedule_all_due(session)
+                renders.append(time.perf_counter() - began)
+                report = send_all(session, limit=1000)
+            pipelines.append(time.perf_counter() - began)
+            assert scheduled == n and report.sent == n, (scheduled, report)
+            rows = session.scalars(select(OutgoingMail).order_by(OutgoingMail.id)).all()
+            messages = [(e.sender, e.recipient, e.data) for e in (envelope(row, signer) for row in rows)]
+            began = time.perf_counter()
+            asyncio.run(blast(port, messages, args.connections))
+            blasts.append(time.perf_counter() - began)
+        pipeline, baseline = min(pipelines), min(blasts)
+        render_time = renders[pipelines.index(pipeline)]
         print(
             f"backend {'postgresql' if args.postgres else 'sqlite'}, sink {args.sink}, {args.connections} connections,"
-            f" dkim {'on' if args.dkim else 'off'}, {n} mails of {sum(len(m[2]) for m in messages) // n} bytes"
+            f" dkim {'on' if args.dkim else 'off'}, {n} mails of {sum(len(m[2]) for m in messages) // n} bytes,"
+            f" best of {args.repeat}"
         )
         print(
             f"pipeline: {n / pipeline:8.0f} mails/s  ({pipeline:.1f} s; schedule+render+outbox {render_time:.1f} s,"

@@ -9,6 +9,7 @@ from mail.addresses import list_id, new_token
 from mail.mime import address, compose
 from mail.outbox import base_headers
 from mail.render import Rendered, render
+from mail.tracking import click_url, pixel_url
 from server import urls
 from server.config import get_settings
 
@@ -69,13 +70,11 @@ def context(
     return data
 
 
-def footer(data: dict[str, Any]) -> list[tuple[str, str]]:
-    """The links at the foot of every course mail."""
-    lines = [("Your page", data["links"]["learner_page"])]
-    if data["group"]["address"]:
-        lines.append(("Your group", data["links"]["group"]))
-    lines.append(("Unsubscribe", data["links"]["unsubscribe"]))
-    return lines
+def tracked(token: str) -> dict[str, Any]:
+    """The tracking arguments of `render` for the mail `token` (none when tracking is off)."""
+    if not get_settings().tracking:
+        return {}
+    return {"track_click": lambda url: click_url(token, url), "open_pixel": pixel_url(token)}
 
 
 def list_headers(token: str, list_name: str, list_handle: str) -> list[tuple[str, str]]:
@@ -104,8 +103,7 @@ def unit_mail(enrollment: Enrollment, run: Run, snapshot: dict[str, Any], unit: 
     token = new_token()
     data = context(enrollment, run, snapshot, token, unit)
     where = f"unit {unit.get('slug', unit.get('position'))!s} of {snapshot.get('slug', 'the course')}"
-    tracking = token if get_settings().tracking else None
-    rendered = render(UNIT_SUBJECT, str(unit.get("body", "")), data, where, footer(data), tracking)
+    rendered = render(UNIT_SUBJECT, str(unit.get("body", "")), data, where, **tracked(token))
     return token, rendered.subject, course_message(enrollment, run, snapshot, rendered, token)
 
 
@@ -115,8 +113,7 @@ def composed_mail(
     """A fresh token, the subject and an organizer's one-off mail rendered for `enrollment`."""
     token = new_token()
     data = context(enrollment, run, snapshot, token)
-    tracking = token if get_settings().tracking else None
-    rendered = render(subject, body, data, where, footer(data), tracking)
+    rendered = render(subject, body, data, where, **tracked(token))
     return token, rendered.subject, course_message(enrollment, run, snapshot, rendered, token)
 
 

@@ -26,6 +26,28 @@ def check_address(to: str) -> str:
     return address
 
 
+def mail_row(*, key: str, kind: str, to: str, token: str, subject: str, message: str, **links: object) -> dict:
+    """The column values of a new outbox row (for bulk inserts of many mails)."""
+    if kind not in KINDS:
+        raise Invalid(f"unknown mail kind {kind!r} (known: {', '.join(KINDS)})")
+    instant = now()
+    return {
+        "key": key,
+        "token": token,
+        "kind": kind,
+        "to_addr": to,
+        "envelope_from": verp(token),
+        "subject": subject[:500],
+        "message": message,
+        "state": QUEUED,
+        "attempts": 0,
+        "next_attempt_at": instant,
+        "created_at": instant,
+        "smtp_response": "",
+        **links,
+    }
+
+
 def enqueue(
     session: Session,
     *,
@@ -35,35 +57,13 @@ def enqueue(
     token: str,
     subject: str,
     message: str,
-    fresh: bool = False,
     **links: int | str | None,
 ) -> OutgoingMail | None:
-    """Add the mail to the outbox unless a mail with the same idempotency `key` exists (then None).
-
-    `fresh=True` is for callers that checked the keys of a whole batch themselves (the scheduler): no
-    query and no savepoint per mail; the unique key still refuses a duplicate, failing the batch.
-    """
-    if kind not in KINDS:
-        raise Invalid(f"unknown mail kind {kind!r} (known: {', '.join(KINDS)})")
-    if not fresh and session.scalar(select(OutgoingMail.id).where(OutgoingMail.key == key)) is not None:
+    """Add the mail to the outbox unless a mail with the same idempotency `key` exists (then None)."""
+    values = mail_row(key=key, kind=kind, to=check_address(to), token=token, subject=subject, message=message, **links)
+    if session.scalar(select(OutgoingMail.id).where(OutgoingMail.key == key)) is not None:
         return None
-    row = OutgoingMail(
-        key=key,
-        token=token,
-        kind=kind,
-        to_addr=check_address(to),
-        envelope_from=verp(token),
-        subject=subject[:500],
-        message=message,
-        state=QUEUED,
-        attempts=0,
-        next_attempt_at=now(),
-        created_at=now(),
-        **links,
-    )
-    if fresh:
-        session.add(row)
-        return row
+    row = OutgoingMail(**values)
     # A savepoint, so that a concurrent insert of the same key loses quietly without undoing the caller.
     try:
         with session.begin_nested():

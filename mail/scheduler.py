@@ -12,7 +12,7 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from courses.models import Enrollment, Run
@@ -20,7 +20,7 @@ from courses.versions import pinned
 from mail import schedule
 from mail.messages import unit_mail
 from mail.models import OutgoingMail
-from mail.outbox import enqueue
+from mail.outbox import mail_row
 from server.clock import now
 from server.db import is_postgres
 from server.events import publish
@@ -121,50 +121,66 @@ def stop(enrollment: Enrollment) -> None:
     enrollment.next_due_at = None
 
 
-def emit(session: Session, enrollment: Enrollment, plan: RunPlan, position: int, existing: set[str]) -> None:
-    """Hand unit `position` to the learner: a mail to an address, or an event for a fediverse account."""
+def emit(
+    session: Session, enrollment: Enrollment, plan: RunPlan, position: int, existing: set[str], mails: list[dict]
+) -> None:
+    """Hand unit `position` to the learner: a mail (added to `mails`), or an event for a fediverse account."""
     unit = plan.units[position]
     key = f"unit:{plan.run.id}:{enrollment.id}:{unit.get('slug', position)}"
     if enrollment.email:
         if key in existing:
             return
+        existing.add(key)
         token, subject, message = unit_mail(enrollment, plan.run, plan.snapshot, unit)
-        enqueue(
-            session,
-            key=key,
-            kind="unit",
-            to=enrollment.email,
-            token=token,
-            subject=subject,
-            message=message,
-            fresh=True,
-            enrollment_id=enrollment.id,
-            run_id=plan.run.id,
-            group_id=enrollment.group_id,
-            unit_position=position,
-            unit_slug=str(unit.get("slug", "")),
+        mails.append(
+            mail_row(
+                key=key,
+                kind="unit",
+                to=enrollment.email.lower(),
+                token=token,
+                subject=subject,
+                message=message,
+                enrollment_id=enrollment.id,
+                run_id=plan.run.id,
+                group_id=enrollment.group_id,
+                unit_position=position,
+                unit_slug=str(unit.get("slug", "")),
+                post_id=None,
+                sending_at=None,
+                sent_at=None,
+                locked_until=None,
+                last_error=None,
+            )
         )
     elif enrollment.actor:
         publish(session, "unit.due_for_actor", {"enrollment_id": enrollment.id, "position": position, "key": key})
 
 
 def advance(
-    session: Session, enrollment: Enrollment, plan: RunPlan, instant: datetime, existing: set[str] | None = None
+    session: Session,
+    enrollment: Enrollment,
+    plan: RunPlan,
+    instant: datetime,
+    existing: set[str] | None = None,
+    mails: list[dict] | None = None,
 ) -> int:
     """Emit every unit of `enrollment` due by `instant` and move its cursor on; the number emitted."""
     natural = plan.naturals(enrollment.timezone)
+    batch: list[dict] = mails if mails is not None else []
     emitted = 0
     while enrollment.next_due_at is not None and enrollment.next_due_at <= instant:
         position = enrollment.next_position
         if position >= len(plan.units):
             enrollment.next_due_at = None
             break
-        emit(session, enrollment, plan, position, existing if existing is not None else set())
+        emit(session, enrollment, plan, position, existing if existing is not None else set(), batch)
         emitted += 1
         enrollment.next_due_at = schedule.following_due(
             natural, position, enrollment.next_due_at, plan.late_join, plan.send_time, plan.zone(enrollment.timezone)
         )
         enrollment.next_position = position + 1
+    if mails is None and batch:
+        session.execute(insert(OutgoingMail), batch)
     return emitted
 
 
@@ -196,12 +212,16 @@ def schedule_due(session: Session, at: datetime | None = None, limit: int = 500)
         )
     )
     emitted = 0
+    mails: list[dict] = []
     with session.no_autoflush:
         for enrollment in learners:
             if enrollment.status != ACTIVE:
                 stop(enrollment)
                 continue
-            emitted += advance(session, enrollment, plans.of(enrollment.run_id), instant, existing)
+            emitted += advance(session, enrollment, plans.of(enrollment.run_id), instant, existing, mails)
+    if mails:
+        # One multi-row INSERT for the batch: ORM objects would cost more per mail than rendering it.
+        session.execute(insert(OutgoingMail), mails)
     session.commit()
     return len(learners), emitted
 

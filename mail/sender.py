@@ -6,13 +6,15 @@ recording that. We choose at-most-once for that gap: before each round the worke
 reservation). A worker that dies leaves those rows with `sending_at` set; after their lease runs out
 they become UNCERTAIN — never resent on their own, listed in the admin outbox for a person to
 resend. Rows it had claimed but not yet begun simply lose their lease and are sent by the next pass.
-So at most one round (connections x ROUND_PER_CONNECTION mails) is ever in doubt after a crash.
+Each connection works in rounds of its own, so at most connections x ROUND_PER_CONNECTION mails are
+ever in doubt after a crash.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -29,10 +31,12 @@ from server.config import get_settings
 from server.db import is_postgres
 from server.queue import QUEUED, backoff, claim, fail, retry_later, succeed
 
-ROUND_PER_CONNECTION = 5
+ROUND_PER_CONNECTION = 10
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=5)
 STOPPED = ("left", "unsubscribed")
+# The columns an SMTP answer changes (server.queue's succeed/retry_later/fail, and ours).
+OUTCOME = ("id", "state", "locked_until", "last_error", "next_attempt_at", "sending_at", "sent_at", "smtp_response")
 
 
 @dataclass
@@ -135,27 +139,44 @@ async def _deliver(session: Session, rows: list[OutgoingMail], report: SendRepor
     transport: SmtpPool | MaildirOutbox
     if settings.smtp_url:
         transport = SmtpPool(parse_smtp_url(settings.smtp_url), settings.smtp_connections)
-        size = settings.smtp_connections * ROUND_PER_CONNECTION
     else:
         transport = MaildirOutbox(outbox_path(settings.data_dir))
-        size = ROUND_PER_CONNECTION
     signer = signer_from_settings(settings)
-    by_id = {row.id: row for row in rows}
-    try:
-        for start in range(0, len(rows), size):
-            batch = rows[start : start + size]
+    waiting = deque(rows)
+    answered: list[OutgoingMail] = []
+    # The rows are detached: outcomes are written with bulk UPDATEs by id, not by the unit of work,
+    # which costs more per mail than the SMTP transaction itself.
+    for row in rows:
+        session.expunge(row)
+
+    def save_answers() -> None:
+        if answered:
+            session.execute(update(OutgoingMail), [{name: getattr(row, name) for name in OUTCOME} for row in answered])
+            answered.clear()
+
+    async def lane(index: int) -> None:
+        # Each connection takes its own rounds, so a slow connection does not hold the others back.
+        while waiting:
+            chunk = [waiting.popleft() for _ in range(min(ROUND_PER_CONNECTION, len(waiting)))]
             marked = now()
-            for row in batch:
-                row.sending_at = marked
-            wait = reserve(session, len(batch), settings.mail_rate)
-            session.commit()  # the round is durable as "in flight" before any byte leaves
+            session.execute(
+                update(OutgoingMail).where(OutgoingMail.id.in_([row.id for row in chunk])).values(sending_at=marked)
+            )
+            save_answers()
+            wait = reserve(session, len(chunk), settings.mail_rate)
+            session.commit()  # in flight, durably, before any byte leaves (with the outcomes recorded so far)
             if wait > 0:
                 await asyncio.sleep(wait)
-            outcomes = await transport.send([envelope(row, signer) for row in batch])
-            for outcome in outcomes:
-                record(by_id[outcome.mail_id], outcome, report)
+            outcomes = await transport.send_on(index, [envelope(row, signer) for row in chunk])
+            for row, outcome in zip(chunk, outcomes, strict=True):
+                record(row, outcome, report)
+                answered.append(row)
                 if not outcome.accepted:
-                    report.errors.append(f"{by_id[outcome.mail_id].to_addr}: {outcome.detail}")
+                    report.errors.append(f"{row.to_addr}: {outcome.detail}")
+
+    try:
+        await asyncio.gather(*(lane(index) for index in range(transport.lanes)))
+        save_answers()
         session.commit()
     finally:
         await transport.close()

@@ -123,6 +123,15 @@ class SmtpPool:
         if client is not None:
             client.close()
 
+    @property
+    def lanes(self) -> int:
+        """How many mails can be on their way at once (one per connection)."""
+        return len(self.clients)
+
+    async def send_on(self, lane: int, envelopes: list[Envelope]) -> list[Outcome]:
+        """Send `envelopes` one after the other on connection `lane`; one Outcome each."""
+        return await self._send_share(lane, envelopes)
+
     async def send(self, envelopes: list[Envelope]) -> list[Outcome]:
         """Send a round, spread over the connections; one Outcome per envelope."""
         shares = [envelopes[i :: len(self.clients)] for i in range(len(self.clients))]
@@ -146,6 +155,12 @@ class MaildirOutbox:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.box = mailbox.Maildir(str(path), create=True)
+
+    lanes = 1
+
+    async def send_on(self, lane: int, envelopes: list[Envelope]) -> list[Outcome]:
+        """The same as `send`: a Maildir has one lane."""
+        return await self.send(envelopes)
 
     async def send(self, envelopes: list[Envelope]) -> list[Outcome]:
         """File each mail with its envelope as Return-Path and Delivered-To headers."""
