@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from federation import fetch, routes
+from federation import fetch, inbox, routes
 from federation.keys import SigningKey, generate_pem
 from federation.signatures import sign_request
 from server.clock import now
@@ -82,11 +83,33 @@ def remote(monkeypatch: pytest.MonkeyPatch) -> Remote:
     return servers
 
 
+class InstanceClient(TestClient):
+    """Our routes over ASGI; ends the test's own transaction before each request and each worker run.
+
+    SQLite transactions take the write lock at BEGIN, so a test session left mid-transaction would
+    keep the instance from recording anything.
+    """
+
+    def __init__(self, app: Starlette, session: Session, base_url: str) -> None:
+        super().__init__(app, base_url=base_url)
+        self.session = session
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Send the request once the test session has let go of the database."""
+        self.session.commit()
+        return super().request(*args, **kwargs)
+
+    def process_inbox(self) -> int:
+        """Run the inbox worker once the test session has let go of the database."""
+        self.session.commit()
+        return inbox.process_inbox()
+
+
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
+def client(settings: Settings, session: Session) -> Iterator[InstanceClient]:
     """The federation routes of the test instance, over ASGI."""
     app = Starlette(routes=routes.routes())
-    with TestClient(app, base_url=settings.url) as test_client:
+    with InstanceClient(app, session, base_url=settings.url) as test_client:
         yield test_client
 
 

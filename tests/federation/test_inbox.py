@@ -6,9 +6,9 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from starlette.testclient import TestClient
 
 from courses.models import Course
 from federation import inbox
@@ -17,7 +17,7 @@ from federation.models import Delivery, Follower, InboxActivity
 from federation.moderation import block_domain
 from server import urls
 from server.clock import now
-from tests.federation.conftest import Remote, payload, signed_post
+from tests.federation.conftest import InstanceClient, Remote, payload, signed_post
 
 ASONIX = "https://masto.asonix.dog/users/asonix"
 
@@ -42,7 +42,7 @@ def count(session: Session, model: type) -> int:
     return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_mastodon_follow_is_recorded_then_accepted(client: TestClient, session: Session, remote: Remote) -> None:
+def test_mastodon_follow_is_recorded_then_accepted(client: InstanceClient, session: Session, remote: Remote) -> None:
     course = make_course(session)
     key = remote.actor(ASONIX)
     response = signed_post(client, "/inbox", follow_payload(course), key)
@@ -51,7 +51,7 @@ def test_mastodon_follow_is_recorded_then_accepted(client: TestClient, session: 
     assert row is not None and row.type == "Follow" and row.state == "queued"
     assert count(session, Follower) == 0  # recorded before any effect
 
-    assert inbox.process_inbox() == 1
+    assert client.process_inbox() == 1
     session.expire_all()
     follower = session.scalar(select(Follower))
     assert follower is not None and follower.actor == course and follower.follower == ASONIX
@@ -62,20 +62,20 @@ def test_mastodon_follow_is_recorded_then_accepted(client: TestClient, session: 
     assert body["type"] == "Accept" and body["object"]["id"] == payload("mastodon-follow")["id"]
 
 
-def test_replayed_post_is_a_no_op(client: TestClient, session: Session, remote: Remote) -> None:
+def test_replayed_post_is_a_no_op(client: InstanceClient, session: Session, remote: Remote) -> None:
     course = make_course(session)
     key = remote.actor(ASONIX)
     activity = follow_payload(course)
     assert signed_post(client, "/inbox", activity, key).status_code == 202
     assert signed_post(client, "/courses/gentle-python/inbox", activity, key).status_code == 202
     assert count(session, InboxActivity) == 1
-    inbox.process_inbox()
+    client.process_inbox()
     assert signed_post(client, "/inbox", activity, key).status_code == 202
-    assert inbox.process_inbox() == 0
+    assert client.process_inbox() == 0
     assert count(session, Delivery) == 1
 
 
-def test_unsigned_post_is_refused(client: TestClient, session: Session, remote: Remote) -> None:
+def test_unsigned_post_is_refused(client: InstanceClient, session: Session, remote: Remote) -> None:
     remote.actor(ASONIX)
     response = client.post(
         "/inbox", json=follow_payload(make_course(session)), headers={"Content-Type": "application/activity+json"}
@@ -84,7 +84,7 @@ def test_unsigned_post_is_refused(client: TestClient, session: Session, remote: 
     assert count(session, InboxActivity) == 0
 
 
-def test_body_tampered_after_signing_is_refused(client: TestClient, session: Session, remote: Remote) -> None:
+def test_body_tampered_after_signing_is_refused(client: InstanceClient, session: Session, remote: Remote) -> None:
     course = make_course(session)
     key = remote.actor(ASONIX)
     activity = follow_payload(course)
@@ -94,7 +94,7 @@ def test_body_tampered_after_signing_is_refused(client: TestClient, session: Ses
     assert count(session, InboxActivity) == 0
 
 
-def test_activity_signed_by_someone_else_is_refused(client: TestClient, session: Session, remote: Remote) -> None:
+def test_activity_signed_by_someone_else_is_refused(client: InstanceClient, session: Session, remote: Remote) -> None:
     course = make_course(session)
     remote.actor(ASONIX)
     mallory = remote.actor("https://evil.example/users/mallory")
@@ -103,7 +103,7 @@ def test_activity_signed_by_someone_else_is_refused(client: TestClient, session:
 
 
 def test_key_that_does_not_match_the_published_one_is_refused(
-    client: TestClient, session: Session, remote: Remote
+    client: InstanceClient, session: Session, remote: Remote
 ) -> None:
     course = make_course(session)
     remote.actor(ASONIX)
@@ -112,13 +112,13 @@ def test_key_that_does_not_match_the_published_one_is_refused(
     assert response.status_code == 401 and "does not verify" in response.json()["error"]
 
 
-def test_stale_signature_is_refused(client: TestClient, session: Session, remote: Remote) -> None:
+def test_stale_signature_is_refused(client: InstanceClient, session: Session, remote: Remote) -> None:
     key = remote.actor(ASONIX)
     response = signed_post(client, "/inbox", follow_payload(make_course(session)), key, at=now() - timedelta(hours=3))
     assert response.status_code == 401 and "hour" in response.json()["error"]
 
 
-def test_rotated_key_is_refetched_once(client: TestClient, session: Session, remote: Remote) -> None:
+def test_rotated_key_is_refetched_once(client: InstanceClient, session: Session, remote: Remote) -> None:
     course = make_course(session)
     remote.actor(ASONIX)
     assert signed_post(client, "/inbox", follow_payload(course), remote.keys[ASONIX]).status_code == 202
@@ -129,7 +129,7 @@ def test_rotated_key_is_refetched_once(client: TestClient, session: Session, rem
     assert len(remote.fetches) == fetched + 1
 
 
-def test_blocked_domain_is_refused(client: TestClient, session: Session, remote: Remote) -> None:
+def test_blocked_domain_is_refused(client: InstanceClient, session: Session, remote: Remote) -> None:
     key = remote.actor(ASONIX)
     block_domain(session, "asonix.dog", "spam")
     session.commit()
@@ -138,7 +138,7 @@ def test_blocked_domain_is_refused(client: TestClient, session: Session, remote:
     assert remote.fetches == []  # refused before fetching anything from them
 
 
-def test_malformed_and_oversized_bodies(client: TestClient, session: Session, remote: Remote) -> None:
+def test_malformed_and_oversized_bodies(client: InstanceClient, session: Session, remote: Remote) -> None:
     key = remote.actor(ASONIX)
     assert (
         client.post("/inbox", content=b"{not json", headers={"Content-Type": "application/activity+json"}).status_code
@@ -150,7 +150,7 @@ def test_malformed_and_oversized_bodies(client: TestClient, session: Session, re
     assert count(session, InboxActivity) == 0
 
 
-def test_blocked_actor_is_refused(client: TestClient, session: Session, remote: Remote) -> None:
+def test_blocked_actor_is_refused(client: InstanceClient, session: Session, remote: Remote) -> None:
     from federation.moderation import block_actor
 
     key = remote.actor(ASONIX)
@@ -159,7 +159,7 @@ def test_blocked_actor_is_refused(client: TestClient, session: Session, remote: 
     assert signed_post(client, "/inbox", follow_payload(make_course(session)), key).status_code == 403
 
 
-def test_rfc9421_signed_post_is_accepted(client: TestClient, session: Session, remote: Remote) -> None:
+def test_rfc9421_signed_post_is_accepted(client: InstanceClient, session: Session, remote: Remote) -> None:
     from federation.signatures import sign_rfc9421
 
     course = make_course(session)
@@ -170,3 +170,27 @@ def test_rfc9421_signed_post_is_accepted(client: TestClient, session: Session, r
     assert client.post("/inbox", content=body, headers=headers).status_code == 202
     tampered = body.replace(b"Follow", b"Block!")
     assert client.post("/inbox", content=tampered, headers=headers).status_code == 401
+
+
+def test_the_worker_is_woken_once_for_a_burst(
+    client: InstanceClient, session: Session, remote: Remote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    woken: list[str] = []
+    monkeypatch.setattr(inbox, "wake", woken.append)
+    course = make_course(session)
+    key = remote.actor(ASONIX)
+    for n in range(3):
+        activity = follow_payload(course) | {"id": f"{ASONIX}#follows/{n}"}
+        assert signed_post(client, "/inbox", activity, key).status_code == 202
+    assert woken == [inbox.JOB]  # the later two wait for the worker woken by the first
+    client.process_inbox()
+    assert signed_post(client, "/inbox", follow_payload(course) | {"id": f"{ASONIX}#follows/9"}, key).status_code == 202
+    assert woken == [inbox.JOB, inbox.JOB]
+
+
+def test_delete_of_a_vanished_actor_is_accepted_and_dropped(client: InstanceClient, session: Session) -> None:
+    gone = "https://gone.example/users/old"
+    key = SigningKey(key_id=f"{gone}#main-key", private_pem=generate_pem()[0])
+    activity = {"id": f"{gone}#delete", "type": "Delete", "actor": gone, "object": gone}
+    assert signed_post(client, "/inbox", activity, key).status_code == 202
+    assert count(session, InboxActivity) == 0

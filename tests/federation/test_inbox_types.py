@@ -8,13 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.testclient import TestClient
 
 from courses.models import Post
-from federation import inbox
 from federation.models import ActorBlock, Delivery, Follower, Following, InboxActivity, Like, RemoteActor, Report
 from server import urls
-from tests.federation.conftest import Remote, payload, signed_post
+from tests.federation.conftest import InstanceClient, Remote, payload, signed_post
 from tests.federation.test_inbox import make_course
 
 ADMIN = "http://mastodon.example.org/users/admin"
@@ -22,7 +20,7 @@ LAIN = "http://localtesting.pleroma.lol/users/lain"
 FELIX = "https://mastodon.madrid/users/felix"
 
 
-def receive(client: TestClient, remote: Remote, name: str, replace: dict[str, str] | None = None) -> InboxActivity:
+def receive(client: InstanceClient, remote: Remote, name: str, replace: dict[str, str] | None = None) -> InboxActivity:
     """POST the payload `name` (references replaced) signed as its actor, apply it; its row."""
     text = json.dumps(payload(name))
     for old, new in (replace or {}).items():
@@ -32,7 +30,7 @@ def receive(client: TestClient, remote: Remote, name: str, replace: dict[str, st
     key = remote.keys.get(actor) or remote.actor(actor)
     response = signed_post(client, "/inbox", activity, key)
     assert response.status_code == 202, response.text
-    inbox.process_inbox()
+    client.process_inbox()
     return row_of(activity["id"])
 
 
@@ -46,7 +44,7 @@ def row_of(activity_id: str) -> InboxActivity:
         return row
 
 
-def test_accept_and_reject_answer_our_follows(client: TestClient, session: Session, remote: Remote) -> None:
+def test_accept_and_reject_answer_our_follows(client: InstanceClient, session: Session, remote: Remote) -> None:
     me = urls.person("lain")
     session.add(Following(actor=me, target=ADMIN, follow_id=f"{me}#follows/4"))
     session.commit()
@@ -58,7 +56,7 @@ def test_accept_and_reject_answer_our_follows(client: TestClient, session: Sessi
     assert session.scalar(select(Following.state)) == "rejected"
 
 
-def test_accept_from_someone_else_changes_nothing(client: TestClient, session: Session, remote: Remote) -> None:
+def test_accept_from_someone_else_changes_nothing(client: InstanceClient, session: Session, remote: Remote) -> None:
     me = urls.person("lain")
     session.add(Following(actor=me, target="https://other.example/users/x", follow_id=f"{me}#follows/4"))
     session.commit()
@@ -67,7 +65,7 @@ def test_accept_from_someone_else_changes_nothing(client: TestClient, session: S
     assert session.scalar(select(Following.state)) == "pending"
 
 
-def test_undo_follow_removes_the_follower(client: TestClient, session: Session, remote: Remote) -> None:
+def test_undo_follow_removes_the_follower(client: InstanceClient, session: Session, remote: Remote) -> None:
     course = make_course(session)
     asonix = "https://masto.asonix.dog/users/asonix"
     session.add(Follower(actor=course, follower=asonix, inbox=f"{asonix}/inbox"))
@@ -76,7 +74,7 @@ def test_undo_follow_removes_the_follower(client: TestClient, session: Session, 
     assert session.scalar(select(Follower)) is None
 
 
-def test_update_person_refreshes_the_cache(client: TestClient, session: Session, remote: Remote) -> None:
+def test_update_person_refreshes_the_cache(client: InstanceClient, session: Session, remote: Remote) -> None:
     remote.actor("http://mastodon.example.org/users/gargron", name="Old name")
     row = receive(client, remote, "mastodon-update-person")
     assert row.state == "done"
@@ -85,7 +83,7 @@ def test_update_person_refreshes_the_cache(client: TestClient, session: Session,
 
 
 def test_delete_note_hides_the_post_and_delete_actor_forgets_it(
-    client: TestClient, session: Session, remote: Remote
+    client: InstanceClient, session: Session, remote: Remote
 ) -> None:
     note = "https://mastodon.madrid/users/felix/statuses/107773559874184870"
     course = make_course(session)
@@ -99,12 +97,12 @@ def test_delete_note_hides_the_post_and_delete_actor_forgets_it(
     assert post is not None and post.deleted and post.text == ""
     delete_actor = {**payload("mastodon-delete-actor"), "actor": FELIX, "object": FELIX, "id": f"{FELIX}#delete"}
     assert signed_post(client, "/inbox", delete_actor, remote.keys[FELIX]).status_code == 202
-    inbox.process_inbox()
+    client.process_inbox()
     session.expire_all()
     assert session.scalar(select(Follower)) is None
 
 
-def test_delete_of_a_post_by_someone_else_is_refused(client: TestClient, session: Session, remote: Remote) -> None:
+def test_delete_of_a_post_by_someone_else_is_refused(client: InstanceClient, session: Session, remote: Remote) -> None:
     note = "https://mastodon.madrid/users/felix/statuses/107773559874184870"
     session.add(Post(ap_id=note, source="activitypub", author_actor="https://mastodon.madrid/users/other", text="x"))
     session.commit()
@@ -112,7 +110,7 @@ def test_delete_of_a_post_by_someone_else_is_refused(client: TestClient, session
     assert session.scalar(select(Post.deleted)) is False
 
 
-def test_like_and_undo_like(client: TestClient, session: Session, remote: Remote) -> None:
+def test_like_and_undo_like(client: InstanceClient, session: Session, remote: Remote) -> None:
     course = make_course(session)
     receive(client, remote, "mastodon-like", {"https://ds9.lemmy.ml/post/147": course})
     like = session.scalar(select(Like))
@@ -122,7 +120,7 @@ def test_like_and_undo_like(client: TestClient, session: Session, remote: Remote
     assert session.scalar(select(Like)) is None
 
 
-def test_flag_queues_a_report_for_the_admins(client: TestClient, session: Session, remote: Remote) -> None:
+def test_flag_queues_a_report_for_the_admins(client: InstanceClient, session: Session, remote: Remote) -> None:
     me = urls.person("ada")
     receive(client, remote, "mastodon-flag", {"https://example.com/users/1": me})
     report = session.scalar(select(Report))
@@ -131,7 +129,7 @@ def test_flag_queues_a_report_for_the_admins(client: TestClient, session: Sessio
     assert report.reporter == "https://mastodon.example/actor"
 
 
-def test_block_cuts_follows_and_undo_lifts_it(client: TestClient, session: Session, remote: Remote) -> None:
+def test_block_cuts_follows_and_undo_lifts_it(client: InstanceClient, session: Session, remote: Remote) -> None:
     me = urls.person("lain")
     session.add(Follower(actor=me, follower=ADMIN, inbox=f"{ADMIN}/inbox"))
     session.add(Following(actor=me, target=ADMIN, follow_id=f"{me}#f1", state="accepted"))
@@ -144,7 +142,7 @@ def test_block_cuts_follows_and_undo_lifts_it(client: TestClient, session: Sessi
     assert session.scalar(select(ActorBlock)) is None
 
 
-def test_move_follows_the_new_account(client: TestClient, session: Session, remote: Remote) -> None:
+def test_move_follows_the_new_account(client: InstanceClient, session: Session, remote: Remote) -> None:
     alice, new = "https://mastodon.example/users/alice", "https://alice.com/users/109835986274379"
     remote.actor(alice)
     remote.actor(new, alsoKnownAs=[alice])
@@ -158,7 +156,7 @@ def test_move_follows_the_new_account(client: TestClient, session: Session, remo
 
 
 def test_move_to_an_account_that_does_not_confirm_is_ignored(
-    client: TestClient, session: Session, remote: Remote
+    client: InstanceClient, session: Session, remote: Remote
 ) -> None:
     remote.actor("https://alice.com/users/109835986274379")
     row = receive(client, remote, "mastodon-move")
@@ -178,16 +176,16 @@ def test_move_to_an_account_that_does_not_confirm_is_ignored(
     ],
 )
 def test_activities_about_others_are_recorded_and_ignored_politely(
-    client: TestClient, session: Session, remote: Remote, name: str
+    client: InstanceClient, session: Session, remote: Remote, name: str
 ) -> None:
     row = receive(client, remote, name)
     assert row.state == "done" and row.outcome.startswith("ignored"), row.outcome
 
 
-def test_unknown_type_is_recorded_and_ignored(client: TestClient, session: Session, remote: Remote) -> None:
+def test_unknown_type_is_recorded_and_ignored(client: InstanceClient, session: Session, remote: Remote) -> None:
     key = remote.actor(FELIX)
     activity = {"id": f"{FELIX}#arrive/1", "type": "Arrive", "actor": FELIX, "location": "Madrid"}
     assert signed_post(client, "/inbox", activity, key).status_code == 202
-    inbox.process_inbox()
+    client.process_inbox()
     row = row_of(activity["id"])
     assert row.state == "done" and row.outcome == "ignored: nothing here handles Arrive"
