@@ -108,6 +108,7 @@ def test_editor_create_units_reorder_preview_publish_schedule(live_server: LiveS
     page.get_by_role("button", name="Preview").click()
     expect(page.locator("#unit-preview")).to_contain_text("Hello Ada, listen for warblers.")
     expect(page.locator("#unit-preview strong")).to_have_text("warblers")
+    expect(page).to_have_url(re.compile(r"/units/warblers$"))  # filled in place by editor.js
     page.get_by_role("link", name="Cancel").click()
     shot(page, "editor")
     page.get_by_role("button", name="Publish version 1").click()

@@ -42,6 +42,12 @@ def test_course_page_outline_license_resources_runs(world: World, web: TestClien
     assert "Fork this course" not in text  # anonymous visitors get no organizer buttons
 
 
+def test_activitypub_requests_get_the_federation_document_not_the_page(world: World, web: TestClient) -> None:
+    response = web.get("/courses/gentle-python", headers={"Accept": "application/activity+json"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/activity+json")
+    assert response.json()["id"] == "http://testserver.localhost/courses/gentle-python"
+
+
 def test_unpublished_course_is_hidden_from_the_public(world: World, web: TestClient) -> None:
     with session_scope() as db:
         db.add(Course(slug="draft-only", title="Secret draft"))
