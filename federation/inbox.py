@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from federation import handlers
+from federation.actors import local_actor
 from federation.authenticate import authenticate
 from federation.delivery import delivery_host, host_answered
 from federation.handlers import Inbound, activity_type, object_id
@@ -92,6 +93,8 @@ def accept(received: ReceivedRequest, activity: dict[str, Any], recipient: str |
     """Verify and record one POSTed activity; (HTTP status, reason)."""
     actor = object_id(activity.get("actor")) or ""
     with session_scope() as session:
+        if recipient is not None and local_actor(session, recipient) is None:
+            return 404, f"no actor has the inbox {recipient}/inbox"
         if refused(session, actor):
             return 403, f"{actor} is blocked here"
         try:

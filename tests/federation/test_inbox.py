@@ -194,3 +194,11 @@ def test_delete_of_a_vanished_actor_is_accepted_and_dropped(client: InstanceClie
     activity = {"id": f"{gone}#delete", "type": "Delete", "actor": gone, "object": gone}
     assert signed_post(client, "/inbox", activity, key).status_code == 202
     assert count(session, InboxActivity) == 0
+
+
+def test_inbox_of_nobody_is_404(client: InstanceClient, session: Session, remote: Remote) -> None:
+    key = remote.actor(ASONIX)
+    activity = follow_payload(urls.course("gentle-python"))
+    assert signed_post(client, "/courses/nothing-here/inbox", activity, key).status_code == 404
+    make_course(session)
+    assert signed_post(client, "/courses/gentle-python/inbox", activity, key).status_code == 202
