@@ -113,6 +113,8 @@ def test_json_endpoint_with_cors_and_no_cookies(world: World, web: TestClient) -
     assert bad.status_code == 400 and "timezone" in bad.json()["errors"]
     malformed = fresh.post(path, content=b"{", headers={"Content-Type": "application/json"})
     assert malformed.status_code == 400
+    missing = fresh.post("/api/runs/no-such-run/signup", json=body)
+    assert missing.status_code == 404 and missing.headers["access-control-allow-origin"] == "*"
 
 
 def test_embed_page_may_be_framed_and_its_form_posts_without_a_session(world: World, web: TestClient) -> None:

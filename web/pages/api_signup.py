@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from courses.runs import find_run
 from server.db import session_scope
+from server.errors import NotFound
 from web.pages.runs import run_facts
 from web.pages.signup import SignupAttempt, form_context, submit_signup
 from web.templating import render
@@ -63,16 +64,27 @@ async def signup(request: Request) -> Response:
             values = _json_values(raw)
         except ValueError as error:
             return JSONResponse({"error": f"malformed JSON: {error}"}, status_code=400, headers=CORS_HEADERS)
-        attempt, status = await _in_thread(handle, values)
+        try:
+            attempt, status = await _in_thread(handle, values)
+        except NotFound as error:
+            return _no_such_run(error)
         body = {"ok": True, "message": attempt.message} if attempt.ok else {"ok": False, "errors": attempt.errors}
         return JSONResponse(body, status_code=status, headers=CORS_HEADERS)
     form = await request.form()
-    attempt, status = await _in_thread(handle, form)
+    try:
+        attempt, status = await _in_thread(handle, form)
+    except NotFound as error:
+        return _no_such_run(error)
     return await _embed_answer(request, handle, attempt, status)
 
 
 async def _in_thread(handle: str, values: Any) -> tuple[SignupAttempt, int]:
     return await run_in_threadpool(submit_signup, handle, values)
+
+
+def _no_such_run(error: NotFound) -> JSONResponse:
+    """404 with the CORS headers, so a script on another site can read why."""
+    return JSONResponse({"ok": False, "error": str(error)}, status_code=404, headers=CORS_HEADERS)
 
 
 async def _embed_answer(request: Request, handle: str, attempt: SignupAttempt, status: int) -> Response:
