@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mail.compose import send_scheduled
 from mail.scheduler import schedule_all_due
 from mail.sender import SendReport, send_all
 from server.db import session_scope
@@ -14,7 +15,9 @@ from server.jobs import job
 def schedule_job() -> int:
     """Emit every unit due now; the number of mails (and fediverse deliveries) written."""
     with session_scope() as session:
-        return schedule_all_due(session)
+        composed = send_scheduled(session)
+        session.commit()
+        return schedule_all_due(session) + composed
 
 
 @job("mail.send", every=5, queue="mail")
@@ -35,6 +38,8 @@ class DueReport:
 def send_due() -> DueReport:
     """Schedule what is due, then send the outbox, in this process (`mechmooc mail send-due`)."""
     with session_scope() as session:
-        scheduled = schedule_all_due(session)
+        scheduled = send_scheduled(session)
+        session.commit()
+        scheduled += schedule_all_due(session)
         sending = send_all(session)
     return DueReport(scheduled, sending)

@@ -1,0 +1,137 @@
+"""One-off mails an organizer writes to a whole run (or to every group of it): preview, test, schedule, copy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from courses.models import Enrollment, Run
+from courses.versions import pinned
+from mail.messages import composed_mail, context
+from mail.models import Composition
+from mail.outbox import enqueue
+from mail.render import render
+from server.clock import now
+from server.errors import Invalid, NotFound
+
+AUDIENCES = ("run", "groups")
+
+
+def create(
+    session: Session,
+    run_id: int,
+    subject: str,
+    body: str,
+    audience: str = "run",
+    send_at: datetime | None = None,
+    author_id: int | None = None,
+) -> Composition:
+    """A draft one-off mail for run `run_id`; it goes out at `send_at` (None: when `send_now` is called)."""
+    if session.get(Run, run_id) is None:
+        raise NotFound(f"no run {run_id}")
+    if not subject.strip():
+        raise Invalid("subject: a mail needs a subject")
+    if audience not in AUDIENCES:
+        raise Invalid(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+    composition = Composition(
+        run_id=run_id,
+        subject=subject,
+        body=body,
+        audience=audience,
+        send_at=send_at,
+        author_id=author_id,
+        created_at=now(),
+    )
+    session.add(composition)
+    session.flush()
+    preview(session, composition)  # a template error is reported now, naming the mail, not at send time
+    return composition
+
+
+def _audience(session: Session, composition: Composition) -> list[Enrollment]:
+    query = select(Enrollment).where(
+        Enrollment.run_id == composition.run_id, Enrollment.status == "confirmed", Enrollment.email.is_not(None)
+    )
+    if composition.audience == "groups":
+        query = query.where(Enrollment.group_id.is_not(None))
+    return list(session.scalars(query.order_by(Enrollment.id)))
+
+
+def preview(session: Session, composition: Composition, enrollment: Enrollment | None = None) -> tuple[str, str]:
+    """Subject and HTML as one learner (the first of the run, or a sample) would get them."""
+    run = session.get(Run, composition.run_id)
+    assert run is not None
+    learner = enrollment or next(iter(_audience(session, composition)), None)
+    learner = learner or Enrollment(run_id=run.id, email="learner@example.org", name="Ada", token="preview")
+    learner.run = run
+    data = context(learner, run, pinned(session, run), "preview")
+    rendered = render(composition.subject, composition.body, data, f"mail {composition.subject!r}")
+    return rendered.subject, rendered.html
+
+
+def test_send(session: Session, composition: Composition, to: str) -> None:
+    """Send the mail as the first learner would see it, to the organizer's own address `to`."""
+    run = session.get(Run, composition.run_id)
+    assert run is not None
+    sample = next(iter(_audience(session, composition)), None) or Enrollment(
+        run_id=run.id, email=to, name="Ada", token="preview"
+    )
+    sample.run = run
+    token, subject, message = composed_mail(
+        sample, run, pinned(session, run), composition.subject, composition.body, f"mail {composition.subject!r}"
+    )
+    enqueue(
+        session,
+        key=f"compose-test:{composition.id}:{token}",
+        kind="compose",
+        to=to,
+        token=token,
+        subject=f"[test] {subject}",
+        message=message,
+        run_id=run.id,
+    )
+
+
+def send_now(session: Session, composition: Composition) -> int:
+    """Queue the mail for every learner of its audience (once each, whatever happens); how many."""
+    run = session.get(Run, composition.run_id)
+    assert run is not None
+    snapshot = pinned(session, run)
+    rows = []
+    for learner in _audience(session, composition):
+        token, subject, message = composed_mail(
+            learner, run, snapshot, composition.subject, composition.body, f"mail {composition.subject!r}"
+        )
+        row = enqueue(
+            session,
+            key=f"compose:{composition.id}:{learner.id}",
+            kind="compose",
+            to=learner.email or "",
+            token=token,
+            subject=subject,
+            message=message,
+            enrollment_id=learner.id,
+            run_id=run.id,
+            group_id=learner.group_id,
+        )
+        rows.append(row)
+    composition.sent_at = now()
+    return sum(row is not None for row in rows)
+
+
+def copy_to_run(session: Session, composition: Composition, run_id: int) -> Composition:
+    """The same mail as a new draft for another run (its send time cleared)."""
+    return create(
+        session, run_id, composition.subject, composition.body, composition.audience, None, composition.author_id
+    )
+
+
+def send_scheduled(session: Session, at: datetime | None = None) -> int:
+    """Queue every composition whose send time has come; how many mails."""
+    instant = at or now()
+    due = session.scalars(
+        select(Composition).where(Composition.sent_at.is_(None), Composition.send_at <= instant)
+    ).all()
+    return sum(send_now(session, composition) for composition in due)
