@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from federation.fetch import FetchError, actor_for_key, same_origin
-from federation.keys import is_local
+from federation.fetch import FetchError, key_owner_document, same_origin, store_actor
+from federation.keys import instance_signing_key, is_local
 from federation.models import ActorKey, RemoteActor
 from federation.signatures import (
+    ParsedSignature,
     ReceivedRequest,
     SignatureError,
     check_policy,
@@ -35,8 +36,18 @@ def _local_signer(session: Session, key_id: str) -> tuple[str, str] | None:
     return (actor, row.public_pem) if row else None
 
 
+def _verifies(parsed: ParsedSignature, actor: RemoteActor) -> bool:
+    """The key belongs to the actor's origin and the signature verifies with it."""
+    if not same_origin(actor.ap_id, parsed.key_id):
+        raise SignatureError(f"key {parsed.key_id} belongs to {actor.ap_id}, another origin")
+    return bool(actor.public_key_pem) and verify_signature(parsed, actor.public_key_pem or "")
+
+
 def authenticate(session: Session, request: ReceivedRequest) -> Signer:
-    """The verified signer of `request`; SignatureError (answer 401) when it cannot be trusted."""
+    """The verified signer of `request`; SignatureError (answer 401) when it cannot be trusted.
+
+    Call it before writing anything in `session`: it commits before fetching a key.
+    """
     parsed = parse_signature(request)
     check_policy(request, parsed, now())
     if is_local(parsed.key_id):
@@ -45,17 +56,18 @@ def authenticate(session: Session, request: ReceivedRequest) -> Signer:
             raise SignatureError(f"signature by local key {parsed.key_id} does not verify")
         return Signer(actor=local[0], key_id=parsed.key_id, scheme=parsed.scheme)
     cached = session.scalar(select(RemoteActor).where(RemoteActor.key_id == parsed.key_id))
-    # A cached key that fails may have been rotated: fetch once more. A fresh fetch is final.
-    for refresh in (False, True) if cached is not None else (True,):
-        try:
-            actor = (
-                cached if not refresh and cached is not None else actor_for_key(session, parsed.key_id, refresh=True)
-            )
-        except FetchError as error:
-            raise SignatureError(f"cannot fetch key {parsed.key_id}: {error}") from None
-        if not same_origin(actor.ap_id, parsed.key_id):
-            raise SignatureError(f"key {parsed.key_id} belongs to {actor.ap_id}, another origin")
-        if actor.public_key_pem and verify_signature(parsed, actor.public_key_pem):
-            return Signer(actor=actor.ap_id, key_id=parsed.key_id, scheme=parsed.scheme)
+    if cached is not None and _verifies(parsed, cached):
+        return Signer(actor=cached.ap_id, key_id=parsed.key_id, scheme=parsed.scheme)
+    # Unknown, or a cached key that fails (rotated?): fetch once. The database is let go during
+    # the fetch (nothing was written yet) so SQLite's writer lock is not held across the network.
+    instance_key = instance_signing_key(session)
+    session.commit()
+    try:
+        document, url = key_owner_document(parsed.key_id, instance_key)
+        actor = store_actor(session, document, url)
+    except FetchError as error:
+        raise SignatureError(f"cannot fetch key {parsed.key_id}: {error}") from None
+    if _verifies(parsed, actor):
+        return Signer(actor=actor.ap_id, key_id=parsed.key_id, scheme=parsed.scheme)
     # Both the cached and a freshly fetched key failed: a forgery, or a body changed in transit.
     raise SignatureError(f"signature by {parsed.key_id} does not verify")

@@ -29,10 +29,11 @@ import httpx
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from federation.fetch import FetchError, remote_actor
+from federation import fetch
+from federation.fetch import FetchError, store_actor
 from federation.guard import AsyncGuardedTransport, Refused
 from federation.httpsig import HttpSignatureAuth
-from federation.keys import SigningKey, is_local, signing_key
+from federation.keys import SigningKey, instance_signing_key, is_local, signing_key
 from federation.models import ActorBlock, Delivery, Follower, RemoteActor, RemoteHost
 from federation.moderation import is_blocked
 from server import urls
@@ -187,17 +188,39 @@ async def send_all(
         return await asyncio.gather(*(one(row) for row in rows))
 
 
+def _fetch_unknown(session: Session, actors: set[str]) -> dict[str, RemoteActor | str]:
+    """Each actor's cache row, fetching the missing ones with the database let go; or an error text."""
+    found: dict[str, RemoteActor | str] = {}
+    for row in session.scalars(select(RemoteActor).where(RemoteActor.ap_id.in_(actors))):
+        found[row.ap_id] = row
+    missing = actors - set(found)
+    if not missing:
+        return found
+    key = instance_signing_key(session)
+    session.commit()  # no writer lock held across the network (SQLite)
+    documents: dict[str, dict[str, Any] | str] = {}
+    for actor in missing:
+        try:
+            documents[actor] = fetch.get_json(actor, key)
+        except FetchError as error:
+            documents[actor] = str(error)
+    for actor, document in documents.items():
+        try:
+            found[actor] = store_actor(session, document, actor) if isinstance(document, dict) else document
+        except FetchError as error:
+            found[actor] = str(error)
+    return found
+
+
 def _resolve_actor_rows(session: Session, rows: list[Delivery], give_up_after: timedelta) -> list[Delivery]:
     """Rows addressed to an unresolved actor: fetch it and point the row at its (shared) inbox."""
-    ready = []
-    for row in rows:
-        if not row.inbox.startswith(ACTOR_TARGET):
-            ready.append(row)
-            continue
-        try:
-            actor = remote_actor(session, row.inbox.removeprefix(ACTOR_TARGET))
-        except FetchError as error:
-            _record(session, row, Attempt(row.id, None, str(error)), now(), give_up_after)
+    unresolved = [row for row in rows if row.inbox.startswith(ACTOR_TARGET)]
+    actors = _fetch_unknown(session, {row.inbox.removeprefix(ACTOR_TARGET) for row in unresolved})
+    ready = [row for row in rows if not row.inbox.startswith(ACTOR_TARGET)]
+    for row in unresolved:
+        actor = actors[row.inbox.removeprefix(ACTOR_TARGET)]
+        if isinstance(actor, str):
+            _record(session, row, Attempt(row.id, None, actor), now(), give_up_after)
             continue
         inbox = actor.shared_inbox or actor.inbox
         if is_blocked(session, inbox):

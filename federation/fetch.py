@@ -161,19 +161,26 @@ def remote_actor(session: Session, actor_id: str, refresh: bool = False) -> Remo
     return store_actor(session, document, actor_id)
 
 
+def key_owner_document(key_id: str, key: SigningKey) -> tuple[dict[str, Any], str]:
+    """Network only: the actor document owning `key_id` and the URL it came from (no database)."""
+    url = key_id.split("#", 1)[0]
+    document = get_json(url, key)
+    if "inbox" not in document and isinstance(document.get("owner"), str):
+        # A key document (some servers serve keys apart): its owner is the actor.
+        if not same_origin(document["owner"], url):
+            raise FetchError(f"key {key_id} names an owner on another origin")
+        url = document["owner"]
+        document = get_json(url, key)
+    return document, url
+
+
 def actor_for_key(session: Session, key_id: str, refresh: bool = False) -> RemoteActor:
     """The actor that owns `key_id` (a `#main-key` fragment or a separate key document)."""
     if not refresh:
         row = session.scalar(select(RemoteActor).where(RemoteActor.key_id == key_id))
         if row is not None:
             return row
-    url = key_id.split("#", 1)[0]
-    document = get_json(url, instance_signing_key(session))
-    if "inbox" not in document and isinstance(document.get("owner"), str):
-        # A key document (some servers serve keys apart): its owner is the actor.
-        if not same_origin(document["owner"], url):
-            raise FetchError(f"key {key_id} names an owner on another origin")
-        return remote_actor(session, document["owner"], refresh=True)
+    document, url = key_owner_document(key_id, instance_signing_key(session))
     return store_actor(session, document, url)
 
 
