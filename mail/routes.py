@@ -66,6 +66,9 @@ async def one_click(request: Request) -> Response:
         address = await run_in_threadpool(work)
     except NotFound as error:
         return PlainTextResponse(str(error), status_code=404)
+    if form.get("page"):
+        # The confirmation page's form: back to the page, which now says it is done.
+        return RedirectResponse(f"/mail/unsubscribe/{request.path_params['token']}?done={scope}", status_code=303)
     return PlainTextResponse(f"{address} is unsubscribed.")
 
 

@@ -178,3 +178,14 @@ class MaildirOutbox:
 def outbox_path(data_dir: Path) -> Path:
     """Where the local outbox Maildir lives."""
     return data_dir / "outbox"
+
+
+def local_outbox(data_dir: Path, limit: int = 100) -> list[tuple[str, mailbox.MaildirMessage]]:
+    """The newest mails of the local outbox, newest first, with their Maildir keys."""
+    path = outbox_path(data_dir)
+    if not path.is_dir():
+        return []
+    box = mailbox.Maildir(str(path), create=False)
+    # Maildir keys begin with the delivery time in seconds.
+    keys = sorted(box.keys(), key=lambda key: float(key.split(".M")[0] or 0), reverse=True)[:limit]
+    return [(key, box[key]) for key in keys]
