@@ -1,0 +1,1 @@
+"""Interop tests: an independent ActivityPub implementation (Fedify) against real instances."""

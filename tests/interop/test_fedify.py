@@ -1,0 +1,167 @@
+"""Interop with an independent ActivityPub implementation: Fedify (npm), against a real `mechmooc serve`.
+
+The test installs the pinned Fedify into tests/interop/node_modules (`npm ci`, from the npm
+registry) and starts `fedify_peer.mjs` on 127.0.0.1. Fedify verifies every signature we send it;
+we verify every one it sends us. Covered: WebFinger both ways, Fedify's signed Follow of one of our
+courses accepted (our Accept verified by Fedify), our follow of Fedify's actor accepted (its Accept
+verified by us), our run announcement delivered to Fedify, Fedify's Note delivered to us, and a
+forged signature claiming Fedify's actor refused with 401.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from federation.keys import SigningKey, generate_pem
+from federation.signatures import sign_request
+from tests.conftest import FIXTURES
+from tests.support.instances import Instance, InstanceFactory, free_port
+
+pytestmark = pytest.mark.slow
+HERE = Path(__file__).parent
+T = TypeVar("T")
+
+
+def npm_install() -> None:
+    """Install the pinned Fedify once (package-lock.json); skip with the reason when npm cannot."""
+    if (HERE / "node_modules" / "@fedify" / "fedify" / "package.json").exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed: the Fedify interop test needs Node.js 20+ and npm")
+    done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
+
+
+@pytest.fixture
+def fedify(tmp_path: Path) -> Iterator[str]:
+    """A running Fedify peer on 127.0.0.1; its base URL."""
+    npm_install()
+    port = free_port()
+    log = (tmp_path / "fedify.log").open("w")
+    process = subprocess.Popen(
+        ["node", "fedify_peer.mjs", str(port)], cwd=HERE, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                httpx.get(url + "/_received", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert process.poll() is None, (tmp_path / "fedify.log").read_text()
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def eventually(probe: Callable[[], T], what: str, ours: Instance, timeout: float = 60) -> T:
+    """Poll `probe` until truthy, running our instance's federation jobs meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        ours.cli("federation", "work")
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}\n{ours.logs()[-3000:]}")
+
+
+def ok(done: Any) -> str:
+    """The last line of a successful CLI run."""
+    assert done.returncode == 0, done.stderr + done.stdout
+    return str(done.stdout.strip().splitlines()[-1])
+
+
+def query(instance: Instance, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Rows from the instance's SQLite database."""
+    connection = sqlite3.connect(instance.data_dir / "mechmooc.sqlite3", timeout=30)
+    try:
+        return list(connection.execute(sql, args))
+    finally:
+        connection.close()
+
+
+def received(fedify: str, kind: str) -> list[dict[str, Any]]:
+    """What Fedify accepted into alice's inbox (signature verified by Fedify), of one type."""
+    return [r for r in httpx.get(fedify + "/_received", timeout=10).json() if r["kind"] == kind]
+
+
+def test_fedify_and_mechmooc_follow_and_deliver_to_each_other(instance_factory: InstanceFactory, fedify: str) -> None:
+    ours = instance_factory("ours")
+    course = ok(ours.cli("course", "import", str(FIXTURES / "courses" / "gentle-python")))
+    fedify_host = fedify.removeprefix("http://")
+    alice = f"{fedify}/users/alice"
+
+    # Fedify looks our course up by WebFinger handle and follows it; Fedify verifies our Accept.
+    answer = httpx.post(f"{fedify}/_follow", params={"target": f"@gentle-python@{ours.host}"}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"followed": course, "name": "A Gentle Introduction to Python"}
+    eventually(lambda: query(ours, "SELECT 1 FROM federation_followers WHERE actor = ? AND follower = ?", course, alice),
+               "our course to record alice as a follower", ours)  # fmt: skip
+    eventually(lambda: received(fedify, "Accept"), "Fedify to accept our signed Accept", ours)
+
+    # We look alice up by WebFinger and follow her; her Accept, signed by Fedify, is verified here.
+    assert ok(ours.cli("course", "follow", f"@alice@{fedify_host}")) == alice
+    eventually(
+        lambda: query(ours, "SELECT state FROM federation_following WHERE target = ?", alice) == [("accepted",)],
+        "Fedify's Accept of our Follow", ours,
+    )  # fmt: skip
+    follows = received(fedify, "Follow")
+    assert follows and follows[0]["actor"] == f"{ours.url}/actor"
+
+    # A new run is announced to the course's followers: Fedify receives and verifies the Create.
+    run = ok(ours.cli("run", "create", "gentle-python", "--start", datetime.now(UTC).date().isoformat()))
+    creates = eventually(lambda: received(fedify, "Create"), "our run announcement at Fedify", ours)
+    assert creates[0]["actor"] == course and run in json.dumps(creates[0]["json"])
+
+    # Fedify sends a Note to our course; we verify its signature and record it.
+    sent = httpx.post(f"{fedify}/_note", params={"to": course, "text": "Hello from Fedify"}, timeout=60)
+    assert sent.status_code == 200, sent.text
+    eventually(
+        lambda: query(ours, "SELECT 1 FROM federation_inbox WHERE type = 'Create' AND actor = ?", alice),
+        "Fedify's Create in our inbox", ours,
+    )  # fmt: skip
+    assert not [r for r in httpx.get(fedify + "/_received", timeout=10).json() if r["kind"] == "error"]
+
+
+def test_a_forged_signature_in_fedify_actors_name_is_refused(instance_factory: InstanceFactory, fedify: str) -> None:
+    ours = instance_factory("ours")
+    ok(ours.cli("course", "import", str(FIXTURES / "courses" / "gentle-python")))
+    alice = f"{fedify}/users/alice"
+    activity = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{fedify}/forged/1",
+        "type": "Follow",
+        "actor": alice,
+        "object": f"{ours.url}/courses/gentle-python",
+    }
+    body = json.dumps(activity).encode()
+    inbox = f"{ours.url}/courses/gentle-python/inbox"
+    # Signed with a key that is not alice's, under alice's key id: Fedify serves her real key.
+    forger = SigningKey(key_id=f"{alice}#main-key", private_pem=generate_pem()[0])
+    headers = {"Content-Type": "application/activity+json"}
+    headers |= sign_request(forger, "POST", inbox, headers, body, datetime.now(UTC))
+    answer = httpx.post(inbox, content=body, headers=headers, timeout=30)
+    assert answer.status_code == 401, answer.text
+    assert "signature" in answer.text.lower(), answer.text
+    assert query(ours, "SELECT count(*) FROM federation_inbox") == [(0,)]
