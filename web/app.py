@@ -27,6 +27,8 @@ PAGE_MODULES = (
     "web.pages.accounts",
     "web.pages.admin",
     "web.pages.admin_accounts",
+    "web.pages.admin_moderation",
+    "web.pages.admin_queues",
     # The course world's pages (courses web-pages engineer).
     "web.pages.api_signup",
     "web.pages.courses",
@@ -35,6 +37,10 @@ PAGE_MODULES = (
     "web.pages.learner",
     "web.pages.groups",
     "web.pages.organize",
+    # The mail package's pages (mail engineer): unsubscribe confirmation, run mail dashboard, outbox admin.
+    "web.pages.mail_unsubscribe",
+    "web.pages.mail_organize",
+    "web.pages.mail_admin",
 )
 SESSION_COOKIE = "mechmooc_session"
 SESSION_DAYS = 14
