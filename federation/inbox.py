@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -82,11 +83,18 @@ async def receive(request: Request) -> Response:
     return Response(status_code=202) if status == 202 else _problem(status, detail)
 
 
-def _activity_key(activity: dict[str, Any], body: bytes) -> str:
+def activity_key(activity: dict[str, Any], actor: str, body: bytes) -> str:
+    """The key an activity is recorded under: its id, scoped to the actor when the id is foreign.
+
+    Scoping keeps one server from squatting another's activity ids (a later genuine activity with
+    that id would otherwise be taken for a replay); id-less activities are keyed by their bytes.
+    """
     value = activity.get("id")
-    if isinstance(value, str) and value:
+    if not isinstance(value, str) or not value:
+        return "urn:sha256:" + hashlib.sha256(body).hexdigest()
+    if urlsplit(value).netloc.lower() == urlsplit(actor).netloc.lower():
         return value
-    return "urn:sha256:" + hashlib.sha256(body).hexdigest()
+    return f"{value} (from {actor})"
 
 
 def accept(received: ReceivedRequest, activity: dict[str, Any], recipient: str | None) -> tuple[int, str]:
@@ -107,7 +115,7 @@ def accept(received: ReceivedRequest, activity: dict[str, Any], recipient: str |
             return 401, f"signed by {signer.actor}, but the activity's actor is {actor}"
         _host_is_back(session, actor)
         # A duplicate only rolls back its savepoint: a key fetched above is committed either way.
-        row = _record(session, activity, actor, recipient, _activity_key(activity, received.body))
+        row = _record(session, activity, actor, recipient, activity_key(activity, actor, received.body))
         if row is None:
             return 202, "duplicate"
         already_due = _others_due(session, row.id)

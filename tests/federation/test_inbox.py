@@ -202,3 +202,16 @@ def test_inbox_of_nobody_is_404(client: InstanceClient, session: Session, remote
     assert signed_post(client, "/courses/nothing-here/inbox", activity, key).status_code == 404
     make_course(session)
     assert signed_post(client, "/courses/gentle-python/inbox", activity, key).status_code == 202
+
+
+def test_an_activity_id_of_another_server_cannot_be_squatted(
+    client: InstanceClient, session: Session, remote: Remote
+) -> None:
+    course = make_course(session)
+    mallory = remote.actor("https://evil.example/users/mallory")
+    genuine = follow_payload(course)
+    squatted = genuine | {"actor": "https://evil.example/users/mallory"}
+    assert signed_post(client, "/inbox", squatted, mallory).status_code == 202
+    assert signed_post(client, "/inbox", genuine, remote.actor(ASONIX)).status_code == 202
+    assert count(session, InboxActivity) == 2
+    assert session.scalar(select(InboxActivity.id).where(InboxActivity.activity_id == genuine["id"])) is not None

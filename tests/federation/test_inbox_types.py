@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses.models import Post
+from federation import inbox
 from federation.models import ActorBlock, Delivery, Follower, Following, InboxActivity, Like, RemoteActor, Report
 from server import urls
 from tests.federation.conftest import InstanceClient, Remote, payload, signed_post
@@ -31,7 +32,7 @@ def receive(client: InstanceClient, remote: Remote, name: str, replace: dict[str
     response = signed_post(client, "/inbox", activity, key)
     assert response.status_code == 202, response.text
     client.process_inbox()
-    return row_of(activity["id"])
+    return row_of(inbox.activity_key(activity, actor, b""))
 
 
 def row_of(activity_id: str) -> InboxActivity:
