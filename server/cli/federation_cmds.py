@@ -171,4 +171,25 @@ def post_command(handle: str, text: str, to: tuple[str, ...], in_reply_to: str |
     click.echo(ap_id)
 
 
+@federation_group.command("rotate-key")
+@click.argument("handle")
+def rotate_key_command(handle: str) -> None:
+    """Give local actor HANDLE (person, course, run, group; the host name for the instance) a new key.
+
+    Its followers are sent an `Update` with the new key; prints the actor's id.
+    """
+    instance()
+    from federation import actors, keys
+    from server.db import session_scope
+    from server.errors import NotFound
+
+    with session_scope() as session:
+        local = actors.by_handle(session, handle)
+        if local is None:
+            raise NotFound(f"no person, course, run or group has the handle {handle!r} here")
+        keys.rotate(session, local.id)
+        actor_id = local.id
+    click.echo(actor_id)
+
+
 commands = [federation_group]
