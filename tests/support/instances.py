@@ -136,7 +136,7 @@ class Instance:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> Instance:
-        """Start `mechmooc serve` and wait until it answers (nodeinfo, or any HTTP answer before that exists)."""
+        """Start `mechmooc serve` and wait until `GET /.well-known/nodeinfo` answers 200 (the contract's "ready")."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [*mechmooc_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.serve_args],
@@ -151,14 +151,14 @@ class Instance:
         return self
 
     def wait_ready(self) -> None:
-        """Poll READY_PATH until the server answers below 500; fail with the log if it exits or times out."""
+        """Poll READY_PATH until it answers 200; fail with the log if serve exits or times out."""
         assert self.process is not None
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mechmooc serve exited with {self.process.returncode}:\n{self.logs()}")
             try:
-                if httpx.get(self.url + READY_PATH, timeout=2).status_code < 500:
+                if httpx.get(self.url + READY_PATH, timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
