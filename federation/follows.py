@@ -35,22 +35,23 @@ def follow(session: Session, follower: str, id_or_handle: str) -> Following:
     if is_local(id_or_handle):
         raise Invalid(f"{id_or_handle} is on this instance; follow remote courses or actors only")
     target = resolve(session, id_or_handle)
-    return follow_actor(session, follower, target)
+    return follow_actor(session, follower, target.ap_id)
 
 
-def follow_actor(session: Session, follower: str, target: RemoteActor) -> Following:
-    """Record a pending follow of `target` by local `follower` and enqueue the `Follow`."""
-    row = session.scalar(select(Following).where(Following.actor == follower, Following.target == target.ap_id))
+def follow_actor(session: Session, follower: str, target: str | RemoteActor) -> Following:
+    """Record a pending follow of actor `target` (id or cached actor) by local `follower`; enqueue the Follow."""
+    target = target.ap_id if isinstance(target, RemoteActor) else target
+    row = session.scalar(select(Following).where(Following.actor == follower, Following.target == target))
     if row is not None and row.state in {"pending", "accepted"}:
         return row
     if row is None:
-        row = Following(actor=follower, target=target.ap_id, follow_id=activity_id(follower, "follow"))
+        row = Following(actor=follower, target=target, follow_id=activity_id(follower, "follow"))
         session.add(row)
     else:
         row.follow_id, row.state = activity_id(follower, "follow"), "pending"
     session.flush()
-    activity = {"@context": AS, "id": row.follow_id, "type": "Follow", "actor": follower, "object": target.ap_id}
-    delivery.enqueue(session, activity, sender=follower, recipients=[target.ap_id])
+    activity = {"@context": AS, "id": row.follow_id, "type": "Follow", "actor": follower, "object": target}
+    delivery.enqueue(session, activity, sender=follower, recipients=[target])
     return row
 
 

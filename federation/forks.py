@@ -94,7 +94,7 @@ def on_course_forked(session: Session, payload: dict[str, Any]) -> None:
         return
     recipients = [i for i in (course.lineage or [course.origin]) if not is_local(i)]
     delivery.enqueue(session, fork_announcement(course, fork_id), sender=fork_id, recipients=recipients)
-    follow_actor(session, fork_id, remote_actor(session, course.origin))
+    follow_actor(session, fork_id, course.origin)
 
 
 def _local_course(session: Session, course_id: str) -> Course | None:
