@@ -134,3 +134,25 @@ def test_embed_page_may_be_framed_and_its_form_posts_without_a_session(world: Wo
 def test_an_unknown_confirmation_link_is_a_404_page(world: World, web: TestClient) -> None:
     response = web.get("/signup/confirm/no-such-token")
     assert response.status_code == 404 and "not valid" in response.text
+
+
+def test_a_started_run_with_next_run_policy_sends_signups_to_the_next_run(world: World, web: TestClient) -> None:
+    from courses.models import Course, Run
+    from courses.runs import create_run
+    from courses.versions import publish
+    from tests.web.coursepages import start_in
+
+    with session_scope() as db:
+        course = db.scalar(select(Course).where(Course.slug == world.slug))
+        course.late_join = "next_run"  # type: ignore[union-attr]
+        publish(db, course)  # type: ignore[arg-type]
+        started = create_run(db, course, start_in(-3), "UTC")  # type: ignore[arg-type]
+        create_run(db, course, start_in(20), "UTC")  # type: ignore[arg-type]
+        handles = started.handle, world.run  # the soonest run still open is the next one
+        assert db.get(Run, started.id).status == "running"  # type: ignore[union-attr]
+    page = web.get(f"/runs/{handles[0]}").text
+    assert f"You will be signed up for the next one, starting {start_in(14).isoformat()}" in page
+    assert sign_up(web, handles[0], email="late@example.org").status_code == 303
+    with session_scope() as db:
+        enrollment = db.scalar(select(Enrollment).where(Enrollment.email == "late@example.org"))
+        assert enrollment is not None and enrollment.run.handle == handles[1]
