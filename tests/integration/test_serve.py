@@ -83,6 +83,7 @@ def test_demo_fills_an_empty_instance_once(instance_factory):
     assert "gentle-python" in listed.stdout
     with sqlite3.connect(demo.data_dir / "mechmooc.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    assert "A Gentle Introduction to Python" in demo.get("/").text  # a living catalogue at once
     demo.stop()
     demo.start()  # --demo again: the instance is no longer empty, nothing is added
     with sqlite3.connect(demo.data_dir / "mechmooc.sqlite3") as db:
