@@ -158,3 +158,31 @@ def test_privacy_visibility_and_anonymising(session: Session) -> None:
     assert ada.email.endswith("@anonymised.invalid") and ada.name == "" and run.anonymised
     session.refresh(post)
     assert (post.author_email, post.author_name, post.text) == (None, "", "Hi")
+
+
+def test_the_course_questions_are_checked_and_kept(session: Session) -> None:
+    from courses import editor
+
+    course = import_course(session, FIXTURES / "courses" / "gentle-python")
+    questions = [
+        {
+            "id": "experience",
+            "label": "Programmed before?",
+            "kind": "choice",
+            "choices": ["never", "some"],
+            "required": True,
+        },
+        {"id": "camera", "label": "Video calls?", "kind": "yesno"},
+    ]
+    editor.update_course(session, course, questions=questions, group_by=["timezone", "experience"])
+    with frozen(BEFORE):
+        run = create_run(session, course, date(2027, 1, 4), "UTC")
+        with pytest.raises(Invalid, match=r"answer to 'Programmed before\?' \(experience\) is required"):
+            request_signup(session, run, "a@example.org", "A", "UTC", answers={})
+        with pytest.raises(Invalid, match="experience must be one of never, some"):
+            request_signup(session, run, "a@example.org", "A", "UTC", answers={"experience": "lots"})
+        request_signup(
+            session, run, "a@example.org", "A", "UTC", answers={"experience": "some", "camera": "yes", "x": 1}
+        )
+    kept = session.scalar(select(Enrollment.answers).where(Enrollment.email == "a@example.org"))
+    assert kept == {"experience": "some", "camera": True}
