@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from courses.folder import import_course
 from courses.models import Course, Enrollment, Run, StudyGroup
 from courses.versions import publish
+from federation import inbox
 from federation.models import ActorBlock, Delivery, DomainBlock, Report
 from server import urls
 from server.app import create_app
@@ -257,3 +258,24 @@ def test_a_domain_block_cancels_only_its_own_deliveries(client: TestClient, peop
     with session_scope() as db:
         states = dict(db.execute(select(Delivery.host, Delivery.state)).all())
     assert states == {"spam.example": FAILED, "a.spam.example:8443": FAILED, "notspam.example": QUEUED}
+
+
+def test_a_flag_received_by_the_inbox_reaches_the_queue(
+    instance: TestClient,
+    people: dict[str, str],
+    remote: Remote,  # noqa: F811  (the federation tests' fixture)
+) -> None:
+    key = remote.actor(SPAMMER)
+    flag = payload("mastodon-flag") | {
+        "id": "https://spam.example/flags/1",
+        "actor": SPAMMER,
+        "object": [urls.person("ada"), "https://spam.example/notes/9"],
+        "to": urls.person("ada"),
+        "content": "Ada posts <b>off-topic</b> links",
+    }
+    assert signed_post(instance, "/inbox", flag, key).status_code == 202
+    assert inbox.process_inbox() == 1
+    as_admin(instance, people)
+    page = instance.get(PAGE).text
+    assert f"from {SPAMMER}" in page and "Ada posts off-topic links" in page
+    assert f'<option value="{SPAMMER}">' in page and '<option value="spam.example">' in page
