@@ -1,0 +1,143 @@
+"""Cohorts across the fediverse in one process: joining runs, FEP-1b12 group posts, units as Notes, moderation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from courses.groups import form_groups
+from courses.models import Enrollment, Post, Run, StudyGroup
+from courses.signup import admin_enroll
+from federation import cohorts, reports
+from federation.models import Report
+from server import urls
+from server.errors import Invalid, PermissionDenied
+from server.events import DomainEvent, publish
+from tests.federation.flows_support import course_and_run, deliveries, receive, remote_person
+
+
+def grouped_run(session: Session) -> tuple[Run, StudyGroup]:
+    """A run with one email learner (Ann) in its one study group."""
+    _course, run = course_and_run(session)
+    admin_enroll(session, run, "ann@example.org", "Ann")
+    form_groups(session, run)
+    session.flush()
+    group = session.scalar(select(StudyGroup).where(StudyGroup.run_id == run.id))
+    assert group is not None
+    return run, group
+
+
+def follow_run(session: Session, run: Run, name: str) -> tuple[str, str]:
+    """A Mastodon account follows the run (its way to join); its id and the handlers' outcome."""
+    person = remote_person(session, name)
+    outcome = receive(
+        session,
+        {"id": f"{person.ap_id}#follow", "type": "Follow", "actor": person.ap_id, "object": urls.run(run.handle)},
+    )
+    return person.ap_id, outcome
+
+
+def note_to_group(author: str, group: StudyGroup, text: str, number: int = 1) -> dict[str, Any]:
+    """A member's post addressed to the group, as Mastodon sends it (mention + to)."""
+    group_id = urls.group(group.handle)
+    note = {"id": f"{author}/statuses/{number}", "type": "Note", "attributedTo": author, "to": [group_id],
+            "content": f"<p>{text}<script>alert(1)</script></p>"}  # fmt: skip
+    return {"id": f"{note['id']}/activity", "type": "Create", "actor": author, "to": [group_id], "object": note}
+
+
+def test_following_a_run_enrolls_groups_and_accepts(session: Session) -> None:
+    run, group = grouped_run(session)
+    bea, outcome = follow_run(session, run, "bea")
+    assert "enrolled" in outcome and "accepted follower" in outcome
+    enrollment = session.scalar(select(Enrollment).where(Enrollment.actor == bea))
+    assert enrollment is not None and enrollment.status == "confirmed" and enrollment.group_id == group.id
+    (row, accept), = deliveries(session, "Accept")  # fmt: skip
+    assert accept["actor"] == urls.run(run.handle) and row.inbox == "https://social.example/inbox"
+    assert cohorts.fediverse_members(session, group) == [bea]
+
+
+def test_join_is_answered_and_a_blocked_member_is_rejected(session: Session) -> None:
+    run, group = grouped_run(session)
+    cora = remote_person(session, "cora").ap_id
+    group_id = urls.group(group.handle)
+    assert "Accept Join" in receive(session, {"id": "j1", "type": "Join", "actor": cora, "object": group_id})
+    cohorts.block_member(session, group, cora)
+    assert session.scalar(select(Enrollment.group_id).where(Enrollment.actor == cora)) is None
+    assert "Reject Join" in receive(
+        session, {"id": "j2", "type": "Join", "actor": cora, "object": urls.run(run.handle)}
+    )
+    with pytest.raises(PermissionDenied, match="blocked"):
+        cohorts.join(session, run, cora)
+
+
+def test_a_members_post_is_archived_relayed_and_announced_twice(session: Session) -> None:
+    run, group = grouped_run(session)
+    bea, _ = follow_run(session, run, "bea")
+    dan, _ = follow_run(session, run, "dan")
+    outsider = remote_person(session, "eve").ap_id
+    assert "not a member" in receive(session, note_to_group(outsider, group, "spam"))
+    assert "post" in receive(session, note_to_group(bea, group, "Hello group"))
+    post = session.scalar(select(Post).where(Post.source == "activitypub"))
+    assert post is not None and post.group_id == group.id and post.text == "Hello group" and "<script" not in post.html
+    events = [
+        p["post_id"] for p in session.scalars(select(DomainEvent.payload).where(DomainEvent.name == "post.created"))
+    ]
+    assert events == [post.id]  # so the mail package relays it to Ann
+    announces = [body for _row, body in deliveries(session, "Announce")]
+    assert {a["actor"] for a in announces} == {urls.group(group.handle)}
+    assert sorted(type(a["object"]).__name__ for a in announces) == ["dict", "str"]  # FEP-1b12 + Mastodon's boost
+    assert all(dan in a["to"] and bea not in a["to"] for a in announces)
+    receive(session, note_to_group(bea, group, "Hello group"))  # the same Note again: archived once
+    assert len(list(session.scalars(select(Post).where(Post.source == "activitypub")))) == 1
+
+
+def test_an_email_post_reaches_fediverse_members_as_a_note_from_the_group(session: Session) -> None:
+    run, group = grouped_run(session)
+    bea, _ = follow_run(session, run, "bea")
+    post = Post(group_id=group.id, run_id=run.id, source="email", author_email="ann@example.org", author_name="Ann",
+                subject="Re: hello", text="Welcome Bea.\n\nSee you.")  # fmt: skip
+    session.add(post)
+    session.flush()
+    publish(session, "post.created", {"post_id": post.id})
+    (_row, create), = deliveries(session, "Create")  # fmt: skip
+    assert create["actor"] == urls.group(group.handle) and create["object"]["to"][-1] == bea
+    assert (
+        "<strong>Ann</strong> wrote: Re: hello" in create["object"]["content"]
+        and "<p>See you.</p>" in create["object"]["content"]
+    )
+
+
+def test_a_due_unit_goes_to_the_fediverse_learner_once(session: Session) -> None:
+    run, group = grouped_run(session)
+    bea, _ = follow_run(session, run, "bea")
+    enrollment = session.scalar(select(Enrollment).where(Enrollment.actor == bea))
+    assert enrollment is not None
+    for _ in range(2):
+        publish(
+            session, "unit.due_for_actor", {"enrollment_id": enrollment.id, "position": 1, "key": "unit:1:2:variables"}
+        )
+    (row, create), = deliveries(session, "Create")  # fmt: skip
+    note = create["object"]
+    assert (
+        create["actor"] == urls.run(run.handle) and note["to"] == [bea] and row.inbox == "https://social.example/inbox"
+    )
+    assert "Week 1" in note["content"] and f"{group.handle}@" in note["content"]  # merge tags rendered
+    assert session.scalar(select(Post.kind).where(Post.ap_id == note["id"])) == "unit"
+
+
+def test_moderation_removes_members_and_resolves_reports(session: Session) -> None:
+    run, group = grouped_run(session)
+    cohorts.remove_member(session, group, "ann@example.org")
+    assert cohorts.members(session, group) == []
+    with pytest.raises(Invalid, match="not a member"):
+        cohorts.remove_member(session, group, "ann@example.org")
+    session.add(Report(activity_id="f1", reporter="https://social.example/users/x", targets=[urls.run(run.handle)]))
+    session.flush()
+    (report,) = reports.open_reports(session)
+    with pytest.raises(Invalid, match="resolution"):
+        reports.resolve_report(session, report.id, " ")
+    reports.resolve_report(session, report.id, "no action")
+    assert reports.open_reports(session) == [] and reports.resolved_reports(session)[0].resolution == "no action"
