@@ -77,7 +77,7 @@ def fork_announcement(course: Course, fork_id: str) -> dict[str, Any]:
         "actor": fork_id,
         "object": obj,
         "result": fork_id,
-        "to": list(course.lineage or [course.origin]),
+        "to": [str(i) for i in [*(course.lineage or []), course.origin] if i],
     }
 
 
