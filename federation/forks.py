@@ -77,7 +77,7 @@ def fork_announcement(course: Course, fork_id: str) -> dict[str, Any]:
         "actor": fork_id,
         "object": obj,
         "result": fork_id,
-        "to": [str(i) for i in [*(course.lineage or []), course.origin] if i],
+        "to": list(dict.fromkeys(str(i) for i in [course.origin, *(course.lineage or [])] if i)),
     }
 
 
