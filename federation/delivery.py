@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import event, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from federation import fetch
@@ -35,7 +37,7 @@ from federation.guard import AsyncGuardedTransport, Refused
 from federation.httpsig import HttpSignatureAuth
 from federation.keys import SigningKey, instance_signing_key, is_local, signing_key
 from federation.models import ActorBlock, Delivery, Follower, RemoteActor, RemoteHost
-from federation.moderation import is_blocked
+from federation.moderation import blocked_domains, is_blocked, is_blocked_in
 from server import urls
 from server.clock import now
 from server.config import get_settings
@@ -86,7 +88,8 @@ def inboxes_for(session: Session, sender: str, recipients: list[str]) -> list[st
             if actor in blockers:
                 continue
             found.setdefault(inbox)
-    return [inbox for inbox in found if not is_blocked(session, inbox.removeprefix(ACTOR_TARGET))]
+    domains = blocked_domains(session)
+    return [inbox for inbox in found if not is_blocked_in(inbox.removeprefix(ACTOR_TARGET), domains)]
 
 
 def enqueue(session: Session, activity: dict[str, Any], sender: str, recipients: list[str]) -> list[Delivery]:
@@ -239,11 +242,22 @@ def _resolve_actor_rows(session: Session, rows: list[Delivery], give_up_after: t
     return ready
 
 
+def _load_hosts(session: Session, names: set[str]) -> None:
+    """Make sure each host has its row (another worker may be adding the same) and load them all."""
+    if not names:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(RemoteHost).values([{"host": n, "failures": 0} for n in names]).on_conflict_do_nothing())
+    list(session.scalars(select(RemoteHost).where(RemoteHost.host.in_(names))))
+
+
 def _host(session: Session, name: str) -> RemoteHost:
     row = session.get(RemoteHost, name)
     if row is None:
-        row = RemoteHost(host=name, failures=0)
-        session.add(row)
+        _load_hosts(session, {name})
+        row = session.get(RemoteHost, name)
+    assert row is not None
     return row
 
 
@@ -317,6 +331,7 @@ def deliver_batch(
     session.commit()  # keys made lazily must be stored before anyone sees our signatures
     attempts = asyncio.run(send_all(ready, keys, transport)) if ready else []
     at = now()
+    _load_hosts(session, {row.host for row in ready})
     by_id = {row.id: row for row in ready}
     for attempt in attempts:
         _record(session, by_id[attempt.delivery_id], attempt, at, give_up_after)

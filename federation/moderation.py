@@ -33,6 +33,17 @@ def is_blocked(session: Session, url_or_host: str) -> bool:
     return session.scalar(select(DomainBlock.id).where(DomainBlock.domain.in_(_suffixes(host))).limit(1)) is not None
 
 
+def blocked_domains(session: Session) -> set[str]:
+    """Every blocked domain (a short list: read it once for a whole fan-out)."""
+    return set(session.scalars(select(DomainBlock.domain)))
+
+
+def is_blocked_in(url_or_host: str, domains: set[str]) -> bool:
+    """True when `url_or_host` is under one of `domains` (see `blocked_domains`)."""
+    host = host_of(url_or_host)
+    return bool(host) and not domains.isdisjoint(_suffixes(host))
+
+
 def block_domain(session: Session, domain: str, reason: str = "") -> DomainBlock:
     """Block `domain` and its subdomains (idempotent)."""
     host = host_of(domain)
