@@ -50,6 +50,7 @@ PUBLIC = {"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"}
 ACTOR_TARGET = "actor:"  # prefix of a row's inbox while the recipient actor is not resolved yet
 CONTENT_TYPE = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 PER_HOST = 4
+PER_HOST_BATCH = 40  # 40 / PER_HOST x the 15 s timeout stays well inside claim()'s 5-minute lease
 CONCURRENCY = 64
 BATCH = 500
 HOST_DOWN_AFTER = 8
@@ -315,6 +316,23 @@ def _hold_down_hosts(session: Session, hosts: set[str], at: datetime) -> None:
         )
 
 
+def _within_lease(session: Session, rows: list[Delivery]) -> list[Delivery]:
+    """At most PER_HOST_BATCH rows per host; the others are released for the next batch."""
+    # Even if every POST times out the batch ends within its lease: a batch outliving its lease
+    # would let another worker claim and send the same rows again.
+    kept: list[Delivery] = []
+    per_host: dict[str, int] = {}
+    for row in rows:
+        per_host[row.host] = per_host.get(row.host, 0) + 1
+        if per_host[row.host] <= PER_HOST_BATCH:
+            kept.append(row)
+        else:
+            row.locked_until, row.attempts = None, max(0, row.attempts - 1)
+    if len(kept) < len(rows):
+        session.commit()
+    return kept
+
+
 def deliver_batch(
     session: Session,
     limit: int = BATCH,
@@ -323,7 +341,7 @@ def deliver_batch(
 ) -> int:
     """Claim and send one batch of due deliveries; how many rows were worked."""
     give_up_after = give_up_after or timedelta(days=get_settings().delivery_give_up_days)
-    rows = claim(session, Delivery, limit=limit)
+    rows = _within_lease(session, claim(session, Delivery, limit=limit))
     if not rows:
         return 0
     ready = _resolve_actor_rows(session, rows, give_up_after)

@@ -184,3 +184,13 @@ def test_nothing_goes_to_an_actor_blocked_instance_wide(session: Session, settin
     add_follower(session, "https://a.example/users/ann", "https://a.example/users/ann/inbox", None)
     block_actor(session, "https://a.example/users/ann")
     assert delivery.enqueue(session, announce(), sender=COURSE, recipients=[f"{COURSE}/followers"]) == []
+
+
+def test_one_host_takes_a_bounded_share_of_a_batch(session: Session, settings: Settings, sink: Sink) -> None:
+    for n in range(delivery.PER_HOST_BATCH + 5):
+        add_follower(session, f"{sink.url}/users/u{n}", f"{sink.url}/users/u{n}/inbox", None)
+    delivery.enqueue(session, announce(), sender=COURSE, recipients=[f"{COURSE}/followers"])
+    session.commit()
+    assert delivery.deliver_batch(session) == delivery.PER_HOST_BATCH
+    assert delivery.deliver_batch(session) == 5  # the rest were released, not lost
+    assert len(sink.received) == delivery.PER_HOST_BATCH + 5
