@@ -111,7 +111,7 @@ class QueueHealth:
 
     counts: dict[str, int]
     oldest_due: datetime | None
-    recent_errors: list[tuple[str, str, datetime]]  # (what, last error, next attempt or received)
+    recent_errors: list[tuple[str, str, datetime]]  # (what, last error, next attempt or when received)
 
 
 def _counts(session: Session, model: type[Delivery] | type[InboxActivity]) -> dict[str, int]:

@@ -35,9 +35,9 @@ def _field(request: Request, name: str) -> str:
     return str(posted_form(request).get(name, "")).strip()
 
 
-def report_view(session: Session, report: Report) -> dict[str, Any]:
-    """A report as the queue shows it: reporter, what was reported, and whom the admin could block."""
-    actors = federation_admin.report_actors(session, report)
+def report_view(session: Session, report: Report, *, open_: bool = True) -> dict[str, Any]:
+    """A report as the queue shows it: reporter, what was reported, and (if open) whom the admin could block."""
+    actors = federation_admin.report_actors(session, report) if open_ else []
     domains = list(dict.fromkeys(moderation.host_of(actor) for actor in actors))
     return {
         "id": report.id,
@@ -56,7 +56,9 @@ def _page(request: Request, values: dict[str, str], errors: dict[str, str], stat
     with session_scope() as db:
         context = {
             "reports": [report_view(db, report) for report in reports.open_reports(db)],
-            "resolved": [report_view(db, report) for report in reports.resolved_reports(db, RESOLVED_SHOWN)],
+            "resolved": [
+                report_view(db, report, open_=False) for report in reports.resolved_reports(db, RESOLVED_SHOWN)
+            ],
             "blocks": federation_admin.domain_blocks(db),
             "values": values,
             "errors": errors,
