@@ -1,0 +1,32 @@
+"""DKIM signing: dkimpy's header with OpenSSL's RSA verifies with dkimpy, and equals dkimpy's own signature."""
+
+from __future__ import annotations
+
+import dkim
+import dkim.crypto
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from mail.dkim import Signer
+
+MESSAGE = (
+    b"From: Course <noreply@example.org>\r\nTo: ann@example.org\r\nSubject: Week 1\r\n"
+    b"Date: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <abc@example.org>\r\n\r\nHello Ann,\r\nthis is week 1.\r\n"
+)
+
+
+def test_signature_verifies_and_matches_the_pure_python_rsa() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    record = b"v=DKIM1; k=rsa; p=" + __import__("base64").b64encode(public)
+    signed = Signer("example.org", "mail", pem).sign(MESSAGE)
+    assert signed.startswith(b"DKIM-Signature: ") and signed.endswith(MESSAGE)
+    assert dkim.verify(signed, dnsfunc=lambda name, timeout=5: record)
+    parsed = dkim.crypto.parse_pem_private_key(pem)
+    digest = __import__("hashlib").sha256(b"some header bytes")
+    assert dkim.RSASSA_PKCS1_v1_5_sign(digest, parsed) == dkim.crypto.RSASSA_PKCS1_v1_5_sign(digest, parsed)
+    tampered = signed.replace(b"this is week 1", b"this is week 2")
+    assert not dkim.verify(tampered, dnsfunc=lambda name, timeout=5: record)
