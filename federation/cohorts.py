@@ -20,7 +20,9 @@ import nh3
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from courses import learner
 from courses.models import Enrollment, Post, Run, StudyGroup
+from courses.signup import enroll_actor
 from federation import delivery
 from federation.fetch import remote_actor, resolve
 from federation.follows import activity_id
@@ -32,12 +34,6 @@ from server.errors import Invalid, PermissionDenied
 from server.events import publish
 
 
-def _enroll(session: Session, run: Run, actor_id: str, name: str, timezone: str) -> Enrollment:
-    from courses.signup import enroll_actor  # the courses engineer's service
-
-    return enroll_actor(session, run, actor_id, name, timezone)
-
-
 def join(session: Session, run: Run, actor_id: str, follow_id: str | None = None) -> Enrollment:
     """Enroll the fediverse account `actor_id` in `run` (idempotent) and make it a run follower."""
     run_id = urls.run(run.handle)
@@ -46,7 +42,7 @@ def join(session: Session, run: Run, actor_id: str, follow_id: str | None = None
     remote = remote_actor(session, actor_id)
     enrollment = session.scalar(select(Enrollment).where(Enrollment.run_id == run.id, Enrollment.actor == remote.ap_id))
     if enrollment is None or enrollment.status in {"left", "unsubscribed"}:
-        enrollment = _enroll(session, run, remote.ap_id, remote.name or remote.handle or "", run.timezone)
+        enrollment = enroll_actor(session, run, remote.ap_id, remote.name or remote.handle or "", run.timezone)
     follower = session.scalar(select(Follower).where(Follower.actor == run_id, Follower.follower == remote.ap_id))
     if follower is None:
         session.add(
@@ -78,9 +74,8 @@ def leave(session: Session, run: Run, actor_id: str) -> bool:
         session.delete(follower)
     if enrollment is None or enrollment.status == "left":
         return False
-    enrollment.status = "left"
-    enrollment.next_due_at = None
-    publish(session, "enrollment.changed", {"enrollment_id": enrollment.id, "change": "left"})
+    # The courses service frees the place: waiting list, group remnants, `enrollment.changed`.
+    learner.leave(session, enrollment.token)
     return True
 
 

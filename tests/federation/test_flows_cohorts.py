@@ -141,3 +141,13 @@ def test_moderation_removes_members_and_resolves_reports(session: Session) -> No
         reports.resolve_report(session, report.id, " ")
     reports.resolve_report(session, report.id, "no action")
     assert reports.open_reports(session) == [] and reports.resolved_reports(session)[0].resolution == "no action"
+
+
+def test_undo_of_the_follow_leaves_the_run(session: Session) -> None:
+    run, group = grouped_run(session)
+    bea, _ = follow_run(session, run, "bea")
+    follow = {"id": f"{bea}#follow", "type": "Follow", "actor": bea, "object": urls.run(run.handle)}
+    assert f"{bea} left" in receive(session, {"id": "undo-1", "type": "Undo", "actor": bea, "object": follow})
+    enrollment = session.scalar(select(Enrollment).where(Enrollment.actor == bea))
+    assert enrollment is not None and enrollment.status == "left" and enrollment.next_due_at is None
+    assert cohorts.fediverse_members(session, group) == []
