@@ -19,7 +19,7 @@ from courses.models import Post
 from federation.keys import is_local
 from federation.models import Delivery, DomainBlock, InboxActivity, RemoteActor, RemoteHost, Report
 from federation.moderation import block_domain as add_domain_block
-from federation.moderation import host_of
+from federation.moderation import is_blocked_in
 from server.clock import now
 from server.errors import Invalid
 from server.queue import DONE, FAILED, QUEUED
@@ -37,17 +37,11 @@ class DomainBlockOutcome:
     cancelled: int
 
 
-def _under(host: str, domain: str) -> bool:
-    """True when `host` (host[:port]) is `domain` or one of its subdomains."""
-    name = host_of(host)
-    return name == domain or name.endswith("." + domain)
-
-
 def block_domain(session: Session, domain: str, reason: str) -> DomainBlockOutcome:
     """Block `domain` (federation.moderation) and fail its queued deliveries, so nothing more goes there."""
     block = add_domain_block(session, domain, reason.strip())
     queued_hosts = session.scalars(select(Delivery.host).where(Delivery.state == QUEUED).distinct())
-    hosts = [host for host in queued_hosts if _under(host, block.domain)]
+    hosts = [host for host in queued_hosts if is_blocked_in(host, {block.domain})]
     cancelled = 0
     if hosts:
         result = session.execute(
