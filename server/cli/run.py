@@ -18,11 +18,11 @@ def run_group() -> None:
     """Runs of a course."""
 
 
-def _start_date(value: str) -> date:
+def _date(option: str, value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise Invalid(f"--start {value!r} must be a date YYYY-MM-DD") from None
+        raise Invalid(f"{option} {value!r} must be a date YYYY-MM-DD") from None
 
 
 @run_group.command("create")
@@ -32,20 +32,35 @@ def _start_date(value: str) -> date:
 @click.option("--every", type=int, default=None, help="Repeat the run every N weeks.")
 @click.option("--group-size", type=int, default=None, help="Target study-group size (default: the course's).")
 @click.option("--capacity", type=int, default=None, help="Places; later signups go on a waiting list.")
+@click.option("--signup-opens", default=None, help="First day of signup, YYYY-MM-DD (default: at once).")
+@click.option("--signup-closes", default=None, help="Day signup closes, YYYY-MM-DD (default: the late-join policy).")
 def create_command(
-    slug: str, start: str, timezone: str, every: int | None, group_size: int | None, capacity: int | None
+    slug: str,
+    start: str,
+    timezone: str,
+    every: int | None,
+    group_size: int | None,
+    capacity: int | None,
+    signup_opens: str | None,
+    signup_closes: str | None,
 ) -> None:
     """Create a run of course SLUG (publishing the course first if it has no version); print its id."""
     instance()
     from courses.runs import create_run, find_course
+    from courses.zones import check_timezone, local_midnight
     from server import urls
     from server.db import session_scope
 
+    zone = check_timezone(timezone, "--timezone")
+    first = _date("--start", start)
+    opens = local_midnight(_date("--signup-opens", signup_opens), zone) if signup_opens else None
+    closes = local_midnight(_date("--signup-closes", signup_closes), zone) if signup_closes else None
     with session_scope() as session:
         course = find_course(session, slug)
         run = create_run(
-            session, course, _start_date(start), timezone, every_weeks=every, group_size=group_size, capacity=capacity
-        )
+            session, course, first, zone, every_weeks=every, group_size=group_size, capacity=capacity,
+            signup_opens_at=opens, signup_closes_at=closes,
+        )  # fmt: skip
         click.echo(
             f"run {run.handle} of {course.slug} (version {run.version_number}) starts {run.start_date}: {run.status}"
         )
