@@ -24,9 +24,13 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+_created_databases: set[str] = set()
+
+
 def _postgres_url() -> str:
-    """A database of this xdist worker's own, created once."""
-    name = f"mechmooc_test_{_worker()}"
+    """A database of this test process's own (worker and pid: concurrent runs share the server)."""
+    name = f"mechmooc_test_{_worker()}_{os.getpid()}"
+    _created_databases.add(name)
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
@@ -112,3 +116,15 @@ def sqlite_settings(tmp_path: Path) -> Iterator[Settings]:
     _fresh_sqlite(config)
     yield boot(config, migrate=False)
     get_engine().dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the PostgreSQL databases this process created."""
+    if not _created_databases:
+        return
+    get_engine().dispose()
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        for name in _created_databases:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
