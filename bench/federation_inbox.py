@@ -24,6 +24,12 @@ from federation_support import rsa_rate
 from tests.support.instances import Instance
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process and its waited-for children used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 async def post_all(url: str, requests: list[tuple[dict[str, str], bytes]], concurrency: int) -> list[int]:
     """POST every (headers, body) to `url`, `concurrency` at a time; the status codes."""
     limit = asyncio.Semaphore(concurrency)
@@ -80,10 +86,11 @@ def main() -> None:
             headers = {"Content-Type": "application/activity+json"}
             headers |= sign_request(key, "POST", inbox, headers, body, now())
             requests.append((headers, body))
-        verifications = rsa_rate(verify=True)
-        start = time.perf_counter()
+        verifications, verifications_cpu = rsa_rate(verify=True)
+        assert instance.process is not None
+        start, server_cpu = time.perf_counter(), cpu_seconds(instance.process.pid)
         statuses = asyncio.run(post_all(inbox, requests, args.concurrency))
-        elapsed = time.perf_counter() - start
+        elapsed, server_cpu = time.perf_counter() - start, cpu_seconds(instance.process.pid) - server_cpu
         with session_scope() as session:
             from sqlalchemy import func, select
 
@@ -92,8 +99,14 @@ def main() -> None:
     assert accepted == stored == args.activities, (accepted, stored, {s: statuses.count(s) for s in set(statuses)})
     print(f"activities {args.activities} from {args.senders} senders, {args.concurrency} at a time, one serve process")
     print(f"verified and stored {accepted} in {elapsed:.2f} s: {accepted / elapsed:.0f} activities/s")
-    print(f"raw RSA-2048 verifications/s (same run, one core): {verifications:.0f}")
+    print(
+        f"raw RSA-2048 verifications/s (same run, one core): {verifications:.0f} ({verifications_cpu:.0f} per CPU second)"
+    )
     print(f"ratio inbox/raw verification: {accepted / elapsed / verifications:.3f}")
+    print(
+        f"server CPU: {server_cpu / accepted * 1000:.2f} ms per activity, a verification {1000 / verifications_cpu:.3f} ms"
+    )
+    print(f"ratio in CPU time: {accepted / server_cpu / verifications_cpu:.3f}")
 
 
 if __name__ == "__main__":
