@@ -6,10 +6,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from courses.editor import update_unit
 from courses.groups import form_groups
 from courses.models import Course, Enrollment, Post, Run
 from courses.runs import create_run
 from courses.signup import admin_enroll
+from courses.versions import publish
 from server.db import session_scope
 from tests.web.coursepages import World, logged_in, outbox_texts, start_in, token_on, web, world  # noqa: F401
 
@@ -67,11 +69,19 @@ def test_fork_shows_provenance_and_the_origin_lists_it(world: World, web: TestCl
     assert 'class="lineage"' in fork and "testserver.localhost · gentle-python" in fork
     origin = web.get("/courses/gentle-python").text
     assert f'href="http://testserver.localhost/courses/{slug}"' in origin
+    assert "Upstream changed" not in fork
     with session_scope() as db:  # the origin publishes again: the fork's organizer is told
-        db.scalar(select(Course).where(Course.slug == slug)).upstream_version = 2  # type: ignore[union-attr]
+        origin_course = db.scalar(select(Course).where(Course.slug == "gentle-python"))
+        update_unit(db, origin_course.units[0], body="A new welcome.")  # type: ignore[union-attr]
+        publish(db, origin_course)  # type: ignore[arg-type]
     assert "Upstream changed" in web.get(f"/courses/{slug}").text
-    web.cookies.clear()
+    diff = web.get(f"/courses/{slug}/upstream").text
+    assert '<span class="add">+A new welcome.</span>' in diff
+    pulled = web.post(f"/courses/{slug}/upstream", data={"csrf_token": token_on(web, f"/courses/{slug}/upstream")})
+    assert pulled.status_code == 200
     assert "Upstream changed" not in web.get(f"/courses/{slug}").text
+    with session_scope() as db:
+        assert db.scalar(select(Course).where(Course.slug == slug)).units[0].body == "A new welcome."  # type: ignore[union-attr]
 
 
 def test_learner_page_changes_pause_resume_move_leave(world: World, web: TestClient) -> None:

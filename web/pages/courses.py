@@ -101,7 +101,7 @@ def course_page(request: Request) -> Response:
             "runs": [_run_row(run) for run in upcoming_runs(session, course.id)],
             "provenance": provenance(course) if course.origin else [],
             "forks": course_forks.forks_of(session, course),
-            "upstream_changed": course_forks.has_upstream_change(course),
+            "upstream_changed": upstream_changed(session, course),
             "course_id": urls.course(course.slug),
         }
         return render(request, "courses/course.html", context)
@@ -163,15 +163,49 @@ def diff_lines(diff: str) -> list[dict[str, str]]:
     return kinds
 
 
+def local_origin(session: Session, course: Course) -> Course | None:
+    """The origin of `course` when it is a course of this instance (forked here), else None."""
+    prefix = urls.course("")
+    if not course.origin or not course.origin.startswith(prefix):
+        return None
+    return session.scalar(select(Course).where(Course.slug == course.origin[len(prefix) :]))
+
+
+def upstream_changed(session: Session, course: Course) -> bool:
+    """True when the origin has a newer published version than the fork last took."""
+    origin = local_origin(session, course)
+    if origin is not None:
+        return (origin.current_version or 0) > (course.origin_version or 0)
+    return course_forks.has_upstream_change(course)
+
+
+def _upstream_diff(session: Session, course: Course) -> str:
+    """The diff to the origin's current version: read here for a local origin, fetched otherwise."""
+    origin = local_origin(session, course)
+    if origin is not None:
+        return course_forks.upstream_diff(course, published(origin) or {})
+    from federation.forks import upstream_diff
+
+    return upstream_diff(session, course)
+
+
+def _pull(session: Session, course: Course) -> None:
+    origin = local_origin(session, course)
+    if origin is not None and origin.current_version is not None:
+        course_forks.pull_upstream(session, course, published(origin) or {}, origin.current_version)
+        return
+    from federation.forks import pull_upstream
+
+    pull_upstream(session, course)
+
+
 @require_role("organizer")
 def upstream_page(request: Request) -> Response:
     """GET /courses/{slug}/upstream: what the origin changed since this fork last pulled."""
-    from federation.forks import upstream_diff
-
     with session_scope() as session:
         course = _editable_fork(session, request)
         try:
-            diff = upstream_diff(session, course)
+            diff = _upstream_diff(session, course)
         except MechMoocError as error:
             return render(request, "courses/upstream.html", {"course": course, "lines": [], "error": str(error)}, 502)
         context = {"course": course, "lines": diff_lines(diff), "error": ""}
@@ -181,11 +215,9 @@ def upstream_page(request: Request) -> Response:
 @require_role("organizer")
 def upstream_pull(request: Request) -> Response:
     """POST /courses/{slug}/upstream: take the origin's version into the draft (then publish to use it)."""
-    from federation.forks import pull_upstream
-
     with session_scope() as session:
         course = _editable_fork(session, request)
-        pull_upstream(session, course)
+        _pull(session, course)
         slug = course.slug
     flash(request, "The upstream changes are in your draft. Review the units, then publish a version.", "success")
     return RedirectResponse(f"/organize/courses/{slug}", status_code=303)
