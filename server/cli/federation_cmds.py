@@ -93,14 +93,16 @@ def federation_group() -> None:
 @click.argument("domain")
 @click.option("--reason", default="")
 def block_domain_command(domain: str, reason: str) -> None:
-    """Refuse activities from DOMAIN (and subdomains) and deliver nothing there."""
+    """Refuse activities from DOMAIN (and subdomains), deliver nothing there (queued ones cancelled)."""
     instance()
-    from federation.moderation import block_domain
+    from federation.admin import block_domain
     from server.db import session_scope
 
     with session_scope() as session:
-        row = block_domain(session, domain, reason)
-        click.echo(row.domain)
+        outcome = block_domain(session, domain, reason)
+        click.echo(f"blocked {outcome.block.domain}; {outcome.cancelled} queued deliveries cancelled")
+        blocked = outcome.block.domain
+    click.echo(blocked)
 
 
 @federation_group.command("unblock-domain")
