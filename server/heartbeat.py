@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.clock import now
-from server.db import Base, UTCDateTime, session_scope
+from server.db import Base, UTCDateTime, write_scope
 from server.jobs import job
 
 HEARTBEAT_EVERY = 10.0
@@ -56,10 +56,11 @@ def last_beat(session: Session) -> datetime | None:
 @job("server.heartbeat", every=HEARTBEAT_EVERY)
 def heartbeat() -> None:
     """Record that this worker is alive."""
+    # write_scope: the beat reads its row, then writes, while web requests write too (SQLite).
     try:
-        with session_scope() as session:
+        with write_scope() as session:
             record_beat(session, worker_name(), now())
     except IntegrityError:
         # Only a worker's very first beat can race (two threads inserting its row); the next wins.
-        with session_scope() as session:
+        with write_scope() as session:
             record_beat(session, worker_name(), now())
