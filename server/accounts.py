@@ -7,7 +7,7 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import String, select
+from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.clock import now
@@ -86,7 +86,8 @@ def create_account(
     if role not in ROLES:
         raise Invalid(f"role {role!r} is not one of {', '.join(ROLES)}")
     handle_value = normalise_handle(handle or address.split("@")[0].replace("+", "_"))
-    if session.scalar(select(Account).where(Account.email == address)):
+    # Mail providers treat the local part case-insensitively; so do we, for uniqueness and login.
+    if session.scalar(select(Account).where(func.lower(Account.email) == address.lower())):
         raise Invalid(f"an account with email {address} exists already")
     if session.scalar(select(Account).where(Account.handle == handle_value)):
         raise Invalid(f"the handle {handle_value} is taken (choose another with --handle)")

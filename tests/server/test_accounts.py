@@ -20,6 +20,8 @@ def test_duplicate_and_bad_input_are_named(session):
     create_account(session, "ada@example.org", password="12345678")
     with pytest.raises(Invalid, match="exists already"):
         create_account(session, "ada@example.org")
+    with pytest.raises(Invalid, match="exists already"):
+        create_account(session, "ADA@example.org", handle="ada2")
     with pytest.raises(Invalid, match="email 'not-an-address'"):
         create_account(session, "not-an-address")
     with pytest.raises(Invalid, match="role"):
