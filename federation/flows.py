@@ -1,8 +1,8 @@
 """The course-world flows of federation: which domain events they react to, and their routes.
 
 `register()` is called from `federation.reactions.register()`; `routes()` from
-`federation.routes.routes()` (our `@context` at /ns and each course's `forks` collection, served
-as JSON to ActivityPub clients; people get the course page from the web package).
+`federation.routes.routes()` (our `@context` at /ns, each course's `forks` collection and local
+posts as Notes, served as JSON to ActivityPub clients; people get the pages from the web package).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from courses.models import Course
+from courses.models import Course, Post
 from federation import announce, bridge, forks, vocabulary
+from server import urls
 from server.config import get_settings
 from server.db import session_scope
 from server.events import subscribe
@@ -51,6 +52,34 @@ async def forks_collection(request: Request) -> Response:
     return JSONResponse(document, media_type=AP_JSON)
 
 
+def _post(ref: str, request: Request) -> tuple[int, dict]:
+    """(status, document) of a local post: announcements to anyone, others to signed server fetches."""
+    from federation.authenticate import authenticate
+    from federation.inbox import received_request
+    from federation.posting import note_document
+    from federation.signatures import SignatureError
+
+    with session_scope() as session:
+        post = session.scalar(select(Post).where(Post.ap_id == urls.absolute(f"/posts/{ref}")))
+        if post is None or post.deleted or post.held or post.source == "activitypub":
+            return 404, {"error": f"no post {ref} here"}
+        if post.kind != "announcement":
+            # Group and personal posts: only to a server that proves who it is (it fetches a boost).
+            try:
+                authenticate(session, received_request(request, b""))
+            except SignatureError as error:
+                return 401, {"error": f"this post is not public; sign the request ({error})"}
+        return 200, note_document(post)
+
+
+async def post_document(request: Request) -> Response:
+    """GET /posts/{ref} as ActivityPub: the Note a boost or a reply points at."""
+    from starlette.concurrency import run_in_threadpool
+
+    status, document = await run_in_threadpool(_post, request.path_params["ref"], request)
+    return JSONResponse(document, status_code=status, media_type=AP_JSON)
+
+
 def routes() -> list[BaseRoute]:
     """The flows' machine-facing routes (the forks collection only for ActivityPub clients)."""
     from federation.routes import ActivityPubRoute
@@ -58,4 +87,5 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/ns", context_document, methods=["GET"]),
         ActivityPubRoute("/courses/{slug}/forks", forks_collection, methods=["GET"]),
+        ActivityPubRoute("/posts/{ref}", post_document, methods=["GET"]),
     ]

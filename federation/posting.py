@@ -112,3 +112,22 @@ def receive_personal(session: Session, create: dict[str, Any], author: str) -> P
     session.add(post)
     session.flush()
     return post
+
+
+def note_document(post: Post) -> dict[str, Any]:
+    """A stored local post as the Note its id names (what a server fetching a boosted post gets)."""
+    public = post.kind == "announcement"
+    note: dict[str, Any] = {
+        "@context": AS,
+        "id": post.ap_id,
+        "type": "Note",
+        "attributedTo": post.author_actor,
+        "content": post.html,
+        "published": iso(post.created_at),
+        "to": ["https://www.w3.org/ns/activitystreams#Public"] if public else [],
+    }
+    if post.subject and post.kind == "unit":
+        note["name"] = post.subject
+    if post.in_reply_to_ref:
+        note["inReplyTo"] = post.in_reply_to_ref
+    return note
