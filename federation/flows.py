@@ -80,6 +80,29 @@ async def post_document(request: Request) -> Response:
     return JSONResponse(document, status_code=status, media_type=AP_JSON)
 
 
+def _version(slug: str, number: str) -> dict | None:
+    with session_scope() as session:
+        course = session.scalar(select(Course).where(Course.slug == slug))
+        version = next((v for v in course.versions if str(v.number) == number), None) if course else None
+        if version is None:
+            return None
+        course_id = urls.course(slug)
+        ids = vocabulary.CourseIds(course=course_id, url=course_id, forks=f"{course_id}/forks", version=version.number)
+        article = vocabulary.version_article(version.snapshot, ids, version.published_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return {"@context": vocabulary.context(get_settings().url), **article}
+
+
+async def version_document(request: Request) -> Response:
+    """GET /courses/{slug}/versions/{number}: a published version as the Article Mastodon degrades to."""
+    from starlette.concurrency import run_in_threadpool
+
+    params = request.path_params
+    document = await run_in_threadpool(_version, params["slug"], params["number"])
+    if document is None:
+        return JSONResponse({"error": f"course {params['slug']} has no version {params['number']}"}, status_code=404)
+    return JSONResponse(document, media_type=AP_JSON)
+
+
 def routes() -> list[BaseRoute]:
     """The flows' machine-facing routes (the forks collection only for ActivityPub clients)."""
     from federation.routes import ActivityPubRoute
@@ -87,5 +110,6 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/ns", context_document, methods=["GET"]),
         ActivityPubRoute("/courses/{slug}/forks", forks_collection, methods=["GET"]),
+        ActivityPubRoute("/courses/{slug}/versions/{number}", version_document, methods=["GET"]),
         ActivityPubRoute("/posts/{ref}", post_document, methods=["GET"]),
     ]

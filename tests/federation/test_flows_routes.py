@@ -43,3 +43,13 @@ def test_posts_are_notes_public_announcements_open_others_to_signed_servers(
     signed = client.get(f"/posts/{private.id}", headers=headers)
     assert signed.status_code == 200 and signed.json()["content"] == "<p>Hello Bea</p>"
     assert client.get("/posts/999", headers=AP).status_code == 404
+
+
+def test_published_versions_are_articles(client: InstanceClient, session: Session) -> None:
+    course, _run = course_and_run(session)
+    article = client.get(f"/courses/{course.slug}/versions/1", headers=AP)
+    assert article.status_code == 200
+    body = article.json()
+    assert body["type"] == "Article" and body["version"] == 1 and body["name"] == course.title
+    assert body["id"] == f"{urls.course(course.slug)}/versions/1" and len(body["units"]) == len(course.units)
+    assert client.get(f"/courses/{course.slug}/versions/9", headers=AP).status_code == 404
