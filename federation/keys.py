@@ -7,6 +7,7 @@ the first time they are needed (an actor document is served or an activity is si
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -139,7 +140,7 @@ def rotate(session: Session, actor: str) -> ActorKey:
         return row
     update = {
         "@context": document.get("@context", actors.CONTEXT),
-        "id": f"{actor}#updates/{int(row.rotated_at.timestamp())}",
+        "id": f"{actor}#updates/key-{secrets.token_hex(8)}",
         "type": "Update",
         "actor": actor,
         "object": document,
