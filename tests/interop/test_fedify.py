@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -130,9 +130,22 @@ def test_fedify_and_mechmooc_follow_and_deliver_to_each_other(instance_factory: 
     assert follows and follows[0]["actor"] == f"{ours.url}/actor"
 
     # A new run is announced to the course's followers: Fedify receives and verifies the Create.
-    run = ok(ours.cli("run", "create", "gentle-python", "--start", datetime.now(UTC).date().isoformat()))
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    run = ok(ours.cli("run", "create", "gentle-python", "--start", yesterday))
     creates = eventually(lambda: received(fedify, "Create"), "our run announcement at Fedify", ours)
     assert creates[0]["actor"] == course and run in json.dumps(creates[0]["json"])
+
+    # Alice joins the run by following it (found by its WebFinger handle) and gets the first unit.
+    handle = run.rsplit("/", 1)[1]
+    joined = httpx.post(f"{fedify}/_follow", params={"target": f"@{handle}@{ours.host}"}, timeout=60)
+    assert joined.status_code == 200 and joined.json()["followed"] == run, joined.text
+    eventually(lambda: query(ours, "SELECT status FROM enrollments WHERE actor = ?", alice) == [("confirmed",)],
+               "alice enrolled in the run", ours)  # fmt: skip
+    ok(ours.cli("mail", "send-due", "--now", datetime.now(UTC).isoformat(timespec="seconds")))
+    units = eventually(
+        lambda: [c for c in received(fedify, "Create") if c["actor"] == run], "the first unit as a Note at Fedify", ours
+    )
+    assert "Welcome" in json.dumps(units[0]["json"])
 
     # Fedify sends a Note to our course; we verify its signature and record it.
     sent = httpx.post(f"{fedify}/_note", params={"to": course, "text": "Hello from Fedify"}, timeout=60)
