@@ -44,10 +44,11 @@ class SmtpTarget:
     use_tls: bool = False
     start_tls: bool = False
     validate_certs: bool = True
+    timeout: float = 60.0
 
 
 def parse_smtp_url(url: str) -> SmtpTarget:
-    """`smtp://[user:pass@]host:port[?starttls=1][&verify=0]` or `smtps://...` (implicit TLS)."""
+    """`smtp://[user:pass@]host:port[?starttls=1][&verify=0][&timeout=S]` or `smtps://...` (implicit TLS)."""
     parts = urlsplit(url)
     if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
         raise SettingsError(f"MECHMOOC_SMTP_URL must be smtp:// or smtps://host:port, not {url!r}")
@@ -61,6 +62,7 @@ def parse_smtp_url(url: str) -> SmtpTarget:
         use_tls=implicit,
         start_tls=query.get("starttls", "0") in {"1", "true", "yes"},
         validate_certs=query.get("verify", "1") not in {"0", "false", "no"},
+        timeout=float(query.get("timeout", "60")),
     )
 
 
@@ -88,7 +90,7 @@ class SmtpPool:
             validate_certs=t.validate_certs,
             username=t.username,
             password=t.password,
-            timeout=60,
+            timeout=t.timeout,
         )
         await client.connect()
         self.clients[index] = client
@@ -103,6 +105,11 @@ class SmtpPool:
     async def _send_one(self, index: int, envelope: Envelope) -> Outcome:
         try:
             client = await self._client(index)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            # Connecting, STARTTLS or login failed: a server or settings problem, never the mail's fault.
+            await self._drop(index)
+            return Outcome(envelope.mail_id, accepted=False, permanent=False, detail=f"connection: {error}")
+        try:
             _, response = await client.sendmail(envelope.sender, [envelope.recipient], envelope.data)
             return Outcome(envelope.mail_id, accepted=True, permanent=False, detail=response[:500])
         except aiosmtplib.SMTPRecipientsRefused as error:
