@@ -151,3 +151,16 @@ def test_undo_of_the_follow_leaves_the_run(session: Session) -> None:
     enrollment = session.scalar(select(Enrollment).where(Enrollment.actor == bea))
     assert enrollment is not None and enrollment.status == "left" and enrollment.next_due_at is None
     assert cohorts.fediverse_members(session, group) == []
+
+
+def test_the_signup_form_joins_by_fediverse_handle(session: Session, remote: Any) -> None:
+    run, group = grouped_run(session)
+    zoe = "https://social.example/users/zoe"
+    remote.actor(zoe, name="Zoe")
+    webfinger = "http://social.example/.well-known/webfinger?resource=acct:zoe@social.example"
+    remote.documents[webfinger] = {"links": [{"rel": "self", "type": "application/activity+json", "href": zoe}]}
+    enrollment = cohorts.join_by_handle(session, run, "@zoe@social.example")
+    assert enrollment.actor == zoe and enrollment.name == "Zoe" and enrollment.group_id == group.id
+    assert cohorts.join_by_handle(session, run, "@zoe@social.example").id == enrollment.id  # idempotent
+    with pytest.raises(Invalid, match="not a fediverse handle"):
+        cohorts.join_by_handle(session, run, "zoe at social")

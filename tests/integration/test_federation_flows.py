@@ -115,6 +115,8 @@ def test_three_instances_follow_fork_lineage_and_a_cohort_across_them(
         assert document(fork_b)["units"][1]["origin"] == f"{course_a}/units/{on_c['units'][1]['slug']}"
         eventually(lambda: set(fork_ids(course_a)) == {fork_b, fork_c}, "A's forks collection", everyone)
         eventually(lambda: fork_ids(fork_b) == [fork_c], "B's forks collection", everyone)
+        # A fork is a normal local course: C can run it on its own schedule.
+        assert ok(c.cli("run", "create", "python-gently", "--start", "2031-02-03")).startswith(f"{c.url}/runs/")
         eventually(
             lambda: (
                 query(b, "SELECT state FROM federation_following WHERE target = ?", course_a) == [("accepted",)] * 2
