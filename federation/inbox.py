@@ -175,15 +175,16 @@ def apply(session: Session, row: InboxActivity) -> str:
 
 @job(JOB, every=30)
 def process_inbox(limit: int = 50) -> int:
-    """Apply due received activities (each in its own savepoint); how many were worked."""
+    """Apply due received activities, each in its own transaction; how many were worked."""
     worked = 0
     session = session_factory()()
     try:
         while rows := claim(session, InboxActivity, limit=limit):
             for row in rows:
                 _work(session, row)
+                # One activity per transaction: SQLite's single writer lock is held briefly.
+                session.commit()
                 worked += 1
-            session.commit()
     finally:
         session.close()
     return worked
