@@ -86,8 +86,8 @@ def remote(monkeypatch: pytest.MonkeyPatch) -> Remote:
 class InstanceClient(TestClient):
     """Our routes over ASGI; ends the test's own transaction before each request and each worker run.
 
-    SQLite transactions take the write lock at BEGIN, so a test session left mid-transaction would
-    keep the instance from recording anything.
+    A test session left mid-transaction after a write holds SQLite's one writer lock and would keep
+    the instance from recording anything.
     """
 
     def __init__(self, app: Starlette, session: Session, base_url: str) -> None:
