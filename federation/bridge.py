@@ -29,6 +29,7 @@ from federation.cohorts import fediverse_members
 from federation.vocabulary import AS, unit_id
 from server import urls
 from server.clock import now
+from server.config import get_settings
 
 
 def unit_note_id(key: str) -> str:
@@ -91,7 +92,17 @@ def on_unit_due(session: Session, payload: dict[str, Any]) -> None:
     body = render_unit(unit["body"], _context(enrollment, snapshot, unit, position))
     run_id = urls.run(run.handle)
     mention = f'<p><span class="h-card"><a href="{html.escape(enrollment.actor)}" class="u-url mention">@{html.escape(enrollment.name or "learner")}</a></span></p>'
-    content = f"<p><strong>{html.escape(snapshot['title'])} — {html.escape(unit['title'])}</strong></p>{body}{mention}"
+    group = enrollment.group
+    # A fediverse learner posts to the group by mentioning it: say which one it is, every time.
+    where = (
+        f'<p>Your study group: <a href="{html.escape(urls.group(group.handle))}">@{html.escape(group.handle)}@'
+        f"{html.escape(get_settings().host)}</a> — mention it to write to everyone in the group.</p>"
+        if group is not None
+        else ""
+    )
+    content = (
+        f"<p><strong>{html.escape(snapshot['title'])} — {html.escape(unit['title'])}</strong></p>{body}{where}{mention}"
+    )
     post = Post(
         ap_id=note_id,
         run_id=run.id,

@@ -124,7 +124,8 @@ def test_a_due_unit_goes_to_the_fediverse_learner_once(session: Session) -> None
     assert (
         create["actor"] == urls.run(run.handle) and note["to"] == [bea] and row.inbox == "https://social.example/inbox"
     )
-    assert "Week 1" in note["content"] and f"{group.handle}@" in note["content"]  # merge tags rendered
+    assert "Week 1" in note["content"] and f"{group.handle}@lists" in note["content"]  # merge tags rendered
+    assert f'href="{urls.group(group.handle)}"' in note["content"]  # where to post to the group
     assert session.scalar(select(Post.kind).where(Post.ap_id == note["id"])) == "unit"
 
 
