@@ -22,6 +22,7 @@ from federation.actors import document_for, followers_count, local_actor_by_kind
 from federation.authenticate import authenticate
 from federation.inbox import receive, received_request
 from federation.moderation import refused
+from federation.outbox import outbox_collection
 from federation.signatures import SignatureError
 from server.config import get_settings
 from server.db import session_scope
@@ -88,6 +89,8 @@ def _actor_view(kind: str, part: str) -> Callable[[Request], Any]:
                 return _refused(404, f"no {kind} called {handle!r} here")
             if part == "":
                 return activity_json(document_for(session, actor))
+            if part == "outbox":
+                return activity_json(outbox_collection(session, actor.id))
             total = followers_count(session, actor.id) if part == "followers" else 0
             collection = {
                 "@context": "https://www.w3.org/ns/activitystreams",

@@ -121,3 +121,19 @@ def test_authorized_fetch_requires_signed_gets(
         assert site.get("/courses/gentle-python", headers=headers).status_code == 200
     finally:
         use_settings(settings)
+
+
+def test_outbox_lists_public_posts_as_creates(site: TestClient, world: None, session: Session) -> None:
+    from courses.models import Post
+
+    course = urls.course("gentle-python")
+    for n, visibility in enumerate(["public", "public", "group"]):
+        session.add(
+            Post(ap_id=urls.post(100 + n), kind="announcement" if visibility == "public" else "group",
+                 source="local", author_actor=course, html=f"<p>news {n}</p>", visibility=visibility)
+        )  # fmt: skip
+    session.commit()
+    outbox = site.get("/courses/gentle-python/outbox", headers=AP).json()
+    assert outbox["totalItems"] == 2
+    assert [item["type"] for item in outbox["orderedItems"]] == ["Create", "Create"]
+    assert {item["object"]["content"] for item in outbox["orderedItems"]} == {"<p>news 0</p>", "<p>news 1</p>"}
