@@ -10,6 +10,7 @@ forged signature claiming Fedify's actor refused with 401.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import sqlite3
@@ -35,13 +36,18 @@ T = TypeVar("T")
 
 def npm_install() -> None:
     """Install the pinned Fedify once (package-lock.json); skip with the reason when npm cannot."""
-    if (HERE / "node_modules" / "@fedify" / "fedify" / "package.json").exists():
-        return
     npm = shutil.which("npm")
     if npm is None:
         pytest.skip("npm is not installed: the Fedify interop test needs Node.js 20+ and npm")
-    done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
+    # Test workers (pytest -n) share the folder: one installs while the others wait.
+    with (HERE / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (HERE / "node_modules" / "@fedify" / "fedify" / "package.json").exists():
+            return
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
 
 
 @pytest.fixture
