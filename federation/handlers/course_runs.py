@@ -23,11 +23,12 @@ def _run_of(inbound: Inbound, target: str | None) -> Run | None:
     """The local run `target` names, directly or through one of its study groups."""
     if not target:
         return None
-    session = inbound.session
-    for prefix, model, column in ((urls.run(""), Run, Run.handle), (urls.group(""), StudyGroup, StudyGroup.handle)):
-        if target.startswith(prefix) and "/" not in target[len(prefix) :]:
-            row = session.scalar(select(model).where(column == target[len(prefix) :]))
-            return row if isinstance(row, Run) else row.run if row is not None else None
+    session, handle = inbound.session, target.rstrip("/").rsplit("/", 1)[-1]
+    if target == urls.run(handle):
+        return session.scalar(select(Run).where(Run.handle == handle))
+    if target == urls.group(handle):
+        group = session.scalar(select(StudyGroup).where(StudyGroup.handle == handle))
+        return group.run if group is not None else None
     return None
 
 
