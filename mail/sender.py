@@ -6,8 +6,8 @@ recording that. We choose at-most-once for that gap: before each round the worke
 reservation). A worker that dies leaves those rows with `sending_at` set; after their lease runs out
 they become UNCERTAIN — never resent on their own, listed in the admin outbox for a person to
 resend. Rows it had claimed but not yet begun simply lose their lease and are sent by the next pass.
-Each connection works in rounds of its own, so at most connections x ROUND_PER_CONNECTION mails are
-ever in doubt after a crash.
+Each connection works in rounds of its own and marks its next round while the current one is on the
+wire, so at most 2 x connections x ROUND_PER_CONNECTION mails are ever in doubt after a crash.
 """
 
 from __future__ import annotations
@@ -150,21 +150,38 @@ async def _deliver(session: Session, rows: list[OutgoingMail], report: SendRepor
         session.expunge(row)
 
     def save_answers() -> None:
-        if answered:
-            session.execute(update(OutgoingMail), [{name: getattr(row, name) for name in OUTCOME} for row in answered])
-            answered.clear()
+        # Lanes only append to `answered` (in the loop's thread): take a prefix, then drop exactly it.
+        taken = answered[:]
+        if taken:
+            session.execute(update(OutgoingMail), [{name: getattr(row, name) for name in OUTCOME} for row in taken])
+            del answered[: len(taken)]
+
+    def begin_round(chunk: list[OutgoingMail]) -> float:
+        session.execute(
+            update(OutgoingMail).where(OutgoingMail.id.in_([row.id for row in chunk])).values(sending_at=now())
+        )
+        save_answers()
+        wait = reserve(session, len(chunk), settings.mail_rate)
+        session.commit()  # in flight, durably, before any byte leaves (with the outcomes recorded so far)
+        return wait
+
+    database = asyncio.Lock()
+
+    def take() -> list[OutgoingMail]:
+        return [waiting.popleft() for _ in range(min(ROUND_PER_CONNECTION, len(waiting)))]
+
+    async def mark(chunk: list[OutgoingMail]) -> float:
+        async with database:
+            return await asyncio.to_thread(begin_round, chunk)
 
     async def lane(index: int) -> None:
-        # Each connection takes its own rounds, so a slow connection does not hold the others back.
-        while waiting:
-            chunk = [waiting.popleft() for _ in range(min(ROUND_PER_CONNECTION, len(waiting)))]
-            marked = now()
-            session.execute(
-                update(OutgoingMail).where(OutgoingMail.id.in_([row.id for row in chunk])).values(sending_at=marked)
-            )
-            save_answers()
-            wait = reserve(session, len(chunk), settings.mail_rate)
-            session.commit()  # in flight, durably, before any byte leaves (with the outcomes recorded so far)
+        # Each connection takes its own rounds, so a slow connection does not hold the others back. The
+        # next round is marked in the database (in a thread) while this one is on the wire.
+        chunk = take()
+        wait = await mark(chunk) if chunk else 0.0
+        while chunk:
+            following = take()
+            marking = asyncio.ensure_future(mark(following)) if following else None
             if wait > 0:
                 await asyncio.sleep(wait)
             outcomes = await transport.send_on(index, [envelope(row, signer) for row in chunk])
@@ -173,6 +190,8 @@ async def _deliver(session: Session, rows: list[OutgoingMail], report: SendRepor
                 answered.append(row)
                 if not outcome.accepted:
                     report.errors.append(f"{row.to_addr}: {outcome.detail}")
+            wait = await marking if marking else 0.0
+            chunk = following
 
     try:
         await asyncio.gather(*(lane(index) for index in range(transport.lanes)))
