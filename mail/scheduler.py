@@ -18,12 +18,15 @@ from sqlalchemy.orm import Session, selectinload
 from courses.models import Enrollment, Run
 from courses.versions import pinned
 from mail import schedule
+from mail.addresses import new_token
 from mail.messages import unit_mail
 from mail.models import OutgoingMail
 from mail.outbox import mail_row
 from server.clock import now
 from server.db import is_postgres
+from server.errors import Invalid
 from server.events import publish
+from server.queue import FAILED
 
 ACTIVE = "confirmed"
 
@@ -131,7 +134,13 @@ def emit(
         if key in existing:
             return
         existing.add(key)
-        token, subject, message = unit_mail(enrollment, plan.run, plan.snapshot, unit)
+        failure: str | None = None
+        try:
+            token, subject, message = unit_mail(enrollment, plan.run, plan.snapshot, unit)
+        except Invalid as error:
+            # One unit that does not render must not hold up every other learner's mail: the row is
+            # written as failed, naming the unit, and shows in the admin outbox.
+            token, subject, message, failure = new_token(), str(unit.get("title", "")), "", str(error)
         mails.append(
             mail_row(
                 key=key,
@@ -149,9 +158,11 @@ def emit(
                 sending_at=None,
                 sent_at=None,
                 locked_until=None,
-                last_error=None,
+                last_error=failure,
             )
         )
+        if failure:
+            mails[-1]["state"] = FAILED
     elif enrollment.actor:
         publish(session, "unit.due_for_actor", {"enrollment_id": enrollment.id, "position": position, "key": key})
 

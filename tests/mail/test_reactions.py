@@ -124,3 +124,22 @@ def test_4xx_is_retried_with_backoff_and_5xx_fails(session: Session, settings: S
         hard = session.scalars(select(OutgoingMail).where(OutgoingMail.to_addr == "hard@example.org")).one()
         assert hard.state == "failed" and hard.last_error.startswith("550")
         use_settings(settings)
+
+
+def test_a_unit_that_does_not_render_fails_alone_and_names_the_unit(session: Session, settings: Settings) -> None:
+    from courses.models import CourseVersion
+
+    with frozen(START):
+        run = gentle_run(session, [("ann@example.org", "Ann", "UTC")])
+    version = session.scalars(select(CourseVersion)).one()
+    snapshot = dict(version.snapshot)
+    snapshot["units"] = [dict(u) for u in snapshot["units"]]
+    snapshot["units"][0]["body"] = "Hello {{ learner.name "
+    version.snapshot = snapshot
+    session.commit()
+    with frozen(noon(7)):
+        assert schedule_all_due(session) == 2  # the broken welcome and week 1, both due by day 7
+    rows = session.scalars(select(OutgoingMail).order_by(OutgoingMail.id)).all()
+    assert rows[0].state == "failed" and rows[0].last_error.startswith("unit welcome of gentle-python line 1")
+    assert rows[1].state == "queued" and rows[1].unit_position == 1
+    assert run.id
