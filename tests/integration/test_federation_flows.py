@@ -2,8 +2,8 @@
 
 A imports gentle-python; B follows and forks it; C forks B's fork (lineage A <- B <- C); A publishes a
 changed version (by opening a run), B hears of it and sees the diff; a person on B joins A's run,
-receives a unit as a post, and posts to the study group, which reaches A's email member and the
-group's archive; an email reply reaches the person on B.
+receives a unit as a post, and posts to the study group, which reaches A's email member, the
+group's archive and (announced by the group) a member on C; an email reply reaches the person on B.
 """
 
 from __future__ import annotations
@@ -154,18 +154,18 @@ def test_three_instances_follow_fork_lineage_and_a_cohort_across_them(
         ok(a.cli("run", "group", run_a))
         ok(b.cli("user", "create", "bea@example.org", "--password", "correct horse battery"))
         ok(b.cli("course", "follow", run_a, "--as", "bea"))
-        bea = f"{b.url}/users/bea"
+        ok(c.cli("user", "create", "cy@example.org", "--password", "correct horse battery"))
+        ok(c.cli("course", "follow", run_a, "--as", "cy"))
+        bea, cy = f"{b.url}/users/bea", f"{c.url}/users/cy"
 
-        def bea_in_group() -> str | None:
-            shown = json.loads(
-                ok(a.cli("run", "show", run_a, "--json")) and a.cli("run", "show", run_a, "--json").stdout
-            )
-            for group in shown["groups"]:
-                if bea in json.dumps(group):
+        def group_of_both() -> str | None:
+            shown = json.loads(a.cli("run", "show", run_a, "--json").stdout or "{}")
+            for group in shown.get("groups", []):
+                if bea in json.dumps(group) and cy in json.dumps(group):
                     return str(group["handle"])
             return None
 
-        group_handle = eventually(bea_in_group, "bea enrolled and grouped on A", everyone)
+        group_handle = eventually(group_of_both, "bea (on B) and cy (on C) enrolled in one group on A", everyone)
         group_a = f"{a.url}/groups/{group_handle}"
 
         # Day 0 of the run (caught up by late joiners): Ann gets the unit by mail, Bea as a post on B.
@@ -191,6 +191,12 @@ def test_three_instances_follow_fork_lineage_and_a_cohort_across_them(
                 "I am Bea from B" in m.message.get_body(("plain",)).get_content() for m in sink.to("ann@example.org")
             ),
             "Bea's post relayed to Ann by email",
+            everyone,
+        )
+        # FEP-1b12: the group Announces it to its other fediverse member; C fetches it from B (signed).
+        eventually(
+            lambda: query(c, "SELECT author_actor FROM posts WHERE ap_id = ?", post_b) == [(bea,)],
+            "Bea's post announced by the group to Cy on C",
             everyone,
         )
 
