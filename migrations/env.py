@@ -33,7 +33,9 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     is_sqlite = connection.dialect.name == "sqlite"
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=is_sqlite, compare_type=True)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, render_as_batch=is_sqlite, compare_type=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -37,7 +37,7 @@ def _stored_secret(settings: Settings) -> str:
 def check_database(settings: Settings) -> None:
     """Connect once, turning a wrong URL into a one-line error."""
     from sqlalchemy import text
-    from sqlalchemy.exc import ArgumentError, OperationalError, DBAPIError
+    from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
     try:
         with get_engine().connect() as connection:

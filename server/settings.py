@@ -122,37 +122,41 @@ def read_environment(cwd: Path | None = None) -> dict[str, str]:
     return values
 
 
-def load_settings(
-    host: str = "127.0.0.1", port: int = 8000, environ: dict[str, str] | None = None
-) -> Settings:
+def load_settings(host: str = "127.0.0.1", port: int = 8000, environ: dict[str, str] | None = None) -> Settings:
     """Read and validate the settings; raise SettingsError naming the variable at fault."""
     raw = read_environment() if environ is None else dict(environ)
     unknown = sorted(k for k in raw if k[len(PREFIX) :] not in KNOWN)
     if unknown:
         raise SettingsError(f"unknown setting {unknown[0]} (known: {', '.join(sorted(PREFIX + k for k in KNOWN))})")
-    get = lambda key, default="": raw.get(PREFIX + key, default)  # noqa: E731
+
+    def get(key: str, default: str = "") -> str:
+        return raw.get(PREFIX + key) or default
 
     insecure = _bool("INSECURE_HTTP", get("INSECURE_HTTP", "0"))
     url = get("URL") or f"http://{host}:{port}"
     _check_url("URL", url, {"http", "https"})
     url = url.rstrip("/")
     if insecure and url.startswith("https://"):
-        raise SettingsError(
-            f"{PREFIX}INSECURE_HTTP=1 is for development only and is refused when {PREFIX}URL is https"
-        )
+        raise SettingsError(f"{PREFIX}INSECURE_HTTP=1 is for development only and is refused when {PREFIX}URL is https")
     if url.startswith("http://") and not insecure and not _is_local(url):
         raise SettingsError(f"{PREFIX}URL must be https:// in production (set {PREFIX}INSECURE_HTTP=1 for development)")
 
     data_dir = Path(get("DATA_DIR") or "./var").expanduser().resolve()
     database_url = get("DATABASE_URL") or f"sqlite:///{data_dir / 'mechmooc.sqlite3'}"
-    if "://" not in database_url or not database_url.split("://")[0].split("+")[0] in {"sqlite", "postgresql"}:
-        raise SettingsError(f"{PREFIX}DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL, not {database_url!r}")
+    if "://" not in database_url or database_url.split("://")[0].split("+")[0] not in {"sqlite", "postgresql"}:
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL, not {database_url!r}"
+        )
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
 
     broker = get("BROKER_URL") or None
     if broker:
-        _check_url("BROKER_URL", broker, {"redis", "rediss", "amqp", "pyamqp", "memory", "filesystem", "sqla+sqlite"} | {"sqla+postgresql"})
+        _check_url(
+            "BROKER_URL",
+            broker,
+            {"redis", "rediss", "amqp", "pyamqp", "memory", "filesystem", "sqla+sqlite"} | {"sqla+postgresql"},
+        )
     smtp = get("SMTP_URL") or None
     if smtp:
         _check_url("SMTP_URL", smtp, {"smtp", "smtps"})
@@ -160,11 +164,15 @@ def load_settings(
 
     host_only = urlsplit(url).hostname or "localhost"
     # An IP literal or bare "localhost" makes no valid list address; use a reserved name instead.
-    mail_domain = get("MAIL_DOMAIN") or (host_only if "." in host_only and not host_only.replace(".", "").isdigit() else "mechmooc.localhost")
+    mail_domain = get("MAIL_DOMAIN") or (
+        host_only if "." in host_only and not host_only.replace(".", "").isdigit() else "mechmooc.localhost"
+    )
     try:
         mail_rate = float(get("MAIL_RATE", "0") or 0)
     except ValueError:
-        raise SettingsError(f"{PREFIX}MAIL_RATE must be a number of mails per second, not {get('MAIL_RATE')!r}") from None
+        raise SettingsError(
+            f"{PREFIX}MAIL_RATE must be a number of mails per second, not {get('MAIL_RATE')!r}"
+        ) from None
 
     return Settings(
         url=url,

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import sys
 
-import click
-
-from server.cli.base import MechMoocGroup
 from server.cli import course, db, federation_cmds, mail, run, serve, user
+from server.cli.base import MechMoocGroup
 
 main = MechMoocGroup(name="mechmooc", help="Mechanical MOOC: a federated community server for peer-learning courses.")
 for module in (serve, db, user, course, run, mail, federation_cmds):

@@ -27,7 +27,9 @@ class MechMoocGroup(click.Group):
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
         except OSError as error:
-            click.echo(f"error: {error.strerror or error}{': ' + str(error.filename) if error.filename else ''}", err=True)
+            click.echo(
+                f"error: {error.strerror or error}{': ' + str(error.filename) if error.filename else ''}", err=True
+            )
             sys.exit(1)
 
 

@@ -31,9 +31,13 @@ class AdminSection:
 SECTIONS: tuple[AdminSection, ...] = (
     AdminSection("Instance", "/admin/instance", "Name, description, rules and contact shown to visitors."),
     AdminSection("Accounts", "/admin/accounts", "Who may log in: add organizers and admins, change roles, disable."),
-    AdminSection("Moderation", "/admin/moderation", "Reports from other servers, blocked domains, study group members."),
+    AdminSection(
+        "Moderation", "/admin/moderation", "Reports from other servers, blocked domains, study group members."
+    ),
     AdminSection("Queue health", "/admin/queues", "Deliveries, inbox, mail outbox and the worker's heartbeat."),
-    AdminSection("Mail", "/admin/mail", "The outbox: uncertain and failed mails, the local outbox, suppressed addresses."),
+    AdminSection(
+        "Mail", "/admin/mail", "The outbox: uncertain and failed mails, the local outbox, suppressed addresses."
+    ),
 )
 
 
