@@ -140,6 +140,33 @@ def reports_command(as_json: bool) -> None:
     )
 
 
+@federation_group.command("remove-member")
+@click.argument("group_handle")
+@click.argument("member")
+@click.option(
+    "--block", is_flag=True, help="Also refuse the member's posts and joins from now on (fediverse accounts)."
+)
+def remove_member_command(group_handle: str, member: str, block: bool) -> None:
+    """Take MEMBER (an actor id or an email address) out of study group GROUP_HANDLE."""
+    instance()
+    from sqlalchemy import select
+
+    from courses.models import StudyGroup
+    from federation import cohorts
+    from server.db import session_scope
+    from server.errors import NotFound
+
+    with session_scope() as session:
+        group = session.scalar(select(StudyGroup).where(StudyGroup.handle == group_handle))
+        if group is None:
+            raise NotFound(f"no study group {group_handle!r} here")
+        if block:
+            cohorts.block_member(session, group, member)
+        else:
+            cohorts.remove_member(session, group, member)
+    click.echo(f"{member} {'blocked from' if block else 'removed from'} {group_handle}")
+
+
 @federation_group.command("work")
 @json_option
 def work_command(as_json: bool) -> None:

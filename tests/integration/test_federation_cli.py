@@ -52,3 +52,8 @@ def test_domain_blocks_and_the_report_queue(tmp_path: Path) -> None:
 def test_bad_input_is_one_line_and_non_zero(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     done = run(tmp_path, *args)
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1 and message in done.stderr
+
+
+def test_removing_a_member_from_an_unknown_group_is_one_line(tmp_path: Path) -> None:
+    done = run(tmp_path, "federation", "remove-member", "no-such-group", "ann@example.org")
+    assert done.returncode == 1 and done.stderr.strip() == "error: no study group 'no-such-group' here"

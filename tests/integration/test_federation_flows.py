@@ -217,5 +217,10 @@ def test_three_instances_follow_fork_lineage_and_a_cohort_across_them(
             everyone,
         )
         assert len(query(a, "SELECT 1 FROM posts WHERE group_id IS NOT NULL")) == 2  # the archive shows both
+
+        # Moderation: Cy is blocked from the group; A keeps the block and takes Cy out of it.
+        ok(a.cli("federation", "remove-member", group_handle, cy, "--block"))
+        assert query(a, "SELECT group_id FROM enrollments WHERE actor = ?", cy) == [(None,)]
+        assert query(a, "SELECT blocked FROM federation_actor_blocks WHERE blocker = ?", group_a) == [(cy,)]
     finally:
         sink.stop()
