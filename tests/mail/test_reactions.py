@@ -143,3 +143,31 @@ def test_a_unit_that_does_not_render_fails_alone_and_names_the_unit(session: Ses
     assert rows[0].state == "failed" and rows[0].last_error.startswith("unit welcome of gentle-python line 1")
     assert rows[1].state == "queued" and rows[1].unit_position == 1
     assert run.id
+
+
+def test_a_fediverse_post_in_a_group_is_relayed_to_every_email_member(session: Session, settings: Settings) -> None:
+    from courses.models import Post, StudyGroup
+
+    with frozen(START):
+        gentle_run(session, [("ann@example.org", "Ann", "UTC"), ("bob@example.org", "Bob", "UTC")])
+    group = session.scalars(select(StudyGroup)).one()
+    post = Post(
+        group_id=group.id,
+        run_id=group.run_id,
+        source="activitypub",
+        author_actor="https://social.example/users/bo",
+        author_name="Bo",
+        subject="",
+        text="Hello from Mastodon",
+        html="<p>Hello from Mastodon</p>",
+    )
+    session.add(post)
+    session.flush()
+    publish(session, "post.created", {"post_id": post.id})
+    publish(session, "post.created", {"post_id": post.id})  # a repeated event relays once
+    session.commit()
+    relays = session.scalars(select(OutgoingMail).where(OutgoingMail.kind == "relay")).all()
+    assert sorted(r.to_addr for r in relays) == ["ann@example.org", "bob@example.org"]
+    assert (
+        "From: Bo via" in relays[0].message and f"Message-ID: <post-{post.id}@lists.example.org>" in relays[0].message
+    )
