@@ -278,14 +278,14 @@ def host_answered(session: Session, name: str) -> None:
 
 def _record(session: Session, row: Delivery, attempt: Attempt, at: datetime, give_up_after: timedelta) -> None:
     row.status_code = attempt.status
-    status = attempt.status or 0
-    if 200 <= status < 300:
+    status = attempt.status  # None: a network error (host down, timeout) — worth retrying
+    if status is not None and 200 <= status < 300:
         succeed(row)
         row.delivered_at = at
         host_answered(session, row.host)
         return
     error = attempt.error or f"HTTP {status}"
-    if status == 0 or (400 <= status < 500 and status not in {401, 408, 429}):
+    if status == 0 or (status is not None and 400 <= status < 500 and status not in {401, 408, 429}):
         fail(row, error)  # refused by our guard, or the receiver will never take it
         return
     host = _host(session, row.host)

@@ -20,8 +20,8 @@ class Sink:
 
 
 @contextmanager
-def running_sink() -> Iterator[Sink]:
-    """Serve a Sink on a free port of 127.0.0.1 until the block ends."""
+def running_sink(port: int = 0) -> Iterator[Sink]:
+    """Serve a Sink on 127.0.0.1 (a free port unless `port` is given) until the block ends."""
     sink = Sink()
 
     class Handler(BaseHTTPRequestHandler):
@@ -39,7 +39,7 @@ def running_sink() -> Iterator[Sink]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     sink.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

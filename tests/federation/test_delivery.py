@@ -115,6 +115,23 @@ def test_final_refusals_are_not_retried(session: Session, settings: Settings, si
     assert row is not None and row.state == "failed" and row.last_error == "HTTP 410"
 
 
+def test_a_host_that_is_down_keeps_the_delivery_for_later(session: Session, settings: Settings) -> None:
+    with running_sink() as gone:
+        url = gone.url  # a real port, closed once the sink stops: connection refused
+    add_follower(session, f"{url}/users/ann", f"{url}/users/ann/inbox", None)
+    delivery.enqueue(session, announce(), sender=COURSE, recipients=[f"{COURSE}/followers"])
+    session.commit()
+    delivery.deliver_batch(session)
+    row = session.scalar(select(Delivery))
+    assert row is not None and row.state == "queued" and row.attempts == 1
+    assert row.next_attempt_at > now() and row.last_error
+    with running_sink(port=int(url.rsplit(":", 1)[1])) as back, frozen(row.next_attempt_at + timedelta(seconds=1)):
+        assert delivery.deliver_batch(session) == 1
+        assert len(back.received) == 1
+    session.refresh(row)
+    assert row.state == "done"
+
+
 def test_host_goes_unavailable_and_resumes_when_it_answers(session: Session, settings: Settings, sink: Sink) -> None:
     add_follower(session, f"{sink.url}/users/ann", f"{sink.url}/users/ann/inbox", None)
     for n in range(delivery.HOST_DOWN_AFTER):
