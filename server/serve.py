@@ -19,12 +19,13 @@ import sys
 import threading
 import time
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
 from server.bootstrap import boot
 from server.db import session_scope
-from server.errors import MechMoocError
+from server.errors import MechMoocError, SettingsError
 from server.settings import Settings, load_settings
 
 log = logging.getLogger("mechmooc.serve")
@@ -143,6 +144,22 @@ class Children:
                 child.wait()
 
 
+def start_inbound_smtp(settings: Settings) -> Any:
+    """The group-list and bounce receiver on MECHMOOC_INBOUND_SMTP, when set (else None)."""
+    if settings.inbound_smtp is None:
+        return None
+    from mail.inbound import start_receiver
+
+    host, port = settings.inbound_smtp
+    try:
+        receiver = start_receiver(settings)
+    except (OSError, RuntimeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise SettingsError(f"MECHMOOC_INBOUND_SMTP {host}:{port}: cannot listen: {reason}") from None
+    log.info("receiving group-list mail and bounces by SMTP on %s:%s", host, port)
+    return receiver
+
+
 def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None:
     """Run the instance until SIGTERM/SIGINT: migrate, keys, optional demo, web app and children."""
     from server.app import create_app
@@ -170,6 +187,7 @@ def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, note_signal)
+    receiver = start_inbound_smtp(settings)
     children = Children(settings)
     if worker and settings.embedded_broker:
         children.start()
@@ -186,4 +204,6 @@ def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None
             uvicorn.Server(config).run(sockets=[sock])
     finally:
         children.stop()
+        if receiver is not None:
+            receiver.stop()
         sock.close()
