@@ -89,8 +89,10 @@ def main() -> None:
         verifications, verifications_cpu = rsa_rate(verify=True)
         assert instance.process is not None
         start, server_cpu = time.perf_counter(), cpu_seconds(instance.process.pid)
+        client_cpu = time.process_time()
         statuses = asyncio.run(post_all(inbox, requests, args.concurrency))
         elapsed, server_cpu = time.perf_counter() - start, cpu_seconds(instance.process.pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
         with session_scope() as session:
             from sqlalchemy import func, select
 
@@ -106,6 +108,7 @@ def main() -> None:
     print(
         f"server CPU: {server_cpu / accepted * 1000:.2f} ms per activity, a verification {1000 / verifications_cpu:.3f} ms"
     )
+    print(f"client CPU (this process, sending): {client_cpu / accepted * 1000:.2f} ms per activity")
     print(f"ratio in CPU time: {accepted / server_cpu / verifications_cpu:.3f}")
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from federation.models import ActorBlock, DomainBlock
@@ -83,6 +84,29 @@ def block_actor(session: Session, actor: str) -> ActorBlock:
     return row
 
 
+def refused_clause() -> ColumnElement[bool]:
+    """A SQL condition, true when the sender's domain (or a parent) or the sender itself is blocked here.
+
+    Its values come from `refused_params`. The inbox reads it in the same statement as the sender's
+    key: blocks are read from the database on every request, never cached, so a new block applies to
+    the next request in every process.
+    """
+    domain = exists().where(DomainBlock.domain.in_(bindparam("refused_suffixes", expanding=True)))
+    blocked = exists().where(
+        ActorBlock.blocker == bindparam("refused_blocker"), ActorBlock.blocked == bindparam("refused_actor")
+    )
+    return or_(domain, blocked)
+
+
+def refused_params(actor: str) -> dict[str, Any]:
+    """The values of `refused_clause` for activities from `actor`."""
+    return {
+        "refused_suffixes": _suffixes(host_of(actor)) or [""],
+        "refused_blocker": urls.instance_actor(),
+        "refused_actor": actor,
+    }
+
+
 def refused(session: Session, actor: str) -> bool:
     """True when activities from `actor` are refused: its domain or the actor itself is blocked here."""
-    return is_blocked(session, actor) or blocks(session, urls.instance_actor(), actor)
+    return bool(session.scalar(select(refused_clause()), refused_params(actor)))
