@@ -3,9 +3,12 @@ served instance (plus a second one to fork from), the way a script, a person or 
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import subprocess
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -233,3 +236,19 @@ def test_fork_and_follow_from_another_instance(alpha: Instance, beta: Instance, 
     assert forks["type"] == "OrderedCollection" and fork in json.dumps(forks["orderedItems"])
     assert last_line(beta.cli("course", "follow", course)) == course
     refused(beta.cli("course", "fork", f"{alpha.url}/courses/no-such-course"), "no-such-course")
+
+
+def test_the_course_folder_can_be_exported_from_the_web(alpha: Instance, course: str) -> None:
+    """CONTRACT "everything here also has a web page": `course export` as a download for organizers."""
+    assert last_line(alpha.cli("user", "create", "orla@example.org", "--role", "admin", "--password", "s3cret-pw"))
+    with httpx.Client(base_url=alpha.url, timeout=10) as browser:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
+        assert token, "no CSRF field on /login"
+        form = {"email": "orla@example.org", "password": "s3cret-pw", "csrf_token": token.group(1)}
+        assert browser.post("/login", data=form).status_code == 303
+        assert "export.zip" in browser.get("/organize/courses/gentle-python").text
+        answer = browser.get("/organize/courses/gentle-python/export.zip")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(answer.content))
+    for path in GENTLE.rglob("*.*"):
+        assert archive.read(f"gentle-python/{path.relative_to(GENTLE).as_posix()}") == path.read_bytes()

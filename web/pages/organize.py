@@ -6,7 +6,9 @@ Units are edited in organize_units.py, runs in organize_runs.py, other instances
 
 from __future__ import annotations
 
+import io
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from courses import editor
-from courses.folder import import_course
+from courses.course_file import render_course
+from courses.folder import document_of, import_course
 from courses.models import LATE_JOIN_POLICIES, Course, Run
 from courses.privacy import organizer_courses
 from courses.runs import find_course
@@ -291,6 +294,20 @@ def import_submit(request: Request) -> Response:
     return RedirectResponse(f"/organize/courses/{slug}", status_code=303)
 
 
+@require_role("organizer")
+def export_zip(request: Request) -> Response:
+    """GET /organize/courses/{slug}/export.zip: the draft in the folder format, as `mechmooc course export` writes it."""
+    with session_scope() as session:
+        course = editable_course(session, request)
+        slug, files = course.slug, render_course(document_of(course))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(f"{slug}/{name}", text)
+    disposition = f'attachment; filename="{slug}.zip"'
+    return Response(buffer.getvalue(), media_type="application/zip", headers={"Content-Disposition": disposition})
+
+
 def routes() -> list[BaseRoute]:
     """The dashboard, the course form and editor, publishing, folder import."""
     from web.pages import organize_privacy, organize_remote, organize_runs, organize_units
@@ -308,4 +325,5 @@ def routes() -> list[BaseRoute]:
         Route("/organize/courses/{slug}", edit_course),
         Route("/organize/courses/{slug}", save_course, methods=["POST"]),
         Route("/organize/courses/{slug}/publish", publish, methods=["POST"]),
+        Route("/organize/courses/{slug}/export.zip", export_zip),
     ]
