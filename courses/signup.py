@@ -183,6 +183,32 @@ def admin_enroll(
     return enrollment
 
 
+def request_actor_signup(
+    session: Session, run: Run, actor_url: str, name: str | None, timezone: str = "UTC"
+) -> Enrollment:
+    """A pending enrollment for a fediverse account typed into the signup form.
+
+    Anyone can type anyone's handle, so the account confirms by the link sent to it as a direct
+    post (`enrollment.requested`); a Follow or Join signed by the account itself needs no link.
+    """
+    if not actor_url.startswith(("https://", "http://")):
+        raise Invalid(f"actor {actor_url!r} must be an http(s) URL")
+    target = run_for_signup(session, run, now())
+    enrollment = session.scalar(select(Enrollment).where(Enrollment.run_id == target.id, Enrollment.actor == actor_url))
+    if enrollment is None:
+        details = check_details(session, target, None, name, timezone)
+        enrollment = Enrollment(
+            run_id=target.id, actor=actor_url, name=details.name, timezone=details.timezone,
+            language=details.language, token=new_token(), status="pending",
+        )  # fmt: skip
+        session.add(enrollment)
+    elif enrollment.status in ("left", "unsubscribed"):
+        enrollment.status = "pending"
+    session.flush()
+    publish_event(session, "enrollment.requested", {"enrollment_id": enrollment.id})
+    return enrollment
+
+
 def enroll_actor(session: Session, run: Run, actor_url: str, name: str | None, timezone: str = "UTC") -> Enrollment:
     """Enroll a fediverse account (its Follow/Join was signed by the actor, so no mail confirmation)."""
     if not actor_url.startswith(("https://", "http://")):

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import nh3
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from courses import learner
 from courses.models import Enrollment, Post, Run, StudyGroup
-from courses.signup import enroll_actor
+from courses.signup import enroll_actor, request_actor_signup
 from federation import delivery
 from federation.fetch import remote_actor, resolve
 from federation.follows import activity_id
@@ -59,9 +60,53 @@ def join(session: Session, run: Run, actor_id: str, follow_id: str | None = None
 
 
 def join_by_handle(session: Session, run: Run, handle: str) -> Enrollment:
-    """The signup form's fediverse path: resolve `@user@host` and join the run as that account."""
+    """The signup form's fediverse path: resolve `@user@host`; the account confirms by a direct post.
+
+    Anyone can type anyone's handle, so the enrollment stays pending until the account opens the
+    single-use link sent to it (`on_enrollment_requested`), as an email signup does.
+    """
     remote = resolve(session, handle)
-    return join(session, run, remote.ap_id)
+    if is_blocked_from(session, run, remote.ap_id):
+        raise PermissionDenied(f"{remote.ap_id} is blocked from {urls.run(run.handle)}")
+    return request_actor_signup(session, run, remote.ap_id, remote.name or remote.handle or "", run.timezone)
+
+
+def on_enrollment_requested(session: Session, payload: dict[str, Any]) -> None:
+    """A fediverse account was named on the signup form: send it the confirmation link, directly."""
+    enrollment = session.get(Enrollment, int(payload["enrollment_id"]))
+    if enrollment is None or not enrollment.actor or enrollment.email or enrollment.status != "pending":
+        return
+    run = enrollment.run
+    run_id = urls.run(run.handle)
+    link = urls.signup_confirm(enrollment.token)
+    title = html.escape(run.course.title)
+    note_id = f"{run_id}/confirmations/{enrollment.id}-{int(now().timestamp() * 1000)}"
+    note = {
+        "id": note_id,
+        "type": "Note",
+        "attributedTo": run_id,
+        "content": (
+            f'<p><span class="h-card"><a href="{html.escape(enrollment.actor)}" class="u-url mention">@'
+            f"{html.escape(enrollment.name or 'you')}</a></span> someone asked to enroll this account in "
+            f"<strong>{title}</strong> (starting {run.start_date.isoformat()}). To confirm, open "
+            f'<a href="{html.escape(link)}">{html.escape(link)}</a>. If it was not you, ignore this post.</p>'
+        ),
+        "published": now().isoformat().replace("+00:00", "Z"),
+        "to": [enrollment.actor],
+        "cc": [],
+        "tag": [{"type": "Mention", "href": enrollment.actor}],
+    }
+    create = {
+        "@context": AS,
+        "id": f"{note_id}/activity",
+        "type": "Create",
+        "actor": run_id,
+        "published": note["published"],
+        "to": note["to"],
+        "cc": [],
+        "object": note,
+    }
+    delivery.enqueue(session, create, sender=run_id, recipients=[enrollment.actor])
 
 
 def leave(session: Session, run: Run, actor_id: str) -> bool:

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from courses.models import Course, Post
-from federation import announce, bridge, forks, vocabulary
+from federation import announce, bridge, cohorts, forks, vocabulary
 from server import urls
 from server.config import get_settings
 from server.db import session_scope
@@ -29,6 +29,7 @@ def register() -> None:
     subscribe("course.forked", forks.on_course_forked)
     subscribe("unit.due_for_actor", bridge.on_unit_due)
     subscribe("post.created", bridge.on_post_created)
+    subscribe("enrollment.requested", cohorts.on_enrollment_requested)
 
 
 async def context_document(request: Request) -> Response:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from courses.groups import form_groups
 from courses.models import Enrollment, Post, Run, StudyGroup
-from courses.signup import admin_enroll
+from courses.signup import admin_enroll, confirm
 from federation import cohorts, reports
 from federation.models import Report
 from server import urls
@@ -161,7 +161,14 @@ def test_the_signup_form_joins_by_fediverse_handle(session: Session, remote: Any
     webfinger = "http://social.example/.well-known/webfinger?resource=acct:zoe@social.example"
     remote.documents[webfinger] = {"links": [{"rel": "self", "type": "application/activity+json", "href": zoe}]}
     enrollment = cohorts.join_by_handle(session, run, "@zoe@social.example")
-    assert enrollment.actor == zoe and enrollment.name == "Zoe" and enrollment.group_id == group.id
+    # Anyone can type Zoe's handle: she is in only once she opens the link posted to her directly.
+    assert enrollment.actor == zoe and enrollment.name == "Zoe" and enrollment.status == "pending"
+    assert enrollment.group_id is None
+    sent = [body for _, body in deliveries(session, "Create") if body["object"]["to"] == [zoe]]
+    assert len(sent) == 1 and urls.signup_confirm(enrollment.token) in sent[0]["object"]["content"]
     assert cohorts.join_by_handle(session, run, "@zoe@social.example").id == enrollment.id  # idempotent
+    assert confirm(session, enrollment.token).already is False
+    assert enrollment.status == "confirmed" and enrollment.group_id == group.id
+    assert cohorts.join_by_handle(session, run, "@zoe@social.example").status == "confirmed"
     with pytest.raises(Invalid, match="not a fediverse handle"):
         cohorts.join_by_handle(session, run, "zoe at social")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +18,25 @@ from tests.support.instances import Instance
 pytestmark = pytest.mark.slow
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery"
+
+
+def _posted_confirmation_link(instance: Instance, sender: Instance, timeout: float = 45) -> str:
+    """The confirmation link in the direct post a person on `instance` received from `sender`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # These instances run no worker: deliver on the sender, apply the inbox on the receiver.
+        sender.cli("federation", "work")
+        instance.cli("federation", "work")
+        with sqlite3.connect(instance.data_dir / "mechmooc.sqlite3") as db:
+            rows = [row[0] for row in db.execute("SELECT html FROM posts") if "/signup/confirm/" in row[0]]
+        if rows:
+            found = re.search(r'href="([^"]*/signup/confirm/[^"]+)"', rows[0])
+            assert found, rows[0]
+            return found.group(1)
+        time.sleep(0.5)
+    with sqlite3.connect(sender.data_dir / "mechmooc.sqlite3") as db:
+        sent = db.execute("SELECT inbox, state, attempts, last_error FROM federation_deliveries").fetchall()
+    raise AssertionError(f"no confirmation post arrived; the sender's deliveries: {sent}\n{sender.logs()[-6000:]}")
 
 
 def browser(instance: Instance, email: str, role: str) -> httpx.Client:
@@ -72,6 +93,12 @@ def test_fork_from_another_instance_then_see_and_pull_the_upstream_change(tmp_pa
         visitor = httpx.Client(base_url=origin.url, timeout=30)
         joined = submit(visitor, f"/runs/{run}", f"/runs/{run}/signup", {"handle": f"@bob@{here.host}"})
         assert joined.status_code == 303 and joined.headers["location"].endswith("?by=fediverse")
+        # Anyone can type Bob's handle: he is in once he opens the link posted to him directly.
+        assert json.loads(origin.cli("run", "show", run, "--json").stdout)["learners"] == 0
+        link = _posted_confirmation_link(here, origin)
+        assert link.startswith(f"{origin.url}/signup/confirm/")
+        confirmed = submit(visitor, link.removeprefix(origin.url), link.removeprefix(origin.url), {})
+        assert confirmed.status_code in {200, 303}, confirmed.text
         shown = json.loads(origin.cli("run", "show", run, "--json").stdout)
         assert shown["learners"] == 1
         unknown = submit(visitor, f"/runs/{run}", f"/runs/{run}/signup", {"handle": f"@nobody@{here.host}"})

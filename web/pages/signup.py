@@ -30,7 +30,10 @@ from web.templating import render
 SIGNED_UP = (
     "Thank you. Check your inbox: we sent a link to confirm your place. If nothing arrives, look in the spam folder."
 )
-FEDIVERSE_JOINED = "Thank you. Your fediverse account is in: each unit will arrive as a post addressed to it."
+FEDIVERSE_JOINED = (
+    "Almost there: we sent a direct post with a confirmation link to that fediverse account. "
+    "Once you open it, each unit will arrive as a post addressed to the account."
+)
 FORM_FIELDS = ("email", "name", "timezone", "handle")
 
 
