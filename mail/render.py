@@ -72,7 +72,8 @@ class CompiledBody:
 
 
 def _error(where: str, error: TemplateError) -> Invalid:
-    line = f" line {error.lineno}" if getattr(error, "lineno", None) else ""
+    lineno = getattr(error, "lineno", None)  # syntax errors carry one; undefined names do not
+    line = f" line {lineno}" if lineno else ""
     return Invalid(f"{where}{line}: {getattr(error, 'message', None) or error}")
 
 

@@ -54,7 +54,8 @@ def run_stats(session: Session, run: Run) -> dict[str, Any]:
         for mail_id, kind in session.execute(
             select(MailEvent.mail_id, MailEvent.kind).where(MailEvent.mail_id.in_(chunk))
         ):
-            events[mail_id].add(kind)
+            if mail_id is not None:
+                events[mail_id].add(kind)
     posts = session.execute(
         select(Post.group_id, Post.in_reply_to_ref).where(
             Post.run_id == run.id, Post.held.is_(False), Post.deleted.is_(False)
@@ -85,9 +86,9 @@ def run_stats(session: Session, run: Run) -> dict[str, Any]:
     for group_id, ref in posts:
         groups[group_id]["replies"] += 1
         total["replies"] += 1
-        mail = by_ref.get(ref.split("@")[0] + "@") if ref else None
-        if mail is not None and mail.unit_position in units:
-            units[mail.unit_position]["replies"] += 1
+        replied_to = by_ref.get(ref.split("@")[0] + "@") if ref else None
+        if replied_to is not None and replied_to.unit_position in units:
+            units[replied_to.unit_position]["replies"] += 1
     names = dict(session.execute(select(StudyGroup.id, StudyGroup.handle).where(StudyGroup.run_id == run.id)).all())
     return {
         "run": run.handle,
@@ -95,7 +96,8 @@ def run_stats(session: Session, run: Run) -> dict[str, Any]:
         "opens_are_approximate": True,
         "units": [units[k] for k in sorted(units)],
         "groups": [
-            {"group": names.get(g, "(no group)"), **c} for g, c in sorted(groups.items(), key=lambda i: str(i[0]))
+            {"group": names.get(g, "(no group)") if g is not None else "(no group)", **c}
+            for g, c in sorted(groups.items(), key=lambda i: str(i[0]))
         ],
         "total": total,
     }
