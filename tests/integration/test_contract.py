@@ -238,17 +238,38 @@ def test_fork_and_follow_from_another_instance(alpha: Instance, beta: Instance, 
     refused(beta.cli("course", "fork", f"{alpha.url}/courses/no-such-course"), "no-such-course")
 
 
+def web_login(alpha: Instance, browser: httpx.Client, email: str) -> str:
+    """Log `email` (an admin with password s3cret-pw) into the web pages; return a CSRF token."""
+    assert last_line(alpha.cli("user", "create", email, "--role", "admin", "--password", "s3cret-pw"))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
+    assert token, "no CSRF field on /login"
+    form = {"email": email, "password": "s3cret-pw", "csrf_token": token.group(1)}
+    assert browser.post("/login", data=form).status_code == 303
+    return token.group(1)
+
+
 def test_the_course_folder_can_be_exported_from_the_web(alpha: Instance, course: str) -> None:
     """CONTRACT "everything here also has a web page": `course export` as a download for organizers."""
-    assert last_line(alpha.cli("user", "create", "orla@example.org", "--role", "admin", "--password", "s3cret-pw"))
     with httpx.Client(base_url=alpha.url, timeout=10) as browser:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
-        assert token, "no CSRF field on /login"
-        form = {"email": "orla@example.org", "password": "s3cret-pw", "csrf_token": token.group(1)}
-        assert browser.post("/login", data=form).status_code == 303
+        web_login(alpha, browser, "orla@example.org")
         assert "export.zip" in browser.get("/organize/courses/gentle-python").text
         answer = browser.get("/organize/courses/gentle-python/export.zip")
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(answer.content))
     for path in GENTLE.rglob("*.*"):
         assert archive.read(f"gentle-python/{path.relative_to(GENTLE).as_posix()}") == path.read_bytes()
+
+
+def test_one_learner_can_be_enrolled_from_the_web(alpha: Instance, run: str) -> None:
+    """CONTRACT "everything here also has a web page": `run enroll` as a form on the run's organizer page."""
+    with httpx.Client(base_url=alpha.url, timeout=10) as browser:
+        web_login(alpha, browser, "ines@example.org")
+        page = browser.get(f"/organize/runs/{RUN}").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token and f"/organize/runs/{RUN}/enroll" in page
+        form = {"csrf_token": token.group(1), "email": "web@example.org", "name": "Web", "timezone": "Mars/Olympus"}
+        browser.post(f"/organize/runs/{RUN}/enroll", data=form)
+        assert "Mars/Olympus" in browser.get(f"/organize/runs/{RUN}").text
+        assert browser.post(f"/organize/runs/{RUN}/enroll", data=form | {"timezone": "Asia/Tokyo"}).status_code == 303
+    members = json.loads(ok(alpha.cli("run", "show", run, "--json")))
+    assert members["learners"] == 3

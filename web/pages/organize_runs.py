@@ -24,7 +24,7 @@ from courses.groups import find_group, form_groups, move_learner
 from courses.models import Enrollment, Run
 from courses.privacy import can_see_learners
 from courses.runs import check_timezone, create_run, find_run
-from courses.signup import seats_taken
+from courses.signup import admin_enroll, seats_taken
 from courses.summary import run_summary
 from server.db import session_scope
 from server.errors import Invalid, NotFound, PermissionDenied
@@ -157,6 +157,23 @@ def move(request: Request) -> Response:
 
 
 @require_role("organizer")
+def enroll(request: Request) -> Response:
+    """POST /organize/runs/{handle}/enroll: enroll one learner as an admin would (no confirmation mail)."""
+    form = posted_form(request)
+    handle, email = request.path_params["handle"], str(form.get("email", "")).strip()
+    try:
+        with session_scope() as session:
+            run = visible_run(session, request)
+            name = str(form.get("name", "")).strip() or None
+            admin_enroll(session, run, email, name=name, timezone=str(form.get("timezone", "")).strip() or "UTC")
+    except (Invalid, NotFound) as error:
+        flash(request, sentence(str(error)), "error")
+        return RedirectResponse(f"/organize/runs/{handle}#learners", status_code=303)
+    flash(request, f"{email} is enrolled.", "success")
+    return RedirectResponse(f"/organize/runs/{handle}#learners", status_code=303)
+
+
+@require_role("organizer")
 def group_now(request: Request) -> Response:
     """POST /organize/runs/{handle}/group: form the groups now (normally done when the run starts)."""
     with session_scope() as session:
@@ -280,6 +297,7 @@ def routes() -> list[BaseRoute]:
         Route("/organize/courses/{slug}/runs/new", new_run_submit, methods=["POST"]),
         Route("/organize/runs/{handle}", run_admin),
         Route("/organize/runs/{handle}/move", move, methods=["POST"]),
+        Route("/organize/runs/{handle}/enroll", enroll, methods=["POST"]),
         Route("/organize/runs/{handle}/group", group_now, methods=["POST"]),
         Route("/organize/runs/{handle}/learners.csv", export_csv),
         Route("/organize/runs/{handle}/import", import_form),
