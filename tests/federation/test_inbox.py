@@ -150,6 +150,25 @@ def test_malformed_and_oversized_bodies(client: InstanceClient, session: Session
     assert count(session, InboxActivity) == 0
 
 
+def test_a_block_applies_to_the_next_post_of_a_known_sender(
+    client: InstanceClient, session: Session, remote: Remote
+) -> None:
+    """Blocks are read on every request, not cached with the sender's key: no grace period."""
+    from federation.moderation import block_actor, unblock_domain
+
+    course = make_course(session)
+    key = remote.actor(ASONIX)
+    assert signed_post(client, "/inbox", follow_payload(course) | {"id": f"{ASONIX}#1"}, key).status_code == 202
+    block_domain(session, "masto.asonix.dog")
+    session.commit()
+    assert signed_post(client, "/inbox", follow_payload(course) | {"id": f"{ASONIX}#2"}, key).status_code == 403
+    unblock_domain(session, "masto.asonix.dog")
+    block_actor(session, ASONIX)
+    session.commit()
+    assert signed_post(client, "/inbox", follow_payload(course) | {"id": f"{ASONIX}#3"}, key).status_code == 403
+    assert count(session, InboxActivity) == 1
+
+
 def test_blocked_actor_is_refused(client: InstanceClient, session: Session, remote: Remote) -> None:
     from federation.moderation import block_actor
 
