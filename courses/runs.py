@@ -13,6 +13,7 @@ from courses.groups import form_groups
 from courses.handles import free_handle
 from courses.models import Course, Run
 from courses.zones import check_timezone, local_midnight
+from server import urls
 from server.accounts import Account
 from server.clock import now
 from server.errors import Invalid, NotFound
@@ -187,6 +188,9 @@ def find_run(session: Session, reference: str) -> Run:
     """A run by its ActivityPub id (URL), its handle, or its number."""
     value = reference.strip().rstrip("/")
     handle = value.rsplit("/runs/", 1)[1] if "/runs/" in value else value
+    if "://" in value and value != urls.run(handle):
+        # Another instance's run (or not a run at all) must not resolve to a local run of the same handle.
+        raise NotFound(f"{reference} is not a run of this instance (its runs' ids start with {urls.run('')})")
     run = session.scalar(select(Run).where(Run.handle == handle))
     if run is None and handle.isdigit():
         run = session.get(Run, int(handle))

@@ -135,6 +135,8 @@ def test_bad_input_is_one_line_and_non_zero(alpha: Instance, run: str, tmp_path:
         (("run", "enroll", run, "bad-email"), "bad-email"),
         (("run", "enroll", RUN, "x@example.org", "--timezone", "Mars/Olympus"), "Mars/Olympus"),
         (("run", "show", f"{alpha.url}/runs/no-such-run"), "no-such-run"),
+        # The id of another instance's run is not a local run, even with the same handle.
+        (("run", "show", f"http://elsewhere.example/runs/{RUN}"), "elsewhere.example"),
         (("run", "import", RUN, str(tmp_path / "missing.csv")), "missing.csv"),
         (("mail", "send-due", "--now", "yesterday"), "yesterday"),
         (("stats", "no-such-run"), "no-such-run"),
