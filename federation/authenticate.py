@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ScalarSelect, bindparam, select
+from sqlalchemy import ScalarSelect, String, bindparam, select
 from sqlalchemy.orm import Session
 
 from federation.fetch import FetchError, key_owner_document, same_origin, store_actor
@@ -46,7 +46,7 @@ def _verifies(parsed: ParsedSignature, owner: str, pem: str | None) -> bool:
 def cached_key() -> tuple[ScalarSelect[str], ScalarSelect[str | None]]:
     """Subqueries for the owner and the PEM of the cached remote key `:key_id`, to read with other checks."""
     # Both ordered by id so that, should two cached actors claim one key id, they name the same row.
-    key_id = bindparam("key_id")
+    key_id = bindparam("key_id", type_=String)
     owner = select(RemoteActor.ap_id).where(RemoteActor.key_id == key_id).order_by(RemoteActor.id).limit(1)
     pem = select(RemoteActor.public_key_pem).where(RemoteActor.key_id == key_id).order_by(RemoteActor.id).limit(1)
     return owner.scalar_subquery(), pem.scalar_subquery()

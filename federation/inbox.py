@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Insert, Select, bindparam, exists, select
+from sqlalchemy import Connection, Insert, Select, bindparam, exists, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -113,8 +113,18 @@ class Gate:
     others_due: bool
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """An activity as POSTed, with the actor it claims and the key it is recorded under."""
+
+    activity: dict[str, Any]
+    actor: str
+    recipient: str | None
+    key: str
+
+
 @lru_cache(maxsize=1)
-def _gate_statement() -> Select[Any]:
+def _gate_statement() -> Select[bool, str, str | None, bool, bool]:
     """The hot path's one SELECT, built once: building a statement costs more than running it on SQLite."""
     owner, pem = cached_key()
     host = RemoteHost.host == bindparam("host")
@@ -124,11 +134,11 @@ def _gate_statement() -> Select[Any]:
     return select(refused_clause(), owner, pem, host_down, due)
 
 
-def read_gate(actor: str, key_id: str | None) -> Gate:
-    """Every read of the hot path in one statement, on a Core connection (no ORM session)."""
+def read_gate(connection: Connection, actor: str, key_id: str | None) -> Gate:
+    """Every read of the hot path in one statement, on a Core connection (no ORM session); ends the read."""
     params = refused_params(actor) | {"key_id": key_id, "host": delivery_host(actor), "now": now()}
-    with get_engine().connect() as connection:
-        row = connection.execute(_gate_statement(), params).one()
+    row = connection.execute(_gate_statement(), params).one()
+    connection.rollback()
     return Gate(bool(row[0]), row[1], row[2], bool(row[3]), bool(row[4]))
 
 
@@ -156,23 +166,42 @@ def accept(received: ReceivedRequest, activity: dict[str, Any], recipient: str |
             if local_actor(session, recipient) is None:
                 return 404, f"no actor has the inbox {recipient}/inbox"
     parsed = _policy_checked(received)
-    gate = read_gate(actor, parsed.key_id if parsed else None)
-    if gate.refused:
-        return 403, f"{actor} is blocked here"
+    key = activity_key(activity, actor, received.body)
+    with get_engine().connect() as connection:
+        gate = read_gate(connection, actor, parsed.key_id if parsed else None)
+        if gate.refused:
+            return 403, f"{actor} is blocked here"
+        try:
+            signer = verified_by_cached(parsed, gate.key_owner, gate.key_pem) if parsed else None
+        except SignatureError as error:
+            return _unverified(activity, actor, error)
+        if signer is not None and not gate.host_down:  # the common case: one connection throughout
+            return _recorded(connection, Arrival(activity, actor, recipient, key), signer.actor, gate)
+    # The connection is given back first: authenticate may fetch a key over the network.
     try:
-        signer = verified_by_cached(parsed, gate.key_owner, gate.key_pem) if parsed else None
         signer = signer or _authenticate_slowly(received)
     except SignatureError as error:
-        if _gone_actor_delete(activity, actor):
-            return 202, "deletion of an actor we cannot fetch: nothing to do"
-        return 401, str(error)
-    if signer.actor != actor:
-        return 401, f"signed by {signer.actor}, but the activity's actor is {actor}"
+        return _unverified(activity, actor, error)
     if gate.host_down:
         # A host we marked unavailable talks to us again: resume delivering to it.
         with session_scope() as session:
             host_answered(session, delivery_host(actor))
-    if not _record(activity, actor, recipient, activity_key(activity, actor, received.body)):
+    with get_engine().connect() as connection:
+        return _recorded(connection, Arrival(activity, actor, recipient, key), signer.actor, gate)
+
+
+def _unverified(activity: dict[str, Any], actor: str, error: SignatureError) -> tuple[int, str]:
+    """The answer to an activity whose signature cannot be trusted."""
+    if _gone_actor_delete(activity, actor):
+        return 202, "deletion of an actor we cannot fetch: nothing to do"
+    return 401, str(error)
+
+
+def _recorded(connection: Connection, inbound: Arrival, signer: str, gate: Gate) -> tuple[int, str]:
+    """Record a verified activity (committed) and wake the worker if nothing else was due."""
+    if signer != inbound.actor:
+        return 401, f"signed by {signer}, but the activity's actor is {inbound.actor}"
+    if not _record(connection, inbound):
         return 202, "duplicate"
     if not gate.others_due:
         wake(JOB)
@@ -193,26 +222,26 @@ _SQLITE_WRITER = threading.Lock()
 def _insert_statement(dialect: str) -> Insert:
     """INSERT of an inbox row that does nothing on a known activity id, returning the new row's id."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    table = InboxActivity.__table__
-    return insert(table).on_conflict_do_nothing(index_elements=["activity_id"]).returning(table.c.id)
+    return insert(InboxActivity).on_conflict_do_nothing(index_elements=["activity_id"]).returning(InboxActivity.id)
 
 
-def _record(activity: dict[str, Any], actor: str, recipient: str | None, key: str) -> bool:
-    """Store the activity by id and commit; False when that id was already received."""
-    engine = get_engine()
-    postgres = engine.dialect.name == "postgresql"
+def _record(connection: Connection, inbound: Arrival) -> bool:
+    """Store the activity by its key and commit; False when that key was already received."""
+    dialect = connection.dialect.name
     instant = now()
     row = {
-        "activity_id": key[:2000],
-        "type": activity_type(activity)[:64],
-        "actor": actor,
-        "recipient": recipient,
-        "payload": activity,
+        "activity_id": inbound.key[:2000],
+        "type": activity_type(inbound.activity)[:64],
+        "actor": inbound.actor,
+        "recipient": inbound.recipient,
+        "payload": inbound.activity,
         "received_at": instant,
         "next_attempt_at": instant,
     }
-    with nullcontext() if postgres else _SQLITE_WRITER, engine.begin() as connection:
-        return connection.execute(_insert_statement(engine.dialect.name), row).first() is not None
+    with nullcontext() if dialect == "postgresql" else _SQLITE_WRITER:
+        inserted = connection.execute(_insert_statement(dialect), row).first() is not None
+        connection.commit()
+    return inserted
 
 
 def apply(session: Session, row: InboxActivity) -> str:
