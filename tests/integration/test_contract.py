@@ -255,6 +255,11 @@ def test_the_course_folder_can_be_exported_from_the_web(alpha: Instance, course:
     with httpx.Client(base_url=alpha.url, timeout=10) as browser:
         web_login(alpha, browser, "orla@example.org")
         assert "export.zip" in browser.get("/organize/courses/gentle-python").text
+        # `course list` counts forks and followers; so does the dashboard (beta forked and followed it).
+        dashboard = browser.get("/organize").text
+        assert '<th scope="col">Forks</th><th scope="col">Followers</th>' in dashboard
+        (listed,) = json.loads(ok(alpha.cli("course", "list", "--json")))
+        assert f"<td>{listed['forks']}</td>\n      <td>{listed['followers']}</td>" in dashboard
         answer = browser.get("/organize/courses/gentle-python/export.zip")
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(answer.content))

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -22,9 +22,11 @@ from starlette.routing import BaseRoute, Route
 from courses import editor
 from courses.course_file import render_course
 from courses.folder import document_of, import_course
-from courses.models import LATE_JOIN_POLICIES, Course, Run
+from courses.models import LATE_JOIN_POLICIES, Course, CourseFork, Run
 from courses.privacy import organizer_courses
 from courses.runs import find_course
+from federation.follows import follower_count
+from server import urls
 from server.accounts import Account
 from server.db import session_scope
 from server.errors import Invalid, PermissionDenied
@@ -185,7 +187,10 @@ def dashboard(request: Request) -> Response:
         if not account.is_admin:
             query = query.where(or_(Run.organizer_id == account.id, Course.owner_id == account.id))
         runs = list(session.scalars(query.limit(200)))
-        return render(request, "organize/dashboard.html", {"courses": courses, "runs": runs})
+        # The counts `mechmooc course list` prints, so the page tells an organizer as much as the terminal.
+        forks = dict(session.execute(select(CourseFork.course_id, func.count()).group_by(CourseFork.course_id)).all())
+        reach = {c.id: (forks.get(c.id, 0), follower_count(session, urls.course(c.slug))) for c in courses}
+        return render(request, "organize/dashboard.html", {"courses": courses, "runs": runs, "reach": reach})
 
 
 @require_role("organizer")
