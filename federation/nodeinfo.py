@@ -38,8 +38,10 @@ def nodeinfo(session: Session) -> dict[str, Any]:
     """The NodeInfo 2.1 document, with usage counts read from the database."""
     info = instance_info(session)
     month, halfyear = now() - timedelta(days=30), now() - timedelta(days=180)
-    users = _count(session, select(func.count()).select_from(Account).where(Account.disabled.is_(False)))
+    accounts = _count(session, select(func.count()).select_from(Account).where(Account.disabled.is_(False)))
     learners = select(func.count()).select_from(Enrollment).where(Enrollment.status == "confirmed")
+    # Learners are users too (most have no account); active counts never exceed the total.
+    users = accounts + _count(session, learners)
     return {
         "version": "2.1",
         "software": {

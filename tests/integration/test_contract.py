@@ -183,6 +183,8 @@ def test_webfinger_nodeinfo_host_meta(alpha: Instance, run: str) -> None:
     assert link["rel"] == "http://nodeinfo.diaspora.software/ns/schema/2.1"
     document = httpx.get(link["href"], timeout=10).json()
     assert document["version"] == "2.1" and document["protocols"] == ["activitypub"]
+    users = document["usage"]["users"]
+    assert 2 <= users["activeMonth"] <= users["activeHalfyear"] <= users["total"]  # the run's two learners
     assert "lrdd" in alpha.get("/.well-known/host-meta").text
 
 
