@@ -18,11 +18,11 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 from sqlalchemy import Connection, Insert, Select, bindparam, exists, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -43,6 +43,7 @@ from server.queue import QUEUED, backoff, claim, fail, retry_later, succeed
 MAX_BODY = 1_000_000
 MAX_ATTEMPTS = 6
 JOB = "federation.inbox"
+INBOX_CONNECTIONS = 4  # below server.db's pool_size of 5, leaving one for the other pages
 log = logging.getLogger(__name__)
 
 
@@ -84,8 +85,22 @@ async def receive(request: Request) -> Response:
         return _problem(400, "body is not an activity (needs type and actor)")
     recipient = request.url.path.removesuffix("/inbox") or None
     recipient = get_settings().url + recipient if recipient else None
-    status, detail = await run_in_threadpool(accept, received_request(request, body), activity, recipient)
+    received = received_request(request, body)
+    status, detail = await anyio.to_thread.run_sync(accept, received, activity, recipient, limiter=_limiter(request))
     return Response(status_code=202) if status == 202 else _problem(status, detail)
+
+
+def _limiter(request: Request) -> anyio.CapacityLimiter:
+    """How many POSTs of this app verify and record at once: fewer than the pool's kept connections.
+
+    More would take overflow connections, opened and closed per request (a new PostgreSQL backend
+    each time); the rest wait here, without holding a thread. It limits, and stores, nothing else.
+    """
+    state = request.app.state
+    if getattr(state, "inbox_limiter", None) is None:
+        state.inbox_limiter = anyio.CapacityLimiter(INBOX_CONNECTIONS)
+    limiter: anyio.CapacityLimiter = state.inbox_limiter
+    return limiter
 
 
 def activity_key(activity: dict[str, Any], actor: str, body: bytes) -> str:
