@@ -14,9 +14,13 @@ from federation import delivery
 from federation.cohorts import join, leave
 from federation.follows import activity_id
 from federation.handlers import Inbound, activity_type, handles, object_id
+from federation.models import RemoteActor
 from federation.vocabulary import AS
 from server import urls
 from server.errors import PermissionDenied
+
+# Actor types that are people: only they are enrolled by a Follow (Mastodon's way of joining).
+LEARNER_TYPES = frozenset({"Person"})
 
 
 def _run_of(inbound: Inbound, target: str | None) -> Run | None:
@@ -38,6 +42,10 @@ def follow_run(inbound: Inbound) -> str | None:
     run = _run_of(inbound, inbound.object_id)
     if run is None or not (inbound.object_id or "").startswith(urls.run("")):
         return None
+    follower = inbound.session.scalar(select(RemoteActor).where(RemoteActor.ap_id == inbound.actor))
+    if follower is not None and follower.type not in LEARNER_TYPES:
+        # An instance or a bot following the run wants its news, not the course: follower only.
+        return f"{inbound.actor} ({follower.type}) follows {run.handle}; not enrolled"
     try:
         enrollment = join(inbound.session, run, inbound.actor, follow_id=inbound.activity.get("id"))
     except PermissionDenied as error:

@@ -59,6 +59,18 @@ def test_following_a_run_enrolls_groups_and_accepts(session: Session) -> None:
     assert cohorts.fediverse_members(session, group) == [bea]
 
 
+def test_an_instance_following_a_run_is_a_follower_not_a_learner(session: Session) -> None:
+    run, group = grouped_run(session)
+    instance = remote_person(session, "instance.actor", host="peer.example")
+    instance.type = "Application"
+    session.flush()
+    follow = {"id": "f-app", "type": "Follow", "actor": instance.ap_id, "object": urls.run(run.handle)}
+    outcome = receive(session, follow)
+    assert "not enrolled" in outcome and "accepted follower" in outcome
+    assert session.scalar(select(Enrollment).where(Enrollment.actor == instance.ap_id)) is None
+    assert cohorts.fediverse_members(session, group) == []
+
+
 def test_join_is_answered_and_a_blocked_member_is_rejected(session: Session) -> None:
     run, group = grouped_run(session)
     cora = remote_person(session, "cora").ap_id
