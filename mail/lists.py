@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from email.message import EmailMessage, Message
 from email.utils import parseaddr
+from html import escape
 
-import nh3
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses.models import Enrollment, Post, StudyGroup
 from mail.addresses import bare, new_token
+from mail.markup import clean_html, document, html_text, text_html
 from mail.messages import list_headers
 from mail.mime import address, compose
 from mail.models import InboundMessage
@@ -53,9 +54,9 @@ def _bodies(message: Message) -> tuple[str, str]:
     text_part = message.get_body(preferencelist=("plain",))
     html_part = message.get_body(preferencelist=("html",))
     text = text_part.get_content() if text_part is not None else ""
-    html = nh3.clean(html_part.get_content()) if html_part is not None else ""
+    html = clean_html(html_part.get_content()) if html_part is not None else ""
     if not text and html:
-        text = nh3.clean(html, tags=set())
+        text = html_text(html)
     return str(text), str(html)
 
 
@@ -158,8 +159,16 @@ def relay_message(post: Post, group: StudyGroup, member: Enrollment, token: str)
         ("X-Loop", list_address),
         ("Precedence", "list"),
     ]
-    text = post.text or nh3.clean(post.html, tags=set())
-    return subject, compose(headers, text, post.html or None)
+    return subject, compose(headers, *relay_bodies(post, group, token))
+
+
+def relay_bodies(post: Post, group: StudyGroup, token: str) -> tuple[str, str]:
+    """Text and HTML of a relayed post: its own HTML cleaned again (fediverse posts too), else its text as HTML."""
+    text = post.text or html_text(post.html or "")
+    body = clean_html(post.html) if post.html else text_html(text)
+    archive, unsubscribe = urls.group(group.handle), urls.unsubscribe(token)
+    footer = f'<a href="{escape(archive)}">Group archive</a> · <a href="{escape(unsubscribe)}">Unsubscribe</a>'
+    return f"{text.rstrip()}\n\n-- \nGroup archive: {archive}\nUnsubscribe: {unsubscribe}\n", document(body, footer)
 
 
 def relay_post(session: Session, post_id: int) -> int:

@@ -6,6 +6,7 @@ from typing import Any
 
 from courses.models import Enrollment, Run, StudyGroup
 from mail.addresses import list_id, new_token
+from mail.markup import document, text_html
 from mail.mime import address, compose
 from mail.outbox import base_headers
 from mail.render import Rendered, render
@@ -129,4 +130,5 @@ def confirmation_mail(enrollment: Enrollment, run: Run, snapshot: dict[str, Any]
     )
     subject = f"Confirm your place in {title}"
     headers = [*base_headers(enrollment.email or "", subject, token), ("Auto-Submitted", "auto-generated")]
-    return token, subject, compose(headers, text)
+    # Transactional: no List-* headers (it is no list mail, and nothing follows unless the link is opened).
+    return token, subject, compose(headers, text, document(text_html(text)))

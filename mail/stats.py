@@ -14,21 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses.models import Post, Run, StudyGroup
+from courses.versions import pinned
 from mail.models import MailEvent, OutgoingMail
-from server.errors import NotFound
 from server.queue import DONE
 
 COLUMNS = ("scheduled", "sent", "delivered", "bounced", "opened", "clicked", "unsubscribed", "replies")
-
-
-def find_run(session: Session, ref: str) -> Run:
-    """A run by id, handle or ActivityPub id (…/runs/HANDLE)."""
-    handle = ref.rstrip("/").rsplit("/runs/", 1)[-1]
-    run = session.get(Run, int(ref)) if ref.isdigit() else None
-    run = run or session.scalar(select(Run).where(Run.handle == handle))
-    if run is None:
-        raise NotFound(f"no run {ref!r} (give its id, handle or URL)")
-    return run
 
 
 def _empty() -> dict[str, int]:
@@ -62,8 +52,18 @@ def run_stats(session: Session, run: Run) -> dict[str, Any]:
         )
     ).all()
     by_ref = {f"<{m.token}@": m for m in mails}
-    units: dict[int, dict[str, Any]] = {}
-    groups: dict[int | None, dict[str, int]] = defaultdict(_empty)
+    # Every unit of the pinned version, zeros until something happens: the table shows what is still to come.
+    # Positions are indexes in position order, as the scheduler writes them in `unit_position`.
+    ordered = sorted(pinned(session, run).get("units", []), key=lambda unit: int(unit.get("position", 0)))
+    units: dict[int, dict[str, Any]] = {
+        index: {"position": index, "slug": unit.get("slug"), **_empty()} for index, unit in enumerate(ordered)
+    }
+    names = dict(
+        session.execute(
+            select(StudyGroup.id, StudyGroup.handle).where(StudyGroup.run_id == run.id).order_by(StudyGroup.number)
+        ).all()
+    )
+    groups: dict[int | None, dict[str, int]] = defaultdict(_empty, {g: _empty() for g in names})
     total = _empty()
     for mail in mails:
         unit = units.setdefault(
@@ -89,7 +89,6 @@ def run_stats(session: Session, run: Run) -> dict[str, Any]:
         replied_to = by_ref.get(ref.split("@")[0] + "@") if ref else None
         if replied_to is not None and replied_to.unit_position in units:
             units[replied_to.unit_position]["replies"] += 1
-    names = dict(session.execute(select(StudyGroup.id, StudyGroup.handle).where(StudyGroup.run_id == run.id)).all())
     return {
         "run": run.handle,
         "headline": {"clicked": total["clicked"], "replies": total["replies"]},
@@ -97,25 +96,28 @@ def run_stats(session: Session, run: Run) -> dict[str, Any]:
         "units": [units[k] for k in sorted(units)],
         "groups": [
             {"group": names.get(g, "(no group)") if g is not None else "(no group)", **c}
-            for g, c in sorted(groups.items(), key=lambda i: str(i[0]))
+            for g, c in groups.items()  # the run's groups in number order, then any mail without one
         ],
         "total": total,
     }
 
 
 def stats_text(report: dict[str, Any]) -> str:
-    """A plain table for the terminal."""
-    head = f"{'unit':<28}" + "".join(f"{c:>13}" for c in COLUMNS)
+    """A plain table for the terminal; the first column is as wide as its longest name (nothing cut)."""
+    labels = [str(u["slug"]) for u in report["units"]] + [f"group {g['group']}" for g in report["groups"]]
+    width = max([28, *(len(label) + 2 for label in labels)])
+
+    def row(label: str, counts: dict[str, Any]) -> str:
+        return f"{label:<{width}}" + "".join(f"{counts[c]:>13}" for c in COLUMNS)
+
     lines = [
         f"run {report['run']}: clicks {report['headline']['clicked']}, replies {report['headline']['replies']}"
         " (opens are approximate)",
-        head,
+        f"{'unit':<{width}}" + "".join(f"{c:>13}" for c in COLUMNS),
+        *(row(str(unit["slug"]), unit) for unit in report["units"]),
+        row("total", report["total"]),
+        *(row(f"group {group['group']}", group) for group in report["groups"]),
     ]
-    for unit in report["units"]:
-        lines.append(f"{str(unit['slug'])[:27]:<28}" + "".join(f"{unit[c]:>13}" for c in COLUMNS))
-    lines.append(f"{'total':<28}" + "".join(f"{report['total'][c]:>13}" for c in COLUMNS))
-    for group in report["groups"]:
-        lines.append(f"{'group ' + str(group['group'])[:21]:<28}" + "".join(f"{group[c]:>13}" for c in COLUMNS))
     return "\n".join(lines)
 
 

@@ -56,7 +56,8 @@ def send_due(at: str | None, as_json: bool) -> None:
 def stats(run_ref: str, as_json: bool, as_csv: bool) -> None:
     """Per unit and per group: scheduled, sent, delivered, bounced, opened, clicked, unsubscribed, replies."""
     instance()
-    from mail.stats import find_run, run_stats, stats_csv, stats_text
+    from courses.runs import find_run
+    from mail.stats import run_stats, stats_csv, stats_text
     from server.db import session_scope
 
     with session_scope() as session:

@@ -54,4 +54,4 @@ def test_send_due_at_an_instant_then_stats(environment: Settings, smtp_sink: Smt
     bad = runner.invoke(main, ["mail", "send-due", "--now", "tuesday"])
     assert bad.exit_code == 1 and "--now must be an ISO-8601 instant" in bad.output
     missing = runner.invoke(main, ["stats", "no-such-run"])
-    assert missing.exit_code == 1 and "no run 'no-such-run'" in missing.output
+    assert missing.exit_code == 1 and "no run no-such-run" in missing.output
