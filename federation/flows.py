@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from courses.models import Course, Post
-from federation import announce, bridge, cohorts, forks, vocabulary
+from federation import announce, bridge, cohorts, forks, units, vocabulary
 from server import urls
 from server.config import get_settings
 from server.db import session_scope
@@ -112,5 +112,6 @@ def routes() -> list[BaseRoute]:
         Route("/ns", context_document, methods=["GET"]),
         ActivityPubRoute("/courses/{slug}/forks", forks_collection, methods=["GET"]),
         ActivityPubRoute("/courses/{slug}/versions/{number}", version_document, methods=["GET"]),
+        ActivityPubRoute("/courses/{slug}/units/{unit_slug}", units.unit_document, methods=["GET"]),
         ActivityPubRoute("/posts/{ref}", post_document, methods=["GET"]),
     ]

@@ -13,6 +13,8 @@ Interface for `federation.actors` (the protocol engineer's envelopes): `course_f
 ids)` returns the type and the structure of a course actor; `run_fields` and `group_fields` the
 same for runs and study groups (FEP-1b12 `Group`). The envelope adds `id`, `inbox`, `outbox`,
 `followers`, `publicKey`, `endpoints` and `preferredUsername`, and uses `context()` as `@context`.
+Units are `Article`s too: `name`, a plain-text teaser `summary` and `url` (their page) from
+`federation.units`, which renders merge tags neutrally; `unit_document` is a unit served at its id.
 `snapshot_from_course(document)` is the inverse used by forks: AS2 back to a course snapshot in
 the shape of `courses.versions.snapshot_of`.
 """
@@ -24,6 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from federation.units import facts_of, rendered
 from server.errors import Invalid
 
 AS = "https://www.w3.org/ns/activitystreams"
@@ -98,22 +101,32 @@ def text_as_html(text: str) -> str:
     return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
 
 
-def _unit_object(course_id: str, unit: dict[str, Any]) -> dict[str, Any]:
+def _unit_object(snapshot: dict[str, Any], ids: CourseIds, unit: dict[str, Any]) -> dict[str, Any]:
+    """A unit as the Article Mastodon degrades to (name, teaser summary, url); Markdown as `source`."""
+    _content, teaser = rendered(facts_of(snapshot, ids.url, unit))
     body: dict[str, Any] = {
         "type": "Article",
-        "id": unit_id(course_id, unit["slug"]),
+        "id": unit_id(ids.course, unit["slug"]),
         "slug": unit["slug"],
         "name": unit["title"],
+        "summary": html.escape(teaser, quote=False),
+        "url": unit_id(ids.url, unit["slug"]),
         "day": unit["day"],
         "position": unit["position"],
         "source": {"content": unit["body"], "mediaType": MARKDOWN},
-        "attributedTo": course_id,
+        "attributedTo": ids.course,
     }
     if unit.get("origin"):
         body["origin"] = unit["origin"]
     if unit.get("extra"):
         body["extra"] = unit["extra"]
     return body
+
+
+def unit_document(snapshot: dict[str, Any], ids: CourseIds, unit: dict[str, Any]) -> dict[str, Any]:
+    """A unit on its own (served at its id): the embedded object plus its sanitized HTML `content`."""
+    content, _teaser = rendered(facts_of(snapshot, ids.url, unit))
+    return {**_unit_object(snapshot, ids, unit), "content": content, "context": ids.course}
 
 
 def _structure(snapshot: dict[str, Any], ids: CourseIds) -> dict[str, Any]:
@@ -133,7 +146,7 @@ def _structure(snapshot: dict[str, Any], ids: CourseIds) -> dict[str, Any]:
         "groupBy": list(snapshot["group_by"]),
         "questions": snapshot["questions"],
         "extra": snapshot["extra"],
-        "units": [_unit_object(ids.course, u) for u in snapshot["units"]],
+        "units": [_unit_object(snapshot, ids, u) for u in snapshot["units"]],
         "forks": ids.forks,
         "lineage": list(snapshot.get("lineage") or []),
         # Mastodon shows these as profile fields: what a person wants to know at a glance.

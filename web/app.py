@@ -32,6 +32,7 @@ PAGE_MODULES = (
     # The course world's pages (courses web-pages engineer).
     "web.pages.api_signup",
     "web.pages.courses",
+    "web.pages.units",
     "web.pages.runs",
     "web.pages.signup",
     "web.pages.learner",
