@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,7 @@ import httpx
 import pytest
 
 from tests.conftest import FIXTURES
-from tests.support.instances import Instance, InstanceFactory
+from tests.support.instances import Instance, InstanceFactory, ok, query
 from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.slow
@@ -49,21 +48,6 @@ def eventually(probe: Callable[[], T], what: str, instances: list[Instance], tim
         time.sleep(0.5)
     logs = "\n\n".join(f"--- {i.url}\n{i.logs()[-4000:]}" for i in instances)
     raise AssertionError(f"timed out waiting for {what}\n{logs}")
-
-
-def ok(done: Any) -> str:
-    """The last line of a successful CLI run (the id it printed)."""
-    assert done.returncode == 0, done.stderr + done.stdout
-    return str(done.stdout.strip().splitlines()[-1])
-
-
-def query(instance: Instance, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Rows from an instance's SQLite database (read while it runs; WAL allows it)."""
-    connection = sqlite3.connect(instance.data_dir / "mechmooc.sqlite3", timeout=30)
-    try:
-        return list(connection.execute(sql, args))
-    finally:
-        connection.close()
 
 
 def document(url: str) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +26,7 @@ import pytest
 from federation.keys import SigningKey, generate_pem
 from federation.signatures import sign_request
 from tests.conftest import FIXTURES
-from tests.support.instances import Instance, InstanceFactory, free_port
+from tests.support.instances import Instance, InstanceFactory, free_port, ok, query
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent
@@ -90,21 +89,6 @@ def eventually(probe: Callable[[], T], what: str, ours: Instance, timeout: float
         ours.cli("federation", "work")
         time.sleep(0.3)
     raise AssertionError(f"timed out waiting for {what}\n{ours.logs()[-3000:]}")
-
-
-def ok(done: Any) -> str:
-    """The last line of a successful CLI run."""
-    assert done.returncode == 0, done.stderr + done.stdout
-    return str(done.stdout.strip().splitlines()[-1])
-
-
-def query(instance: Instance, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Rows from the instance's SQLite database."""
-    connection = sqlite3.connect(instance.data_dir / "mechmooc.sqlite3", timeout=30)
-    try:
-        return list(connection.execute(sql, args))
-    finally:
-        connection.close()
 
 
 def received(fedify: str, kind: str) -> list[dict[str, Any]]:

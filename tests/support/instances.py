@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -40,6 +41,21 @@ def mechmooc_command() -> list[str]:
         return [str(script)]
     found = shutil.which("mechmooc")
     return [found] if found else [sys.executable, "-c", "from server.cli import main; main()"]
+
+
+def ok(done: subprocess.CompletedProcess[str]) -> str:
+    """The last line of a successful CLI run (the id it printed); fails the test otherwise."""
+    assert done.returncode == 0, done.stderr + done.stdout
+    return str(done.stdout.strip().splitlines()[-1])
+
+
+def query(instance: Instance, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Rows from a running instance's SQLite database (WAL lets a reader in while it runs)."""
+    connection = sqlite3.connect(instance.data_dir / "mechmooc.sqlite3", timeout=30)
+    try:
+        return list(connection.execute(sql, args))
+    finally:
+        connection.close()
 
 
 def free_port() -> int:
