@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from courses.models import Enrollment
@@ -28,8 +30,8 @@ from mail.suppressions import BLOCKS_TRANSACTIONAL, suppressed
 from mail.transport import Envelope, MaildirOutbox, Outcome, SmtpPool, outbox_path, parse_smtp_url
 from server.clock import now
 from server.config import get_settings
-from server.db import is_postgres
-from server.queue import QUEUED, backoff, claim, fail, retry_later, succeed
+from server.db import UTCDateTime, is_postgres
+from server.queue import DONE, FAILED, QUEUED, backoff
 
 ROUND_PER_CONNECTION = 10
 MAX_ATTEMPTS = 8
@@ -66,7 +68,72 @@ def mark_uncertain(session: Session) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def cancel_stopped(session: Session, rows: list[OutgoingMail], report: SendReport) -> list[OutgoingMail]:
+@dataclass(slots=True)
+class Claimed:
+    """An outbox row leased to this pass: what sending needs, and the answer to write back."""
+
+    id: int
+    kind: str
+    to_addr: str
+    envelope_from: str
+    message: str
+    enrollment_id: int | None
+    attempts: int
+    answer: dict[str, Any] = field(default_factory=dict)
+
+
+def lease(session: Session, limit: int, duration: timedelta = LEASE) -> list[Claimed]:
+    """Lease up to `limit` due mails not already in flight, oldest due first, and commit the lease.
+
+    One UPDATE ... WHERE id IN (due rows) RETURNING: atomic on SQLite as well, where a SELECT then an
+    UPDATE would let two workers lease the same rows, and SKIP LOCKED on PostgreSQL.
+    """
+    instant = now()
+    table = OutgoingMail.__table__
+    due = (
+        select(table.c.id)
+        .where(
+            table.c.state == QUEUED,
+            table.c.next_attempt_at <= instant,
+            or_(table.c.locked_until.is_(None), table.c.locked_until < instant),
+            table.c.sending_at.is_(None),
+        )
+        .order_by(table.c.next_attempt_at, table.c.id)
+        .limit(limit)
+    )
+    if is_postgres(session):
+        due = due.with_for_update(skip_locked=True)
+    columns = [table.c[name] for name in ("id", "kind", "to_addr", "envelope_from", "message", "enrollment_id")]
+    statement = (
+        update(table)
+        .where(table.c.id.in_(due.scalar_subquery()))
+        .values(locked_until=instant + duration, attempts=table.c.attempts + 1)
+        .returning(*columns, table.c.attempts)
+    )
+    rows = [Claimed(*row) for row in session.execute(statement)]
+    session.commit()
+    rows.sort(key=lambda row: row.id)
+    return rows
+
+
+_TABLE = OutgoingMail.__table__
+# Every answer writes the same columns, so a round's answers go in one executemany.
+_ANSWER = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("mail_id"))
+    .values(
+        state=bindparam("new_state"),
+        locked_until=None,
+        sending_at=None,
+        last_error=bindparam("error"),
+        next_attempt_at=func.coalesce(bindparam("retry_at", type_=UTCDateTime), _TABLE.c.next_attempt_at),
+        sent_at=bindparam("sent", type_=UTCDateTime),
+        smtp_response=bindparam("response"),
+    )
+)
+
+
+def cancel_stopped(session: Session, rows: list[Claimed], report: SendReport) -> list[Claimed]:
     """Cancel mails to suppressed addresses and to learners who left or unsubscribed; the rest."""
     blocked = suppressed(session, [row.to_addr for row in rows])
     enrollment_ids = {row.enrollment_id for row in rows if row.enrollment_id and row.kind not in TRANSACTIONAL}
@@ -77,7 +144,7 @@ def cancel_stopped(session: Session, rows: list[OutgoingMail], report: SendRepor
                 select(Enrollment.id).where(Enrollment.id.in_(enrollment_ids), Enrollment.status.in_(STOPPED))
             )
         )
-    keep = []
+    keep, cancelled = [], []
     for row in rows:
         reason = blocked.get(row.to_addr)
         if reason and row.kind in TRANSACTIONAL and reason not in BLOCKS_TRANSACTIONAL:
@@ -85,10 +152,17 @@ def cancel_stopped(session: Session, rows: list[OutgoingMail], report: SendRepor
         if reason is None and row.enrollment_id in stopped:
             reason = "learner unsubscribed or left"
         if reason:
-            row.state, row.locked_until, row.last_error = CANCELLED, None, f"suppressed: {reason}"
-            report.cancelled += 1
+            cancelled.append({"mail_id": row.id, "error": f"suppressed: {reason}"})
         else:
             keep.append(row)
+    if cancelled:
+        session.execute(
+            update(_TABLE)
+            .where(_TABLE.c.id == bindparam("mail_id"))
+            .values(state=CANCELLED, locked_until=None, last_error=bindparam("error")),
+            cancelled,
+        )
+        report.cancelled += len(cancelled)
     return keep
 
 
@@ -110,23 +184,22 @@ def reserve(session: Session, count: int, rate: float) -> float:
     return start - current
 
 
-def record(row: OutgoingMail, outcome: Outcome, report: SendReport) -> None:
+def record(row: Claimed, outcome: Outcome, report: SendReport) -> None:
     """Write the server's answer on the row: sent, retry with backoff (4xx), or failed (5xx)."""
-    row.sending_at = None
-    row.smtp_response = outcome.detail[:500]
+    answer = row.answer
+    answer.update(mail_id=row.id, response=outcome.detail[:500], error=None, retry_at=None, sent=None)
     if outcome.accepted:
-        succeed(row)
-        row.sent_at = now()
+        answer.update(new_state=DONE, sent=now())
         report.sent += 1
     elif outcome.permanent or row.attempts >= MAX_ATTEMPTS:
-        fail(row, outcome.detail)
+        answer.update(new_state=FAILED, error=outcome.detail[:2000])
         report.failed += 1
     else:
-        retry_later(row, outcome.detail, backoff(row.attempts))
+        answer.update(new_state=QUEUED, error=outcome.detail[:2000], retry_at=now() + backoff(row.attempts))
         report.retried += 1
 
 
-def envelope(row: OutgoingMail, signer: Signer | None) -> Envelope:
+def envelope(row: Claimed | OutgoingMail, signer: Signer | None) -> Envelope:
     """The bytes to hand to the transport, DKIM-signed when a key is configured."""
     data = row.message.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
     if signer is not None:
@@ -134,7 +207,40 @@ def envelope(row: OutgoingMail, signer: Signer | None) -> Envelope:
     return Envelope(row.id, row.envelope_from, row.to_addr, data)
 
 
-async def _deliver(session: Session, rows: list[OutgoingMail], report: SendReport) -> None:
+class GroupCommit:
+    """Marks the lanes' next rounds in flight, the rounds of several lanes in one transaction.
+
+    A lane asks for its round to be marked and waits; the requests made in the same turn of the
+    event loop go together. The transaction runs in the loop's own thread: on SQLite it is CPU work
+    in this process, and on PostgreSQL a local round trip — handing it to a thread measured slower on
+    both (GIL hand-offs). Each request's answer is the seconds its round must wait for the rate limit.
+    """
+
+    def __init__(self, write: Callable[[list[list[Claimed]]], list[float]]) -> None:
+        self.write = write
+        self.pending: list[tuple[list[Claimed], asyncio.Future[float]]] = []
+
+    async def mark(self, chunk: list[Claimed]) -> float:
+        """Mark `chunk` in flight, durably; the seconds to wait before sending it."""
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((chunk, future))
+        if len(self.pending) == 1:
+            asyncio.get_running_loop().call_soon(self._write)
+        return await future
+
+    def _write(self) -> None:
+        batch, self.pending = self.pending, []
+        try:
+            waits = self.write([chunk for chunk, _ in batch])
+        except Exception as error:  # noqa: BLE001 -- handed on to every lane waiting on this transaction
+            for _, future in batch:
+                future.set_exception(error)
+            return
+        for (_, future), wait in zip(batch, waits, strict=True):
+            future.set_result(wait)
+
+
+async def _deliver(session: Session, rows: list[Claimed], report: SendReport) -> None:
     settings = get_settings()
     transport: SmtpPool | MaildirOutbox
     if settings.smtp_url:
@@ -143,45 +249,37 @@ async def _deliver(session: Session, rows: list[OutgoingMail], report: SendRepor
         transport = MaildirOutbox(outbox_path(settings.data_dir))
     signer = signer_from_settings(settings)
     waiting = deque(rows)
-    answered: list[OutgoingMail] = []
-    # The rows are detached: outcomes are written with bulk UPDATEs by id, not by the unit of work,
-    # which costs more per mail than the SMTP transaction itself.
-    for row in rows:
-        session.expunge(row)
+    answered: list[Claimed] = []
 
     def save_answers() -> None:
-        # Lanes only append to `answered` (in the loop's thread): take a prefix, then drop exactly it.
-        taken = answered[:]
-        if taken:
-            session.execute(update(OutgoingMail), [{name: getattr(row, name) for name in OUTCOME} for row in taken])
-            del answered[: len(taken)]
+        if answered:
+            session.execute(_ANSWER, [row.answer for row in answered])
+            answered.clear()
 
-    def begin_round(chunk: list[OutgoingMail]) -> float:
+    def begin_rounds(chunks: list[list[Claimed]]) -> list[float]:
         session.execute(
-            update(OutgoingMail).where(OutgoingMail.id.in_([row.id for row in chunk])).values(sending_at=now())
+            update(_TABLE)
+            .where(_TABLE.c.id.in_([row.id for chunk in chunks for row in chunk]))
+            .values(sending_at=now())
         )
         save_answers()
-        wait = reserve(session, len(chunk), settings.mail_rate)
+        waits = [reserve(session, len(chunk), settings.mail_rate) for chunk in chunks]
         session.commit()  # in flight, durably, before any byte leaves (with the outcomes recorded so far)
-        return wait
+        return waits
 
-    database = asyncio.Lock()
+    rounds = GroupCommit(begin_rounds)
 
-    def take() -> list[OutgoingMail]:
+    def take() -> list[Claimed]:
         return [waiting.popleft() for _ in range(min(ROUND_PER_CONNECTION, len(waiting)))]
-
-    async def mark(chunk: list[OutgoingMail]) -> float:
-        async with database:
-            return await asyncio.to_thread(begin_round, chunk)
 
     async def lane(index: int) -> None:
         # Each connection takes its own rounds, so a slow connection does not hold the others back. The
-        # next round is marked in the database (in a thread) while this one is on the wire.
+        # next round is marked in the database while this one is on the wire.
         chunk = take()
-        wait = await mark(chunk) if chunk else 0.0
+        wait = await rounds.mark(chunk) if chunk else 0.0
         while chunk:
             following = take()
-            marking = asyncio.ensure_future(mark(following)) if following else None
+            marking = asyncio.ensure_future(rounds.mark(following)) if following else None
             if wait > 0:
                 await asyncio.sleep(wait)
             outcomes = await transport.send_on(index, [envelope(row, signer) for row in chunk])
@@ -201,29 +299,31 @@ async def _deliver(session: Session, rows: list[OutgoingMail], report: SendRepor
         await transport.close()
 
 
-def send_batch(session: Session, limit: int = 200, lease: timedelta = LEASE) -> SendReport:
-    """One outbox pass: recover crashed rounds, claim up to `limit` due mails, send them, record."""
+def send_batch(session: Session, limit: int = 200, duration: timedelta = LEASE) -> SendReport:
+    """One outbox pass: recover crashed rounds, lease up to `limit` due mails, send them, record."""
     report = SendReport()
     report.uncertain = mark_uncertain(session)
     rate = get_settings().mail_rate
     if rate > 0:
         # Keep a batch well inside its lease when the rate limit makes sending slow.
-        limit = max(1, min(limit, int(rate * lease.total_seconds() / 2)))
-    rows = claim(session, OutgoingMail, limit=limit, lease=lease, extra=and_(OutgoingMail.sending_at.is_(None)))
+        limit = max(1, min(limit, int(rate * duration.total_seconds() / 2)))
+    rows = lease(session, limit, duration)
     if not rows:
         return report
     rows = cancel_stopped(session, rows, report)
     session.commit()
     if rows:
         asyncio.run(_deliver(session, rows, report))
+    # The rows changed behind the ORM's back: objects the caller holds must be read again.
+    session.expire_all()
     return report
 
 
-def send_all(session: Session, limit: int = 200, lease: timedelta = LEASE) -> SendReport:
+def send_all(session: Session, limit: int = 200, duration: timedelta = LEASE) -> SendReport:
     """Outbox passes until nothing more is due now; the summed report."""
     total = SendReport()
     while True:
-        report = send_batch(session, limit, lease)
+        report = send_batch(session, limit, duration)
         for name in ("sent", "retried", "failed", "cancelled", "uncertain"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         total.errors.extend(report.errors)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import mailbox
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -66,6 +67,34 @@ def parse_smtp_url(url: str) -> SmtpTarget:
     )
 
 
+# An address that needs no parsing or quoting on an SMTP command line: ASCII, no spaces, brackets or
+# line breaks. Ours always are (VERP return paths; recipients checked when the mail was queued).
+_PLAIN = re.compile(r"[!#-;=?-~]+@[A-Za-z0-9.-]+")
+
+
+async def _transaction(client: aiosmtplib.SMTP, envelope: Envelope) -> str:
+    """One mail transaction at the command level: what `sendmail` does for one recipient, without
+    parsing both addresses three times (a third of its cost). Refusals raise as `sendmail`'s do."""
+    if client.is_ehlo_or_helo_needed:  # no STARTTLS or login on connect: EHLO not yet said
+        await client.ehlo()
+    options = [b"SIZE=%d" % len(envelope.data)] if client.supports_extension("size") else []
+    try:
+        response = await client.execute_command(b"MAIL", b"FROM:<" + envelope.sender.encode() + b">", *options)
+        if response.code != 250:
+            raise aiosmtplib.SMTPSenderRefused(response.code, response.message, envelope.sender)
+        response = await client.execute_command(b"RCPT", b"TO:<" + envelope.recipient.encode() + b">")
+        if response.code not in (250, 251):
+            refused = aiosmtplib.SMTPRecipientRefused(response.code, response.message, envelope.recipient)
+            raise aiosmtplib.SMTPRecipientsRefused([refused])
+        return (await client.data(envelope.data)).message
+    except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+        try:
+            await client.rset()
+        except (ConnectionError, aiosmtplib.SMTPResponseException):
+            pass
+        raise
+
+
 def _refusal(mail_id: int, code: int, message: str) -> Outcome:
     return Outcome(mail_id, accepted=False, permanent=500 <= code < 600, detail=f"{code} {message}".strip())
 
@@ -110,8 +139,18 @@ class SmtpPool:
             await self._drop(index)
             return Outcome(envelope.mail_id, accepted=False, permanent=False, detail=f"connection: {error}")
         try:
-            _, response = await client.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+            if _PLAIN.fullmatch(envelope.sender) and _PLAIN.fullmatch(envelope.recipient):
+                response = await _transaction(client, envelope)
+            else:
+                # Anything else (an internationalised address, say) takes aiosmtplib's careful path.
+                utf8 = not (envelope.sender + envelope.recipient).isascii()
+                _, response = await client.sendmail(
+                    envelope.sender, [envelope.recipient], envelope.data, mail_options=["SMTPUTF8"] if utf8 else []
+                )
             return Outcome(envelope.mail_id, accepted=True, permanent=False, detail=response[:500])
+        except (aiosmtplib.SMTPNotSupported, ValueError) as error:
+            # The server cannot take this address (no SMTPUTF8), or it cannot go on a command line.
+            return Outcome(envelope.mail_id, accepted=False, permanent=True, detail=f"not sent: {error}")
         except aiosmtplib.SMTPRecipientsRefused as error:
             refused = error.recipients[0]
             return _refusal(envelope.mail_id, refused.code, refused.message)
