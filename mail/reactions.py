@@ -38,10 +38,13 @@ def on_bulk_confirmed(session: Session, payload: dict[str, Any]) -> None:
 
 
 def on_changed(session: Session, payload: dict[str, Any]) -> None:
-    """Pause, leave, unsubscribe stop the cursor; resume restarts it by the course's resume policy."""
+    """Pause, leave, unsubscribe stop the cursor; resume restarts it by the course's resume policy. Any
+    change first takes back the mails rendered ahead for the learner (they would carry the old
+    details), so they are rendered again at their instant."""
     enrollment = session.get(Enrollment, int(payload["enrollment_id"]))
     if enrollment is None:
         return
+    scheduler.unrender(session, enrollment)
     change = str(payload.get("change", ""))
     if change in STOPPING or enrollment.status != scheduler.ACTIVE:
         scheduler.stop(enrollment)

@@ -3,16 +3,23 @@
 Per tick the work is a range scan on `enrollments.next_due_at` (indexed): it grows with what is
 due, not with how many learners are enrolled. Emitting a unit and moving the cursor on happen in one
 transaction, and the outbox key (run, learner, unit) makes a second emission a no-op.
+
+Mails are rendered up to LOOKAHEAD before they are due and wait in the outbox for their instant
+(`next_attempt_at`), so that at 09:00 the workers only send: a unit for 20,000 learners leaves on
+time instead of after its rendering. A change to the learner in that window (pause, new zone or
+group, name, leaving) takes back what was rendered ahead — `unrender` — and the cursor goes back to
+it; an unsubscribe or a suppression is caught again just before sending. Fediverse learners get
+their unit when it is due, not ahead (a post cannot wait in an outbox for its instant).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, any_, bindparam, insert, select, update
+from sqlalchemy import Integer, any_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, selectinload
 
@@ -27,10 +34,11 @@ from server.clock import now
 from server.db import is_postgres
 from server.errors import Invalid
 from server.events import publish
-from server.queue import FAILED
+from server.queue import FAILED, QUEUED
 
 ACTIVE = "confirmed"
 CHUNK = 5000  # ids per IN list: well inside SQLite's and PostgreSQL's parameter limits
+LOOKAHEAD = timedelta(minutes=10)  # mails are rendered this long before they are due
 
 
 @dataclass
@@ -148,9 +156,16 @@ def stop(enrollment: Enrollment) -> None:
 
 
 def emit(
-    session: Session, enrollment: Enrollment, plan: RunPlan, position: int, existing: set[str], mails: list[dict]
+    session: Session,
+    enrollment: Enrollment,
+    plan: RunPlan,
+    position: int,
+    existing: set[str],
+    mails: list[dict],
+    send_at: datetime | None = None,
 ) -> None:
-    """Hand unit `position` to the learner: a mail (added to `mails`), or an event for a fediverse account."""
+    """Hand unit `position` to the learner: a mail (added to `mails`, to go at `send_at`, at once by
+    default), or an event for a fediverse account."""
     unit = plan.units[position]
     key = f"unit:{plan.run.id}:{enrollment.id}:{unit.get('slug', position)}"
     if enrollment.email:
@@ -184,6 +199,8 @@ def emit(
                 last_error=failure,
             )
         )
+        if send_at is not None:
+            mails[-1]["next_attempt_at"] = max(send_at, mails[-1]["next_attempt_at"])
         if failure:
             mails[-1]["state"] = FAILED
     elif enrollment.actor:
@@ -198,16 +215,19 @@ def advance(
     existing: set[str] | None = None,
     mails: list[dict] | None = None,
 ) -> int:
-    """Emit every unit of `enrollment` due by `instant` and move its cursor on; the number emitted."""
+    """Emit every unit of `enrollment` due by `instant` (mails: by `instant` + LOOKAHEAD, each to go at its
+    due instant) and move its cursor on; the number emitted."""
     natural = plan.naturals(enrollment.timezone)
     batch: list[dict] = mails if mails is not None else []
+    horizon = instant + LOOKAHEAD if enrollment.email else instant
     emitted = 0
-    while enrollment.next_due_at is not None and enrollment.next_due_at <= instant:
+    while enrollment.next_due_at is not None and enrollment.next_due_at <= horizon:
         position = enrollment.next_position
         if position >= len(plan.units):
             enrollment.next_due_at = None
             break
-        emit(session, enrollment, plan, position, existing if existing is not None else set(), batch)
+        due = enrollment.next_due_at
+        emit(session, enrollment, plan, position, existing if existing is not None else set(), batch, due)
         emitted += 1
         enrollment.next_due_at = schedule.following_due(
             natural, position, enrollment.next_due_at, plan.late_join, plan.send_time, plan.zone(enrollment.timezone)
@@ -219,10 +239,14 @@ def advance(
 
 
 def due_enrollments(session: Session, instant: datetime, limit: int) -> list[Enrollment]:
-    """Up to `limit` learners with a unit due by `instant`, oldest due first (locked on PostgreSQL)."""
+    """Up to `limit` learners with a unit due by `instant` (by mail: within LOOKAHEAD of it), oldest due
+    first (locked on PostgreSQL)."""
     query = (
         select(Enrollment)
-        .where(Enrollment.next_due_at <= instant)
+        .where(
+            Enrollment.next_due_at <= instant + LOOKAHEAD,
+            or_(Enrollment.email.is_not(None), Enrollment.next_due_at <= instant),
+        )
         .order_by(Enrollment.next_due_at)
         .limit(limit)
         .options(selectinload(Enrollment.group))
@@ -230,6 +254,31 @@ def due_enrollments(session: Session, instant: datetime, limit: int) -> list[Enr
     if is_postgres(session):
         query = query.with_for_update(skip_locked=True, of=Enrollment)
     return list(session.scalars(query))
+
+
+def unrender(session: Session, enrollment: Enrollment) -> int:
+    """Take back the learner's unit mails rendered ahead and not yet due; their cursor goes back to the
+    first of them (the caller then stops or restarts it). How many were taken back.
+
+    Only rows that are not due yet: the sender leases nothing before its instant, so none of them can
+    be on its way (and `locked_until` is checked as well)."""
+    table = OutgoingMail.__table__
+    pending = session.execute(
+        select(table.c.id, table.c.unit_position, table.c.next_attempt_at).where(
+            table.c.enrollment_id == enrollment.id,
+            table.c.kind == "unit",
+            table.c.state == QUEUED,
+            table.c.sending_at.is_(None),
+            table.c.locked_until.is_(None),
+            table.c.next_attempt_at > now(),
+        )
+    ).all()
+    if not pending:
+        return 0
+    session.execute(delete(table).where(table.c.id.in_([row.id for row in pending])))
+    first = min(pending, key=lambda row: row.unit_position)
+    enrollment.next_position, enrollment.next_due_at = first.unit_position, first.next_attempt_at
+    return len(pending)
 
 
 def schedule_due(session: Session, at: datetime | None = None, limit: int = 500) -> tuple[int, int]:
