@@ -1,13 +1,14 @@
 """The outbox pass: claim due mails, drop what may no longer go, send in rounds, record each answer.
 
 A mail can be lost or doubled only in the gap between the SMTP server accepting it and the outbox
-recording that. We choose at-most-once for that gap: before each round the worker commits
-`sending_at` on the round's rows (together with the previous round's outcomes and the rate-limit
-reservation). A worker that dies leaves those rows with `sending_at` set; after their lease runs out
-they become UNCERTAIN — never resent on their own, listed in the admin outbox for a person to
-resend. Rows it had claimed but not yet begun simply lose their lease and are sent by the next pass.
-Each connection works in rounds of its own and marks its next round while the current one is on the
-wire, so at most 2 x connections x ROUND_PER_CONNECTION mails are ever in doubt after a crash.
+recording that. We choose at-most-once for that gap: before a round goes on the wire the worker
+commits `sending_at` on its rows (together with the answers so far and the rate-limit reservation).
+A worker that dies leaves those rows with `sending_at` set; after their lease runs out they become
+UNCERTAIN — never resent on their own, listed in the admin outbox for a person to resend. Rows it
+had leased but not yet begun simply lose their lease and are sent by the next pass.
+Rounds are marked one per connection in one transaction, when a connection finds no marked round
+left; so what is in doubt after a crash is at most the rounds of the last two markings: fewer than
+2 x connections x ROUND_PER_CONNECTION mails.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -207,39 +207,6 @@ def envelope(row: Claimed | OutgoingMail, signer: Signer | None) -> Envelope:
     return Envelope(row.id, row.envelope_from, row.to_addr, data)
 
 
-class GroupCommit:
-    """Marks the lanes' next rounds in flight, the rounds of several lanes in one transaction.
-
-    A lane asks for its round to be marked and waits; the requests made in the same turn of the
-    event loop go together. The transaction runs in the loop's own thread: on SQLite it is CPU work
-    in this process, and on PostgreSQL a local round trip — handing it to a thread measured slower on
-    both (GIL hand-offs). Each request's answer is the seconds its round must wait for the rate limit.
-    """
-
-    def __init__(self, write: Callable[[list[list[Claimed]]], list[float]]) -> None:
-        self.write = write
-        self.pending: list[tuple[list[Claimed], asyncio.Future[float]]] = []
-
-    async def mark(self, chunk: list[Claimed]) -> float:
-        """Mark `chunk` in flight, durably; the seconds to wait before sending it."""
-        future = asyncio.get_running_loop().create_future()
-        self.pending.append((chunk, future))
-        if len(self.pending) == 1:
-            asyncio.get_running_loop().call_soon(self._write)
-        return await future
-
-    def _write(self) -> None:
-        batch, self.pending = self.pending, []
-        try:
-            waits = self.write([chunk for chunk, _ in batch])
-        except Exception as error:  # noqa: BLE001 -- handed on to every lane waiting on this transaction
-            for _, future in batch:
-                future.set_exception(error)
-            return
-        for (_, future), wait in zip(batch, waits, strict=True):
-            future.set_result(wait)
-
-
 async def _deliver(session: Session, rows: list[Claimed], report: SendReport) -> None:
     settings = get_settings()
     transport: SmtpPool | MaildirOutbox
@@ -249,6 +216,7 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport) ->
         transport = MaildirOutbox(outbox_path(settings.data_dir))
     signer = signer_from_settings(settings)
     waiting = deque(rows)
+    ready: deque[tuple[list[Claimed], float]] = deque()  # rounds marked in flight, with their rate wait
     answered: list[Claimed] = []
 
     def save_answers() -> None:
@@ -256,7 +224,13 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport) ->
             session.execute(_ANSWER, [row.answer for row in answered])
             answered.clear()
 
-    def begin_rounds(chunks: list[list[Claimed]]) -> list[float]:
+    def refill() -> None:
+        # One round for each connection, marked in one transaction with the answers so far. It runs in
+        # the loop's own thread: on SQLite it is CPU work in this process, on PostgreSQL a local round
+        # trip, and handing it to a thread measured slower on both (GIL hand-offs).
+        chunks = []
+        while waiting and len(chunks) < transport.lanes:
+            chunks.append([waiting.popleft() for _ in range(min(ROUND_PER_CONNECTION, len(waiting)))])
         session.execute(
             update(_TABLE)
             .where(_TABLE.c.id.in_([row.id for chunk in chunks for row in chunk]))
@@ -265,21 +239,15 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport) ->
         save_answers()
         waits = [reserve(session, len(chunk), settings.mail_rate) for chunk in chunks]
         session.commit()  # in flight, durably, before any byte leaves (with the outcomes recorded so far)
-        return waits
-
-    rounds = GroupCommit(begin_rounds)
-
-    def take() -> list[Claimed]:
-        return [waiting.popleft() for _ in range(min(ROUND_PER_CONNECTION, len(waiting)))]
+        ready.extend(zip(chunks, waits, strict=True))
 
     async def lane(index: int) -> None:
-        # Each connection takes its own rounds, so a slow connection does not hold the others back. The
-        # next round is marked in the database while this one is on the wire.
-        chunk = take()
-        wait = await rounds.mark(chunk) if chunk else 0.0
-        while chunk:
-            following = take()
-            marking = asyncio.ensure_future(rounds.mark(following)) if following else None
+        # Each connection takes the next marked round when it is free, so a slow connection does not
+        # hold the others back; the first one to find none marks a round for every connection.
+        while ready or waiting:
+            if not ready:
+                refill()
+            chunk, wait = ready.popleft()
             if wait > 0:
                 await asyncio.sleep(wait)
             outcomes = await transport.send_on(index, [envelope(row, signer) for row in chunk])
@@ -288,8 +256,6 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport) ->
                 answered.append(row)
                 if not outcome.accepted:
                     report.errors.append(f"{row.to_addr}: {outcome.detail}")
-            wait = await marking if marking else 0.0
-            chunk = following
 
     try:
         await asyncio.gather(*(lane(index) for index in range(transport.lanes)))
@@ -299,10 +265,11 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport) ->
         await transport.close()
 
 
-def send_batch(session: Session, limit: int = 200, duration: timedelta = LEASE) -> SendReport:
+def send_batch(session: Session, limit: int = 200, duration: timedelta = LEASE, recover: bool = True) -> SendReport:
     """One outbox pass: recover crashed rounds, lease up to `limit` due mails, send them, record."""
     report = SendReport()
-    report.uncertain = mark_uncertain(session)
+    if recover:
+        report.uncertain = mark_uncertain(session)
     rate = get_settings().mail_rate
     if rate > 0:
         # Keep a batch well inside its lease when the rate limit makes sending slow.
@@ -321,9 +288,9 @@ def send_batch(session: Session, limit: int = 200, duration: timedelta = LEASE) 
 
 def send_all(session: Session, limit: int = 200, duration: timedelta = LEASE) -> SendReport:
     """Outbox passes until nothing more is due now; the summed report."""
-    total = SendReport()
+    total = SendReport(uncertain=mark_uncertain(session))
     while True:
-        report = send_batch(session, limit, duration)
+        report = send_batch(session, limit, duration, recover=False)
         for name in ("sent", "retried", "failed", "cancelled", "uncertain"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         total.errors.extend(report.errors)
