@@ -197,12 +197,17 @@ def main() -> None:
             f" dkim {'on' if args.dkim else 'off'}, {n} mails of {sum(len(m[2]) for m in messages) // n} bytes,"
             f" best of {args.repeat}"
         )
-        print(f"rendered ahead (scan, render, outbox):    {n / render_time:8.0f} mails/s  ({render_time:.1f} s)")
-        print(f"sent at the due instant (lease, mark, SMTP, record): {n / pipeline:8.0f} mails/s  ({pipeline:.1f} s)")
-        print(f"plain aiosmtplib blast:                  {n / baseline:8.0f} mails/s  ({baseline:.1f} s)")
-        print(f"ratio at the due instant (sending/blast): {baseline / pipeline:.2f}  (target >= 0.5, aim 0.8)")
         end_to_end = render_time + pipeline
-        print(f"ratio end to end (render + send)/blast:   {baseline / end_to_end:.2f}  ({n / end_to_end:.0f} mails/s)")
+        rows = [
+            ("rendered ahead (scan, render, outbox)", render_time),
+            ("sent at the due instant (lease, mark, SMTP, record)", pipeline),
+            ("plain aiosmtplib blast of the same bytes", baseline),
+            ("end to end (render + send)", end_to_end),
+        ]
+        for label, seconds in rows:
+            print(f"{label:<52} {n / seconds:7.0f} mails/s  {seconds:6.1f} s")
+        print(f"ratio at the due instant (sending / blast):  {baseline / pipeline:.2f}  (target >= 0.5, aim 0.8)")
+        print(f"ratio end to end ((render + send) / blast):  {baseline / end_to_end:.2f}")
         if signer is not None:
             print(f"DKIM signing alone (rsa-sha256, 2048 bits, one core): {n / min(signs):8.0f} mails/s")
     finally:
