@@ -11,7 +11,7 @@ from courses.models import Enrollment, Run
 from courses.versions import pinned
 from mail.messages import composed_mail, context
 from mail.models import Composition
-from mail.outbox import enqueue
+from mail.outbox import check_address, enqueue, enqueue_many, mail_row
 from mail.render import render
 from server.clock import now
 from server.errors import Invalid, NotFound
@@ -104,21 +104,21 @@ def send_now(session: Session, composition: Composition) -> int:
         token, subject, message = composed_mail(
             learner, run, snapshot, composition.subject, composition.body, f"mail {composition.subject!r}"
         )
-        row = enqueue(
-            session,
-            key=f"compose:{composition.id}:{learner.id}",
-            kind="compose",
-            to=learner.email or "",
-            token=token,
-            subject=subject,
-            message=message,
-            enrollment_id=learner.id,
-            run_id=run.id,
-            group_id=learner.group_id,
+        rows.append(
+            mail_row(
+                key=f"compose:{composition.id}:{learner.id}",
+                kind="compose",
+                to=check_address(learner.email or ""),
+                token=token,
+                subject=subject,
+                message=message,
+                enrollment_id=learner.id,
+                run_id=run.id,
+                group_id=learner.group_id,
+            )
         )
-        rows.append(row)
     composition.sent_at = now()
-    return sum(row is not None for row in rows)
+    return enqueue_many(session, rows)
 
 
 def copy_to_run(session: Session, composition: Composition, run_id: int) -> Composition:

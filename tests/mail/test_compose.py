@@ -48,6 +48,7 @@ def test_scheduled_one_off_goes_once_to_every_learner_and_copies_to_another_run(
     assert "Hi Bob!" in smtp_sink.to("bob@example.org")[0].message.get_body(("plain",)).get_content()
     copy = compose.copy_to_run(session, mail, other.id)
     assert compose.send_now(session, copy) == 1
+    assert compose.send_now(session, copy) == 0  # pressed twice: the keys exist, nothing is queued again
     session.commit()
     assert session.scalars(select(OutgoingMail).where(OutgoingMail.to_addr == "cy@example.org")).one().kind == "compose"
 
