@@ -165,7 +165,7 @@ def main() -> None:
         populate(session, args.learners)
         ahead = DUE - timedelta(minutes=5)  # a scheduler tick inside the lookahead
         n = args.learners
-        from mail.dkim import signer_from_settings
+        from mail.dkim import signer_from_settings, wire_bytes
 
         signer = signer_from_settings(settings)
         pipelines, renders, blasts, signs = [], [], [], []
@@ -185,9 +185,14 @@ def main() -> None:
             pipelines.append(time.perf_counter() - began)
             assert scheduled == n and report.sent == n, (scheduled, report)
             rows = session.scalars(select(OutgoingMail).order_by(OutgoingMail.id)).all()
-            signing = time.perf_counter()
+            # The very bytes that went out (DKIM-signed when they were queued, with --dkim).
             messages = [(e.sender, e.recipient, e.data) for e in (envelope(row, signer) for row in rows)]
-            signs.append(time.perf_counter() - signing)
+            if signer is not None:
+                sample = [wire_bytes(row.message) for row in rows[:2000]]
+                signing = time.perf_counter()
+                for data in sample:
+                    signer.sign(data)
+                signs.append((time.perf_counter() - signing) / len(sample))
             began = time.perf_counter()
             asyncio.run(blast(port, messages, args.connections))
             blasts.append(time.perf_counter() - began)
@@ -209,7 +214,10 @@ def main() -> None:
         print(f"ratio at the due instant (sending / blast):  {baseline / pipeline:.2f}  (target >= 0.5, aim 0.8)")
         print(f"ratio end to end ((render + send) / blast):  {baseline / end_to_end:.2f}")
         if signer is not None:
-            print(f"DKIM signing alone (rsa-sha256, 2048 bits, one core): {n / min(signs):8.0f} mails/s")
+            print(
+                f"DKIM signing alone (rsa-sha256, 2048 bits, one core): {1 / min(signs):8.0f} mails/s"
+                " (done when the mails are queued: inside 'rendered ahead')"
+            )
     finally:
         sink.terminate()
         sink.wait()

@@ -1,4 +1,8 @@
-"""Optional DKIM signing of outgoing mail (dkimpy), with the key read once per pass."""
+"""Optional DKIM signing of outgoing mail (dkimpy with OpenSSL's RSA), done when a mail is queued.
+
+Signing costs about 1.3 ms a mail here (RSA-2048 alone 0.7 ms), three times a plain SMTP transaction to
+a local server; done when the mail is queued (unit mails: up to ten minutes before they are due), it
+stays off the send path. A mail queued before a key was configured is signed when it is sent."""
 
 from __future__ import annotations
 
@@ -67,7 +71,13 @@ def signer_from_settings(settings: Settings) -> Signer | None:
     """A Signer when MECHMOOC_DKIM_SELECTOR and MECHMOOC_DKIM_KEY (a PEM file or PEM text) are set."""
     if not settings.dkim_selector or not settings.dkim_key:
         return None
-    raw = settings.dkim_key
+    domain = settings.mail_from.rpartition("@")[2] or settings.mail_domain
+    return _signer(domain, settings.dkim_selector, settings.dkim_key)
+
+
+@lru_cache(maxsize=4)
+def _signer(domain: str, selector: str, raw: str) -> Signer:
+    # Read once per process and configuration: every queued mail is signed.
     if "-----BEGIN" in raw:
         key = raw.encode()
     else:
@@ -75,5 +85,16 @@ def signer_from_settings(settings: Settings) -> Signer | None:
             key = Path(raw).read_bytes()
         except OSError as error:
             raise SettingsError(f"MECHMOOC_DKIM_KEY {raw}: {error.strerror}") from None
-    domain = settings.mail_from.rpartition("@")[2] or settings.mail_domain
-    return Signer(domain, settings.dkim_selector, key)
+    return Signer(domain, selector, key)
+
+
+def wire_bytes(message: str) -> bytes:
+    """The stored message as it goes on the wire: CRLF line ends, UTF-8."""
+    return message.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+
+
+def signed(message: str, signer: Signer | None) -> str:
+    """`message` DKIM-signed (CRLF line ends) when a signer is configured and it is not signed yet."""
+    if signer is None or not message or message.startswith("DKIM-Signature:"):
+        return message
+    return signer.sign(wire_bytes(message)).decode("utf-8")

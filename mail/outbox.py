@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mail.addresses import bare, message_id, new_token, verp
+from mail.dkim import signed, signer_from_settings
 from mail.mime import Headers, compose, date_header
 from mail.models import KINDS, OutgoingMail
 from server.clock import now
@@ -41,7 +42,7 @@ def mail_row(*, key: str, kind: str, to: str, token: str, subject: str, message:
         "to_addr": to,
         "envelope_from": verp(token),
         "subject": subject[:500],
-        "message": message,
+        "message": signed(message, signer_from_settings(get_settings())),
         "state": QUEUED,
         "attempts": 0,
         "next_attempt_at": instant,

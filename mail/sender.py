@@ -20,18 +20,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from courses.models import Enrollment
-from mail.dkim import Signer, signer_from_settings
+from mail.dkim import Signer, signed, signer_from_settings, wire_bytes
 from mail.models import CANCELLED, TRANSACTIONAL, UNCERTAIN, OutgoingMail, RateBucket
 from mail.suppressions import BLOCKS_TRANSACTIONAL, suppressed
 from mail.transport import Envelope, MaildirOutbox, Outcome, SmtpPool, outbox_path, parse_smtp_url
 from server.clock import now
 from server.config import get_settings
 from server.db import UTCDateTime, is_postgres
-from server.queue import DONE, FAILED, QUEUED, backoff
+from server.queue import DONE, FAILED, QUEUED, backoff, lease_update
 
 ROUND_PER_CONNECTION = 10
 MAX_ATTEMPTS = 8
@@ -83,34 +83,12 @@ class Claimed:
 
 
 def lease(session: Session, limit: int, duration: timedelta = LEASE) -> list[Claimed]:
-    """Lease up to `limit` due mails not already in flight, oldest due first, and commit the lease.
-
-    One UPDATE ... WHERE id IN (due rows) RETURNING: atomic on SQLite as well, where a SELECT then an
-    UPDATE would let two workers lease the same rows, and SKIP LOCKED on PostgreSQL.
-    """
-    instant = now()
+    """Lease up to `limit` due mails not already in flight, oldest due first, commit the lease; what
+    sending needs of each (Core rows, not ORM objects: a batch of 1,000 is read without a unit of work)."""
     table = OutgoingMail.__table__
-    due = (
-        select(table.c.id)
-        .where(
-            table.c.state == QUEUED,
-            table.c.next_attempt_at <= instant,
-            or_(table.c.locked_until.is_(None), table.c.locked_until < instant),
-            table.c.sending_at.is_(None),
-        )
-        .order_by(table.c.next_attempt_at, table.c.id)
-        .limit(limit)
-    )
-    if is_postgres(session):
-        due = due.with_for_update(skip_locked=True)
     columns = [table.c[name] for name in ("id", "kind", "to_addr", "envelope_from", "message", "enrollment_id")]
-    statement = (
-        update(table)
-        .where(table.c.id.in_(due.scalar_subquery()))
-        .values(locked_until=instant + duration, attempts=table.c.attempts + 1)
-        .returning(*columns, table.c.attempts)
-    )
-    rows = [Claimed(*row) for row in session.execute(statement)]
+    statement = lease_update(session, table, limit, duration, extra=table.c.sending_at.is_(None))
+    rows = [Claimed(*row) for row in session.execute(statement.returning(*columns, table.c.attempts))]
     session.commit()
     rows.sort(key=lambda row: row.id)
     return rows
@@ -200,11 +178,8 @@ def record(row: Claimed, outcome: Outcome, report: SendReport) -> None:
 
 
 def envelope(row: Claimed | OutgoingMail, signer: Signer | None) -> Envelope:
-    """The bytes to hand to the transport, DKIM-signed when a key is configured."""
-    data = row.message.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
-    if signer is not None:
-        data = signer.sign(data)
-    return Envelope(row.id, row.envelope_from, row.to_addr, data)
+    """The bytes to hand to the transport, DKIM-signed when a key is configured (mostly when it was queued)."""
+    return Envelope(row.id, row.envelope_from, row.to_addr, wire_bytes(signed(row.message, signer)))
 
 
 async def _deliver(session: Session, rows: list[Claimed], report: SendReport) -> None:
