@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, any_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Integer, Table, any_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, selectinload
 
@@ -262,7 +262,7 @@ def unrender(session: Session, enrollment: Enrollment) -> int:
 
     Only rows that are not due yet: the sender leases nothing before its instant, so none of them can
     be on its way (and `locked_until` is checked as well)."""
-    table = OutgoingMail.__table__
+    table = cast(Table, OutgoingMail.__table__)
     pending = session.execute(
         select(table.c.id, table.c.unit_position, table.c.next_attempt_at).where(
             table.c.enrollment_id == enrollment.id,

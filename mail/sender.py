@@ -18,9 +18,9 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from courses.models import Enrollment
@@ -82,10 +82,13 @@ class Claimed:
     answer: dict[str, Any] = field(default_factory=dict)
 
 
+_TABLE = cast(Table, OutgoingMail.__table__)
+
+
 def lease(session: Session, limit: int, duration: timedelta = LEASE) -> list[Claimed]:
     """Lease up to `limit` due mails not already in flight, oldest due first, commit the lease; what
     sending needs of each (Core rows, not ORM objects: a batch of 1,000 is read without a unit of work)."""
-    table = OutgoingMail.__table__
+    table = _TABLE
     columns = [table.c[name] for name in ("id", "kind", "to_addr", "envelope_from", "message", "enrollment_id")]
     statement = lease_update(session, table, limit, duration, extra=table.c.sending_at.is_(None))
     rows = [Claimed(*row) for row in session.execute(statement.returning(*columns, table.c.attempts))]
@@ -94,7 +97,6 @@ def lease(session: Session, limit: int, duration: timedelta = LEASE) -> list[Cla
     return rows
 
 
-_TABLE = OutgoingMail.__table__
 # Every answer writes the same columns, so a round's answers go in one executemany.
 _ANSWER = (
     update(_TABLE)
@@ -203,7 +205,7 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport) ->
         # One round for each connection, marked in one transaction with the answers so far. It runs in
         # the loop's own thread: on SQLite it is CPU work in this process, on PostgreSQL a local round
         # trip, and handing it to a thread measured slower on both (GIL hand-offs).
-        chunks = []
+        chunks: list[list[Claimed]] = []
         while waiting and len(chunks) < transport.lanes:
             chunks.append([waiting.popleft() for _ in range(min(ROUND_PER_CONNECTION, len(waiting)))])
         session.execute(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import String, Text, or_, select
+from sqlalchemy import String, Table, Text, Update, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.clock import now
@@ -35,6 +35,37 @@ class QueuedMixin:
 Row = TypeVar("Row", bound=QueuedMixin)
 
 
+def lease_update(
+    session: Session,
+    table: Table,
+    limit: int,
+    lease: timedelta = timedelta(minutes=5),
+    at: datetime | None = None,
+    extra: Any = None,
+) -> Update:
+    """The statement that leases up to `limit` due rows of `table` (oldest due first); add RETURNING to
+    read them. One `UPDATE ... WHERE id IN (due rows)`: atomic on SQLite too, where a SELECT and then
+    an UPDATE would let two workers lease the same rows; SKIP LOCKED on PostgreSQL."""
+    instant = at or now()
+    due = (
+        select(table.c.id)
+        .where(table.c.state == QUEUED)
+        .where(table.c.next_attempt_at <= instant)
+        .where(or_(table.c.locked_until.is_(None), table.c.locked_until < instant))
+        .order_by(table.c.next_attempt_at, table.c.id)
+        .limit(limit)
+    )
+    if extra is not None:
+        due = due.where(extra)
+    if is_postgres(session):
+        due = due.with_for_update(skip_locked=True)
+    return (
+        update(table)
+        .where(table.c.id.in_(due.scalar_subquery()))
+        .values(locked_until=instant + lease, attempts=table.c.attempts + 1)
+    )
+
+
 def claim(
     session: Session,
     model: type[Row],
@@ -43,24 +74,13 @@ def claim(
     at: datetime | None = None,
     extra: Any = None,
 ) -> list[Row]:
-    """Lease up to `limit` due rows of `model` to this worker and commit the lease."""
-    instant = at or now()
-    query = (
-        select(model)
-        .where(model.state == QUEUED)
-        .where(model.next_attempt_at <= instant)
-        .where(or_(model.locked_until.is_(None), model.locked_until < instant))
-        .order_by(model.next_attempt_at)
-        .limit(limit)
-    )
-    if extra is not None:
-        query = query.where(extra)
-    if is_postgres(session):
-        query = query.with_for_update(skip_locked=True)
-    rows = list(session.scalars(query))
-    for row in rows:
-        row.locked_until = instant + lease
-        row.attempts = (row.attempts or 0) + 1
+    """Lease up to `limit` due rows of `model` to this worker, commit the lease, and load them."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    ids = list(session.scalars(lease_update(session, table, limit, lease, at, extra).returning(table.c.id)))
+    rows: list[Row] = []
+    if ids:
+        query = select(model).where(table.c.id.in_(ids)).order_by(table.c.next_attempt_at, table.c.id)
+        rows = list(session.scalars(query.execution_options(populate_existing=True)))
     session.commit()
     return rows
 
