@@ -79,14 +79,5 @@ def on_run_created(session: Session, payload: dict[str, Any]) -> None:
     post.ap_id = urls.post(post.id)
     note = vocabulary.run_announcement(facts, post.ap_id, iso(post.created_at), f"{course_id}/followers")
     post.html = note["content"]
-    create = {
-        "@context": vocabulary.context(get_settings().url),
-        "id": f"{post.ap_id}/activity",
-        "type": "Create",
-        "actor": course_id,
-        "published": note["published"],
-        "to": note["to"],
-        "cc": note["cc"],
-        "object": note,
-    }
+    create = vocabulary.create_of(note, course_id, vocabulary.context(get_settings().url), cc=note["cc"])
     delivery.enqueue(session, create, sender=course_id, recipients=[f"{course_id}/followers"])

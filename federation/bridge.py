@@ -26,7 +26,7 @@ from courses.versions import pinned
 from federation import delivery
 from federation.announce import iso
 from federation.cohorts import fediverse_members
-from federation.vocabulary import AS, unit_id
+from federation.vocabulary import create_of, unit_id
 from server import urls
 from server.clock import now
 from server.config import get_settings
@@ -132,16 +132,7 @@ def on_unit_due(session: Session, payload: dict[str, Any]) -> None:
         "url": unit_id(urls.course(run.course.slug), unit["slug"]),
         "tag": [{"type": "Mention", "href": enrollment.actor, "name": enrollment.name or enrollment.actor}],
     }
-    create = {
-        "@context": AS,
-        "id": f"{note_id}/activity",
-        "type": "Create",
-        "actor": run_id,
-        "published": note["published"],
-        "to": note["to"],
-        "cc": [],
-        "object": note,
-    }
+    create = create_of(note, run_id)
     delivery.enqueue(session, create, sender=run_id, recipients=[enrollment.actor])
 
 
@@ -176,14 +167,5 @@ def on_post_created(session: Session, payload: dict[str, Any]) -> None:
     }
     if parent is not None and parent.ap_id:
         note["inReplyTo"] = parent.ap_id
-    create = {
-        "@context": AS,
-        "id": f"{post.ap_id}/activity",
-        "type": "Create",
-        "actor": group_id,
-        "published": note["published"],
-        "to": note["to"],
-        "cc": [],
-        "object": note,
-    }
+    create = create_of(note, group_id)
     delivery.enqueue(session, create, sender=group_id, recipients=recipients)

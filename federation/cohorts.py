@@ -28,7 +28,7 @@ from federation import delivery
 from federation.fetch import remote_actor, resolve
 from federation.follows import activity_id
 from federation.models import ActorBlock, Follower
-from federation.vocabulary import AS, PUBLIC
+from federation.vocabulary import AS, PUBLIC, create_of
 from server import urls
 from server.clock import now
 from server.errors import Invalid, PermissionDenied
@@ -96,16 +96,7 @@ def on_enrollment_requested(session: Session, payload: dict[str, Any]) -> None:
         "cc": [],
         "tag": [{"type": "Mention", "href": enrollment.actor}],
     }
-    create = {
-        "@context": AS,
-        "id": f"{note_id}/activity",
-        "type": "Create",
-        "actor": run_id,
-        "published": note["published"],
-        "to": note["to"],
-        "cc": [],
-        "object": note,
-    }
+    create = create_of(note, run_id)
     delivery.enqueue(session, create, sender=run_id, recipients=[enrollment.actor])
 
 

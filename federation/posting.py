@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from courses.models import Post
 from federation import delivery
 from federation.announce import iso
-from federation.vocabulary import AS
+from federation.vocabulary import AS, create_of
 from server import urls
 from server.accounts import Account
 from server.clock import now
@@ -66,16 +66,7 @@ def post_as(session: Session, handle: str, to: list[str], text: str, in_reply_to
     groups = [actor for actor in to if "/groups/" in actor]
     if groups:
         note["audience"] = groups[0]
-    create = {
-        "@context": AS,
-        "id": f"{post.ap_id}/activity",
-        "type": "Create",
-        "actor": author,
-        "published": note["published"],
-        "to": note["to"],
-        "cc": [],
-        "object": note,
-    }
+    create = create_of(note, author)
     delivery.enqueue(session, create, sender=author, recipients=list(to))
     return post
 

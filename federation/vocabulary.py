@@ -342,6 +342,21 @@ def group_fields(group: str, url: str, name: str, run: str, run_name: str) -> di
     }
 
 
+def create_of(note: dict[str, Any], actor: str, context: Any = AS, cc: list[str] | None = None) -> dict[str, Any]:
+    """The Create of `note` by `actor`: its id is the note's + "/activity", `to` a copy of the note's,
+    `cc` a copy of `cc` (none by default: our direct and group posts address everyone in `to`)."""
+    return {
+        "@context": context,
+        "id": f"{note['id']}/activity",
+        "type": "Create",
+        "actor": actor,
+        "published": note["published"],
+        "to": list(note["to"]),
+        "cc": list(cc or []),
+        "object": note,
+    }
+
+
 def run_announcement(facts: RunFacts, note_id: str, published: str, followers: str) -> dict[str, Any]:
     """The public Note a course sends its followers when a run opens: name, dates, signup link."""
     content = (

@@ -46,8 +46,18 @@ def eventually(probe: Callable[[], T], what: str, instances: list[Instance], tim
             for instance in instances:
                 instance.cli("federation", "work")
         time.sleep(0.5)
-    logs = "\n\n".join(f"--- {i.url}\n{i.logs()[-4000:]}" for i in instances)
+    logs = "\n\n".join(f"--- {i.url}\n{_federation_state(i)}\n{i.logs()[-4000:]}" for i in instances)
     raise AssertionError(f"timed out waiting for {what}\n{logs}")
+
+
+def _federation_state(instance: Instance) -> str:
+    """The instance's deliveries and received activities, to tell a lost activity from a slow one."""
+    sent = query(
+        instance,
+        "SELECT activity_id, inbox, state, attempts, status_code, next_attempt_at, last_error FROM federation_deliveries",
+    )
+    received = query(instance, "SELECT activity_id, type, state, attempts, outcome, last_error FROM federation_inbox")
+    return "\n".join(["deliveries:", *map(repr, sent), "inbox:", *map(repr, received)])
 
 
 def document(url: str) -> dict[str, Any]:
