@@ -36,7 +36,7 @@ from federation.moderation import refused_clause, refused_params
 from federation.signatures import ParsedSignature, ReceivedRequest, SignatureError, check_policy, parse_signature
 from server.clock import now
 from server.config import get_settings
-from server.db import get_engine, session_factory, session_scope
+from server.db import get_engine, immediate, session_factory, session_scope
 from server.jobs import job, wake
 from server.queue import QUEUED, backoff, claim, fail, retry_later, succeed
 
@@ -275,6 +275,10 @@ def process_inbox(limit: int = 50) -> int:
     try:
         while rows := claim(session, InboxActivity, limit=limit):
             for row in rows:
+                # Handlers read, then write, inside a savepoint: on SQLite take the write lock first, or
+                # a concurrent writer (another worker, `federation work`) makes the write fail, the
+                # job stops and the activity waits out its 5-minute lease.
+                immediate(session)
                 _work(session, row)
                 # One activity per transaction: SQLite's single writer lock is held briefly.
                 session.commit()

@@ -110,9 +110,20 @@ def write_scope() -> Iterator[Session]:
     concurrent writers queue on busy_timeout instead. Do not open another writing session inside it.
     """
     with session_scope() as session:
-        if session.get_bind().dialect.name == "sqlite":
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        immediate(session)
         yield session
+
+
+def immediate(session: Session) -> None:
+    """Begin the session's next transaction holding SQLite's write lock (no-op on PostgreSQL).
+
+    For work that reads, then writes, while other processes write too: a deferred transaction that
+    has read (a SAVEPOINT outside BEGIN starts one) fails at its first write with "database is
+    locked" when another connection committed in between, and busy_timeout cannot wait that out.
+    Call it between transactions (right after a commit), not inside one.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_postgres(session: Session) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -234,3 +235,53 @@ def test_an_activity_id_of_another_server_cannot_be_squatted(
     assert signed_post(client, "/inbox", genuine, remote.actor(ASONIX)).status_code == 202
     assert count(session, InboxActivity) == 2
     assert session.scalar(select(InboxActivity.id).where(InboxActivity.activity_id == genuine["id"])) is not None
+
+
+def test_a_concurrent_writer_does_not_strand_an_activity(
+    client: InstanceClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A handler reads, another process commits, the handler writes: on SQLite a deferred transaction
+    # then failed with "database is locked", the inbox job stopped and the activity sat out its lease.
+    from federation import handlers
+    from federation.handlers import Inbound, handles
+    from server.db import session_scope
+    from server.events import DomainEvent
+
+    handlers.load()
+    monkeypatch.setitem(handlers._registry, "TestConcurrentWrite", [])  # this test's handler, this test only
+
+    outside: list[threading.Thread] = []
+
+    def write_elsewhere() -> None:
+        with session_scope() as other:
+            other.add(DomainEvent(name="test.outside", payload={}, created_at=now()))
+
+    @handles("TestConcurrentWrite")
+    def handler(inbound: Inbound) -> str:
+        inbound.session.scalar(select(func.count()).select_from(DomainEvent))
+        thread = threading.Thread(target=write_elsewhere)
+        thread.start()
+        thread.join(timeout=1.5)  # done at once unless our transaction holds the write lock
+        outside.append(thread)
+        inbound.session.add(DomainEvent(name="test.inside", payload={}, created_at=now()))
+        return "written"
+
+    for n in range(2):
+        session.add(
+            InboxActivity(
+                activity_id=f"https://remote.example/activities/{n}",
+                type="TestConcurrentWrite",
+                actor="https://remote.example/users/a",
+                payload={"type": "TestConcurrentWrite", "id": f"https://remote.example/activities/{n}"},
+                next_attempt_at=now(),
+                received_at=now(),
+            )
+        )
+    session.commit()
+    assert client.process_inbox() == 2
+    for thread in outside:
+        thread.join(timeout=30)
+    session.expire_all()
+    assert [row.outcome for row in session.scalars(select(InboxActivity))] == ["written", "written"]
+    names = sorted(session.scalars(select(DomainEvent.name).where(DomainEvent.name.like("test.%"))))
+    assert names == ["test.inside", "test.inside", "test.outside", "test.outside"]
