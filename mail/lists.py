@@ -20,7 +20,7 @@ from mail.markup import clean_html, document, html_text, text_html
 from mail.messages import list_headers
 from mail.mime import address, compose
 from mail.models import InboundMessage
-from mail.outbox import base_headers, enqueue
+from mail.outbox import base_headers, check_address, enqueue_many, mail_row
 from server import urls
 from server.clock import now
 from server.config import get_settings
@@ -183,24 +183,24 @@ def relay_post(session: Session, post_id: int) -> int:
             Enrollment.group_id == group.id, Enrollment.status.in_(MEMBERS), Enrollment.email.is_not(None)
         )
     )
-    queued = 0
+    rows = []
     for member in members:
         if member.email is None or (post.author_email and member.email.lower() == post.author_email.lower()):
             continue
         token = new_token()
         subject, message = relay_message(post, group, member, token)
-        row = enqueue(
-            session,
-            key=f"relay:{post.id}:{member.id}",
-            kind="relay",
-            to=member.email,
-            token=token,
-            subject=subject,
-            message=message,
-            enrollment_id=member.id,
-            run_id=group.run_id,
-            group_id=group.id,
-            post_id=post.id,
+        rows.append(
+            mail_row(
+                key=f"relay:{post.id}:{member.id}",
+                kind="relay",
+                to=check_address(member.email),
+                token=token,
+                subject=subject,
+                message=message,
+                enrollment_id=member.id,
+                run_id=group.run_id,
+                group_id=group.id,
+                post_id=post.id,
+            )
         )
-        queued += row is not None
-    return queued
+    return enqueue_many(session, rows)

@@ -37,8 +37,6 @@ ROUND_PER_CONNECTION = 10
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=5)
 STOPPED = ("left", "unsubscribed")
-# The columns an SMTP answer changes (server.queue's succeed/retry_later/fail, and ours).
-OUTCOME = ("id", "state", "locked_until", "last_error", "next_attempt_at", "sending_at", "sent_at", "smtp_response")
 
 
 @dataclass
@@ -88,10 +86,9 @@ _TABLE = cast(Table, OutgoingMail.__table__)
 def lease(session: Session, limit: int, duration: timedelta = LEASE) -> list[Claimed]:
     """Lease up to `limit` due mails not already in flight, oldest due first, commit the lease; what
     sending needs of each (Core rows, not ORM objects: a batch of 1,000 is read without a unit of work)."""
-    table = _TABLE
-    columns = [table.c[name] for name in ("id", "kind", "to_addr", "envelope_from", "message", "enrollment_id")]
-    statement = lease_update(session, table, limit, duration, extra=table.c.sending_at.is_(None))
-    rows = [Claimed(*row) for row in session.execute(statement.returning(*columns, table.c.attempts))]
+    columns = [_TABLE.c[name] for name in ("id", "kind", "to_addr", "envelope_from", "message", "enrollment_id")]
+    statement = lease_update(session, _TABLE, limit, duration, extra=_TABLE.c.sending_at.is_(None))
+    rows = [Claimed(*row) for row in session.execute(statement.returning(*columns, _TABLE.c.attempts))]
     session.commit()
     rows.sort(key=lambda row: row.id)
     return rows
@@ -242,11 +239,10 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport) ->
         await transport.close()
 
 
-def send_batch(session: Session, limit: int = 200, duration: timedelta = LEASE, recover: bool = True) -> SendReport:
-    """One outbox pass: recover crashed rounds, lease up to `limit` due mails, send them, record."""
+def send_batch(session: Session, limit: int = 200, duration: timedelta = LEASE) -> SendReport:
+    """One outbox pass: lease up to `limit` due mails, send them, record (`send_all` recovers crashed
+    rounds first)."""
     report = SendReport()
-    if recover:
-        report.uncertain = mark_uncertain(session)
     rate = get_settings().mail_rate
     if rate > 0:
         # Keep a batch well inside its lease when the rate limit makes sending slow.
@@ -264,11 +260,11 @@ def send_batch(session: Session, limit: int = 200, duration: timedelta = LEASE, 
 
 
 def send_all(session: Session, limit: int = 200, duration: timedelta = LEASE) -> SendReport:
-    """Outbox passes until nothing more is due now; the summed report."""
+    """Crashed rounds marked uncertain, then outbox passes until nothing more is due now; the summed report."""
     total = SendReport(uncertain=mark_uncertain(session))
     while True:
-        report = send_batch(session, limit, duration, recover=False)
-        for name in ("sent", "retried", "failed", "cancelled", "uncertain"):
+        report = send_batch(session, limit, duration)
+        for name in ("sent", "retried", "failed", "cancelled"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         total.errors.extend(report.errors)
         handled = report.sent + report.retried + report.failed + report.cancelled

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import mailbox
 import re
 from dataclasses import dataclass
@@ -177,12 +176,6 @@ class SmtpPool:
     async def send_on(self, lane: int, envelopes: list[Envelope]) -> list[Outcome]:
         """Send `envelopes` one after the other on connection `lane`; one Outcome each."""
         return await self._send_share(lane, envelopes)
-
-    async def send(self, envelopes: list[Envelope]) -> list[Outcome]:
-        """Send a round, spread over the connections; one Outcome per envelope."""
-        shares = [envelopes[i :: len(self.clients)] for i in range(len(self.clients))]
-        results = await asyncio.gather(*(self._send_share(i, share) for i, share in enumerate(shares) if share))
-        return [outcome for share in results for outcome in share]
 
     async def close(self) -> None:
         """Say QUIT on every open connection."""

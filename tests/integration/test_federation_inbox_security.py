@@ -7,9 +7,7 @@ B's worker would); A's inbox must accept her one genuine Follow of A's course ex
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -17,18 +15,9 @@ import pytest
 from federation.keys import SigningKey
 from federation.signatures import sign_request
 from tests.conftest import FIXTURES
-from tests.support.instances import Instance, InstanceFactory
+from tests.support.instances import InstanceFactory, query
 
 pytestmark = pytest.mark.slow
-
-
-def query(instance: Instance, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Rows from an instance's SQLite database."""
-    connection = sqlite3.connect(instance.data_dir / "mechmooc.sqlite3", timeout=30)
-    try:
-        return list(connection.execute(sql, args))
-    finally:
-        connection.close()
 
 
 def test_unsigned_tampered_stale_and_replayed_posts_are_refused(instance_factory: InstanceFactory) -> None:
