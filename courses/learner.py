@@ -31,8 +31,8 @@ def change_details(session: Session, token: str, name: str | None = None, timezo
     enrollment = by_token(session, token)
     renamed = False
     if name is not None:
-        renamed = check_name(name) != enrollment.name
-        enrollment.name = check_name(name)
+        new_name = check_name(name)
+        renamed, enrollment.name = new_name != enrollment.name, new_name
     if timezone is not None and timezone != enrollment.timezone:
         enrollment.timezone = check_timezone(timezone)
         return _changed(session, enrollment, "timezone")
