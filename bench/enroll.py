@@ -60,8 +60,8 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=100_000)
     args = parser.parse_args()
 
-    from server.bootstrap import boot
-    from server.settings import load_settings
+    from server.floor.settings import load_settings
+    from server.roof.bootstrap import boot
 
     data_dir = tempfile.mkdtemp(prefix="mechmooc-bench-")
     environ = {"MECHMOOC_DATA_DIR": data_dir, "MECHMOOC_URL": "http://bench.localhost", "MECHMOOC_INSECURE_HTTP": "1"}
@@ -75,8 +75,8 @@ def main() -> None:
     from courses.models import Enrollment, StudyGroup
     from courses.runs import create_run
     from courses.signup import new_token
-    from server import events
-    from server.db import session_scope
+    from server.floor import events
+    from server.floor.db import session_scope
 
     # Time the other packages' reactions to the bulk event (the mail package starts every learner's
     # schedule cursor) apart from the courses package's own work, by wrapping the subscribed handlers.

@@ -32,10 +32,10 @@ def main() -> None:
     from courses.models import Course
     from federation import delivery
     from federation.models import Delivery, Follower
-    from server import urls
-    from server.bootstrap import boot
-    from server.db import session_factory
-    from server.settings import load_settings
+    from server.floor import urls
+    from server.floor.db import session_factory
+    from server.floor.settings import load_settings
+    from server.roof.bootstrap import boot
 
     data = Path(tempfile.mkdtemp(prefix="mechmooc-fanout-"))
     environ = {"MECHMOOC_DATA_DIR": str(data), "MECHMOOC_URL": "http://127.0.0.1:9", "MECHMOOC_INSECURE_HTTP": "1"}

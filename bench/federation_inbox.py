@@ -59,11 +59,11 @@ def main() -> None:
     from federation.keys import SigningKey, generate_pem
     from federation.models import InboxActivity, RemoteActor
     from federation.signatures import sign_request
-    from server import urls
-    from server.bootstrap import boot
-    from server.clock import now
-    from server.db import session_scope
-    from server.settings import load_settings
+    from server.floor import urls
+    from server.floor.clock import now
+    from server.floor.db import session_scope
+    from server.floor.settings import load_settings
+    from server.roof.bootstrap import boot
 
     root = Path(tempfile.mkdtemp(prefix="mechmooc-inbox-"))
     extra = (

@@ -37,10 +37,10 @@ from courses.versions import publish  # noqa: E402
 from mail.models import OutgoingMail  # noqa: E402
 from mail.scheduler import schedule_all_due, start_many  # noqa: E402
 from mail.sender import envelope, send_all  # noqa: E402
-from server.bootstrap import boot  # noqa: E402
-from server.clock import frozen  # noqa: E402
-from server.db import session_factory, session_scope  # noqa: E402
-from server.settings import load_settings  # noqa: E402
+from server.floor.clock import frozen  # noqa: E402
+from server.floor.db import session_factory, session_scope  # noqa: E402
+from server.floor.settings import load_settings  # noqa: E402
+from server.roof.bootstrap import boot  # noqa: E402
 
 DUE = datetime(2026, 3, 2, 9, tzinfo=UTC)  # every learner's unit 0, in the bench
 ZONES = ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC", "America/Los_Angeles", "Australia/Sydney"]

@@ -29,9 +29,9 @@ from courses.models import Enrollment, Run, StudyGroup  # noqa: E402
 from courses.versions import publish  # noqa: E402
 from mail.models import OutgoingMail  # noqa: E402
 from mail.scheduler import schedule_all_due  # noqa: E402
-from server.bootstrap import boot  # noqa: E402
-from server.db import session_factory  # noqa: E402
-from server.settings import load_settings  # noqa: E402
+from server.floor.db import session_factory  # noqa: E402
+from server.floor.settings import load_settings  # noqa: E402
+from server.roof.bootstrap import boot  # noqa: E402
 
 COURSE = ROOT / "tests" / "fixtures" / "courses" / "gentle-python"
 TICK = datetime(2026, 3, 2, 12, tzinfo=UTC)

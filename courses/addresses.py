@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
-from server.errors import Invalid
+from server.floor.errors import Invalid
 
 # RFC 5322 dot-atom in ASCII: email-validator accepts every such local part unchanged, so only the
 # domain needs its full check, once per domain (a CSV of 100,000 rows has a handful of domains).

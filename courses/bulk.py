@@ -16,9 +16,9 @@ from courses.groups import form_groups
 from courses.models import Enrollment, Run, table
 from courses.signup import check_name, new_token, seats_taken
 from courses.zones import check_timezone
-from server.clock import now
-from server.errors import Invalid
-from server.events import publish as publish_event
+from server.floor.clock import now
+from server.floor.errors import Invalid
+from server.floor.events import publish as publish_event
 
 REQUIRED_COLUMNS = ("email", "name", "timezone")
 KNOWN_COLUMNS = (*REQUIRED_COLUMNS, "language")

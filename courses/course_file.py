@@ -18,7 +18,7 @@ from tomlkit.items import Table
 from courses import fields
 from courses.licenses import check_license
 from courses.merge_tags import body_problem
-from server.errors import Invalid
+from server.floor.errors import Invalid
 
 COURSE_FILE = "course.toml"
 UNITS_DIR = "units/"

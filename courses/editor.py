@@ -11,8 +11,8 @@ from courses.handles import handle_taken, slugify
 from courses.licenses import check_license
 from courses.merge_tags import body_problem
 from courses.models import Course, CourseVersion, Unit
-from server.accounts import Account
-from server.errors import Invalid, NotFound
+from server.floor.accounts import Account
+from server.floor.errors import Invalid, NotFound
 
 # Field → rule; group_by is checked against the questions after everything else.
 RULES: dict[str, Any] = {

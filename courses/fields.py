@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from courses.models import LATE_JOIN_POLICIES
-from server.errors import Invalid
+from server.floor.errors import Invalid
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from courses.course_file import COURSE_FILE, UNITS_DIR, CourseDocument, UnitDocument, parse_course, render_course
 from courses.handles import handle_taken
 from courses.models import Course, Unit
-from server.errors import Invalid, NotFound
+from server.floor.errors import Invalid, NotFound
 
 MAX_FILE_BYTES = 2_000_000
 _COURSE_FIELDS = (

@@ -24,8 +24,8 @@ from courses.licenses import check_license
 from courses.merge_tags import body_problem
 from courses.models import Course, CourseFork, Unit
 from courses.versions import publish
-from server.errors import Invalid
-from server.events import publish as publish_event
+from server.floor.errors import Invalid
+from server.floor.events import publish as publish_event
 
 DIFFED_COURSE_FIELDS = ("title", "summary", "language", "license", "tags", "resources", "send_time", "late_join")
 

@@ -14,9 +14,9 @@ from courses import grouping, versions
 from courses.handles import free_handles
 from courses.models import Enrollment, Post, Run, StudyGroup, table
 from courses.zones import local_midnight
-from server.db import is_postgres
-from server.errors import Invalid, NotFound
-from server.events import publish as publish_event
+from server.floor.db import is_postgres
+from server.floor.errors import Invalid, NotFound
+from server.floor.events import publish as publish_event
 
 GROUPED_STATUSES = ("confirmed", "paused")
 

@@ -9,7 +9,7 @@ from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
 
 from courses.models import Course, Run, StudyGroup
-from server.accounts import Account
+from server.floor.accounts import Account
 
 MAX_LENGTH = 63
 _UNSAFE = re.compile(r"[^a-z0-9-]+")

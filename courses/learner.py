@@ -10,9 +10,9 @@ from courses.models import Enrollment, StudyGroup
 from courses.runs import next_run
 from courses.signup import by_token, check_name, promote_waitlisted, seats_taken
 from courses.zones import check_timezone
-from server.clock import now
-from server.errors import Invalid
-from server.events import publish as publish_event
+from server.floor.clock import now
+from server.floor.errors import Invalid
+from server.floor.events import publish as publish_event
 
 
 def _changed(session: Session, enrollment: Enrollment, change: str) -> Enrollment:

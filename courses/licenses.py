@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from license_expression import Licensing, get_spdx_licensing
 
-from server.errors import Invalid
+from server.floor.errors import Invalid
 
 
 @lru_cache(maxsize=1)

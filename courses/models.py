@@ -8,8 +8,8 @@ from typing import Any, cast
 from sqlalchemy import Date, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from server.clock import now
-from server.db import Base, JSONDoc, UTCDateTime
+from server.floor.clock import now
+from server.floor.db import Base, JSONDoc, UTCDateTime
 
 # catch_up, all_at_once and skip keep a late signup in the running run (mail decides what it gets);
 # next_run sends it to the next run of the course.

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from courses.models import Course, Enrollment, Post, Run, StudyGroup, table
 from courses.runs import times_of
 from courses.signup import new_token
-from server.accounts import Account
-from server.clock import now
-from server.config import get_settings
+from server.floor.accounts import Account
+from server.floor.clock import now
+from server.floor.config import get_settings
 
 ANONYMOUS_DOMAIN = "anonymised.invalid"
 

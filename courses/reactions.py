@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from server import jobs
+from server.floor import jobs
 
 
 @jobs.job("courses.advance_runs", every=60)
 def advance_runs_job() -> int:
     """Move runs through scheduled → open → running → finished; group at start; create recurring runs."""
     from courses.runs import advance_runs
-    from server.clock import now
-    from server.db import session_scope
+    from server.floor.clock import now
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         return len(advance_runs(session, now()))
@@ -20,7 +20,7 @@ def advance_runs_job() -> int:
 def anonymise_job() -> int:
     """Forget the learners of runs finished longer ago than MECHMOOC_ANONYMISE_AFTER_DAYS."""
     from courses.privacy import anonymise_finished_runs
-    from server.db import session_scope
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         return len(anonymise_finished_runs(session))

@@ -13,11 +13,11 @@ from courses.groups import form_groups
 from courses.handles import free_handle
 from courses.models import Course, Run
 from courses.zones import check_timezone, local_midnight
-from server import urls
-from server.accounts import Account
-from server.clock import now
-from server.errors import Invalid, NotFound
-from server.events import publish as publish_event
+from server.floor import urls
+from server.floor.accounts import Account
+from server.floor.clock import now
+from server.floor.errors import Invalid, NotFound
+from server.floor.events import publish as publish_event
 
 # A week after the last unit's day, for the last discussion, before a run counts as finished.
 WIND_DOWN = timedelta(days=7)

@@ -15,9 +15,9 @@ from courses.groups import place_enrollment
 from courses.models import Enrollment, Run
 from courses.runs import run_for_signup
 from courses.zones import check_timezone
-from server.clock import now
-from server.errors import Invalid, NotFound
-from server.events import publish as publish_event
+from server.floor.clock import now
+from server.floor.errors import Invalid, NotFound
+from server.floor.events import publish as publish_event
 
 SEATED = ("confirmed", "paused")
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses.models import Enrollment, Run, StudyGroup
-from server import urls
+from server.floor import urls
 
 
 def run_summary(session: Session, run: Run, with_learners: bool = True) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses.models import Course, CourseVersion, Run
-from server.clock import now
-from server.errors import Invalid, NotFound
-from server.events import publish as publish_event
+from server.floor.clock import now
+from server.floor.errors import Invalid, NotFound
+from server.floor.events import publish as publish_event
 
 COURSE_FIELDS = (
     "slug",

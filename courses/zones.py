@@ -6,7 +6,7 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from server.errors import Invalid
+from server.floor.errors import Invalid
 
 
 def check_timezone(value: str, field: str = "timezone") -> str:

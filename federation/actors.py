@@ -20,10 +20,10 @@ from courses.versions import snapshot_of
 from federation import vocabulary
 from federation.keys import public_key_document
 from federation.models import Follower
-from server import urls
-from server.accounts import Account
-from server.config import get_settings
-from server.instance import instance_info
+from server.floor import urls
+from server.floor.accounts import Account
+from server.floor.config import get_settings
+from server.floor.instance import instance_info
 
 CONTEXT: list[Any] = [vocabulary.AS, vocabulary.SECURITY]
 KINDS = ("instance", "person", "course", "run", "group")

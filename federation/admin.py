@@ -20,9 +20,9 @@ from federation.keys import is_local
 from federation.models import Delivery, DomainBlock, InboxActivity, RemoteActor, RemoteHost, Report
 from federation.moderation import block_domain as add_domain_block
 from federation.moderation import is_blocked_in
-from server.clock import now
-from server.errors import Invalid
-from server.queue import DONE, FAILED, QUEUED
+from server.floor.clock import now
+from server.floor.errors import Invalid
+from server.floor.queue import DONE, FAILED, QUEUED
 
 STATES = (QUEUED, DONE, FAILED)
 RECENT_ERRORS = 10

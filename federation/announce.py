@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from courses.models import Course, Post, Run
 from federation import actors, delivery, vocabulary
 from federation.follows import activity_id, follower_count
-from server import urls
-from server.clock import now
-from server.config import get_settings
+from server.floor import urls
+from server.floor.clock import now
+from server.floor.config import get_settings
 
 
 def iso(instant: Any) -> str:

@@ -18,7 +18,7 @@ from federation.signatures import (
     parse_signature,
     verify_signature,
 )
-from server.clock import now
+from server.floor.clock import now
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from federation import delivery
 from federation.announce import iso
 from federation.cohorts import fediverse_members
 from federation.vocabulary import create_of, unit_id
-from server import urls
-from server.clock import now
-from server.config import get_settings
+from server.floor import urls
+from server.floor.clock import now
+from server.floor.config import get_settings
 
 
 def unit_note_id(key: str) -> str:

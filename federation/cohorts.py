@@ -29,10 +29,10 @@ from federation.fetch import remote_actor, resolve
 from federation.follows import activity_id
 from federation.models import ActorBlock, Follower
 from federation.vocabulary import AS, PUBLIC, create_of
-from server import urls
-from server.clock import now
-from server.errors import Invalid, PermissionDenied
-from server.events import publish
+from server.floor import urls
+from server.floor.clock import now
+from server.floor.errors import Invalid, PermissionDenied
+from server.floor.events import publish
 
 
 def join(session: Session, run: Run, actor_id: str, follow_id: str | None = None) -> Enrollment:

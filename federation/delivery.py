@@ -38,12 +38,12 @@ from federation.httpsig import HttpSignatureAuth
 from federation.keys import SigningKey, instance_signing_key, is_local, signing_key
 from federation.models import ActorBlock, Delivery, Follower, RemoteActor, RemoteHost
 from federation.moderation import blocked_domains, is_blocked, is_blocked_in
-from server import urls
-from server.clock import now
-from server.config import get_settings
-from server.db import session_factory
-from server.jobs import job, wake
-from server.queue import QUEUED, backoff, claim, fail, retry_later, succeed
+from server.floor import urls
+from server.floor.clock import now
+from server.floor.config import get_settings
+from server.floor.db import session_factory
+from server.floor.jobs import job, wake
+from server.floor.queue import QUEUED, backoff, claim, fail, retry_later, succeed
 
 JOB = "federation.deliver"
 PUBLIC = {"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"}

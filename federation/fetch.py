@@ -22,9 +22,9 @@ from federation.guard import GuardedTransport, Refused
 from federation.httpsig import HttpSignatureAuth
 from federation.keys import SigningKey, instance_signing_key
 from federation.models import RemoteActor
-from server.clock import now
-from server.config import get_settings
-from server.errors import Invalid, MechMoocError
+from server.floor.clock import now
+from server.floor.config import get_settings
+from server.floor.errors import Invalid, MechMoocError
 
 AP_ACCEPT = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 JRD_ACCEPT = "application/jrd+json, application/json"

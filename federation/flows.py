@@ -14,10 +14,10 @@ from starlette.routing import BaseRoute, Route
 
 from courses.models import Course, Post
 from federation import announce, bridge, cohorts, forks, units, vocabulary
-from server import urls
-from server.config import get_settings
-from server.db import session_scope
-from server.events import subscribe
+from server.floor import urls
+from server.floor.config import get_settings
+from server.floor.db import session_scope
+from server.floor.events import subscribe
 
 AP_JSON = "application/activity+json"
 

@@ -20,7 +20,7 @@ from federation.fetch import remote_actor, resolve
 from federation.keys import is_local
 from federation.models import Follower, Following, RemoteActor
 from federation.vocabulary import AS
-from server.errors import Invalid
+from server.floor.errors import Invalid
 
 
 def activity_id(actor: str, kind: str) -> str:

@@ -24,9 +24,9 @@ from federation import delivery, vocabulary
 from federation.fetch import remote_actor, resolve, same_origin
 from federation.follows import activity_id, follow_actor
 from federation.keys import is_local
-from server import urls
-from server.config import get_settings
-from server.errors import Invalid, NotFound
+from server.floor import urls
+from server.floor.config import get_settings
+from server.floor.errors import Invalid, NotFound
 
 
 def _with_provenance(document: dict[str, Any]) -> tuple[dict[str, Any], int | None]:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import httpx
 
-from server.errors import MechMoocError
+from server.floor.errors import MechMoocError
 
 Resolver = Callable[[str, int], list[str]]
 

@@ -8,7 +8,7 @@ import httpx
 
 from federation.keys import SigningKey
 from federation.signatures import sign_request
-from server.clock import now
+from server.floor.clock import now
 
 
 class HttpSignatureAuth(httpx.Auth):

@@ -34,16 +34,16 @@ from federation.handlers import Inbound, activity_type, object_id
 from federation.models import InboxActivity, RemoteHost
 from federation.moderation import refused_clause, refused_params
 from federation.signatures import ParsedSignature, ReceivedRequest, SignatureError, check_policy, parse_signature
-from server.clock import now
-from server.config import get_settings
-from server.db import get_engine, immediate, session_factory, session_scope
-from server.jobs import job, wake
-from server.queue import QUEUED, backoff, claim, fail, retry_later, succeed
+from server.floor.clock import now
+from server.floor.config import get_settings
+from server.floor.db import get_engine, immediate, session_factory, session_scope
+from server.floor.jobs import job, wake
+from server.floor.queue import QUEUED, backoff, claim, fail, retry_later, succeed
 
 MAX_BODY = 1_000_000
 MAX_ATTEMPTS = 6
 JOB = "federation.inbox"
-INBOX_CONNECTIONS = 4  # below server.db's pool_size of 5, leaving one for the other pages
+INBOX_CONNECTIONS = 4  # below server.floor.db's pool_size of 5, leaving one for the other pages
 log = logging.getLogger(__name__)
 
 

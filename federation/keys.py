@@ -18,10 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from federation.models import ActorKey
-from server import urls
-from server.clock import now
-from server.config import get_settings
-from server.errors import Invalid
+from server.floor import urls
+from server.floor.clock import now
+from server.floor.config import get_settings
+from server.floor.errors import Invalid
 
 KEY_BITS = 2048
 

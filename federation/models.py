@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.clock import now
-from server.db import Base, JSONDoc, UTCDateTime
-from server.queue import QueuedMixin
+from server.floor.clock import now
+from server.floor.db import Base, JSONDoc, UTCDateTime
+from server.floor.queue import QueuedMixin
 
 URL = 2000
 

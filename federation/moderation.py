@@ -9,8 +9,8 @@ from sqlalchemy import ColumnElement, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from federation.models import ActorBlock, DomainBlock
-from server import urls
-from server.errors import Invalid
+from server.floor import urls
+from server.floor.errors import Invalid
 
 
 def host_of(url_or_host: str) -> str:

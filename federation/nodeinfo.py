@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from courses.models import Course, Enrollment, Post, Run
-from server.accounts import Account
-from server.clock import now
-from server.config import get_settings
-from server.instance import instance_info
+from server.floor.accounts import Account
+from server.floor.clock import now
+from server.floor.config import get_settings
+from server.floor.instance import instance_info
 
 SCHEMA = "http://nodeinfo.diaspora.software/ns/schema/2.1"
 

@@ -19,10 +19,10 @@ from courses.models import Post
 from federation import delivery
 from federation.announce import iso
 from federation.vocabulary import AS, create_of
-from server import urls
-from server.accounts import Account
-from server.clock import now
-from server.errors import Invalid, NotFound
+from server.floor import urls
+from server.floor.accounts import Account
+from server.floor.clock import now
+from server.floor.errors import Invalid, NotFound
 
 
 def post_as(session: Session, handle: str, to: list[str], text: str, in_reply_to: str | None = None) -> Post:

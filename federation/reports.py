@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from federation.models import Report
-from server.clock import now
-from server.errors import Invalid, NotFound
+from server.floor.clock import now
+from server.floor.errors import Invalid, NotFound
 
 
 def open_reports(session: Session) -> list[Report]:

@@ -24,9 +24,9 @@ from federation.inbox import receive, received_request
 from federation.moderation import refused
 from federation.outbox import outbox_collection
 from federation.signatures import SignatureError
-from server.config import get_settings
-from server.db import session_scope
-from server.errors import Invalid, NotFound
+from server.floor.config import get_settings
+from server.floor.db import session_scope
+from server.floor.errors import Invalid, NotFound
 
 AP_MEDIA_TYPE = "application/activity+json"
 JRD_MEDIA_TYPE = "application/jrd+json"

@@ -27,9 +27,9 @@ from starlette.responses import JSONResponse, Response
 
 from courses.models import Course
 from courses.versions import snapshot_of
-from server import urls
-from server.config import get_settings
-from server.db import session_scope
+from server.floor import urls
+from server.floor.config import get_settings
+from server.floor.db import session_scope
 
 TEASER_CHARS = 200
 # Raw HTML in a body is shown as text, like the pages' `markdown` filter; nh3 then cleans the result.

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from federation.units import facts_of, rendered
-from server.errors import Invalid
+from server.floor.errors import Invalid
 
 AS = "https://www.w3.org/ns/activitystreams"
 SECURITY = "https://w3id.org/security/v1"
@@ -82,7 +82,7 @@ def context_document(base_url: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class CourseIds:
-    """The URLs a course document points at, built by `server.urls` on the serving instance."""
+    """The URLs a course document points at, built by `server.floor.urls` on the serving instance."""
 
     course: str
     url: str
@@ -91,7 +91,7 @@ class CourseIds:
 
 
 def unit_id(course_id: str, slug: str) -> str:
-    """The id of a unit of the course `course_id` (mirrors `server.urls.unit`)."""
+    """The id of a unit of the course `course_id` (mirrors `server.floor.urls.unit`)."""
     return f"{course_id}/units/{slug}"
 
 

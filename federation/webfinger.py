@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from federation.actors import LocalActor, by_handle, local_actor
-from server.config import get_settings
-from server.errors import Invalid, NotFound
+from server.floor.config import get_settings
+from server.floor.errors import Invalid, NotFound
 
 AP_TYPE = "application/activity+json"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from email.utils import parseaddr
 
-from server.config import get_settings
+from server.floor.config import get_settings
 
 BOUNCE_PREFIX = "bounces+"
 

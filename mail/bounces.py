@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from mail.addresses import bare, bounce_token
 from mail.models import MailEvent, OutgoingMail
 from mail.suppressions import soft_bounce, suppress
-from server.clock import now
-from server.errors import Invalid
+from server.floor.clock import now
+from server.floor.errors import Invalid
 
 
 def mail_by_token(session: Session, token: str) -> OutgoingMail | None:

@@ -13,8 +13,8 @@ from mail.messages import composed_mail, context
 from mail.models import Composition
 from mail.outbox import check_address, enqueue, enqueue_many, mail_row
 from mail.render import render
-from server.clock import now
-from server.errors import Invalid, NotFound
+from server.floor.clock import now
+from server.floor.errors import Invalid, NotFound
 
 AUDIENCES = ("run", "groups")
 

@@ -14,8 +14,8 @@ import dkim
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
-from server.errors import SettingsError
-from server.settings import Settings
+from server.floor.errors import SettingsError
+from server.floor.settings import Settings
 
 SIGNED_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"reply-to", b"list-id", b"list-unsubscribe"]
 

@@ -15,10 +15,10 @@ from mail.addresses import bare, bounce_token
 from mail.bounces import handle_bounce
 from mail.lists import MAX_MESSAGE_BYTES, accept_group_mail, group_for
 from mail.unsubscribe import unsubscribe
-from server.config import get_settings
-from server.db import session_scope
-from server.errors import MechMoocError
-from server.settings import Settings
+from server.floor.config import get_settings
+from server.floor.db import session_scope
+from server.floor.errors import MechMoocError
+from server.floor.settings import Settings
 
 UNSUBSCRIBE_PREFIX = "unsubscribe+"
 

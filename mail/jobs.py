@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from mail.compose import send_scheduled
 from mail.scheduler import schedule_all_due
 from mail.sender import SendReport, send_all
-from server.db import session_scope
-from server.jobs import job
+from server.floor.db import session_scope
+from server.floor.jobs import job
 
 
 @job("mail.schedule", every=5, queue="mail")

@@ -21,10 +21,10 @@ from mail.messages import list_headers
 from mail.mime import address, compose
 from mail.models import InboundMessage
 from mail.outbox import base_headers, check_address, enqueue_many, mail_row
-from server import urls
-from server.clock import now
-from server.config import get_settings
-from server.events import publish
+from server.floor import urls
+from server.floor.clock import now
+from server.floor.config import get_settings
+from server.floor.events import publish
 
 MAX_MESSAGE_BYTES = 5 * 1024 * 1024
 MEMBERS = ("confirmed",)
@@ -132,7 +132,7 @@ def release_held(session: Session, post_id: int) -> Post:
     """An organizer lets a held post through: it is archived and relayed like any other."""
     post = session.get(Post, post_id)
     if post is None or not post.held:
-        from server.errors import NotFound
+        from server.floor.errors import NotFound
 
         raise NotFound(f"no held post {post_id}")
     post.held = False

@@ -11,8 +11,8 @@ from mail.mime import address, compose
 from mail.outbox import base_headers
 from mail.render import Rendered, render
 from mail.tracking import click_url, pixel_url
-from server import urls
-from server.config import get_settings
+from server.floor import urls
+from server.floor.config import get_settings
 
 UNIT_SUBJECT = "{{ course.title }}: {{ unit.title }}"
 

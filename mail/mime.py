@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from email.header import Header
 from email.utils import format_datetime, formataddr
 
-from server.clock import now
+from server.floor.clock import now
 
 Headers = Sequence[tuple[str, str]]
 

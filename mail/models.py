@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.clock import now
-from server.db import Base, JSONDoc, UTCDateTime
-from server.queue import QueuedMixin
+from server.floor.clock import now
+from server.floor.db import Base, JSONDoc, UTCDateTime
+from server.floor.queue import QueuedMixin
 
-# States beyond server.queue's queued/done/failed.
+# States beyond server.floor.queue's queued/done/failed.
 CANCELLED = "cancelled"  # suppressed or unsubscribed before it went out
 UNCERTAIN = "uncertain"  # a worker died between handing it to SMTP and recording the answer
 

@@ -13,10 +13,10 @@ from mail.addresses import bare, message_id, new_token, verp
 from mail.dkim import signed, signer_from_settings
 from mail.mime import Headers, compose, date_header
 from mail.models import KINDS, OutgoingMail
-from server.clock import now
-from server.config import get_settings
-from server.errors import Invalid
-from server.queue import QUEUED
+from server.floor.clock import now
+from server.floor.config import get_settings
+from server.floor.errors import Invalid
+from server.floor.queue import QUEUED
 
 SEND_JOB = "mail.send"
 
@@ -117,8 +117,8 @@ def queue_system_mail(session: Session, to: str, subject: str, text: str, html: 
 def resend(session: Session, mail_id: int) -> OutgoingMail:
     """Queue an uncertain or failed mail again (a person decided); the same bytes, the same Message-ID."""
     from mail.models import UNCERTAIN
-    from server.errors import NotFound
-    from server.queue import FAILED
+    from server.floor.errors import NotFound
+    from server.floor.queue import FAILED
 
     row = session.get(OutgoingMail, mail_id)
     if row is None:

@@ -12,9 +12,9 @@ from mail import scheduler
 from mail.messages import confirmation_mail
 from mail.outbox import enqueue
 from mail.suppressions import lift
-from server import urls
-from server.clock import now
-from server.events import subscribe
+from server.floor import urls
+from server.floor.clock import now
+from server.floor.events import subscribe
 
 STOPPING = {"paused", "left", "unsubscribed"}
 

@@ -24,7 +24,7 @@ from jinja2 import ChainableUndefined, Template, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 
-from server.errors import Invalid
+from server.floor.errors import Invalid
 
 STYLE = """
 body { font-family: Georgia, 'Times New Roman', serif; color: #1f2328; line-height: 1.5; }

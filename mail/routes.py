@@ -21,10 +21,10 @@ from mail.lists import MAX_MESSAGE_BYTES
 from mail.models import MailEvent
 from mail.tracking import click_target
 from mail.unsubscribe import SCOPES, unsubscribe
-from server.clock import now
-from server.config import get_settings
-from server.db import session_scope
-from server.errors import Invalid, MechMoocError, NotFound
+from server.floor.clock import now
+from server.floor.config import get_settings
+from server.floor.db import session_scope
+from server.floor.errors import Invalid, MechMoocError, NotFound
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 # Paths the web package's CSRF protection must let through: they are called by mail clients and providers.

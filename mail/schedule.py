@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from server.errors import Invalid
+from server.floor.errors import Invalid
 
 LATE_JOIN = ("catch_up", "all_at_once", "skip")
 RESUME = ("send_missed", "skip")

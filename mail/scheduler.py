@@ -30,11 +30,11 @@ from mail.addresses import new_token
 from mail.messages import unit_mail
 from mail.models import OutgoingMail
 from mail.outbox import mail_row
-from server.clock import now
-from server.db import is_postgres
-from server.errors import Invalid
-from server.events import publish
-from server.queue import FAILED, QUEUED
+from server.floor.clock import now
+from server.floor.db import is_postgres
+from server.floor.errors import Invalid
+from server.floor.events import publish
+from server.floor.queue import FAILED, QUEUED
 
 ACTIVE = "confirmed"
 CHUNK = 5000  # ids per IN list: well inside SQLite's and PostgreSQL's parameter limits

@@ -28,10 +28,10 @@ from mail.dkim import Signer, signed, signer_from_settings, wire_bytes
 from mail.models import CANCELLED, TRANSACTIONAL, UNCERTAIN, OutgoingMail, RateBucket
 from mail.suppressions import BLOCKS_TRANSACTIONAL, suppressed
 from mail.transport import Envelope, MaildirOutbox, Outcome, SmtpPool, outbox_path, parse_smtp_url
-from server.clock import now
-from server.config import get_settings
-from server.db import UTCDateTime, is_postgres
-from server.queue import DONE, FAILED, QUEUED, backoff, lease_update
+from server.floor.clock import now
+from server.floor.config import get_settings
+from server.floor.db import UTCDateTime, is_postgres
+from server.floor.queue import DONE, FAILED, QUEUED, backoff, lease_update
 
 ROUND_PER_CONNECTION = 10
 MAX_ATTEMPTS = 8
@@ -154,7 +154,7 @@ def reserve(session: Session, count: int, rate: float) -> float:
     if bucket is None:
         bucket = RateBucket(name="smtp", tat=0.0)
         session.add(bucket)
-    # Wall-clock seconds, not server.clock: the limit is about real sending speed, even under a frozen clock.
+    # Wall-clock seconds, not server.floor.clock: the limit is about real sending speed, even under a frozen clock.
     current = time.time()
     start = max(current, bucket.tat)
     bucket.tat = start + count / rate

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from courses.models import Post, Run, StudyGroup
 from courses.versions import pinned
 from mail.models import MailEvent, OutgoingMail
-from server.queue import DONE
+from server.floor.queue import DONE
 
 COLUMNS = ("scheduled", "sent", "delivered", "bounced", "opened", "clicked", "unsubscribed", "replies")
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mail.models import Suppression
-from server.clock import now
+from server.floor.clock import now
 
 SOFT_BOUNCE_LIMIT = 3
 # Transactional mails a person asked for themselves may still reach an address that opted out or bounced;

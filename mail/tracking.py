@@ -6,8 +6,8 @@ import hashlib
 import hmac
 from urllib.parse import urlencode
 
-from server.config import get_settings
-from server.urls import absolute
+from server.floor.config import get_settings
+from server.floor.urls import absolute
 
 
 def _signature(token: str, url: str) -> str:

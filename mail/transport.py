@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
-from server.errors import SettingsError
+from server.floor.errors import SettingsError
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from courses.models import Enrollment
 from mail.bounces import mail_by_token
 from mail.models import MailEvent
 from mail.suppressions import suppress
-from server.clock import now
-from server.errors import NotFound
-from server.events import publish
+from server.floor.clock import now
+from server.floor.errors import NotFound
+from server.floor.events import publish
 
 SCOPES = ("run", "all")
 

@@ -2,8 +2,8 @@
 
 from alembic import context
 
-from server.db import Base, make_engine
-from server.models import load_all
+from server.floor.db import Base, make_engine
+from server.roof.models import load_all
 
 load_all()
 config = context.config
@@ -18,7 +18,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    """Migrate over a live connection (the one handed in by `server.migrate`, if any)."""
+    """Migrate over a live connection (the one handed in by `server.roof.migrate`, if any)."""
     connection = config.attributes.get("connection")
     if connection is not None:
         _run(connection)

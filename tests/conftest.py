@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from server.bootstrap import boot
-from server.db import Base, get_engine, session_factory
-from server.settings import Settings, load_settings
+from server.floor.db import Base, get_engine, session_factory
+from server.floor.settings import Settings, load_settings
+from server.roof.bootstrap import boot
 from tests.support.backends import PG_URL, require_postgres
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -14,8 +14,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from server.errors import SettingsError
-from server.settings import Settings
+from server.floor.errors import SettingsError
+from server.floor.settings import Settings
 from web.csrf import CSRFMiddleware
 from web.errors import error_response
 from web.errors import exception_handlers as _exception_handlers

@@ -19,9 +19,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 
-from server.accounts import ROLES, Account
-from server.config import get_settings
-from server.db import session_scope
+from server.floor.accounts import ROLES, Account
+from server.floor.config import get_settings
+from server.floor.db import session_scope
 
 SESSION_ACCOUNT = "account_id"
 SESSION_STAMP = "auth"

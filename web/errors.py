@@ -10,8 +10,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from server.errors import Invalid, NotFound, PermissionDenied
-from server.instance import DEFAULTS
+from server.floor.errors import Invalid, NotFound, PermissionDenied
+from server.floor.instance import DEFAULTS
 from web.templating import environment, render
 
 TITLES = {

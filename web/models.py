@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import Base, UTCDateTime
+from server.floor.db import Base, UTCDateTime
 
 
 class Attempt(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.accounts import Account
+from server.floor.accounts import Account
 from web.auth import has_role
 
 

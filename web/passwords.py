@@ -9,11 +9,11 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from server.accounts import Account, hash_password
-from server.clock import now
-from server.errors import Invalid
-from server.instance import instance_info
-from server.urls import absolute
+from server.floor.accounts import Account, hash_password
+from server.floor.clock import now
+from server.floor.errors import Invalid
+from server.floor.instance import instance_info
+from server.floor.urls import absolute
 from web.models import PasswordReset
 
 LIFETIME = timedelta(hours=1)

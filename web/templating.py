@@ -14,8 +14,8 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from server.db import session_scope
-from server.instance import instance_info
+from server.floor.db import session_scope
+from server.floor.instance import instance_info
 from web.auth import current_account
 from web.csrf import csrf_input, csrf_token
 from web.flash import pop_flashes

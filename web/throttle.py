@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from server.clock import now
+from server.floor.clock import now
 from web.models import Attempt
 
 

@@ -16,8 +16,8 @@ from federation.follows import activity_id
 from federation.handlers import Inbound, activity_type, handles, object_id
 from federation.models import RemoteActor
 from federation.vocabulary import AS
-from server import urls
-from server.errors import PermissionDenied
+from server.floor import urls
+from server.floor.errors import PermissionDenied
 
 # Actor types that are people: only they are enrolled by a Follow (Mastodon's way of joining).
 LEARNER_TYPES = frozenset({"Person"})

@@ -8,7 +8,7 @@ from federation import follows
 from federation.fetch import FetchError, remote_actor
 from federation.handlers import Inbound, handles, object_id
 from federation.models import Following, RemoteActor
-from server.events import publish
+from server.floor.events import publish
 
 
 @handles("Move")

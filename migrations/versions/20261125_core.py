@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import server.db
+import server.floor.db
 from sqlalchemy.dialects import postgresql
 
 revision: str = '20261125_core'
@@ -30,7 +30,7 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=200), nullable=True),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('disabled', sa.Boolean(), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_accounts')),
     sa.UniqueConstraint('email', name=op.f('uq_accounts_email')),
     sa.UniqueConstraint('handle', name=op.f('uq_accounts_handle'))
@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_domain_events'))
     )
     with op.batch_alter_table('domain_events', schema=None) as batch_op:
@@ -72,8 +72,8 @@ def upgrade() -> None:
     sa.Column('upstream_version', sa.Integer(), nullable=True),
     sa.Column('current_version', sa.Integer(), nullable=True),
     sa.Column('draft_changed', sa.Boolean(), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['owner_id'], ['accounts.id'], name=op.f('fk_courses_owner_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_courses')),
     sa.UniqueConstraint('slug', name=op.f('uq_courses_slug'))
@@ -83,7 +83,7 @@ def upgrade() -> None:
     sa.Column('course_id', sa.Integer(), nullable=False),
     sa.Column('fork_id', sa.String(length=2000), nullable=False),
     sa.Column('name', sa.String(length=300), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_course_forks_course_id_courses'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_course_forks')),
     sa.UniqueConstraint('course_id', 'fork_id', name=op.f('uq_course_forks_course_id_fork_id'))
@@ -96,7 +96,7 @@ def upgrade() -> None:
     sa.Column('course_id', sa.Integer(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('snapshot', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('published_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_course_versions_course_id_courses'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_course_versions')),
     sa.UniqueConstraint('course_id', 'number', name=op.f('uq_course_versions_course_id_number'))
@@ -111,8 +111,8 @@ def upgrade() -> None:
     sa.Column('version_number', sa.Integer(), nullable=False),
     sa.Column('start_date', sa.Date(), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
-    sa.Column('signup_opens_at', server.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('signup_closes_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('signup_opens_at', server.floor.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('signup_closes_at', server.floor.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('capacity', sa.Integer(), nullable=True),
     sa.Column('group_size', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
@@ -120,7 +120,7 @@ def upgrade() -> None:
     sa.Column('previous_run_id', sa.Integer(), nullable=True),
     sa.Column('organizer_id', sa.Integer(), nullable=True),
     sa.Column('anonymised', sa.Boolean(), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_runs_course_id_courses')),
     sa.ForeignKeyConstraint(['organizer_id'], ['accounts.id'], name=op.f('fk_runs_organizer_id_accounts')),
     sa.ForeignKeyConstraint(['previous_run_id'], ['runs.id'], name=op.f('fk_runs_previous_run_id_runs')),
@@ -155,7 +155,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('language', sa.String(length=16), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], name=op.f('fk_study_groups_run_id_runs'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_study_groups')),
     sa.UniqueConstraint('handle', name=op.f('uq_study_groups_handle')),
@@ -178,11 +178,11 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('group_id', sa.Integer(), nullable=True),
     sa.Column('token', sa.String(length=64), nullable=False),
-    sa.Column('confirmed_at', server.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('paused_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('confirmed_at', server.floor.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('paused_at', server.floor.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('next_position', sa.Integer(), nullable=False),
-    sa.Column('next_due_at', server.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_due_at', server.floor.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_enrollments_account_id_accounts')),
     sa.ForeignKeyConstraint(['group_id'], ['study_groups.id'], name=op.f('fk_enrollments_group_id_study_groups'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], name=op.f('fk_enrollments_run_id_runs'), ondelete='CASCADE'),
@@ -218,7 +218,7 @@ def upgrade() -> None:
     sa.Column('visibility', sa.String(length=16), nullable=False),
     sa.Column('held', sa.Boolean(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_posts_course_id_courses'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['group_id'], ['study_groups.id'], name=op.f('fk_posts_group_id_study_groups'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['in_reply_to_id'], ['posts.id'], name=op.f('fk_posts_in_reply_to_id_posts'), ondelete='SET NULL'),

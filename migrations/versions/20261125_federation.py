@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import server.db
+import server.floor.db
 from sqlalchemy.dialects import postgresql
 
 revision: str = '20261125_federation'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('blocker', sa.String(length=2000), nullable=False),
     sa.Column('blocked', sa.String(length=2000), nullable=False),
     sa.Column('activity_id', sa.String(length=2000), nullable=True),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_federation_actor_blocks')),
     sa.UniqueConstraint('blocker', 'blocked', name=op.f('uq_federation_actor_blocks_blocker_blocked'))
     )
@@ -39,8 +39,8 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=2000), nullable=False),
     sa.Column('private_pem', sa.Text(), nullable=False),
     sa.Column('public_pem', sa.Text(), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('rotated_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('rotated_at', server.floor.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_federation_actor_keys')),
     sa.UniqueConstraint('actor', name=op.f('uq_federation_actor_keys_actor'))
     )
@@ -52,12 +52,12 @@ def upgrade() -> None:
     sa.Column('host', sa.String(length=255), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=True),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('delivered_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', server.floor.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('locked_until', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('locked_until', server.floor.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_federation_deliveries')),
     sa.UniqueConstraint('activity_id', 'inbox', name=op.f('uq_federation_deliveries_activity_id_inbox'))
@@ -72,7 +72,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('domain', sa.String(length=255), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_federation_domain_blocks')),
     sa.UniqueConstraint('domain', name=op.f('uq_federation_domain_blocks_domain'))
     )
@@ -83,7 +83,7 @@ def upgrade() -> None:
     sa.Column('inbox', sa.String(length=2000), nullable=False),
     sa.Column('shared_inbox', sa.String(length=2000), nullable=True),
     sa.Column('follow_id', sa.String(length=2000), nullable=True),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_federation_followers')),
     sa.UniqueConstraint('actor', 'follower', name=op.f('uq_federation_followers_actor_follower'))
     )
@@ -97,7 +97,7 @@ def upgrade() -> None:
     sa.Column('target', sa.String(length=2000), nullable=False),
     sa.Column('follow_id', sa.String(length=2000), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_federation_following')),
     sa.UniqueConstraint('actor', 'target', name=op.f('uq_federation_following_actor_target')),
     sa.UniqueConstraint('follow_id', name=op.f('uq_federation_following_follow_id'))
@@ -109,9 +109,9 @@ def upgrade() -> None:
     op.create_table('federation_hosts',
     sa.Column('host', sa.String(length=255), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
-    sa.Column('unavailable_since', server.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_success_at', server.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_failure_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('unavailable_since', server.floor.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_success_at', server.floor.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_failure_at', server.floor.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('host', name=op.f('pk_federation_hosts'))
     )
     op.create_table('federation_inbox',
@@ -122,11 +122,11 @@ def upgrade() -> None:
     sa.Column('recipient', sa.String(length=2000), nullable=True),
     sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('outcome', sa.String(length=200), nullable=False),
-    sa.Column('received_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('locked_until', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('locked_until', server.floor.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_federation_inbox')),
     sa.UniqueConstraint('activity_id', name=op.f('uq_federation_inbox_activity_id'))
@@ -141,7 +141,7 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=2000), nullable=False),
     sa.Column('object', sa.String(length=2000), nullable=False),
     sa.Column('activity_id', sa.String(length=2000), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_federation_likes')),
     sa.UniqueConstraint('activity_id', name=op.f('uq_federation_likes_activity_id')),
     sa.UniqueConstraint('actor', 'object', name=op.f('uq_federation_likes_actor_object'))
@@ -162,7 +162,7 @@ def upgrade() -> None:
     sa.Column('followers', sa.String(length=2000), nullable=True),
     sa.Column('moved_to', sa.String(length=2000), nullable=True),
     sa.Column('document', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('fetched_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('fetched_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_federation_remote_actors')),
     sa.UniqueConstraint('ap_id', name=op.f('uq_federation_remote_actors_ap_id'))
     )
@@ -176,8 +176,8 @@ def upgrade() -> None:
     sa.Column('reporter', sa.String(length=2000), nullable=False),
     sa.Column('targets', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('content', sa.Text(), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('resolved_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', server.floor.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolution', sa.String(length=200), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_federation_reports')),
     sa.UniqueConstraint('activity_id', name=op.f('uq_federation_reports_activity_id'))

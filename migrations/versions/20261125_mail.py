@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import server.db
+import server.floor.db
 from sqlalchemy.dialects import postgresql
 
 revision: str = '20261125_mail'
@@ -33,8 +33,8 @@ def upgrade() -> None:
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('soft_bounces', sa.Integer(), nullable=False),
     sa.Column('detail', sa.Text(), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mail_suppressions')),
     sa.UniqueConstraint('email', name=op.f('uq_mail_suppressions_email'))
     )
@@ -48,10 +48,10 @@ def upgrade() -> None:
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('audience', sa.String(length=16), nullable=False),
     sa.Column('author_id', sa.Integer(), nullable=True),
-    sa.Column('send_at', server.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('send_at', server.floor.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', server.floor.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('extra', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['author_id'], ['accounts.id'], name=op.f('fk_mail_compositions_author_id_accounts')),
     sa.ForeignKeyConstraint(['run_id'], ['runs.id'], name=op.f('fk_mail_compositions_run_id_runs'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mail_compositions'))
@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.Column('outcome', sa.String(length=200), nullable=False),
     sa.Column('post_id', sa.Integer(), nullable=True),
     sa.Column('raw', sa.Text(), nullable=False),
-    sa.Column('received_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['post_id'], ['posts.id'], name=op.f('fk_mail_inbound_post_id_posts'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mail_inbound')),
     sa.UniqueConstraint('message_id', name=op.f('uq_mail_inbound_message_id'))
@@ -88,14 +88,14 @@ def upgrade() -> None:
     sa.Column('post_id', sa.Integer(), nullable=True),
     sa.Column('unit_position', sa.Integer(), nullable=True),
     sa.Column('unit_slug', sa.String(length=120), nullable=True),
-    sa.Column('sending_at', server.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sending_at', server.floor.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', server.floor.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('smtp_response', sa.String(length=500), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', server.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('locked_until', server.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('locked_until', server.floor.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['enrollment_id'], ['enrollments.id'], name=op.f('fk_mail_outgoing_enrollment_id_enrollments'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['group_id'], ['study_groups.id'], name=op.f('fk_mail_outgoing_group_id_study_groups'), ondelete='SET NULL'),
@@ -120,7 +120,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('email', sa.String(length=320), nullable=False),
     sa.Column('detail', sa.Text(), nullable=False),
-    sa.Column('created_at', server.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', server.floor.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['mail_id'], ['mail_outgoing.id'], name=op.f('fk_mail_events_mail_id_mail_outgoing'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mail_events'))
     )

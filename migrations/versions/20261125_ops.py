@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import server.db
+import server.floor.db
 
 revision: str = "20261125_ops"
 down_revision: str | Sequence[str] | None = None
@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "worker_heartbeats",
         sa.Column("worker", sa.String(length=200), nullable=False),
-        sa.Column("beat_at", server.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("beat_at", server.floor.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("beats", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("worker", name=op.f("pk_worker_heartbeats")),
     )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import server.db
+import server.floor.db
 
 revision: str = "20261125_web"
 down_revision: str | Sequence[str] | None = None
@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("scope", sa.String(length=16), nullable=False),
         sa.Column("key", sa.String(length=320), nullable=False),
-        sa.Column("at", server.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", server.floor.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_web_attempts")),
     )
     with op.batch_alter_table("web_attempts", schema=None) as batch_op:
@@ -35,9 +35,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", server.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", server.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("used_at", server.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", server.floor.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", server.floor.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", server.floor.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from courses.folder import export_course, import_course
 from courses.models import Course, Unit
-from server.errors import Invalid
+from server.floor.errors import Invalid
 from tests.conftest import FIXTURES
 
 COURSES = sorted((FIXTURES / "courses").iterdir())

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from courses import forks
 from courses.models import Course, CourseVersion
-from server.errors import Invalid
-from server.events import DomainEvent
+from server.floor.errors import Invalid
+from server.floor.events import DomainEvent
 from tests.federation.test_vocabulary import gentle_python
 
 ORIGIN = "https://a.example/courses/gentle-python"

@@ -12,9 +12,9 @@ from courses import editor, versions
 from courses.folder import import_course
 from courses.models import Course
 from courses.runs import advance_runs, create_run, find_run, run_for_signup, successor_of
-from server.clock import frozen
-from server.errors import Invalid
-from server.events import DomainEvent
+from server.floor.clock import frozen
+from server.floor.errors import Invalid
+from server.floor.events import DomainEvent
 from tests.conftest import FIXTURES
 
 MONDAY = date(2027, 1, 4)
@@ -124,7 +124,7 @@ def test_editor_services_and_draft_changes(session: Session) -> None:
 
 
 def test_the_status_job_is_declared_every_minute_and_advances_runs(session: Session) -> None:
-    from server import jobs
+    from server.floor import jobs
 
     declared = jobs.registered()["courses.advance_runs"]
     assert declared.every == 60 and "courses.anonymise_finished_runs" in jobs.registered()
@@ -142,7 +142,7 @@ def test_handles_are_one_namespace(session: Session) -> None:
     from courses.groups import form_groups
     from courses.handles import handle_taken
     from courses.signup import admin_enroll
-    from server.accounts import create_account
+    from server.floor.accounts import create_account
 
     create_account(session, "x@example.org", handle="gentle-python-2027-01-04-1")
     course = _course(session)

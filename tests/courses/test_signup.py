@@ -16,10 +16,10 @@ from courses.models import Enrollment, Post, Run, StudyGroup
 from courses.privacy import anonymise_finished_runs, can_see_learners
 from courses.runs import advance_runs, create_run
 from courses.signup import admin_enroll, confirm, enroll_actor, request_signup
-from server.accounts import create_account
-from server.clock import frozen
-from server.errors import Invalid, NotFound
-from server.events import DomainEvent
+from server.floor.accounts import create_account
+from server.floor.clock import frozen
+from server.floor.errors import Invalid, NotFound
+from server.floor.events import DomainEvent
 from tests.conftest import FIXTURES
 
 BEFORE = datetime(2026, 12, 1, tzinfo=UTC)

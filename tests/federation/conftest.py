@@ -22,8 +22,8 @@ from starlette.testclient import TestClient
 from federation import fetch, inbox, routes
 from federation.keys import SigningKey, generate_pem
 from federation.signatures import sign_request
-from server.clock import now
-from server.settings import Settings
+from server.floor.clock import now
+from server.floor.settings import Settings
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "activitypub"
 

@@ -16,10 +16,10 @@ from federation.keys import actor_key
 from federation.models import ActorBlock, Delivery, Follower, RemoteActor, RemoteHost
 from federation.moderation import block_domain
 from federation.signatures import ReceivedRequest, check_policy, parse_signature, verify_signature
-from server import urls
-from server.clock import frozen, now
-from server.config import use_settings
-from server.settings import Settings
+from server.floor import urls
+from server.floor.clock import frozen, now
+from server.floor.config import use_settings
+from server.floor.settings import Settings
 from tests.federation.conftest import Remote
 from tests.federation.sink import Sink, running_sink
 
@@ -169,7 +169,7 @@ def test_gives_up_after_the_configured_time(session: Session, settings: Settings
 
 
 def test_a_worker_killed_mid_batch_loses_nothing(session: Session, settings: Settings, sink: Sink) -> None:
-    from server.queue import claim
+    from server.floor.queue import claim
 
     add_follower(session, f"{sink.url}/users/ann", f"{sink.url}/users/ann/inbox", None)
     delivery.enqueue(session, announce(), sender=COURSE, recipients=[f"{COURSE}/followers"])

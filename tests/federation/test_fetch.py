@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from federation import fetch
 from federation.guard import GuardedTransport, Refused, check_url, is_public
 from federation.keys import SigningKey, generate_pem
-from server.settings import Settings
+from server.floor.settings import Settings
 
 KEY = SigningKey(key_id="http://testserver.localhost/actor#main-key", private_pem=generate_pem()[0])
 

@@ -13,9 +13,9 @@ from courses.models import Enrollment, Post, Run, StudyGroup
 from courses.signup import admin_enroll, confirm
 from federation import cohorts, reports
 from federation.models import Report
-from server import urls
-from server.errors import Invalid, PermissionDenied
-from server.events import DomainEvent, publish
+from server.floor import urls
+from server.floor.errors import Invalid, PermissionDenied
+from server.floor.events import DomainEvent, publish
 from tests.federation.flows_support import course_and_run, deliveries, receive, remote_person
 
 

@@ -10,7 +10,7 @@ from courses.models import CourseFork, Post
 from courses.versions import publish
 from federation import follows, forks
 from federation.models import Follower, Following
-from server import urls
+from server.floor import urls
 from tests.federation.flows_support import course_and_run, deliveries, receive, remote_person
 from tests.federation.test_vocabulary import gentle_python
 

@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses.models import Post
-from server import urls
-from server.accounts import create_account
+from server.floor import urls
+from server.floor.accounts import create_account
 from tests.federation.conftest import Remote
 from tests.federation.flows_support import receive
 

@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 from courses import forks as course_forks
 from courses.models import Post
 from federation.signatures import sign_request
-from server import urls
-from server.clock import now
+from server.floor import urls
+from server.floor.clock import now
 from tests.federation.conftest import InstanceClient, Remote
 from tests.federation.flows_support import course_and_run
 

@@ -16,8 +16,8 @@ from federation import inbox
 from federation.keys import SigningKey, generate_pem
 from federation.models import Delivery, Follower, InboxActivity
 from federation.moderation import block_domain
-from server import urls
-from server.clock import now
+from server.floor import urls
+from server.floor.clock import now
 from tests.federation.conftest import InstanceClient, Remote, payload, signed_post
 
 ASONIX = "https://masto.asonix.dog/users/asonix"
@@ -244,8 +244,8 @@ def test_a_concurrent_writer_does_not_strand_an_activity(
     # then failed with "database is locked", the inbox job stopped and the activity sat out its lease.
     from federation import handlers
     from federation.handlers import Inbound, handles
-    from server.db import session_scope
-    from server.events import DomainEvent
+    from server.floor.db import session_scope
+    from server.floor.events import DomainEvent
 
     handlers.load()
     monkeypatch.setitem(handlers._registry, "TestConcurrentWrite", [])  # this test's handler, this test only

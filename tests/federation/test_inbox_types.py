@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from courses.models import Post
 from federation import inbox
 from federation.models import ActorBlock, Delivery, Follower, Following, InboxActivity, Like, RemoteActor, Report
-from server import urls
+from server.floor import urls
 from tests.federation.conftest import InstanceClient, Remote, payload, signed_post
 from tests.federation.test_inbox import make_course
 
@@ -36,7 +36,7 @@ def receive(client: InstanceClient, remote: Remote, name: str, replace: dict[str
 
 
 def row_of(activity_id: str) -> InboxActivity:
-    from server.db import session_scope
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         row = session.scalar(select(InboxActivity).where(InboxActivity.activity_id == activity_id))

@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session
 
 from federation import keys
 from federation.models import ActorKey
-from server import urls
-from server.errors import Invalid
-from server.settings import Settings
+from server.floor import urls
+from server.floor.errors import Invalid
+from server.floor.settings import Settings
 
 
 def test_instance_key_is_made_once_and_kept(session: Session, settings: Settings) -> None:
@@ -41,7 +41,7 @@ def test_rotation_sends_an_update_with_the_new_key_to_followers(session: Session
     import json
 
     from federation.models import Delivery, Follower
-    from server.accounts import create_account
+    from server.floor.accounts import create_account
 
     create_account(session, "ada@example.org", handle="ada")
     ada = urls.person("ada")

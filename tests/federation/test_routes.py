@@ -16,11 +16,11 @@ from courses.models import Course, Run, StudyGroup
 from federation import routes
 from federation.keys import load_public_key
 from federation.signatures import sign_request
-from server import urls
-from server.accounts import create_account
-from server.clock import now
-from server.config import use_settings
-from server.settings import Settings
+from server.floor import urls
+from server.floor.accounts import create_account
+from server.floor.clock import now
+from server.floor.config import use_settings
+from server.floor.settings import Settings
 from tests.federation.conftest import Remote
 
 AP = {"Accept": "application/activity+json"}

@@ -15,11 +15,11 @@ from courses.models import Course
 from courses.versions import publish
 from federation.signatures import sign_request
 from federation.units import UnitFacts, rendered
-from server import urls
-from server.app import create_app
-from server.clock import now
-from server.config import use_settings
-from server.settings import Settings
+from server.floor import urls
+from server.floor.clock import now
+from server.floor.config import use_settings
+from server.floor.settings import Settings
+from server.roof.app import create_app
 from tests.federation.conftest import Remote
 from tests.federation.flows_support import GENTLE
 

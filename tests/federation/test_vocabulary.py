@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from federation import vocabulary
 from federation.vocabulary import CourseIds, RunFacts
-from server.errors import Invalid
+from server.floor.errors import Invalid
 
 BASE = "https://a.example"
 IDS = CourseIds(course=f"{BASE}/courses/c", url=f"{BASE}/courses/c", forks=f"{BASE}/courses/c/forks", version=3)

@@ -86,8 +86,8 @@ ZONES += ["Africa/Nairobi", "Asia/Kolkata", "Asia/Shanghai", "Asia/Tokyo", "Aust
 
 def _boot_here(tmp_path: Path, database_url: str | None):  # type: ignore[no-untyped-def]
     """Boot this test process on the CLI's database, to sign learners up through the services."""
-    from server.bootstrap import boot
-    from server.settings import load_settings
+    from server.floor.settings import load_settings
+    from server.roof.bootstrap import boot
 
     environ = {"MECHMOOC_DATA_DIR": str(tmp_path / "data"), "MECHMOOC_URL": BASE_URL, "MECHMOOC_INSECURE_HTTP": "1"}
     if database_url:
@@ -101,7 +101,7 @@ def test_acceptance_200_learners_sign_up_confirm_and_are_grouped(mechmooc, tmp_p
     from courses.models import Enrollment
     from courses.runs import find_run
     from courses.signup import confirm, request_signup
-    from server.db import get_engine, session_scope
+    from server.floor.db import get_engine, session_scope
 
     mechmooc("course", "import", str(GENTLE))
     created = mechmooc("run", "create", "gentle-python", "--start", "2031-03-03", "--every", "1", "--timezone", "UTC")

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from mail.models import UNCERTAIN, OutgoingMail
 from mail.scheduler import schedule_all_due
 from mail.sender import ROUND_PER_CONNECTION
-from server.bootstrap import boot
-from server.clock import frozen
-from server.db import get_engine, session_factory
-from server.queue import DONE
+from server.floor.clock import frozen
+from server.floor.db import get_engine, session_factory
+from server.floor.queue import DONE
+from server.roof.bootstrap import boot
 from tests.conftest import make_settings
 from tests.mail.conftest import gentle_run
 from tests.support.instances import mechmooc_command

@@ -115,8 +115,8 @@ def test_compose_runs_the_commands_and_settings_this_code_knows():
     import yaml
     from click.testing import CliRunner
 
-    from server.cli import main
-    from server.settings import KNOWN, PREFIX
+    from server.floor.settings import KNOWN, PREFIX
+    from server.roof.cli import main
 
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from courses.folder import import_course
 from courses.models import Enrollment, Run, StudyGroup
 from courses.versions import publish
-from server.config import use_settings
-from server.events import publish as publish_event
-from server.settings import Settings
+from server.floor.config import use_settings
+from server.floor.events import publish as publish_event
+from server.floor.settings import Settings
 from tests.conftest import FIXTURES
 from tests.support.smtp import SmtpSink
 

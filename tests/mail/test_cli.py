@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from server.cli import main
-from server.clock import frozen
-from server.settings import Settings
+from server.floor.clock import frozen
+from server.floor.settings import Settings
+from server.roof.cli import main
 from tests.mail.conftest import gentle_run
 from tests.support.smtp import SmtpSink
 
@@ -32,7 +32,7 @@ def environment(sqlite_settings: Settings, smtp_sink: SmtpSink, monkeypatch: pyt
 
 
 def test_send_due_at_an_instant_then_stats(environment: Settings, smtp_sink: SmtpSink) -> None:
-    from server.db import session_factory
+    from server.floor.db import session_factory
 
     session: Session = session_factory()()
     with frozen(datetime(2026, 3, 1, tzinfo=UTC)):

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from mail import compose
 from mail.jobs import send_due
 from mail.models import OutgoingMail
-from server.clock import frozen
-from server.errors import Invalid
-from server.settings import Settings
+from server.floor.clock import frozen
+from server.floor.errors import Invalid
+from server.floor.settings import Settings
 from tests.mail.conftest import gentle_run
 from tests.support.smtp import SmtpSink
 

@@ -14,10 +14,10 @@ from courses.models import Enrollment, StudyGroup
 from mail.lists import accept_group_mail
 from mail.sender import send_all
 from mail.stats import COLUMNS, run_stats, stats_text
-from server import urls
-from server.clock import frozen
-from server.events import publish
-from server.settings import Settings
+from server.floor import urls
+from server.floor.clock import frozen
+from server.floor.events import publish
+from server.floor.settings import Settings
 from tests.mail.conftest import gentle_run
 from tests.support.instances import base_environment, mechmooc_command
 from tests.support.smtp import SmtpSink

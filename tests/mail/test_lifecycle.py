@@ -21,9 +21,9 @@ from mail.models import OutgoingMail, Suppression
 from mail.scheduler import schedule_all_due
 from mail.sender import send_all
 from mail.stats import run_stats
-from server.clock import frozen
-from server.config import use_settings
-from server.settings import Settings
+from server.floor.clock import frozen
+from server.floor.config import use_settings
+from server.floor.settings import Settings
 from tests.mail.conftest import gentle_run
 from tests.support.smtp import SmtpSink, free_port
 
@@ -118,7 +118,7 @@ def test_hard_bounce_by_smtp_suppresses_and_reconfirming_lifts(
     assert len(smtp_sink.to("bob@example.org")) == 1 and len(smtp_sink.to("ann@example.org")) == 2
     assert unit_mail(session, "bob@example.org", 1).state == "cancelled"
     assert run_stats(session, session.get(Enrollment, 2).run)["units"][0]["bounced"] == 1  # type: ignore[union-attr]
-    from server.events import publish
+    from server.floor.events import publish
 
     publish(session, "enrollment.confirmed", {"enrollment_id": 2})
     session.commit()

@@ -12,7 +12,7 @@ from courses.models import Enrollment
 from mail.models import OutgoingMail
 from mail.scheduler import LOOKAHEAD, schedule_all_due
 from mail.sender import send_all
-from server.clock import frozen
+from server.floor.clock import frozen
 from tests.mail.conftest import gentle_run
 from tests.support.smtp import SmtpSink
 

@@ -15,10 +15,10 @@ from mail.models import OutgoingMail
 from mail.scheduler import schedule_all_due
 from mail.sender import send_all
 from mail.transport import outbox_path
-from server.clock import frozen
-from server.config import use_settings
-from server.events import publish, subscribe
-from server.settings import Settings
+from server.floor.clock import frozen
+from server.floor.config import use_settings
+from server.floor.events import publish, subscribe
+from server.floor.settings import Settings
 from tests.mail.conftest import gentle_run
 from tests.support.smtp import SmtpSink
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mail.render import render
-from server.errors import Invalid
+from server.floor.errors import Invalid
 
 CONTEXT = {
     "learner": {"name": "<b>Bo</b> *star*"},

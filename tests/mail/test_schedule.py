@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mail.schedule import first_due, local_instant, natural_due, naturals, next_slot, parse_send_time, plan, zone
-from server.errors import Invalid
+from server.floor.errors import Invalid
 
 ZONES = [
     "Europe/Berlin",

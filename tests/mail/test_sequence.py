@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from courses.models import Course, Enrollment
 from mail.scheduler import schedule_all_due
 from mail.sender import send_all
-from server.clock import frozen
-from server.settings import Settings
+from server.floor.clock import frozen
+from server.floor.settings import Settings
 from tests.mail.conftest import gentle_run
 from tests.support.smtp import SmtpSink
 

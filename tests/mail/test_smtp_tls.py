@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from mail.outbox import queue_system_mail
 from mail.sender import send_all
-from server.config import use_settings
-from server.settings import Settings
+from server.floor.config import use_settings
+from server.floor.settings import Settings
 from tests.support.smtp import free_port
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from mail.models import OutgoingMail
 from mail.outbox import queue_system_mail
-from server.errors import Invalid
+from server.floor.errors import Invalid
 
 
 def test_system_mail_is_a_queued_row_with_text_and_html(session: Session) -> None:

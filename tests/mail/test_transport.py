@@ -15,7 +15,7 @@ from mail.models import OutgoingMail
 from mail.outbox import queue_system_mail
 from mail.sender import lease
 from mail.transport import Envelope, SmtpPool, SmtpTarget
-from server.db import session_scope
+from server.floor.db import session_scope
 from tests.support.smtp import free_port
 
 MESSAGE = b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\n.leading dot\r\nbody\r\n"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from server.accounts import Account, check_password, create_account
-from server.errors import Invalid
+from server.floor.accounts import Account, check_password, create_account
+from server.floor.errors import Invalid
 
 
 def test_create_and_check_password(session):

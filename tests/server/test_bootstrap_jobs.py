@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.testclient import TestClient
 
-from server.celery_app import beat_schedule, broker_folders, install_waker, make_celery, queues
-from server.heartbeat import WorkerHeartbeat, last_beat, record_beat
-from server.jobs import Job, registered, wake
+from server.floor.heartbeat import WorkerHeartbeat, last_beat, record_beat
+from server.floor.jobs import Job, registered, wake
+from server.roof.celery_app import beat_schedule, broker_folders, install_waker, make_celery, queues
 
 
 def test_every_job_becomes_a_task_and_periodic_ones_a_beat_entry(sqlite_settings):
@@ -53,7 +53,7 @@ def test_heartbeat_keeps_one_row_per_worker_and_forgets_old_ones(session):
 
 
 def test_healthz_reports_a_stale_worker_as_unhealthy(session, settings):
-    from server.app import create_app
+    from server.roof.app import create_app
 
     client = TestClient(create_app(settings))
     fresh = client.get("/healthz")
@@ -72,7 +72,7 @@ def test_healthz_reports_a_stale_worker_as_unhealthy(session, settings):
 
 
 def test_a_worker_that_never_beat_is_only_excused_in_the_first_minute():
-    from server.health import check_worker
+    from server.roof.health import check_worker
 
     assert check_worker(None, uptime=5).ok
     assert not check_worker(None, uptime=300).ok

@@ -2,8 +2,8 @@
 
 import pytest
 
-from server.errors import SettingsError
-from server.settings import load_settings
+from server.floor.errors import SettingsError
+from server.floor.settings import load_settings
 
 
 def test_defaults_make_a_laptop_instance(tmp_path):

@@ -6,7 +6,7 @@
     def test_something(live_server, browser_page):
         browser_page.goto(live_server.url + "/login")
 
-`live_server` serves the whole app (server.app.create_app) with uvicorn in a thread of the test
+`live_server` serves the whole app (server.roof.app.create_app) with uvicorn in a thread of the test
 process on 127.0.0.1, on a fresh SQLite instance whose MECHMOOC_URL is that address, so links in
 mails point at it. The test can use the database directly (`session_scope()`), e.g. to read the
 outbox. `browser_page` is a fresh browser context (own cookies) and page per test.
@@ -25,8 +25,8 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from server.config import use_settings
-from server.settings import Settings
+from server.floor.config import use_settings
+from server.floor.settings import Settings
 from tests.support.backends import IN_CI
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -65,7 +65,7 @@ def _serve(server: uvicorn.Server, sock: socket.socket) -> threading.Thread:
 @pytest.fixture
 def live_server(sqlite_settings: Settings) -> Iterator[LiveServer]:
     """The whole app on http://127.0.0.1:PORT (uvicorn in a thread), stopped after the test."""
-    from server.app import create_app
+    from server.roof.app import create_app
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -40,7 +40,7 @@ def mechmooc_command() -> list[str]:
     if script.is_file():
         return [str(script)]
     found = shutil.which("mechmooc")
-    return [found] if found else [sys.executable, "-c", "from server.cli import main; main()"]
+    return [found] if found else [sys.executable, "-c", "from server.roof.cli import main; main()"]
 
 
 def ok(done: subprocess.CompletedProcess[str]) -> str:

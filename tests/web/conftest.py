@@ -13,12 +13,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-import server.accounts
+import server.floor.accounts
 import web.app
-from server.accounts import create_account
-from server.db import session_scope
-from server.errors import NotFound
-from server.settings import Settings
+from server.floor.accounts import create_account
+from server.floor.db import session_scope
+from server.floor.errors import NotFound
+from server.floor.settings import Settings
 from tests.support.browser import browser_page, chromium, live_server  # noqa: F401  (fixtures)
 from web.auth import require_role
 from web.csrf import posted_form
@@ -79,7 +79,7 @@ def build_app(settings: Settings) -> Starlette:
 @pytest.fixture(autouse=True)
 def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2id with its cheapest parameters: the same code path, without 0.1-0.5 s per hash."""
-    monkeypatch.setattr(server.accounts, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+    monkeypatch.setattr(server.floor.accounts, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture

@@ -17,11 +17,11 @@ from starlette.testclient import TestClient
 from courses.folder import import_course
 from courses.models import Course
 from courses.runs import create_run
-from server.accounts import Account, create_account
-from server.app import create_app
-from server.clock import now
-from server.db import session_scope
-from server.settings import Settings
+from server.floor.accounts import Account, create_account
+from server.floor.clock import now
+from server.floor.db import session_scope
+from server.floor.settings import Settings
+from server.roof.app import create_app
 from tests.web.conftest import PASSWORD, csrf_of, log_in
 
 GENTLE = Path(__file__).parents[1] / "fixtures" / "courses" / "gentle-python"

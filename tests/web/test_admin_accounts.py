@@ -10,9 +10,9 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from mail.models import OutgoingMail
-from server.accounts import Account
-from server.clock import frozen
-from server.db import session_scope
+from server.floor.accounts import Account
+from server.floor.clock import frozen
+from server.floor.db import session_scope
 from tests.web.conftest import csrf_of, log_in
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

@@ -15,12 +15,12 @@ from courses.models import Course, Enrollment, Run, StudyGroup
 from courses.versions import publish
 from federation import inbox
 from federation.models import ActorBlock, Delivery, DomainBlock, Report
-from server import urls
-from server.app import create_app
-from server.clock import now
-from server.db import session_scope
-from server.queue import FAILED, QUEUED
-from server.settings import Settings
+from server.floor import urls
+from server.floor.clock import now
+from server.floor.db import session_scope
+from server.floor.queue import FAILED, QUEUED
+from server.floor.settings import Settings
+from server.roof.app import create_app
 from tests.conftest import FIXTURES
 from tests.federation.conftest import Remote, payload, remote, signed_post  # noqa: F401  (fixture)
 from tests.web.conftest import csrf_of, log_in

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from federation.models import DomainBlock
 from federation.moderation import refused
-from server.accounts import create_account
-from server.db import session_scope
+from server.floor.accounts import create_account
+from server.floor.db import session_scope
 from tests.support.browser import LiveServer
 
 pytestmark = pytest.mark.browser

@@ -13,11 +13,11 @@ from starlette.testclient import TestClient
 import web.pages.admin
 from federation.models import Delivery, InboxActivity, RemoteHost
 from mail.models import UNCERTAIN, OutgoingMail
-from server import urls
-from server.clock import now
-from server.db import session_scope
-from server.heartbeat import record_beat
-from server.queue import DONE, FAILED, QUEUED
+from server.floor import urls
+from server.floor.clock import now
+from server.floor.db import session_scope
+from server.floor.heartbeat import record_beat
+from server.floor.queue import DONE, FAILED, QUEUED
 from tests.web.conftest import csrf_of, log_in
 
 PAGE = "/admin/queues"

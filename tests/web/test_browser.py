@@ -11,8 +11,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from mail.models import OutgoingMail
-from server.accounts import create_account
-from server.db import session_scope
+from server.floor.accounts import create_account
+from server.floor.db import session_scope
 from tests.support.browser import LiveServer
 
 pytestmark = pytest.mark.browser

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from courses.folder import import_course
 from courses.models import Course, Enrollment, Run
 from courses.runs import create_run
-from server.accounts import create_account
-from server.db import session_scope
+from server.floor.accounts import create_account
+from server.floor.db import session_scope
 from tests.support.browser import ACTION_TIMEOUT_MS, LiveServer
 from tests.web.coursepages import CONFIRM_LINK, GENTLE, PASSWORD, outbox_texts, start_in
 

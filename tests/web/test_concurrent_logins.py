@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from sqlalchemy import func, select
 
-from server.db import session_scope
+from server.floor.db import session_scope
 from tests.support.browser import LiveServer
 from web.models import Attempt
 

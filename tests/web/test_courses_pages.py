@@ -12,7 +12,7 @@ from courses.models import Course, Enrollment, Post, Run
 from courses.runs import create_run
 from courses.signup import admin_enroll
 from courses.versions import publish
-from server.db import session_scope
+from server.floor.db import session_scope
 from tests.web.coursepages import World, logged_in, outbox_texts, start_in, token_on, web, world  # noqa: F401
 
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from server.accounts import Account, hash_password
-from server.clock import frozen
-from server.db import session_scope
-from server.settings import Settings
+from server.floor.accounts import Account, hash_password
+from server.floor.clock import frozen
+from server.floor.db import session_scope
+from server.floor.settings import Settings
 from tests.web.conftest import PASSWORD, build_app, csrf_of, log_in
 from web import throttle
 from web.auth import safe_next

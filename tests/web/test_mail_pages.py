@@ -16,10 +16,10 @@ from courses.models import Enrollment
 from mail.models import OutgoingMail
 from mail.scheduler import schedule_all_due
 from mail.sender import send_all
-from server.accounts import Account
-from server.clock import frozen
-from server.db import session_scope
-from server.settings import Settings
+from server.floor.accounts import Account
+from server.floor.clock import frozen
+from server.floor.db import session_scope
+from server.floor.settings import Settings
 from tests.mail.conftest import gentle_run
 from tests.web.conftest import csrf_of, log_in
 

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from courses.models import Enrollment, Run
 from courses.signup import admin_enroll
-from server.db import session_scope
+from server.floor.db import session_scope
 from tests.web.coursepages import GENTLE, World, course_row, logged_in, start_in, token_on, web, world  # noqa: F401
 
 

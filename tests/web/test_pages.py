@@ -6,8 +6,8 @@ import re
 
 from starlette.testclient import TestClient
 
-from server.app import create_app
-from server.settings import Settings
+from server.floor.settings import Settings
+from server.roof.app import create_app
 from tests.web.conftest import csrf_of
 
 

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from mail.models import OutgoingMail
-from server.accounts import Account, check_password, create_account
-from server.clock import frozen
-from server.db import session_scope
-from server.errors import Invalid
+from server.floor.accounts import Account, check_password, create_account
+from server.floor.clock import frozen
+from server.floor.db import session_scope
+from server.floor.errors import Invalid
 from tests.web.conftest import csrf_of, log_in
 from web import passwords
 from web.models import PasswordReset

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
-from server.accounts import Account
-from server.db import session_scope
-from server.instance import instance_info
+from server.floor.accounts import Account
+from server.floor.db import session_scope
+from server.floor.instance import instance_info
 from tests.web.conftest import csrf_of, log_in
 from web.auth import has_role, may_change
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from courses.models import Enrollment
-from server.db import session_scope
+from server.floor.db import session_scope
 from tests.web.coursepages import CONFIRM_LINK, World, outbox_texts, token_on, web, world  # noqa: F401
 
 

@@ -8,9 +8,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.accounts import Account, check_password, hash_password
-from server.db import session_scope, write_scope
-from server.errors import Invalid
+from server.floor.accounts import Account, check_password, hash_password
+from server.floor.db import session_scope, write_scope
+from server.floor.errors import Invalid
 from web import passwords, throttle
 from web.auth import current_account, log_in, log_out, require_login, safe_next
 from web.csrf import posted_form

@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.db import session_scope, write_scope
-from server.instance import instance_info, set_instance_info
+from server.floor.db import session_scope, write_scope
+from server.floor.instance import instance_info, set_instance_info
 from web.auth import require_role
 from web.csrf import posted_form
 from web.flash import flash

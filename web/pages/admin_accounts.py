@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.accounts import ROLES, Account, create_account
-from server.db import session_scope, write_scope
-from server.errors import Invalid, NotFound
+from server.floor.accounts import ROLES, Account, create_account
+from server.floor.db import session_scope, write_scope
+from server.floor.errors import Invalid, NotFound
 from web.auth import current_account, require_role
 from web.csrf import posted_form
 from web.flash import flash

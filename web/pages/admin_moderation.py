@@ -19,8 +19,8 @@ from federation import admin as federation_admin
 from federation import cohorts, moderation, reports
 from federation.keys import is_local
 from federation.models import Report
-from server.db import session_scope, write_scope
-from server.errors import Invalid, NotFound
+from server.floor.db import session_scope, write_scope
+from server.floor.errors import Invalid, NotFound
 from web.auth import require_role
 from web.csrf import posted_form
 from web.flash import flash

@@ -18,11 +18,11 @@ from starlette.routing import BaseRoute, Route
 from federation import admin as federation_admin
 from federation.delivery import JOB as DELIVERY_JOB
 from mail.models import OutgoingMail
-from server.clock import now
-from server.db import session_scope, write_scope
-from server.heartbeat import STALE_AFTER, WorkerHeartbeat
-from server.jobs import wake
-from server.queue import DONE, FAILED, QUEUED
+from server.floor.clock import now
+from server.floor.db import session_scope, write_scope
+from server.floor.heartbeat import STALE_AFTER, WorkerHeartbeat
+from server.floor.jobs import wake
+from server.floor.queue import DONE, FAILED, QUEUED
 from web.auth import require_role
 from web.csrf import posted_form
 from web.flash import flash

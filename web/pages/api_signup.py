@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from courses.runs import find_run
-from server.db import session_scope
-from server.errors import NotFound
+from server.floor.db import session_scope
+from server.floor.errors import NotFound
 from web.pages.runs import run_facts
 from web.pages.signup import SignupAttempt, form_context, submit_signup
 from web.templating import render

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from server.db import session_scope
+from server.floor.db import session_scope
 
 
 def catalogue_context(request: Request) -> dict[str, Any]:

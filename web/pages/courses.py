@@ -16,9 +16,9 @@ from courses import forks as course_forks
 from courses.models import Course, Run
 from courses.runs import find_course
 from courses.versions import snapshot_of
-from server import urls
-from server.db import session_scope
-from server.errors import MechMoocError
+from server.floor import urls
+from server.floor.db import session_scope
+from server.floor.errors import MechMoocError
 from web.auth import current_account, may_change, require_role
 from web.flash import flash
 from web.templating import render

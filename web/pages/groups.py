@@ -20,9 +20,9 @@ from starlette.routing import BaseRoute, Route
 from courses.models import Enrollment, Post, StudyGroup
 from courses.privacy import can_see_learners
 from courses.signup import SEATED, by_token
-from server import urls
-from server.db import session_scope
-from server.errors import NotFound
+from server.floor import urls
+from server.floor.db import session_scope
+from server.floor.errors import NotFound
 from web.auth import current_account
 from web.templating import render
 

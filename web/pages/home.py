@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from server.config import get_settings
+from server.floor.config import get_settings
 from web.pages.catalogue import catalogue_context
 from web.templating import instance, render
 

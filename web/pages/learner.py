@@ -22,9 +22,9 @@ from courses.addresses import check_email
 from courses.models import Enrollment
 from courses.runs import next_run
 from courses.signup import by_token
-from server import urls
-from server.db import session_scope, write_scope
-from server.errors import Invalid, NotFound
+from server.floor import urls
+from server.floor.db import session_scope, write_scope
+from server.floor.errors import Invalid, NotFound
 from web import throttle
 from web.csrf import posted_form
 from web.flash import flash

@@ -14,10 +14,10 @@ from mail.models import UNCERTAIN, OutgoingMail, Suppression
 from mail.outbox import resend
 from mail.suppressions import lift
 from mail.transport import local_outbox
-from server.config import get_settings
-from server.db import session_scope, write_scope
-from server.errors import NotFound
-from server.queue import FAILED
+from server.floor.config import get_settings
+from server.floor.db import session_scope, write_scope
+from server.floor.errors import NotFound
+from server.floor.queue import FAILED
 from web.auth import require_role
 from web.csrf import posted_form
 from web.flash import flash

@@ -12,8 +12,8 @@ from starlette.routing import BaseRoute, Route
 
 from mail import compose
 from mail.stats import COLUMNS, run_stats, stats_csv
-from server.db import session_scope, write_scope
-from server.errors import Invalid
+from server.floor.db import session_scope, write_scope
+from server.floor.errors import Invalid
 from web.auth import current_account
 from web.csrf import posted_form
 from web.flash import flash

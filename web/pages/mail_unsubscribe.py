@@ -9,8 +9,8 @@ from starlette.routing import BaseRoute, Route
 from courses.models import Enrollment, Run
 from courses.versions import pinned
 from mail.bounces import mail_by_token
-from server.db import session_scope
-from server.errors import NotFound
+from server.floor.db import session_scope
+from server.floor.errors import NotFound
 from web.templating import render
 
 

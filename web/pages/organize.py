@@ -26,10 +26,10 @@ from courses.models import LATE_JOIN_POLICIES, Course, CourseFork, Run
 from courses.privacy import organizer_courses
 from courses.runs import find_course
 from federation.follows import follower_count
-from server import urls
-from server.accounts import Account
-from server.db import session_scope
-from server.errors import Invalid, PermissionDenied
+from server.floor import urls
+from server.floor.accounts import Account
+from server.floor.db import session_scope
+from server.floor.errors import Invalid, PermissionDenied
 from web.auth import current_account, may_change, require_role
 from web.csrf import posted_form
 from web.flash import flash

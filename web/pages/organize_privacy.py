@@ -16,8 +16,8 @@ from starlette.routing import BaseRoute, Route
 from courses.models import Enrollment, Run
 from courses.privacy import anonymise_finished_runs
 from courses.runs import times_of
-from server.config import get_settings
-from server.db import session_scope
+from server.floor.config import get_settings
+from server.floor.db import session_scope
 from web.auth import require_role
 from web.csrf import posted_form
 from web.flash import flash

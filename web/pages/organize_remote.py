@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server import urls
-from server.db import session_scope
-from server.errors import MechMoocError
+from server.floor import urls
+from server.floor.db import session_scope
+from server.floor.errors import MechMoocError
 from web.auth import require_role
 from web.csrf import posted_form
 from web.flash import flash

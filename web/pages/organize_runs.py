@@ -26,8 +26,8 @@ from courses.privacy import can_see_learners
 from courses.runs import check_timezone, create_run, find_run
 from courses.signup import admin_enroll, seats_taken
 from courses.summary import run_summary
-from server.db import session_scope
-from server.errors import Invalid, NotFound, PermissionDenied
+from server.floor.db import session_scope
+from server.floor.errors import Invalid, NotFound, PermissionDenied
 from web.auth import current_account, require_role
 from web.csrf import posted_form
 from web.flash import flash

@@ -22,8 +22,8 @@ from starlette.routing import BaseRoute, Route
 from courses import editor
 from courses.merge_tags import SAMPLE_CONTEXT, body_problem, sandbox
 from courses.models import Course, Unit
-from server.db import session_scope
-from server.errors import Invalid
+from server.floor.db import session_scope
+from server.floor.errors import Invalid
 from web.auth import require_role
 from web.csrf import posted_form
 from web.flash import flash

@@ -15,8 +15,8 @@ from courses import versions
 from courses.models import Enrollment, Run, StudyGroup
 from courses.runs import find_run, times_of
 from courses.signup import SEATED
-from server import urls
-from server.db import session_scope
+from server.floor import urls
+from server.floor.db import session_scope
 from web.pages.signup import form_context
 from web.templating import render
 

@@ -21,9 +21,9 @@ from starlette.routing import BaseRoute, Route
 from courses import signup, versions
 from courses.models import Run
 from courses.runs import accepts_signups, find_run, run_for_signup
-from server.clock import now
-from server.db import session_scope, write_scope
-from server.errors import Invalid, MechMoocError, NotFound
+from server.floor.clock import now
+from server.floor.db import session_scope, write_scope
+from server.floor.errors import Invalid, MechMoocError, NotFound
 from web.csrf import posted_form
 from web.templating import render
 

@@ -14,8 +14,8 @@ from starlette.routing import BaseRoute, Route
 
 from courses.runs import find_course
 from federation.units import facts_of, public_snapshot, rendered
-from server import urls
-from server.db import session_scope
+from server.floor import urls
+from server.floor.db import session_scope
 from web.auth import current_account, may_change
 from web.templating import render
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from server.errors import SettingsError
+from server.floor.errors import SettingsError
 
 PREFIX = "MECHMOOC_"
 KNOWN = {

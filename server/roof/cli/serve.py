@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from server.cli.base import emit, instance, json_option
+from server.roof.cli.base import emit, instance, json_option
 
 
 @click.command()
@@ -14,7 +14,7 @@ from server.cli.base import emit, instance, json_option
 @click.option("--demo", is_flag=True, help="Fill an empty instance with a demo course and an open run.")
 def serve(host: str, port: int, no_worker: bool, demo: bool) -> None:
     """Migrate, create the instance keys, serve the web app and run the background worker."""
-    from server.serve import serve as run_instance
+    from server.roof.serve import serve as run_instance
 
     run_instance(host=host, port=port, worker=not no_worker, demo=demo)
 
@@ -24,7 +24,7 @@ def serve(host: str, port: int, no_worker: bool, demo: bool) -> None:
 @click.option("--queues", default=None, help="Comma-separated queues to consume (default: all).")
 def worker(concurrency: int | None, queues: str | None) -> None:
     """Run a Celery worker that works every background job."""
-    from server.celery_app import run_worker
+    from server.roof.celery_app import run_worker
 
     settings = instance(migrate=False)
     run_worker(settings, concurrency, [q.strip() for q in queues.split(",") if q.strip()] if queues else None)
@@ -33,7 +33,7 @@ def worker(concurrency: int | None, queues: str | None) -> None:
 @click.command()
 def scheduler() -> None:
     """Run the periodic scheduler (Celery beat); run exactly one per instance."""
-    from server.celery_app import run_scheduler
+    from server.roof.celery_app import run_scheduler
 
     settings = instance(migrate=False)
     run_scheduler(settings)
@@ -43,7 +43,7 @@ def scheduler() -> None:
 @json_option
 def health(as_json: bool) -> None:
     """Check the database, the broker and the worker heartbeat (the `/healthz` report); exit 1 if unhealthy."""
-    from server.health import health as report_health
+    from server.roof.health import health as report_health
 
     settings = instance(migrate=False)
     # A separate process cannot know when the web app started: give no start-up grace.

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from sqlalchemy import String, Table, Text, Update, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from server.clock import now
-from server.db import UTCDateTime, is_postgres
+from server.floor.clock import now
+from server.floor.db import UTCDateTime, is_postgres
 
 QUEUED = "queued"
 DONE = "done"

@@ -3,10 +3,10 @@
 import importlib
 
 MODEL_MODULES = (
-    "server.accounts",
-    "server.instance",
-    "server.events",
-    "server.heartbeat",
+    "server.floor.accounts",
+    "server.floor.instance",
+    "server.floor.events",
+    "server.floor.heartbeat",
     "web.models",
     "courses.models",
     "mail.models",

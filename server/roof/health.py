@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import text
 
-from server.clock import now
-from server.db import session_scope
-from server.heartbeat import STALE_AFTER, last_beat
-from server.settings import Settings
+from server.floor.clock import now
+from server.floor.db import session_scope
+from server.floor.heartbeat import STALE_AFTER, last_beat
+from server.floor.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def check_database() -> tuple[Check, float | None]:
 def check_broker(settings: Settings) -> Check:
     """Ping the broker: a Redis PING, or the embedded transport's folder being writable."""
     if settings.embedded_broker:
-        from server.celery_app import broker_folders
+        from server.roof.celery_app import broker_folders
 
         folder = broker_folders(settings)["data_folder_in"]
         try:

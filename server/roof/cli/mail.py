@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import click
 
-from server.cli.base import emit, instance, json_option
-from server.errors import Invalid
+from server.floor.errors import Invalid
+from server.roof.cli.base import emit, instance, json_option
 
 
 def _instant(value: str) -> datetime:
@@ -29,7 +29,7 @@ def mail_group() -> None:
 @json_option
 def send_due(at: str | None, as_json: bool) -> None:
     """Schedule the units due now (or at --now) and send the outbox; prints how many mails went out."""
-    from server.clock import frozen
+    from server.floor.clock import frozen
 
     instant = _instant(at) if at else None
     instance()
@@ -58,7 +58,7 @@ def stats(run_ref: str, as_json: bool, as_csv: bool) -> None:
     instance()
     from courses.runs import find_run
     from mail.stats import run_stats, stats_csv, stats_text
-    from server.db import session_scope
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         report = run_stats(session, find_run(session, run_ref))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from server.settings import Settings, load_settings
+from server.floor.settings import Settings, load_settings
 
 _override: list[Settings] = []
 

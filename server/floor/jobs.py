@@ -1,7 +1,7 @@
 """The task base: domain packages declare background jobs here; the roof makes Celery tasks of them.
 
 A job is a plain function of no arguments that claims due rows and works them (see
-`server.queue`). `every` makes it periodic (the scheduler runs it); `wake(name)` asks a worker to
+`server.floor.queue`). `every` makes it periodic (the scheduler runs it); `wake(name)` asks a worker to
 run it soon (the broker only wakes workers up; the rows hold the state).
 """
 

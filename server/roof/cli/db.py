@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from server.cli.base import instance
+from server.roof.cli.base import instance
 
 
 @click.group()
@@ -15,8 +15,8 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Apply every Alembic migration up to the heads of all branches."""
-    from server.db import get_engine
-    from server.migrate import is_current
+    from server.floor.db import get_engine
+    from server.roof.migrate import is_current
 
     instance(migrate=True)
     if not is_current(get_engine()):  # boot() migrated; say so only if that somehow did not take

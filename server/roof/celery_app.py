@@ -14,8 +14,8 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
-from server.jobs import Job, registered, set_waker
-from server.settings import Settings
+from server.floor.jobs import Job, registered, set_waker
+from server.floor.settings import Settings
 
 DEFAULT_QUEUE = "default"
 
@@ -59,7 +59,7 @@ def _task_body(job_name: str) -> Any:
 
 
 def make_celery(settings: Settings) -> Celery:
-    """The Celery app for this instance; call after `server.bootstrap.boot()` so every job is declared."""
+    """The Celery app for this instance; call after `server.roof.bootstrap.boot()` so every job is declared."""
     jobs = registered()
     app = Celery("mechmooc", broker=settings.celery_broker(), set_as_current=True)
     app.conf.update(
@@ -89,7 +89,7 @@ def make_celery(settings: Settings) -> Celery:
 
 
 def install_waker(app: Celery) -> None:
-    """Make `server.jobs.wake(name)` send job `name`'s task to the workers."""
+    """Make `server.floor.jobs.wake(name)` send job `name`'s task to the workers."""
 
     def wake(name: str) -> None:
         job = registered()[name]
@@ -101,7 +101,7 @@ def install_waker(app: Celery) -> None:
 @worker_process_init.connect
 def _fresh_connections(**_: Any) -> None:
     # A forked pool process must not reuse the parent's pooled database connections.
-    from server.db import get_engine
+    from server.floor.db import get_engine
 
     get_engine().dispose(close=False)
 

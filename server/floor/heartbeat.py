@@ -10,9 +10,9 @@ from sqlalchemy import String, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from server.clock import now
-from server.db import Base, UTCDateTime, write_scope
-from server.jobs import job
+from server.floor.clock import now
+from server.floor.db import Base, UTCDateTime, write_scope
+from server.floor.jobs import job
 
 HEARTBEAT_EVERY = 10.0
 # A worker silent for this long is presumed dead; its row is forgotten a day later.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from server.cli import course, db, federation_cmds, mail, run, serve, user
-from server.cli.base import MechMoocGroup
+from server.roof.cli import course, db, federation_cmds, mail, run, serve, user
+from server.roof.cli.base import MechMoocGroup
 
 main = MechMoocGroup(name="mechmooc", help="Mechanical MOOC: a federated community server for peer-learning courses.")
 for module in (serve, db, user, course, run, mail, federation_cmds):

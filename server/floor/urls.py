@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.config import get_settings
+from server.floor.config import get_settings
 
 
 def absolute(path: str) -> str:

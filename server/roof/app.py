@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from server.config import get_settings
-from server.settings import Settings
+from server.floor.config import get_settings
+from server.floor.settings import Settings
 
 
 async def healthz(request: Request) -> JSONResponse:
     """Database, broker and worker heartbeat: 200 when all are well, 503 otherwise."""
-    from server.health import health
+    from server.roof.health import health
 
     uptime = time.monotonic() - request.app.state.started
     healthy, report = await run_in_threadpool(health, get_settings(), uptime)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from server.cli.base import emit, instance, json_option
-from server.cli.course import course_group
+from server.roof.cli.base import emit, instance, json_option
+from server.roof.cli.course import course_group
 
 
 def _local_course(session, slug: str):  # type: ignore[no-untyped-def]
@@ -23,9 +23,9 @@ def follow_command(id_or_handle: str, as_handle: str | None) -> None:
     """Follow a course on another instance (or any fediverse actor); prints the followed id."""
     instance()
     from federation import actors, follows
-    from server import urls
-    from server.db import session_scope
-    from server.errors import NotFound
+    from server.floor import urls
+    from server.floor.db import session_scope
+    from server.floor.errors import NotFound
 
     with session_scope() as session:
         follower = urls.instance_actor()
@@ -47,8 +47,8 @@ def fork_command(id_or_handle: str, slug: str | None) -> None:
     """Copy a course of another instance here, keeping its provenance; prints the new course's id."""
     instance()
     from federation import forks
-    from server import urls
-    from server.db import session_scope
+    from server.floor import urls
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         course = forks.fork(session, id_or_handle, slug=slug)
@@ -64,7 +64,7 @@ def upstream_command(slug: str) -> None:
     """Show what the fork SLUG's origin changed since the fork last pulled (a unified diff)."""
     instance()
     from federation import forks
-    from server.db import session_scope
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         diff = forks.upstream_diff(session, _local_course(session, slug))
@@ -77,7 +77,7 @@ def pull_upstream_command(slug: str) -> None:
     """Take the origin's current version into the fork SLUG's draft (publish it to make it current)."""
     instance()
     from federation import forks
-    from server.db import session_scope
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         course = forks.pull_upstream(session, _local_course(session, slug))
@@ -96,7 +96,7 @@ def block_domain_command(domain: str, reason: str) -> None:
     """Refuse activities from DOMAIN (and subdomains), deliver nothing there (queued ones cancelled)."""
     instance()
     from federation.admin import block_domain
-    from server.db import session_scope
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         outcome = block_domain(session, domain, reason)
@@ -111,8 +111,8 @@ def unblock_domain_command(domain: str) -> None:
     """Lift a domain block."""
     instance()
     from federation.moderation import unblock_domain
-    from server.db import session_scope
-    from server.errors import NotFound
+    from server.floor.db import session_scope
+    from server.floor.errors import NotFound
 
     with session_scope() as session:
         if not unblock_domain(session, domain):
@@ -126,7 +126,7 @@ def reports_command(as_json: bool) -> None:
     """The open Flag reports (the admin's moderation queue)."""
     instance()
     from federation.reports import open_reports
-    from server.db import session_scope
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         rows = [
@@ -153,8 +153,8 @@ def remove_member_command(group_handle: str, member: str, block: bool) -> None:
 
     from courses.models import StudyGroup
     from federation import cohorts
-    from server.db import session_scope
-    from server.errors import NotFound
+    from server.floor.db import session_scope
+    from server.floor.errors import NotFound
 
     with session_scope() as session:
         group = session.scalar(select(StudyGroup).where(StudyGroup.handle == group_handle))
@@ -191,7 +191,7 @@ def post_command(handle: str, text: str, to: tuple[str, ...], in_reply_to: str |
     instance()
     from federation.fetch import resolve
     from federation.posting import post_as
-    from server.db import session_scope
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         targets = [t if t.startswith(("http://", "https://")) else resolve(session, t).ap_id for t in to]
@@ -209,8 +209,8 @@ def rotate_key_command(handle: str) -> None:
     """
     instance()
     from federation import actors, keys
-    from server.db import session_scope
-    from server.errors import NotFound
+    from server.floor.db import session_scope
+    from server.floor.errors import NotFound
 
     with session_scope() as session:
         local = actors.by_handle(session, handle)

@@ -10,9 +10,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from server.clock import now
-from server.db import Base, UTCDateTime
-from server.errors import Invalid
+from server.floor.clock import now
+from server.floor.db import Base, UTCDateTime
+from server.floor.errors import Invalid
 
 ROLES = ("admin", "organizer", "learner")
 HANDLE = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,62}$")

@@ -10,7 +10,7 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.cli.base import emit, instance, json_option
+from server.roof.cli.base import emit, instance, json_option
 
 
 @click.group("course", help="Course templates: import, export, list.")
@@ -35,8 +35,8 @@ def import_command(path: Path, replace: bool) -> None:
     """Import a course folder (course.toml + units/*.md) or a .zip of one; print its id."""
     instance()
     from courses.folder import import_course
-    from server import urls
-    from server.db import session_scope
+    from server.floor import urls
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         course = import_course(session, path, replace=replace)
@@ -52,7 +52,7 @@ def export_command(slug: str, path: Path) -> None:
     """Write course SLUG in the folder format to PATH (a .zip if PATH ends in .zip)."""
     instance()
     from courses.folder import export_course
-    from server.db import session_scope
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         written = export_course(session, slug, path)
@@ -65,8 +65,8 @@ def list_command(as_json: bool) -> None:
     """Local courses with their units, versions, runs, forks and followers."""
     instance()
     from courses.models import Course, CourseFork, Run
-    from server import urls
-    from server.db import session_scope
+    from server.floor import urls
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         forks = dict(session.execute(select(CourseFork.course_id, func.count()).group_by(CourseFork.course_id)).all())

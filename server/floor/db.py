@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from server.config import get_settings
+from server.floor.config import get_settings
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from server.clock import now
-from server.db import session_scope
+from server.floor.clock import now
+from server.floor.db import session_scope
 
 log = logging.getLogger("mechmooc.demo")
 COURSE_FOLDERS = Path(__file__).parent / "courses"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from server.db import Base
+from server.floor.db import Base
 
 DEFAULTS = {
     "name": "Mechanical MOOC",

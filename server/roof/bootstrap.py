@@ -6,10 +6,10 @@ import os
 import secrets
 from dataclasses import replace
 
-from server.config import get_settings, use_settings
-from server.db import get_engine
-from server.errors import SettingsError
-from server.settings import Settings, load_settings
+from server.floor.config import get_settings, use_settings
+from server.floor.db import get_engine
+from server.floor.errors import SettingsError
+from server.floor.settings import Settings, load_settings
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -55,15 +55,15 @@ def boot(settings: Settings | None = None, migrate: bool = True, host: str = "12
         settings = replace(settings, secret_key=_stored_secret(settings))
     use_settings(settings)
     check_database(settings)
-    from server.models import load_all
+    from server.roof.models import load_all
 
     load_all()
     if migrate:
-        from server.migrate import is_current, upgrade
+        from server.roof.migrate import is_current, upgrade
 
         if not is_current(get_engine()):
             upgrade(get_engine())
-    from server.wiring import connect
+    from server.roof.wiring import connect
 
     connect()
     return get_settings()

@@ -23,15 +23,15 @@ from typing import Any
 
 import uvicorn
 
-from server.bootstrap import boot
-from server.db import session_scope
-from server.errors import MechMoocError, SettingsError
-from server.settings import Settings, load_settings
+from server.floor.db import session_scope
+from server.floor.errors import MechMoocError, SettingsError
+from server.floor.settings import Settings, load_settings
+from server.roof.bootstrap import boot
 
 log = logging.getLogger("mechmooc.serve")
 CHILD_STOP_TIMEOUT = 60.0
 # The children are started as `mechmooc <command>` with this interpreter, the entry point's own code.
-CLI = [sys.executable, "-c", "from server.cli import main; main()"]
+CLI = [sys.executable, "-c", "from server.roof.cli import main; main()"]
 
 
 class PortBusy(MechMoocError):
@@ -162,8 +162,8 @@ def start_inbound_smtp(settings: Settings) -> Any:
 
 def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None:
     """Run the instance until SIGTERM/SIGINT: migrate, keys, optional demo, web app and children."""
-    from server.app import create_app
-    from server.celery_app import install_waker, make_celery
+    from server.roof.app import create_app
+    from server.roof.celery_app import install_waker, make_celery
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -173,7 +173,7 @@ def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None
     settings = boot(settings)
     ensure_keys()
     if demo:
-        from server.demo import fill_demo
+        from server.roof.demo import fill_demo
 
         fill_demo()
     install_waker(make_celery(settings))

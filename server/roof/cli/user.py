@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from server.cli.base import emit, instance, json_option
+from server.roof.cli.base import emit, instance, json_option
 
 
 @click.group()
@@ -21,8 +21,8 @@ def user() -> None:
 @json_option
 def create(email: str, password: str | None, role: str, handle: str | None, display_name: str, as_json: bool) -> None:
     """Create a local account; prints its id alone on the last line."""
-    from server.accounts import create_account
-    from server.db import session_scope
+    from server.floor.accounts import create_account
+    from server.floor.db import session_scope
 
     instance()
     with session_scope() as session:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from server.errors import MechMoocError
+from server.floor.errors import MechMoocError
 
 
 class MechMoocGroup(click.Group):
@@ -46,6 +46,6 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 def instance(migrate: bool = True) -> Any:
     """Load settings, prepare the data dir and database, wire the packages; return the Settings."""
-    from server.bootstrap import boot
+    from server.roof.bootstrap import boot
 
     return boot(migrate=migrate)

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from server.cli.base import emit, instance, json_option
-from server.errors import Invalid
+from server.floor.errors import Invalid
+from server.roof.cli.base import emit, instance, json_option
 
 
 @click.group("run", help="Runs (cohorts) of a course: create, enroll, import, group, show.")
@@ -48,8 +48,8 @@ def create_command(
     instance()
     from courses.runs import create_run, find_course
     from courses.zones import check_timezone, local_midnight
-    from server import urls
-    from server.db import session_scope
+    from server.floor import urls
+    from server.floor.db import session_scope
 
     zone = check_timezone(timezone, "--timezone")
     first = _date("--start", start)
@@ -80,7 +80,7 @@ def enroll_command(run_id: str, email: str, name: str, timezone: str, language: 
     instance()
     from courses.runs import find_run
     from courses.signup import admin_enroll
-    from server.db import session_scope
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         enrollment = admin_enroll(session, find_run(session, run_id), email, name, timezone, language, solo)
@@ -96,7 +96,7 @@ def import_command(run_id: str, csv_file: Path, dry_run: bool) -> None:
     instance()
     from courses.bulk import import_learners
     from courses.runs import find_run
-    from server.db import session_scope
+    from server.floor.db import session_scope
 
     try:
         text = csv_file.read_text(encoding="utf-8")
@@ -122,7 +122,7 @@ def group_command(run_id: str) -> None:
     instance()
     from courses.groups import form_groups
     from courses.runs import find_run
-    from server.db import session_scope
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         touched = form_groups(session, find_run(session, run_id))
@@ -137,7 +137,7 @@ def show_command(run_id: str, as_json: bool) -> None:
     instance()
     from courses.runs import find_run
     from courses.summary import run_summary
-    from server.db import session_scope
+    from server.floor.db import session_scope
 
     with session_scope() as session:
         summary = run_summary(session, find_run(session, run_id))

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from server.clock import now
-from server.db import Base, JSONDoc, UTCDateTime
+from server.floor.clock import now
+from server.floor.db import Base, JSONDoc, UTCDateTime
 
 Handler = Callable[[Session, dict[str, Any]], None]
 _handlers: dict[str, list[Handler]] = {}
