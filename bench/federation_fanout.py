@@ -30,8 +30,8 @@ def main() -> None:
     from sqlalchemy import func, insert, select
 
     from courses.models import Course
-    from federation import delivery
     from federation.models import Delivery, Follower
+    from federation.transport import delivery
     from server.floor import urls
     from server.floor.db import session_factory
     from server.floor.settings import load_settings

@@ -56,9 +56,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from courses.models import Course
-    from federation.keys import SigningKey, generate_pem
     from federation.models import InboxActivity, RemoteActor
-    from federation.signatures import sign_request
+    from federation.protocol.crypto import SigningKey, generate_pem
+    from federation.protocol.signatures import sign_request
     from server.floor import urls
     from server.floor.clock import now
     from server.floor.db import session_scope

@@ -39,6 +39,11 @@ def snapshot_of(course: Course) -> dict[str, Any]:
     return data
 
 
+def public_snapshot(course: Course) -> dict[str, Any]:
+    """The course as the public sees it: its current published version, the draft if never published."""
+    return dict(course.versions[-1].snapshot) if course.versions else snapshot_of(course)
+
+
 def publish(session: Session, course: Course) -> CourseVersion:
     """Freeze the draft as the next version and tell the packages that care."""
     if not course.units:

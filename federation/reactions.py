@@ -1,12 +1,19 @@
-"""Event handlers and background jobs of the federation package."""
+"""Event handlers and background jobs of the federation package: the one place the layers are wired."""
+
+from server.floor.events import subscribe
 
 
 def register() -> None:
-    """Subscribe this package's handlers and declare its jobs."""
+    """Subscribe this package's handlers to the domain events and declare its jobs."""
     # The inbox and delivery jobs are declared (@job) when their modules are imported.
-    from federation import delivery, handlers, inbox  # noqa: F401
+    from federation.entry import handlers, inbox  # noqa: F401
+    from federation.flows import announce, bridge, cohorts, forks
+    from federation.transport import delivery  # noqa: F401
 
     handlers.load()
-    from federation import flows
-
-    flows.register()
+    subscribe("course.published", announce.on_course_published)
+    subscribe("run.created", announce.on_run_created)
+    subscribe("course.forked", forks.on_course_forked)
+    subscribe("unit.due_for_actor", bridge.on_unit_due)
+    subscribe("post.created", bridge.on_post_created)
+    subscribe("enrollment.requested", cohorts.on_enrollment_requested)

@@ -38,6 +38,10 @@ PAGE_MODULES = (
     "web.pages.learner",
     "web.pages.groups",
     "web.pages.organize",
+    "web.pages.organize_remote",
+    "web.pages.organize_privacy",
+    "web.pages.organize_units",
+    "web.pages.organize_runs",
     # The mail package's pages (mail engineer): unsubscribe confirmation, run mail dashboard, outbox admin.
     "web.pages.mail_unsubscribe",
     "web.pages.mail_organize",

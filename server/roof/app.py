@@ -25,14 +25,14 @@ async def healthz(request: Request) -> JSONResponse:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     """The whole web app: protocol endpoints (federation, mail) and pages for people (web)."""
-    import federation.routes
+    import federation.entry.routes
     import mail.routes
     import web.app
 
     settings = settings or get_settings()
     routes = [
         Route("/healthz", healthz),
-        *federation.routes.routes(),
+        *federation.entry.routes.routes(),
         *mail.routes.routes(),
         *web.app.routes(),
     ]

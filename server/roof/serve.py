@@ -58,7 +58,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 def ensure_keys() -> None:
     """Create the instance actor's key pair on first start; later starts find it as it was."""
-    from federation.keys import ensure_instance_keys
+    from federation.transport.keys import ensure_instance_keys
 
     with session_scope() as session:
         ensure_instance_keys(session)

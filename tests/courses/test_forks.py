@@ -19,7 +19,7 @@ ORIGIN = "https://a.example/courses/gentle-python"
 
 
 def remote_snapshot() -> dict[str, Any]:
-    """gentle-python as fetched from instance A, provenance filled in as federation.forks does."""
+    """gentle-python as fetched from instance A, provenance filled in as federation.flows.forks does."""
     snapshot = gentle_python()
     snapshot["origin"] = ORIGIN
     snapshot["lineage"] = [ORIGIN]

@@ -1,7 +1,7 @@
 """Federation test support: remote actors we hold keys for, and signed POSTs to the real inbox.
 
 Remote hosts are on the internet, so fetching their actor documents is the one thing mocked:
-`remote` answers `federation.fetch.get_json` from actor documents built on the real payloads'
+`remote` answers `federation.transport.fetch.get_json` from actor documents built on the real payloads'
 actor ids, each with a fresh key this test controls (the payloads are re-signed with it).
 """
 
@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from federation import fetch, inbox, routes
-from federation.keys import SigningKey, generate_pem
-from federation.signatures import sign_request
+from federation.entry import inbox, routes
+from federation.protocol.crypto import SigningKey, generate_pem
+from federation.protocol.signatures import sign_request
+from federation.transport import fetch
 from server.floor.clock import now
 from server.floor.settings import Settings
 

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from courses.folder import import_course
 from courses.models import Course, Run
 from courses.runs import create_run
-from federation.fetch import store_actor
-from federation.handlers import Inbound, dispatch
+from federation.entry.handlers import Inbound, dispatch
 from federation.models import Delivery, RemoteActor
+from federation.transport.fetch import store_actor
 from tests.conftest import FIXTURES
 
 GENTLE = FIXTURES / "courses" / "gentle-python"

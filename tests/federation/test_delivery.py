@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from federation import delivery
-from federation.keys import actor_key
 from federation.models import ActorBlock, Delivery, Follower, RemoteActor, RemoteHost
-from federation.moderation import block_domain
-from federation.signatures import ReceivedRequest, check_policy, parse_signature, verify_signature
+from federation.protocol.signatures import ReceivedRequest, check_policy, parse_signature, verify_signature
+from federation.transport import delivery
+from federation.transport.keys import actor_key
+from federation.transport.moderation import block_domain
 from server.floor import urls
 from server.floor.clock import frozen, now
 from server.floor.config import use_settings
@@ -196,7 +196,7 @@ def test_uncached_actor_is_resolved_by_the_worker(
 
 
 def test_nothing_goes_to_an_actor_blocked_instance_wide(session: Session, settings: Settings) -> None:
-    from federation.moderation import block_actor
+    from federation.transport.moderation import block_actor
 
     add_follower(session, "https://a.example/users/ann", "https://a.example/users/ann/inbox", None)
     block_actor(session, "https://a.example/users/ann")

@@ -6,9 +6,9 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from federation import fetch
-from federation.guard import GuardedTransport, Refused, check_url, is_public
-from federation.keys import SigningKey, generate_pem
+from federation.protocol.crypto import SigningKey, generate_pem
+from federation.transport import fetch
+from federation.transport.guard import GuardedTransport, Refused, check_url, is_public
 from server.floor.settings import Settings
 
 KEY = SigningKey(key_id="http://testserver.localhost/actor#main-key", private_pem=generate_pem()[0])

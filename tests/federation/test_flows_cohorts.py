@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from courses.groups import form_groups
 from courses.models import Enrollment, Post, Run, StudyGroup
 from courses.signup import admin_enroll, confirm
-from federation import cohorts, reports
+from federation.flows import cohorts, reports
 from federation.models import Report
 from server.floor import urls
 from server.floor.errors import Invalid, PermissionDenied

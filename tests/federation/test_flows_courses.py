@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from courses import forks as course_forks
 from courses.models import CourseFork, Post
 from courses.versions import publish
-from federation import follows, forks
+from federation.flows import follows, forks
 from federation.models import Follower, Following
 from server.floor import urls
 from tests.federation.flows_support import course_and_run, deliveries, receive, remote_person

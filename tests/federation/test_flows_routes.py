@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from courses import forks as course_forks
 from courses.models import Post
-from federation.signatures import sign_request
+from federation.protocol.signatures import sign_request
 from server.floor import urls
 from server.floor.clock import now
 from tests.federation.conftest import InstanceClient, Remote

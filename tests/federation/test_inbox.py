@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from courses.models import Course
-from federation import inbox
-from federation.keys import SigningKey, generate_pem
+from federation.entry import inbox
 from federation.models import Delivery, Follower, InboxActivity
-from federation.moderation import block_domain
+from federation.protocol.crypto import SigningKey, generate_pem
+from federation.transport.moderation import block_domain
 from server.floor import urls
 from server.floor.clock import now
 from tests.federation.conftest import InstanceClient, Remote, payload, signed_post
@@ -155,7 +155,7 @@ def test_a_block_applies_to_the_next_post_of_a_known_sender(
     client: InstanceClient, session: Session, remote: Remote
 ) -> None:
     """Blocks are read on every request, not cached with the sender's key: no grace period."""
-    from federation.moderation import block_actor, unblock_domain
+    from federation.transport.moderation import block_actor, unblock_domain
 
     course = make_course(session)
     key = remote.actor(ASONIX)
@@ -171,7 +171,7 @@ def test_a_block_applies_to_the_next_post_of_a_known_sender(
 
 
 def test_blocked_actor_is_refused(client: InstanceClient, session: Session, remote: Remote) -> None:
-    from federation.moderation import block_actor
+    from federation.transport.moderation import block_actor
 
     key = remote.actor(ASONIX)
     block_actor(session, ASONIX)
@@ -180,7 +180,7 @@ def test_blocked_actor_is_refused(client: InstanceClient, session: Session, remo
 
 
 def test_rfc9421_signed_post_is_accepted(client: InstanceClient, session: Session, remote: Remote) -> None:
-    from federation.signatures import sign_rfc9421
+    from federation.protocol.signatures import sign_rfc9421
 
     course = make_course(session)
     key = remote.actor(ASONIX)
@@ -242,8 +242,8 @@ def test_a_concurrent_writer_does_not_strand_an_activity(
 ) -> None:
     # A handler reads, another process commits, the handler writes: on SQLite a deferred transaction
     # then failed with "database is locked", the inbox job stopped and the activity sat out its lease.
-    from federation import handlers
-    from federation.handlers import Inbound, handles
+    from federation.entry import handlers
+    from federation.entry.handlers import Inbound, handles
     from server.floor.db import session_scope
     from server.floor.events import DomainEvent
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses.models import Post
-from federation import inbox
+from federation.entry import inbox
 from federation.models import ActorBlock, Delivery, Follower, Following, InboxActivity, Like, RemoteActor, Report
 from server.floor import urls
 from tests.federation.conftest import InstanceClient, Remote, payload, signed_post

@@ -6,8 +6,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from federation import keys
+from federation.flows import rotation
 from federation.models import ActorKey
+from federation.protocol.crypto import load_private_key
+from federation.transport import keys
 from server.floor import urls
 from server.floor.errors import Invalid
 from server.floor.settings import Settings
@@ -19,7 +21,7 @@ def test_instance_key_is_made_once_and_kept(session: Session, settings: Settings
     assert first.id == again.id
     assert first.actor == urls.instance_actor()
     assert "BEGIN PUBLIC KEY" in first.public_pem
-    assert keys.load_private_key(first.private_pem).key_size == 2048
+    assert load_private_key(first.private_pem).key_size == 2048
     assert session.scalar(select(func.count()).select_from(ActorKey)) == 1
 
 
@@ -48,7 +50,7 @@ def test_rotation_sends_an_update_with_the_new_key_to_followers(session: Session
     old = keys.actor_key(session, ada).public_pem
     session.add(Follower(actor=ada, follower="https://b.example/users/bo", inbox="https://b.example/users/bo/inbox"))
     session.flush()
-    row = keys.rotate(session, ada)
+    row = rotation.rotate(session, ada)
     assert row.public_pem != old and row.rotated_at is not None
     update = json.loads(session.scalar(select(Delivery.body)))
     assert update["type"] == "Update" and update["object"]["id"] == ada

@@ -13,9 +13,9 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from courses.models import Course, Run, StudyGroup
-from federation import routes
-from federation.keys import load_public_key
-from federation.signatures import sign_request
+from federation.entry import routes
+from federation.protocol.crypto import load_public_key
+from federation.protocol.signatures import sign_request
 from server.floor import urls
 from server.floor.accounts import create_account
 from server.floor.clock import now

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from federation.sanitize import sanitize_html, sanitize_text
+from federation.protocol.sanitize import sanitize_html, sanitize_text
 from tests.federation.conftest import payload
 
 

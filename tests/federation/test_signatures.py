@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from federation.httpsig import HttpSignatureAuth
-from federation.keys import SigningKey, generate_pem
-from federation.signatures import (
+from federation.protocol.crypto import SigningKey, generate_pem
+from federation.protocol.signatures import (
     ReceivedRequest,
     SignatureError,
     check_policy,
@@ -21,6 +20,7 @@ from federation.signatures import (
     sign_rfc9421,
     verify_signature,
 )
+from federation.transport.httpsig import HttpSignatureAuth
 
 PRIVATE, PUBLIC = generate_pem()
 OTHER_PRIVATE, OTHER_PUBLIC = generate_pem()

@@ -13,8 +13,8 @@ from courses.folder import import_course
 from courses.forks import create_fork
 from courses.models import Course
 from courses.versions import publish
-from federation.signatures import sign_request
-from federation.units import UnitFacts, rendered
+from federation.protocol.signatures import sign_request
+from federation.protocol.unit_text import UnitFacts, rendered
 from server.floor import urls
 from server.floor.clock import now
 from server.floor.config import use_settings

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from federation import vocabulary
-from federation.vocabulary import CourseIds, RunFacts
+from federation.protocol import vocabulary
+from federation.protocol.vocabulary import CourseIds, RunFacts
 from server.floor.errors import Invalid
 
 BASE = "https://a.example"

@@ -20,8 +20,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from federation.keys import SigningKey
-from federation.signatures import sign_request
+from federation.protocol.crypto import SigningKey
+from federation.protocol.signatures import sign_request
 from tests.conftest import FIXTURES
 from tests.support.instances import Instance
 from tests.support.smtp import SmtpSink

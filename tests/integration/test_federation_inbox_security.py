@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from federation.keys import SigningKey
-from federation.signatures import sign_request
+from federation.protocol.crypto import SigningKey
+from federation.protocol.signatures import sign_request
 from tests.conftest import FIXTURES
 from tests.support.instances import InstanceFactory, query
 

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from federation.keys import SigningKey, generate_pem
-from federation.signatures import sign_request
+from federation.protocol.crypto import SigningKey, generate_pem
+from federation.protocol.signatures import sign_request
 from tests.conftest import FIXTURES
 from tests.support.instances import Instance, InstanceFactory, free_port, ok, query
 

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from courses.folder import import_course
 from courses.models import Course, Enrollment, Run, StudyGroup
 from courses.versions import publish
-from federation import inbox
+from federation.entry import inbox
 from federation.models import ActorBlock, Delivery, DomainBlock, Report
 from server.floor import urls
 from server.floor.clock import now

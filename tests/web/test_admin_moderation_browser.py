@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from federation.models import DomainBlock
-from federation.moderation import refused
+from federation.transport.moderation import refused
 from server.floor.accounts import create_account
 from server.floor.db import session_scope
 from tests.support.browser import LiveServer

@@ -1,7 +1,7 @@
 """The admin's moderation pages: Flag reports from other servers, domain blocks, study group members.
 
-Every action goes through the federation services (`federation.reports`, `federation.moderation`,
-`federation.cohorts`, `federation.admin`); this module only reads forms and renders.
+Every action goes through the federation services (`federation.flows.reports`, `federation.transport.moderation`,
+`federation.flows.cohorts`, `federation.flows.admin`); this module only reads forms and renders.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from courses.models import Enrollment, StudyGroup
-from federation import admin as federation_admin
-from federation import cohorts, moderation, reports
-from federation.keys import is_local
+from federation.flows import admin as federation_admin
+from federation.flows import cohorts, reports
 from federation.models import Report
+from federation.transport import moderation
+from federation.transport.keys import is_local
 from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid, NotFound
 from web.auth import require_role

@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from federation import admin as federation_admin
-from federation.delivery import JOB as DELIVERY_JOB
+from federation.flows import admin as federation_admin
+from federation.transport.delivery import JOB as DELIVERY_JOB
 from mail.models import OutgoingMail
 from server.floor.clock import now
 from server.floor.db import session_scope, write_scope

@@ -184,7 +184,7 @@ def _upstream_diff(session: Session, course: Course) -> str:
     origin = local_origin(session, course)
     if origin is not None:
         return course_forks.upstream_diff(course, published(origin) or {})
-    from federation.forks import upstream_diff
+    from federation.flows.forks import upstream_diff
 
     return upstream_diff(session, course)
 
@@ -194,7 +194,7 @@ def _pull(session: Session, course: Course) -> None:
     if origin is not None and origin.current_version is not None:
         course_forks.pull_upstream(session, course, published(origin) or {}, origin.current_version)
         return
-    from federation.forks import pull_upstream
+    from federation.flows.forks import pull_upstream
 
     pull_upstream(session, course)
 

@@ -24,15 +24,14 @@ from courses.course_file import render_course
 from courses.folder import document_of, import_course
 from courses.models import LATE_JOIN_POLICIES, Course, CourseFork, Run
 from courses.privacy import organizer_courses
-from courses.runs import find_course
-from federation.follows import follower_count
+from federation.flows.follows import follower_count
 from server.floor import urls
-from server.floor.accounts import Account
 from server.floor.db import session_scope
-from server.floor.errors import Invalid, PermissionDenied
-from web.auth import current_account, may_change, require_role
+from server.floor.errors import Invalid
+from web.auth import require_role
 from web.csrf import posted_form
 from web.flash import flash
+from web.organizer import editable_course, me, sentence
 from web.templating import render
 
 # Offered first in the license select; any other SPDX id can be typed in the "other" field.
@@ -49,32 +48,12 @@ FIELD_PREFIXES = (
 MAX_ZIP_BYTES = 10_000_000
 
 
-def me(request: Request) -> Account:
-    """The logged-in organizer (the guards ran already)."""
-    account = current_account(request)
-    assert account is not None
-    return account
-
-
-def editable_course(session: Session, request: Request) -> Course:
-    """The course of the path's slug, if the logged-in account may change it (else 403)."""
-    course = find_course(session, request.path_params["slug"])
-    if not may_change(current_account(request), course.owner_id):
-        raise PermissionDenied(f"course {course.slug} belongs to another organizer")
-    return course
-
-
 def field_of(message: str) -> str:
     """The form field an Invalid message names."""
     for prefix, name in FIELD_PREFIXES:
         if message.startswith(prefix):
             return name
     return "form"
-
-
-def sentence(message: str) -> str:
-    """A message as a sentence for an error summary."""
-    return message[:1].upper() + message[1:]
 
 
 def _lines(text: str) -> list[str]:
@@ -315,18 +294,12 @@ def export_zip(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     """The dashboard, the course form and editor, publishing, folder import."""
-    from web.pages import organize_privacy, organize_remote, organize_runs, organize_units
-
     return [
         Route("/organize", dashboard, name="organize"),
         Route("/organize/courses/new", new_course_form),
         Route("/organize/courses/new", new_course_submit, methods=["POST"]),
         Route("/organize/import", import_form),
         Route("/organize/import", import_submit, methods=["POST"]),
-        *organize_remote.routes(),
-        *organize_privacy.routes(),
-        *organize_units.routes(),
-        *organize_runs.routes(),
         Route("/organize/courses/{slug}", edit_course),
         Route("/organize/courses/{slug}", save_course, methods=["POST"]),
         Route("/organize/courses/{slug}/publish", publish, methods=["POST"]),

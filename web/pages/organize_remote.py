@@ -12,12 +12,12 @@ from server.floor.errors import MechMoocError
 from web.auth import require_role
 from web.csrf import posted_form
 from web.flash import flash
-from web.pages.organize import me, sentence
+from web.organizer import me, sentence
 from web.templating import render
 
 
 def _page(request: Request, target: str = "", error: str = "", status: int = 200) -> Response:
-    from federation.follows import following_of
+    from federation.flows.follows import following_of
 
     with session_scope() as session:
         following = following_of(session, urls.person(me(request).handle))
@@ -38,7 +38,7 @@ def _target(request: Request) -> str:
 @require_role("organizer")
 def follow(request: Request) -> Response:
     """POST /organize/remote/follow: follow a remote course as the organizer's own actor."""
-    from federation.follows import follow as follow_service
+    from federation.flows.follows import follow as follow_service
 
     target = _target(request)
     if not target:
@@ -56,7 +56,7 @@ def follow(request: Request) -> Response:
 @require_role("organizer")
 def fork(request: Request) -> Response:
     """POST /organize/remote/fork: copy a remote course here with its provenance; it is yours to run."""
-    from federation.forks import fork as fork_service
+    from federation.flows.forks import fork as fork_service
 
     target = _target(request)
     slug = str(posted_form(request).get("slug", "")).strip() or None

@@ -31,7 +31,7 @@ from server.floor.errors import Invalid, NotFound, PermissionDenied
 from web.auth import current_account, require_role
 from web.csrf import posted_form
 from web.flash import flash
-from web.pages.organize import editable_course, me, sentence
+from web.organizer import editable_course, me, sentence
 from web.pages.signup import zone_names
 from web.templating import render
 

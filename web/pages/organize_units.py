@@ -27,7 +27,7 @@ from server.floor.errors import Invalid
 from web.auth import require_role
 from web.csrf import posted_form
 from web.flash import flash
-from web.pages.organize import editable_course, sentence
+from web.organizer import editable_course, sentence
 from web.templating import environment, markdown, render
 
 

@@ -146,7 +146,7 @@ def submit_signup(handle: str, values: FormData | dict[str, Any]) -> tuple[Signu
 
 def _join_by_handle(session: Session, run: Run, handle: str) -> None:
     """The fediverse path of the form: the federation package resolves and enrolls the account."""
-    from federation.cohorts import join_by_handle
+    from federation.flows.cohorts import join_by_handle
 
     target = run_for_signup(session, run, now())
     if "@" not in handle.lstrip("@") and not handle.startswith(("https://", "http://")):

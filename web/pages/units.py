@@ -1,6 +1,6 @@
 """A unit's public page: /courses/{slug}/units/{unit_slug}, the HTML side of the unit's ActivityPub id.
 
-The body is rendered as in the unit's ActivityPub `content` (`federation.units.rendered`): merge tags
+The body is rendered as in the unit's ActivityPub `content` (`federation.protocol.unit_text.rendered`): merge tags
 filled with neutral values, Markdown with raw HTML escaped, the result sanitized.
 """
 
@@ -13,7 +13,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from courses.runs import find_course
-from federation.units import facts_of, public_snapshot, rendered
+from courses.versions import public_snapshot
+from federation.protocol.unit_text import facts_of, rendered
 from server.floor import urls
 from server.floor.db import session_scope
 from web.auth import current_account, may_change

@@ -21,7 +21,7 @@ def course_group() -> None:
 def _follower_count(session: Session, actor_id: str) -> int:
     """Followers of a course actor, from the federation package when it provides them."""
     try:
-        follows = importlib.import_module("federation.follows")
+        follows = importlib.import_module("federation.flows.follows")
     except ImportError:
         return 0
     counter = getattr(follows, "follower_count", None)

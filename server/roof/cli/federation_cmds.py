@@ -22,7 +22,7 @@ def _local_course(session, slug: str):  # type: ignore[no-untyped-def]
 def follow_command(id_or_handle: str, as_handle: str | None) -> None:
     """Follow a course on another instance (or any fediverse actor); prints the followed id."""
     instance()
-    from federation import actors, follows
+    from federation.flows import actors, follows
     from server.floor import urls
     from server.floor.db import session_scope
     from server.floor.errors import NotFound
@@ -46,7 +46,7 @@ def follow_command(id_or_handle: str, as_handle: str | None) -> None:
 def fork_command(id_or_handle: str, slug: str | None) -> None:
     """Copy a course of another instance here, keeping its provenance; prints the new course's id."""
     instance()
-    from federation import forks
+    from federation.flows import forks
     from server.floor import urls
     from server.floor.db import session_scope
 
@@ -63,7 +63,7 @@ def fork_command(id_or_handle: str, slug: str | None) -> None:
 def upstream_command(slug: str) -> None:
     """Show what the fork SLUG's origin changed since the fork last pulled (a unified diff)."""
     instance()
-    from federation import forks
+    from federation.flows import forks
     from server.floor.db import session_scope
 
     with session_scope() as session:
@@ -76,7 +76,7 @@ def upstream_command(slug: str) -> None:
 def pull_upstream_command(slug: str) -> None:
     """Take the origin's current version into the fork SLUG's draft (publish it to make it current)."""
     instance()
-    from federation import forks
+    from federation.flows import forks
     from server.floor.db import session_scope
 
     with session_scope() as session:
@@ -95,7 +95,7 @@ def federation_group() -> None:
 def block_domain_command(domain: str, reason: str) -> None:
     """Refuse activities from DOMAIN (and subdomains), deliver nothing there (queued ones cancelled)."""
     instance()
-    from federation.admin import block_domain
+    from federation.flows.admin import block_domain
     from server.floor.db import session_scope
 
     with session_scope() as session:
@@ -110,7 +110,7 @@ def block_domain_command(domain: str, reason: str) -> None:
 def unblock_domain_command(domain: str) -> None:
     """Lift a domain block."""
     instance()
-    from federation.moderation import unblock_domain
+    from federation.transport.moderation import unblock_domain
     from server.floor.db import session_scope
     from server.floor.errors import NotFound
 
@@ -125,7 +125,7 @@ def unblock_domain_command(domain: str) -> None:
 def reports_command(as_json: bool) -> None:
     """The open Flag reports (the admin's moderation queue)."""
     instance()
-    from federation.reports import open_reports
+    from federation.flows.reports import open_reports
     from server.floor.db import session_scope
 
     with session_scope() as session:
@@ -152,7 +152,7 @@ def remove_member_command(group_handle: str, member: str, block: bool) -> None:
     from sqlalchemy import select
 
     from courses.models import StudyGroup
-    from federation import cohorts
+    from federation.flows import cohorts
     from server.floor.db import session_scope
     from server.floor.errors import NotFound
 
@@ -172,8 +172,8 @@ def remove_member_command(group_handle: str, member: str, block: bool) -> None:
 def work_command(as_json: bool) -> None:
     """Apply received activities and send due deliveries now (what the worker does every few seconds)."""
     instance()
-    from federation.delivery import deliver_due
-    from federation.inbox import process_inbox
+    from federation.entry.inbox import process_inbox
+    from federation.transport.delivery import deliver_due
 
     data = {"applied": process_inbox(), "delivered": deliver_due()}
     emit(data, as_json, lambda d: f"applied {d['applied']} received activities, worked {d['delivered']} deliveries")
@@ -189,8 +189,8 @@ def work_command(as_json: bool) -> None:
 def post_command(handle: str, text: str, to: tuple[str, ...], in_reply_to: str | None) -> None:
     """Post TEXT as local person HANDLE to the given actors (e.g. a study group); prints the post's id."""
     instance()
-    from federation.fetch import resolve
-    from federation.posting import post_as
+    from federation.flows.posting import post_as
+    from federation.transport.fetch import resolve
     from server.floor.db import session_scope
 
     with session_scope() as session:
@@ -208,7 +208,7 @@ def rotate_key_command(handle: str) -> None:
     Its followers are sent an `Update` with the new key; prints the actor's id.
     """
     instance()
-    from federation import actors, keys
+    from federation.flows import actors, rotation
     from server.floor.db import session_scope
     from server.floor.errors import NotFound
 
@@ -216,7 +216,7 @@ def rotate_key_command(handle: str) -> None:
         local = actors.by_handle(session, handle)
         if local is None:
             raise NotFound(f"no person, course, run or group has the handle {handle!r} here")
-        keys.rotate(session, local.id)
+        rotation.rotate(session, local.id)
         actor_id = local.id
     click.echo(actor_id)
 

@@ -1,0 +1,1 @@
+"""Entry points: the inbox and its handlers, the HTTP routes and the documents they serve."""

@@ -1,0 +1,91 @@
+"""Runs are joinable Groups: Follow or Join of a run enrolls the account; Leave or Undo leaves.
+
+The protocol's follow.py records every Follow of a local actor and answers Accept; here a Follow
+of a *run* also enrolls the follower (grouped, units delivered as posts). A `Join` of a run or of
+one of its study groups does the same and is answered with `Accept` of the Join.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from courses.models import Run, StudyGroup
+from federation.entry.handlers import Inbound, activity_type, handles, object_id
+from federation.flows.cohorts import join, leave
+from federation.flows.follows import activity_id
+from federation.models import RemoteActor
+from federation.protocol.vocabulary import AS
+from federation.transport import delivery
+from server.floor import urls
+from server.floor.errors import PermissionDenied
+
+# Actor types that are people: only they are enrolled by a Follow (Mastodon's way of joining).
+LEARNER_TYPES = frozenset({"Person"})
+
+
+def _run_of(inbound: Inbound, target: str | None) -> Run | None:
+    """The local run `target` names, directly or through one of its study groups."""
+    if not target:
+        return None
+    session, handle = inbound.session, target.rstrip("/").rsplit("/", 1)[-1]
+    if target == urls.run(handle):
+        return session.scalar(select(Run).where(Run.handle == handle))
+    if target == urls.group(handle):
+        group = session.scalar(select(StudyGroup).where(StudyGroup.handle == handle))
+        return group.run if group is not None else None
+    return None
+
+
+@handles("Follow")
+def follow_run(inbound: Inbound) -> str | None:
+    """A Follow of a run (Mastodon's way to join): enroll the follower."""
+    run = _run_of(inbound, inbound.object_id)
+    if run is None or not (inbound.object_id or "").startswith(urls.run("")):
+        return None
+    follower = inbound.session.scalar(select(RemoteActor).where(RemoteActor.ap_id == inbound.actor))
+    if follower is not None and follower.type not in LEARNER_TYPES:
+        # An instance or a bot following the run wants its news, not the course: follower only.
+        return f"{inbound.actor} ({follower.type}) follows {run.handle}; not enrolled"
+    try:
+        enrollment = join(inbound.session, run, inbound.actor, follow_id=inbound.activity.get("id"))
+    except PermissionDenied as error:
+        return f"not enrolled: {error}"
+    return f"enrolled {inbound.actor} in {run.handle} (enrollment {enrollment.id})"
+
+
+@handles("Join")
+def join_run(inbound: Inbound) -> str | None:
+    """A Join of a run or a study group: enroll and answer Accept (or Reject when blocked)."""
+    target = inbound.object_id
+    run = _run_of(inbound, target)
+    if run is None or target is None:
+        return None
+    answer = "Accept"
+    try:
+        join(inbound.session, run, inbound.actor, follow_id=inbound.activity.get("id"))
+    except PermissionDenied:
+        answer = "Reject"
+    reply = {
+        "@context": AS,
+        "id": activity_id(target, answer.lower()),
+        "type": answer,
+        "actor": target,
+        "object": {k: inbound.activity[k] for k in ("id", "type", "actor", "object") if k in inbound.activity},
+    }
+    delivery.enqueue(inbound.session, reply, sender=target, recipients=[inbound.actor])
+    return f"{answer} Join of {run.handle} by {inbound.actor}"
+
+
+@handles("Leave", "Undo")
+def leave_run(inbound: Inbound) -> str | None:
+    """Leave of a run or group, or Undo of a Follow/Join of a run: the account leaves the run."""
+    target = inbound.object
+    if inbound.type == "Undo":
+        if activity_type(target) not in {"Follow", "Join"} or not isinstance(target, dict):
+            return None
+        target = target.get("object")
+    run = _run_of(inbound, object_id(target))
+    if run is None:
+        return None
+    left = leave(inbound.session, run, inbound.actor)
+    return f"{inbound.actor} left {run.handle}" if left else None

@@ -1,0 +1,32 @@
+"""Flag: a report from another server's moderators or users, queued for our admins."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from federation.entry.handlers import Inbound, handles, object_id
+from federation.models import Report
+from federation.protocol.sanitize import sanitize_text
+from federation.transport.keys import is_local
+
+
+@handles("Flag")
+def flag(inbound: Inbound) -> str | None:
+    """Store a Report when the Flag names at least one local actor or object."""
+    objects = inbound.object if isinstance(inbound.object, list) else [inbound.object]
+    targets = [ref for ref in (object_id(o) for o in objects) if ref]
+    if not any(is_local(ref) for ref in targets):
+        return None
+    session = inbound.session
+    if session.scalar(select(Report.id).where(Report.activity_id == inbound.activity_id)) is not None:
+        return "already reported"
+    content = inbound.activity.get("content")
+    session.add(
+        Report(
+            activity_id=inbound.activity_id,
+            reporter=inbound.actor,
+            targets=targets,
+            content=sanitize_text(content if isinstance(content, str) else ""),
+        )
+    )
+    return f"report about {len(targets)} object(s) queued for the admins"

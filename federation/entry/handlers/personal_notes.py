@@ -1,0 +1,50 @@
+"""Notes addressed to local people (units from runs elsewhere, replies, group boosts) are kept as their posts."""
+
+from __future__ import annotations
+
+from federation.entry.handlers import Inbound, activity_type, handles, object_id
+from federation.flows.cohorts import addressed, group_for
+from federation.flows.posting import local_people, receive_personal
+from federation.transport import fetch
+from federation.transport.keys import instance_signing_key
+
+
+@handles("Create")
+def note_to_person(inbound: Inbound) -> str | None:
+    """Store a Note addressed to a local person (not to a study group: group_posts handles those)."""
+    if activity_type(inbound.object) not in {"Note", "Article", "Page"}:
+        return None
+    recipients = addressed(inbound.activity, inbound.recipient)
+    if group_for(inbound.session, recipients) is not None:
+        return None
+    people = local_people(inbound.session, recipients)
+    if not people:
+        return None
+    post = receive_personal(inbound.session, inbound.activity, inbound.actor)
+    return f"post {post.id} for {', '.join(people)}" if post else "already stored"
+
+
+@handles("Announce")
+def boost_to_person(inbound: Inbound) -> str | None:
+    """A group's Announce of a member's post, addressed to a local person: keep the post for them.
+
+    The embedded copy is not trusted (the group signed the Announce, not the author): the Note is
+    fetched from its own server, and kept only when its author is on that server too.
+    """
+    inner = inbound.object
+    note_ref = (
+        object_id(inner.get("object"))
+        if activity_type(inner) == "Create" and isinstance(inner, dict)
+        else object_id(inner)
+    )
+    if not note_ref or not local_people(inbound.session, addressed(inbound.activity, inbound.recipient)):
+        return None
+    try:
+        note = fetch.get_json(note_ref, instance_signing_key(inbound.session))
+    except fetch.FetchError as error:
+        return f"boosted post not kept: {error}"
+    author = object_id(note.get("attributedTo"))
+    if activity_type(note) not in {"Note", "Article", "Page"} or not author or not fetch.same_origin(author, note_ref):
+        return "boosted post not kept: not a Note by an author of its own server"
+    post = receive_personal(inbound.session, {"object": {**note, "id": note_ref}}, author)
+    return f"boosted post {post.id} kept" if post else "boosted post already kept"

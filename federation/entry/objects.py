@@ -1,0 +1,125 @@
+"""The course world's objects served to ActivityPub clients: our `@context` at /ns, each course's
+`forks` collection, published versions and units as Articles, and local posts as Notes.
+
+`routes()` is called from `federation.entry.routes.routes()`; people get the pages at the same URLs
+from the web package.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from courses.models import Course, Post
+from courses.versions import public_snapshot
+from federation.entry.http import ActivityPubRoute, activity_json, signed_get_refusal
+from federation.entry.inbox import received_request
+from federation.flows import forks
+from federation.flows.posting import note_document
+from federation.protocol import vocabulary
+from federation.protocol.signatures import SignatureError
+from federation.transport.authenticate import authenticate
+from server.floor import urls
+from server.floor.config import get_settings
+from server.floor.db import session_scope
+
+AP_JSON = "application/activity+json"
+
+
+async def context_document(request: Request) -> Response:
+    """GET /ns: our JSON-LD context."""
+    return JSONResponse(vocabulary.context_document(get_settings().url), media_type="application/ld+json")
+
+
+def _forks(slug: str) -> dict | None:
+    with session_scope() as session:
+        course = session.scalar(select(Course).where(Course.slug == slug))
+        return forks.forks_collection(session, course) if course else None
+
+
+async def forks_collection(request: Request) -> Response:
+    """GET /courses/{slug}/forks: the ForgeFed forks OrderedCollection."""
+    document = await run_in_threadpool(_forks, request.path_params["slug"])
+    if document is None:
+        return JSONResponse({"error": f"no course {request.path_params['slug']}"}, status_code=404)
+    return JSONResponse(document, media_type=AP_JSON)
+
+
+def _post(ref: str, request: Request) -> tuple[int, dict]:
+    """(status, document) of a local post: announcements to anyone, others to signed server fetches."""
+    with session_scope() as session:
+        post = session.scalar(select(Post).where(Post.ap_id == urls.absolute(f"/posts/{ref}")))
+        if post is None or post.deleted or post.held or post.source == "activitypub":
+            return 404, {"error": f"no post {ref} here"}
+        if post.kind != "announcement":
+            # Group and personal posts: only to a server that proves who it is (it fetches a boost).
+            try:
+                authenticate(session, received_request(request, b""))
+            except SignatureError as error:
+                return 401, {"error": f"this post is not public; sign the request ({error})"}
+        return 200, note_document(post)
+
+
+async def post_document(request: Request) -> Response:
+    """GET /posts/{ref} as ActivityPub: the Note a boost or a reply points at."""
+    status, document = await run_in_threadpool(_post, request.path_params["ref"], request)
+    return JSONResponse(document, status_code=status, media_type=AP_JSON)
+
+
+def _version(slug: str, number: str) -> dict | None:
+    with session_scope() as session:
+        course = session.scalar(select(Course).where(Course.slug == slug))
+        version = next((v for v in course.versions if str(v.number) == number), None) if course else None
+        if version is None:
+            return None
+        course_id = urls.course(slug)
+        ids = vocabulary.CourseIds(course=course_id, url=course_id, forks=f"{course_id}/forks", version=version.number)
+        article = vocabulary.version_article(version.snapshot, ids, version.published_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return {"@context": vocabulary.context(get_settings().url), **article}
+
+
+async def version_document(request: Request) -> Response:
+    """GET /courses/{slug}/versions/{number}: a published version as the Article Mastodon degrades to."""
+    params = request.path_params
+    document = await run_in_threadpool(_version, params["slug"], params["number"])
+    if document is None:
+        return JSONResponse({"error": f"course {params['slug']} has no version {params['number']}"}, status_code=404)
+    return JSONResponse(document, media_type=AP_JSON)
+
+
+def _unit_response(request: Request) -> Response:
+    refusal = signed_get_refusal(request, False)
+    if refusal is not None:
+        return refusal
+    slug, unit_slug = request.path_params["slug"], request.path_params["unit_slug"]
+    with session_scope() as session:
+        course = session.scalar(select(Course).where(Course.slug == slug))
+        snapshot = public_snapshot(course) if course is not None else {"units": []}
+        unit = next((u for u in snapshot["units"] if u["slug"] == unit_slug), None)
+        if course is None or unit is None:
+            return JSONResponse({"error": f"course {slug} has no unit {unit_slug}"}, status_code=404)
+        course_id = urls.course(slug)
+        ids = vocabulary.CourseIds(
+            course=course_id, url=course_id, forks=f"{course_id}/forks", version=course.current_version
+        )
+        document = vocabulary.unit_document(snapshot, ids, unit)
+    return activity_json({"@context": vocabulary.context(get_settings().url), **document})
+
+
+async def unit_document(request: Request) -> Response:
+    """GET /courses/{slug}/units/{unit_slug} as ActivityPub: the unit as an Article."""
+    return await run_in_threadpool(_unit_response, request)
+
+
+def routes() -> list[BaseRoute]:
+    """The flows' machine-facing routes (the forks collection only for ActivityPub clients)."""
+    return [
+        Route("/ns", context_document, methods=["GET"]),
+        ActivityPubRoute("/courses/{slug}/forks", forks_collection, methods=["GET"]),
+        ActivityPubRoute("/courses/{slug}/versions/{number}", version_document, methods=["GET"]),
+        ActivityPubRoute("/courses/{slug}/units/{unit_slug}", unit_document, methods=["GET"]),
+        ActivityPubRoute("/posts/{ref}", post_document, methods=["GET"]),
+    ]

@@ -1,0 +1,124 @@
+"""HTTP endpoints of the federation package, mounted BEFORE the web pages.
+
+Actor documents share their URLs with the web's HTML pages: `ActivityPubRoute`
+(`federation.entry.http`) matches only requests whose Accept asks for ActivityPub, so browsers fall
+through to the web package. The course-world objects (units, versions, posts, forks) are in
+`federation.entry.objects`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from federation.entry import nodeinfo, objects, webfinger
+from federation.entry.http import ActivityPubRoute, activity_json, refused_json, signed_get_refusal
+from federation.entry.inbox import receive
+from federation.flows.actors import document_for, followers_count, local_actor_by_kind
+from federation.flows.outbox import outbox_collection
+from server.floor.db import session_scope
+from server.floor.errors import Invalid, NotFound
+
+JRD_MEDIA_TYPE = "application/jrd+json"
+KIND_PREFIXES = {"person": "users", "course": "courses", "run": "runs", "group": "groups"}
+
+
+def _actor_view(kind: str, part: str) -> Callable[[Request], Any]:
+    """An endpoint serving one part ('' for the actor, 'outbox', 'followers', 'following') of an actor."""
+
+    def build(request: Request) -> JSONResponse:
+        handle = request.path_params.get("handle", "")
+        refusal = signed_get_refusal(request, kind == "instance")
+        if refusal is not None:
+            return refusal
+        with session_scope() as session:
+            actor = local_actor_by_kind(session, kind, handle)
+            if actor is None:
+                return refused_json(404, f"no {kind} called {handle!r} here")
+            if part == "":
+                return activity_json(document_for(session, actor))
+            if part == "outbox":
+                return activity_json(outbox_collection(session, actor.id))
+            total = followers_count(session, actor.id) if part == "followers" else 0
+            collection = {
+                "@context": "https://www.w3.org/ns/activitystreams",
+                "id": f"{actor.id}/{part}",
+                "type": "OrderedCollection",
+                "totalItems": total,
+                "orderedItems": [],
+            }
+            return activity_json(collection)
+
+    async def endpoint(request: Request) -> Response:
+        return await run_in_threadpool(build, request)
+
+    return endpoint
+
+
+async def webfinger_endpoint(request: Request) -> Response:
+    """GET /.well-known/webfinger?resource=acct:NAME@HOST."""
+    resource = request.query_params.get("resource", "")
+    if not resource:
+        return refused_json(400, "the resource parameter is missing (acct:NAME@HOST)")
+
+    def build() -> Response:
+        with session_scope() as session:
+            try:
+                document = webfinger.webfinger_document(session, resource)
+            except Invalid as error:
+                return refused_json(400, str(error))
+            except NotFound as error:
+                return refused_json(404, str(error))
+        return JSONResponse(document, media_type=JRD_MEDIA_TYPE, headers={"Access-Control-Allow-Origin": "*"})
+
+    return await run_in_threadpool(build)
+
+
+async def nodeinfo_links(request: Request) -> Response:
+    """GET /.well-known/nodeinfo."""
+    return JSONResponse(nodeinfo.well_known(), headers={"Access-Control-Allow-Origin": "*"})
+
+
+async def nodeinfo_document(request: Request) -> Response:
+    """GET /nodeinfo/2.1."""
+
+    def build() -> dict[str, Any]:
+        with session_scope() as session:
+            return nodeinfo.nodeinfo(session)
+
+    media = f'application/json; profile="{nodeinfo.SCHEMA}#"'
+    return JSONResponse(await run_in_threadpool(build), media_type=media, headers={"Access-Control-Allow-Origin": "*"})
+
+
+async def host_meta(request: Request) -> Response:
+    """GET /.well-known/host-meta (XRD) and /.well-known/host-meta.json."""
+    if request.url.path.endswith(".json"):
+        return JSONResponse(webfinger.host_meta_json())
+    return Response(webfinger.host_meta_xml(), media_type="application/xrd+xml")
+
+
+def routes() -> list[BaseRoute]:
+    """The routes this package serves (inboxes, well-known documents, actor documents)."""
+    served: list[BaseRoute] = [
+        Route("/.well-known/webfinger", webfinger_endpoint, methods=["GET"]),
+        Route("/.well-known/nodeinfo", nodeinfo_links, methods=["GET"]),
+        Route("/nodeinfo/2.1", nodeinfo_document, methods=["GET"]),
+        Route("/.well-known/host-meta", host_meta, methods=["GET"]),
+        Route("/.well-known/host-meta.json", host_meta, methods=["GET"]),
+        Route("/inbox", receive, methods=["POST"]),
+        Route("/actor/inbox", receive, methods=["POST"]),
+        Route("/actor", _actor_view("instance", ""), methods=["GET"]),
+    ]
+    for part in ("outbox", "followers", "following"):
+        served.append(Route(f"/actor/{part}", _actor_view("instance", part), methods=["GET"]))
+    for kind, prefix in KIND_PREFIXES.items():
+        served.append(Route(f"/{prefix}/{{handle}}/inbox", receive, methods=["POST"]))
+        served.append(ActivityPubRoute(f"/{prefix}/{{handle}}", _actor_view(kind, ""), methods=["GET"]))
+        for part in ("outbox", "followers", "following"):
+            served.append(Route(f"/{prefix}/{{handle}}/{part}", _actor_view(kind, part), methods=["GET"]))
+    return [*served, *objects.routes()]

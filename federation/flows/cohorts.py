@@ -1,0 +1,248 @@
+"""Cohorts that span the fediverse: remote accounts join runs, study groups are FEP-1b12 Groups.
+
+- `join(session, run, actor_id)` enrolls a fediverse account through `courses.signup.enroll_actor`
+  (which groups it and publishes `enrollment.confirmed`, so the mail scheduler starts its units)
+  and makes it a follower of the run, so the run's activities reach it. `join_by_handle` is the
+  service behind the signup form's "join with your fediverse handle".
+- `receive_group_post` stores a member's post addressed to a study group as a courses `Post`
+  (source activitypub, `post.created` so mail relays it to email members) and has the group
+  `Announce` it to the other fediverse members: the FEP-1b12 Announce of the `Create`, plus the
+  plain Announce of the Note that Mastodon shows as a boost.
+- Moderation: `remove_member` (the learner leaves the group and gets nothing more from it) and
+  `block_member` (also refused if they post or join again).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import nh3
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from courses import learner
+from courses.models import Enrollment, Post, Run, StudyGroup
+from courses.signup import enroll_actor, request_actor_signup
+from federation.flows.follows import activity_id
+from federation.models import ActorBlock, Follower
+from federation.protocol.vocabulary import AS, PUBLIC, create_of
+from federation.transport import delivery
+from federation.transport.fetch import remote_actor, resolve
+from server.floor import urls
+from server.floor.clock import now
+from server.floor.errors import Invalid, PermissionDenied
+from server.floor.events import publish
+
+
+def join(session: Session, run: Run, actor_id: str, follow_id: str | None = None) -> Enrollment:
+    """Enroll the fediverse account `actor_id` in `run` (idempotent) and make it a run follower."""
+    run_id = urls.run(run.handle)
+    if is_blocked_from(session, run, actor_id):
+        raise PermissionDenied(f"{actor_id} is blocked from {run_id}")
+    remote = remote_actor(session, actor_id)
+    enrollment = session.scalar(select(Enrollment).where(Enrollment.run_id == run.id, Enrollment.actor == remote.ap_id))
+    if enrollment is None or enrollment.status in {"left", "unsubscribed"}:
+        enrollment = enroll_actor(session, run, remote.ap_id, remote.name or remote.handle or "", run.timezone)
+    follower = session.scalar(select(Follower).where(Follower.actor == run_id, Follower.follower == remote.ap_id))
+    if follower is None:
+        session.add(
+            Follower(
+                actor=run_id,
+                follower=remote.ap_id,
+                inbox=remote.inbox,
+                shared_inbox=remote.shared_inbox,
+                follow_id=follow_id,
+            )
+        )
+        session.flush()
+    return enrollment
+
+
+def join_by_handle(session: Session, run: Run, handle: str) -> Enrollment:
+    """The signup form's fediverse path: resolve `@user@host`; the account confirms by a direct post.
+
+    Anyone can type anyone's handle, so the enrollment stays pending until the account opens the
+    single-use link sent to it (`on_enrollment_requested`), as an email signup does.
+    """
+    remote = resolve(session, handle)
+    if is_blocked_from(session, run, remote.ap_id):
+        raise PermissionDenied(f"{remote.ap_id} is blocked from {urls.run(run.handle)}")
+    return request_actor_signup(session, run, remote.ap_id, remote.name or remote.handle or "", run.timezone)
+
+
+def on_enrollment_requested(session: Session, payload: dict[str, Any]) -> None:
+    """A fediverse account was named on the signup form: send it the confirmation link, directly."""
+    enrollment = session.get(Enrollment, int(payload["enrollment_id"]))
+    if enrollment is None or not enrollment.actor or enrollment.email or enrollment.status != "pending":
+        return
+    run = enrollment.run
+    run_id = urls.run(run.handle)
+    link = urls.signup_confirm(enrollment.token)
+    title = html.escape(run.course.title)
+    note_id = f"{run_id}/confirmations/{enrollment.id}-{int(now().timestamp() * 1000)}"
+    note = {
+        "id": note_id,
+        "type": "Note",
+        "attributedTo": run_id,
+        "content": (
+            f'<p><span class="h-card"><a href="{html.escape(enrollment.actor)}" class="u-url mention">@'
+            f"{html.escape(enrollment.name or 'you')}</a></span> someone asked to enroll this account in "
+            f"<strong>{title}</strong> (starting {run.start_date.isoformat()}). To confirm, open "
+            f'<a href="{html.escape(link)}">{html.escape(link)}</a>. If it was not you, ignore this post.</p>'
+        ),
+        "published": now().isoformat().replace("+00:00", "Z"),
+        "to": [enrollment.actor],
+        "cc": [],
+        "tag": [{"type": "Mention", "href": enrollment.actor}],
+    }
+    create = create_of(note, run_id)
+    delivery.enqueue(session, create, sender=run_id, recipients=[enrollment.actor])
+
+
+def leave(session: Session, run: Run, actor_id: str) -> bool:
+    """The account leaves the run (Leave, Undo of its Follow); False when it was not enrolled."""
+    enrollment = session.scalar(select(Enrollment).where(Enrollment.run_id == run.id, Enrollment.actor == actor_id))
+    follower = session.scalar(
+        select(Follower).where(Follower.actor == urls.run(run.handle), Follower.follower == actor_id)
+    )
+    if follower is not None:
+        session.delete(follower)
+    if enrollment is None or enrollment.status == "left":
+        return False
+    # The courses service frees the place: waiting list, group remnants, `enrollment.changed`.
+    learner.leave(session, enrollment.token)
+    return True
+
+
+def members(session: Session, group: StudyGroup) -> list[Enrollment]:
+    """The group's learners still taking part (email and fediverse)."""
+    query = select(Enrollment).where(Enrollment.group_id == group.id, Enrollment.status.in_(("confirmed", "paused")))
+    return list(session.scalars(query.order_by(Enrollment.id)))
+
+
+def fediverse_members(session: Session, group: StudyGroup, *, besides: str | None = None) -> list[str]:
+    """The actor ids of the group's fediverse members, less `besides` (the author of a post)."""
+    return [m.actor for m in members(session, group) if m.actor and m.actor != besides]
+
+
+def group_for(session: Session, addressed: list[str]) -> StudyGroup | None:
+    """The local study group among the addressed ids (to, cc, audience, the inbox), if any."""
+    prefix = urls.group("")
+    handles = [a[len(prefix) :] for a in addressed if a.startswith(prefix) and "/" not in a[len(prefix) :]]
+    if not handles:
+        return None
+    return session.scalar(select(StudyGroup).where(StudyGroup.handle.in_(handles)))
+
+
+def addressed(activity: dict[str, Any], recipient: str | None) -> list[str]:
+    """Every id an activity and its object are addressed to (to, cc, audience) and the inbox owner."""
+    found = [recipient] if recipient else []
+    for document in (activity, activity.get("object")):
+        if not isinstance(document, dict):
+            continue
+        for field in ("to", "cc", "audience"):
+            value = document.get(field)
+            found += [value] if isinstance(value, str) else [v for v in value or [] if isinstance(v, str)]
+    return found
+
+
+def is_blocked_from(session: Session, run: Run, actor_id: str) -> bool:
+    """True when the run or one of its groups has blocked `actor_id`."""
+    blockers = [urls.run(run.handle), *(urls.group(g.handle) for g in run.groups)]
+    query = select(ActorBlock.id).where(ActorBlock.blocker.in_(blockers), ActorBlock.blocked == actor_id)
+    return session.scalar(query) is not None
+
+
+def _text(html: str) -> str:
+    return nh3.clean(html, tags=set()).strip()
+
+
+def receive_group_post(session: Session, create: dict[str, Any], group: StudyGroup, author: str) -> Post | None:
+    """Store a member's post to `group`, publish `post.created`, Announce it to the other members."""
+    note = create.get("object")
+    if not isinstance(note, dict) or not isinstance(note.get("id"), str):
+        raise Invalid("a post to a study group must embed its object with an id")
+    member = session.scalar(select(Enrollment).where(Enrollment.group_id == group.id, Enrollment.actor == author))
+    if member is None or member.status not in {"confirmed", "paused"} or is_blocked_from(session, group.run, author):
+        return None  # not a member: FEP-1b12 groups announce members' posts only
+    if session.scalar(select(Post.id).where(Post.ap_id == note["id"])) is not None:
+        return None
+    html = nh3.clean(str(note.get("content") or ""))
+    reply_to = note.get("inReplyTo") if isinstance(note.get("inReplyTo"), str) else None
+    parent = session.scalar(select(Post).where(Post.ap_id == reply_to)) if reply_to else None
+    post = Post(
+        ap_id=note["id"],
+        group_id=group.id,
+        run_id=group.run_id,
+        course_id=group.run.course_id,
+        kind="group",
+        source="activitypub",
+        author_actor=author,
+        author_name=member.name,
+        subject=str(note.get("summary") or note.get("name") or "")[:500],
+        text=_text(html),
+        html=html,
+        in_reply_to_id=parent.id if parent else None,
+        in_reply_to_ref=reply_to,
+        created_at=now(),
+    )
+    session.add(post)
+    session.flush()
+    post.thread_id = parent.thread_id or parent.id if parent else post.id
+    publish(session, "post.created", {"post_id": post.id})
+    announce_to_members(session, group, create, author)
+    return post
+
+
+def announce_to_members(session: Session, group: StudyGroup, create: dict[str, Any], author: str) -> None:
+    """The group boosts a member's Create: FEP-1b12 (the activity) and Mastodon's plain form (the Note)."""
+    recipients = fediverse_members(session, group, besides=author)
+    if not recipients:
+        return
+    group_id = urls.group(group.handle)
+    note_id = create["object"]["id"]
+    addressing = {
+        "to": [f"{group_id}/followers", *recipients],
+        "cc": [PUBLIC] if PUBLIC in addressed(create, None) else [],
+    }
+    for kind, obj in (("announce-activity", create), ("announce", note_id)):
+        announce = {
+            "@context": AS,
+            "id": activity_id(group_id, kind),
+            "type": "Announce",
+            "actor": group_id,
+            "object": obj,
+            **addressing,
+        }
+        delivery.enqueue(session, announce, sender=group_id, recipients=recipients)
+
+
+def remove_member(session: Session, group: StudyGroup, actor_or_email: str) -> Enrollment:
+    """Take a learner out of a study group (moderation); they stay in the run without a group."""
+    member = session.scalar(
+        select(Enrollment).where(
+            Enrollment.group_id == group.id,
+            (Enrollment.actor == actor_or_email) | (Enrollment.email == actor_or_email),
+        )
+    )
+    if member is None:
+        raise Invalid(f"{actor_or_email} is not a member of group {group.handle}")
+    member.group_id = None
+    publish(session, "enrollment.changed", {"enrollment_id": member.id, "change": "moved"})
+    return member
+
+
+def block_member(session: Session, group: StudyGroup, actor_id: str) -> ActorBlock:
+    """Remove a fediverse member from a group and refuse their posts and joins from now on."""
+    group_id = urls.group(group.handle)
+    try:
+        remove_member(session, group, actor_id)
+    except Invalid:
+        pass  # blocking someone who already left is fine
+    row = session.scalar(select(ActorBlock).where(ActorBlock.blocker == group_id, ActorBlock.blocked == actor_id))
+    if row is None:
+        row = ActorBlock(blocker=group_id, blocked=actor_id, created_at=now())
+        session.add(row)
+        session.flush()
+    return row

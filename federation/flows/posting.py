@@ -1,0 +1,124 @@
+"""Posts by local people to the fediverse, and posts from the fediverse addressed to them.
+
+The first steps of the coming community layer: `post_as` lets a local person write a Note to any
+actors (a study group on another instance, a friend), stored as a `Post` and delivered signed;
+`receive_personal` stores a Note addressed to a local person (a unit from a run elsewhere, a reply)
+as a `Post` they can read, so a timeline can show both without a rewrite.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import nh3
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from courses.models import Post
+from federation.flows.announce import iso
+from federation.protocol.vocabulary import AS, create_of
+from federation.transport import delivery
+from server.floor import urls
+from server.floor.accounts import Account
+from server.floor.clock import now
+from server.floor.errors import Invalid, NotFound
+
+
+def post_as(session: Session, handle: str, to: list[str], text: str, in_reply_to: str | None = None) -> Post:
+    """Local person `handle` posts `text` to the actors `to`; the stored Post (its ap_id is the Note)."""
+    account = session.scalar(select(Account).where(Account.handle == handle, Account.disabled.is_(False)))
+    if account is None:
+        raise NotFound(f"no local person with handle {handle!r}")
+    if not text.strip():
+        raise Invalid("the post's text is empty")
+    if not to:
+        raise Invalid("a post needs at least one recipient (an actor id)")
+    author = urls.person(handle)
+    content = "".join(f"<p>{html.escape(p)}</p>" for p in text.split("\n\n") if p.strip())
+    post = Post(
+        kind="status",
+        source="local",
+        author_actor=author,
+        author_name=account.display_name or handle,
+        text=text,
+        html=content,
+        in_reply_to_ref=in_reply_to,
+        visibility="direct",
+        created_at=now(),
+    )
+    session.add(post)
+    session.flush()
+    post.ap_id = urls.post(post.id)
+    note: dict[str, Any] = {
+        "id": post.ap_id,
+        "type": "Note",
+        "attributedTo": author,
+        "content": content,
+        "published": iso(post.created_at),
+        "to": list(to),
+        "cc": [],
+        "tag": [{"type": "Mention", "href": actor} for actor in to],
+    }
+    if in_reply_to:
+        note["inReplyTo"] = in_reply_to
+    # FEP-1b12: a post to a group names it as its audience too.
+    groups = [actor for actor in to if "/groups/" in actor]
+    if groups:
+        note["audience"] = groups[0]
+    create = create_of(note, author)
+    delivery.enqueue(session, create, sender=author, recipients=list(to))
+    return post
+
+
+def local_people(session: Session, addressed: list[str]) -> list[str]:
+    """The handles of the local people among the addressed ids."""
+    prefix = urls.person("")
+    handles = [a[len(prefix) :] for a in addressed if a.startswith(prefix) and "/" not in a[len(prefix) :]]
+    if not handles:
+        return []
+    return list(session.scalars(select(Account.handle).where(Account.handle.in_(handles))))
+
+
+def receive_personal(session: Session, create: dict[str, Any], author: str) -> Post | None:
+    """Store a Note addressed to local people (once per Note id); None when already stored."""
+    note = create.get("object")
+    if not isinstance(note, dict) or not isinstance(note.get("id"), str):
+        return None
+    if session.scalar(select(Post.id).where(Post.ap_id == note["id"])) is not None:
+        return None
+    content = nh3.clean(str(note.get("content") or ""))
+    post = Post(
+        ap_id=note["id"],
+        kind="direct",
+        source="activitypub",
+        author_actor=author,
+        subject=str(note.get("name") or note.get("summary") or "")[:500],
+        text=nh3.clean(content, tags=set()),
+        html=content,
+        in_reply_to_ref=note.get("inReplyTo") if isinstance(note.get("inReplyTo"), str) else None,
+        visibility="direct",
+        created_at=now(),
+    )
+    session.add(post)
+    session.flush()
+    return post
+
+
+def note_document(post: Post) -> dict[str, Any]:
+    """A stored local post as the Note its id names (what a server fetching a boosted post gets)."""
+    public = post.kind == "announcement"
+    note: dict[str, Any] = {
+        "@context": AS,
+        "id": post.ap_id,
+        "type": "Note",
+        "attributedTo": post.author_actor,
+        "content": post.html,
+        "published": iso(post.created_at),
+        "to": ["https://www.w3.org/ns/activitystreams#Public"] if public else [],
+    }
+    if post.subject and post.kind == "unit":
+        note["name"] = post.subject
+    if post.in_reply_to_ref:
+        note["inReplyTo"] = post.in_reply_to_ref
+    return note

@@ -1,0 +1,372 @@
+"""Delivery: one `Delivery` row per target inbox, written with its cause; a job POSTs them.
+
+`enqueue(session, activity, sender, recipients)` does no I/O: recipients (actor ids, a local
+actor's followers collection) become inboxes from the cache (`Follower`, `RemoteActor`), followers
+collapse onto shared inboxes, and each inbox gets one row in the caller's transaction. An actor
+not in the cache gets a row addressed to the actor itself; the worker resolves it.
+
+The `federation.deliver` job claims due rows, signs each POST with its sender's key and sends them
+concurrently (at most PER_HOST at once per host). Success marks the row done; 4xx other than
+401/408/429 is final; anything else retries with exponential backoff, or the host's Retry-After
+if longer, until the row is MECHMOOC_DELIVERY_GIVE_UP_DAYS (default 4) old. A host failing
+HOST_DOWN_AFTER times in a row is marked unavailable: its rows then retry only every
+PROBE_INTERVAL, and when it answers again (a delivery succeeds, or it sends us an activity) every
+waiting row is due at once. Local actors named as recipients are skipped: the in-process flows
+(federation.flows.cohorts, federation.flows.posting) deliver to them directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import event, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from federation.models import ActorBlock, Delivery, Follower, RemoteActor, RemoteHost
+from federation.protocol.crypto import SigningKey
+from federation.transport import fetch
+from federation.transport.fetch import FetchError, store_actor
+from federation.transport.guard import AsyncGuardedTransport, Refused
+from federation.transport.httpsig import HttpSignatureAuth
+from federation.transport.keys import instance_signing_key, is_local, signing_key
+from federation.transport.moderation import blocked_domains, is_blocked, is_blocked_in
+from server.floor import urls
+from server.floor.clock import now
+from server.floor.config import get_settings
+from server.floor.db import session_factory
+from server.floor.jobs import job, wake
+from server.floor.queue import QUEUED, backoff, claim, fail, retry_later, succeed
+
+JOB = "federation.deliver"
+PUBLIC = {"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"}
+ACTOR_TARGET = "actor:"  # prefix of a row's inbox while the recipient actor is not resolved yet
+CONTENT_TYPE = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+PER_HOST = 4
+PER_HOST_BATCH = 40  # 40 / PER_HOST x the 15 s timeout stays well inside claim()'s 5-minute lease
+CONCURRENCY = 64
+BATCH = 500
+HOST_DOWN_AFTER = 8
+PROBE_INTERVAL = timedelta(hours=1)
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+def delivery_host(inbox: str) -> str:
+    """What concurrency limits and availability are counted against: the inbox's host[:port]."""
+    return urlsplit(inbox).netloc.lower()
+
+
+def _target_rows(session: Session, recipient: str, sender: str) -> list[tuple[str, str]]:
+    """(inbox, actor) pairs for one recipient: a local followers collection or one actor."""
+    if recipient in PUBLIC:
+        return []
+    if is_local(recipient) and recipient.endswith("/followers"):
+        owner = recipient.removesuffix("/followers")
+        query = select(Follower.follower, Follower.inbox, Follower.shared_inbox).where(Follower.actor == owner)
+        return [(shared or inbox, follower) for follower, inbox, shared in session.execute(query) if inbox]
+    if is_local(recipient) or recipient == sender:
+        return []  # local actors read our own rows; the other engineer's flows handle them in-process
+    cached = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == recipient))
+    if cached is None:
+        return [(ACTOR_TARGET + recipient, recipient)]
+    return [(cached.shared_inbox or cached.inbox, recipient)]
+
+
+def inboxes_for(session: Session, sender: str, recipients: list[str]) -> list[str]:
+    """The distinct target inboxes of `recipients`, without blocked domains or actors blocking `sender`."""
+    blockers = set(session.scalars(select(ActorBlock.blocker).where(ActorBlock.blocked == sender)))
+    blockers |= set(session.scalars(select(ActorBlock.blocked).where(ActorBlock.blocker == urls.instance_actor())))
+    found: dict[str, None] = {}
+    for recipient in recipients:
+        for inbox, actor in _target_rows(session, recipient, sender):
+            if actor in blockers:
+                continue
+            found.setdefault(inbox)
+    domains = blocked_domains(session)
+    return [inbox for inbox in found if not is_blocked_in(inbox.removeprefix(ACTOR_TARGET), domains)]
+
+
+def enqueue(session: Session, activity: dict[str, Any], sender: str, recipients: list[str]) -> list[Delivery]:
+    """Write one Delivery row per target inbox of `activity` in the caller's transaction."""
+    activity_id = activity.get("id")
+    if not isinstance(activity_id, str) or not is_local(sender):
+        raise ValueError(f"an activity to deliver needs an id and a local sender (got {activity_id!r}, {sender})")
+    if "@context" not in activity:
+        activity = {"@context": "https://www.w3.org/ns/activitystreams", **activity}
+    body = json.dumps(activity, separators=(",", ":"), ensure_ascii=False)
+    existing = set(session.scalars(select(Delivery.inbox).where(Delivery.activity_id == activity_id)))
+    at = now()
+    rows = [
+        Delivery(
+            activity_id=activity_id,
+            sender=sender,
+            inbox=inbox,
+            host=delivery_host(inbox.removeprefix(ACTOR_TARGET)),
+            body=body,
+            created_at=at,
+            next_attempt_at=at,
+        )
+        for inbox in inboxes_for(session, sender, recipients)
+        if inbox not in existing
+    ]
+    session.add_all(rows)
+    session.flush()
+    if rows:
+        _wake_after_commit(session)
+    return rows
+
+
+def _wake_after_commit(session: Session) -> None:
+    if not session.info.get("federation_wake"):
+        session.info["federation_wake"] = True
+
+        @event.listens_for(session, "after_commit", once=True)
+        def _wake(_session: Session) -> None:
+            session.info.pop("federation_wake", None)
+            wake(JOB)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of one POST: status (None on a network error), error text, Retry-After."""
+
+    delivery_id: int
+    status: int | None
+    error: str = ""
+    retry_after: timedelta | None = None
+
+
+def retry_after(value: str | None, at: datetime) -> timedelta | None:
+    """A Retry-After header (seconds or HTTP date) as a delay from `at`."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return timedelta(seconds=int(value.strip()))
+    try:
+        instant = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(timedelta(0), instant - at) if instant.tzinfo else None
+
+
+async def _post(http: httpx.AsyncClient, limit: asyncio.Semaphore, row: Delivery, key: SigningKey) -> Attempt:
+    async with limit:
+        try:
+            response = await http.post(
+                row.inbox,
+                content=row.body.encode(),
+                headers={"Content-Type": CONTENT_TYPE, "Accept": "application/activity+json"},
+                auth=HttpSignatureAuth(key),
+            )
+        except Refused as error:
+            return Attempt(row.id, 0, str(error))
+        except httpx.HTTPError as error:
+            return Attempt(row.id, None, f"{type(error).__name__}: {error}")
+        await response.aclose()
+        return Attempt(row.id, response.status_code, "", retry_after(response.headers.get("retry-after"), now()))
+
+
+async def send_all(
+    rows: list[Delivery], keys: dict[str, SigningKey], transport: httpx.AsyncBaseTransport | None = None
+) -> list[Attempt]:
+    """POST every row concurrently, at most PER_HOST at once per host and CONCURRENCY in all."""
+    overall = asyncio.Semaphore(CONCURRENCY)
+    per_host: dict[str, asyncio.Semaphore] = {}
+    guard = AsyncGuardedTransport(allow_private=get_settings().insecure_http, inner=transport)
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(transport=guard, timeout=TIMEOUT, limits=limits) as http:
+
+        async def one(row: Delivery) -> Attempt:
+            async with overall:
+                return await _post(
+                    http, per_host.setdefault(row.host, asyncio.Semaphore(PER_HOST)), row, keys[row.sender]
+                )
+
+        return await asyncio.gather(*(one(row) for row in rows))
+
+
+def _fetch_unknown(session: Session, actors: set[str]) -> dict[str, RemoteActor | str]:
+    """Each actor's cache row, fetching the missing ones with the database let go; or an error text."""
+    found: dict[str, RemoteActor | str] = {}
+    for row in session.scalars(select(RemoteActor).where(RemoteActor.ap_id.in_(actors))):
+        found[row.ap_id] = row
+    missing = actors - set(found)
+    if not missing:
+        return found
+    key = instance_signing_key(session)
+    session.commit()  # no writer lock held across the network (SQLite)
+    documents: dict[str, dict[str, Any] | str] = {}
+    for actor in missing:
+        try:
+            documents[actor] = fetch.get_json(actor, key)
+        except FetchError as error:
+            documents[actor] = str(error)
+    for actor, document in documents.items():
+        try:
+            found[actor] = store_actor(session, document, actor) if isinstance(document, dict) else document
+        except FetchError as error:
+            found[actor] = str(error)
+    return found
+
+
+def _resolve_actor_rows(session: Session, rows: list[Delivery], give_up_after: timedelta) -> list[Delivery]:
+    """Rows addressed to an unresolved actor: fetch it and point the row at its (shared) inbox."""
+    unresolved = [row for row in rows if row.inbox.startswith(ACTOR_TARGET)]
+    actors = _fetch_unknown(session, {row.inbox.removeprefix(ACTOR_TARGET) for row in unresolved})
+    ready = [row for row in rows if not row.inbox.startswith(ACTOR_TARGET)]
+    for row in unresolved:
+        actor = actors[row.inbox.removeprefix(ACTOR_TARGET)]
+        if isinstance(actor, str):
+            _record(session, row, Attempt(row.id, None, actor), now(), give_up_after)
+            continue
+        inbox = actor.shared_inbox or actor.inbox
+        if is_blocked(session, inbox):
+            fail(row, f"{inbox} is on a blocked domain")
+            continue
+        taken = session.scalar(
+            select(Delivery.id).where(Delivery.activity_id == row.activity_id, Delivery.inbox == inbox)
+        )
+        if taken is not None:
+            succeed(row)  # that inbox gets this activity through another row already
+            row.last_error = f"merged into delivery {taken}"
+            continue
+        row.inbox, row.host = inbox, delivery_host(inbox)
+        ready.append(row)
+    session.flush()
+    return ready
+
+
+def _load_hosts(session: Session, names: set[str]) -> None:
+    """Make sure each host has its row (another worker may be adding the same) and load them all."""
+    if not names:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(RemoteHost).values([{"host": n, "failures": 0} for n in names]).on_conflict_do_nothing())
+    list(session.scalars(select(RemoteHost).where(RemoteHost.host.in_(names))))
+
+
+def _host(session: Session, name: str) -> RemoteHost:
+    row = session.get(RemoteHost, name)
+    if row is None:
+        _load_hosts(session, {name})
+        row = session.get(RemoteHost, name)
+    assert row is not None
+    return row
+
+
+def host_answered(session: Session, name: str) -> None:
+    """A host is reachable again: forget its failures and make its waiting deliveries due now."""
+    host = _host(session, name)
+    was_down = host.unavailable_since is not None
+    host.failures, host.unavailable_since, host.last_success_at = 0, None, now()
+    if was_down:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.host == name, Delivery.state == QUEUED)
+            .values(next_attempt_at=now())
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _record(session: Session, row: Delivery, attempt: Attempt, at: datetime, give_up_after: timedelta) -> None:
+    row.status_code = attempt.status
+    status = attempt.status  # None: a network error (host down, timeout) — worth retrying
+    if status is not None and 200 <= status < 300:
+        succeed(row)
+        row.delivered_at = at
+        host_answered(session, row.host)
+        return
+    error = attempt.error or f"HTTP {status}"
+    if status == 0 or (status is not None and 400 <= status < 500 and status not in {401, 408, 429}):
+        fail(row, error)  # refused by our guard, or the receiver will never take it
+        return
+    host = _host(session, row.host)
+    host.failures, host.last_failure_at = (host.failures or 0) + 1, at
+    if host.failures >= HOST_DOWN_AFTER and host.unavailable_since is None:
+        host.unavailable_since = at
+    if at - row.created_at >= give_up_after:
+        fail(row, f"gave up after {give_up_after.days} days: {error}")
+        return
+    delay = max(backoff(row.attempts, base=30), attempt.retry_after or timedelta(0))
+    if host.unavailable_since is not None:
+        delay = max(delay, PROBE_INTERVAL)
+    retry_later(row, error, delay, at=at)
+
+
+def _hold_down_hosts(session: Session, hosts: set[str], at: datetime) -> None:
+    """Every waiting row of a host found unavailable waits for the next probe, not its own backoff."""
+    session.flush()
+    down = session.scalars(
+        select(RemoteHost.host).where(RemoteHost.host.in_(hosts), RemoteHost.unavailable_since.isnot(None))
+    )
+    for host in down:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.host == host, Delivery.state == QUEUED, Delivery.next_attempt_at < at + PROBE_INTERVAL)
+            .values(next_attempt_at=at + PROBE_INTERVAL)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _within_lease(session: Session, rows: list[Delivery]) -> list[Delivery]:
+    """At most PER_HOST_BATCH rows per host; the others are released for the next batch."""
+    # Even if every POST times out the batch ends within its lease: a batch outliving its lease
+    # would let another worker claim and send the same rows again.
+    kept: list[Delivery] = []
+    per_host: dict[str, int] = {}
+    for row in rows:
+        per_host[row.host] = per_host.get(row.host, 0) + 1
+        if per_host[row.host] <= PER_HOST_BATCH:
+            kept.append(row)
+        else:
+            row.locked_until, row.attempts = None, max(0, row.attempts - 1)
+    if len(kept) < len(rows):
+        session.commit()
+    return kept
+
+
+def deliver_batch(
+    session: Session,
+    limit: int = BATCH,
+    give_up_after: timedelta | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> int:
+    """Claim and send one batch of due deliveries; how many rows were worked."""
+    give_up_after = give_up_after or timedelta(days=get_settings().delivery_give_up_days)
+    rows = _within_lease(session, claim(session, Delivery, limit=limit))
+    if not rows:
+        return 0
+    ready = _resolve_actor_rows(session, rows, give_up_after)
+    keys = {sender: signing_key(session, sender) for sender in {row.sender for row in ready}}
+    session.commit()  # keys made lazily must be stored before anyone sees our signatures
+    attempts = asyncio.run(send_all(ready, keys, transport)) if ready else []
+    at = now()
+    _load_hosts(session, {row.host for row in ready})
+    by_id = {row.id: row for row in ready}
+    for attempt in attempts:
+        _record(session, by_id[attempt.delivery_id], attempt, at, give_up_after)
+    _hold_down_hosts(session, {row.host for row in ready}, at)
+    session.commit()
+    return len(rows)
+
+
+@job(JOB, every=15)
+def deliver_due() -> int:
+    """Send every due delivery, batch after batch; how many rows were worked."""
+    total = 0
+    session = session_factory()()
+    try:
+        while worked := deliver_batch(session):
+            total += worked
+    finally:
+        session.close()
+    return total

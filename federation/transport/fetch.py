@@ -1,0 +1,215 @@
+"""Remote fetch: signed GETs through the SSRF guard, with size limits, timeouts and few redirects.
+
+`get_json` is the one way this instance reads another server. `remote_actor` keeps the cache of
+actor documents (`RemoteActor`) that delivery and signature verification use; `webfinger` turns
+`@user@host` into an actor id.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from federation.models import RemoteActor
+from federation.protocol.crypto import SigningKey
+from federation.transport.guard import GuardedTransport, Refused
+from federation.transport.httpsig import HttpSignatureAuth
+from federation.transport.keys import instance_signing_key
+from server.floor.clock import now
+from server.floor.config import get_settings
+from server.floor.errors import Invalid, MechMoocError
+
+AP_ACCEPT = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+JRD_ACCEPT = "application/jrd+json, application/json"
+MAX_BYTES = 1_000_000
+MAX_REDIRECTS = 3
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+ACTOR_MAX_AGE = timedelta(days=1)
+USER_AGENT = "MechanicalMOOC/0.1 (+{url})"
+_HANDLE = re.compile(r"^@?(?:acct:)?([^@\s/]+)@([^@\s/]+)$")
+
+
+class FetchError(MechMoocError):
+    """A remote document could not be fetched or is not what was asked for (names the URL)."""
+
+
+def client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """An httpx client whose every request passes the SSRF guard."""
+    settings = get_settings()
+    guard = GuardedTransport(allow_private=settings.insecure_http, inner=transport)
+    return httpx.Client(
+        transport=guard,
+        timeout=TIMEOUT,
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT.format(url=settings.url)},
+    )
+
+
+def get_json(
+    url: str,
+    key: SigningKey,
+    accept: str = AP_ACCEPT,
+    max_bytes: int = MAX_BYTES,
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str, Any]:
+    """GET `url` signed by `key`, following at most MAX_REDIRECTS (each re-checked and re-signed)."""
+    target = url
+    with client(transport) as http:
+        for _hop in range(MAX_REDIRECTS + 1):
+            try:
+                with http.stream("GET", target, headers={"Accept": accept}, auth=HttpSignatureAuth(key)) as response:
+                    if response.is_redirect and "location" in response.headers:
+                        target = urljoin(target, response.headers["location"])
+                        continue
+                    if response.status_code != 200:
+                        raise FetchError(f"{target} answered HTTP {response.status_code}")
+                    body = _read_limited(response, max_bytes, target)
+            except Refused as error:
+                raise FetchError(str(error)) from None
+            except httpx.HTTPError as error:
+                raise FetchError(f"{target}: {type(error).__name__}: {error}") from None
+            try:
+                document = json.loads(body)
+            except ValueError:
+                raise FetchError(f"{target} did not answer JSON") from None
+            if not isinstance(document, dict):
+                raise FetchError(f"{target} answered JSON that is not an object")
+            return document
+    raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+
+def _read_limited(response: httpx.Response, max_bytes: int, url: str) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"{url} is larger than {max_bytes} bytes")
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(f"{url} is larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def same_origin(a: str, b: str) -> bool:
+    """True when both URLs have the same scheme and host[:port]."""
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.netloc.lower()) == (pb.scheme, pb.netloc.lower())
+
+
+def _public_key(document: dict[str, Any], key_id: str | None) -> dict[str, Any] | None:
+    keys = document.get("publicKey")
+    candidates = keys if isinstance(keys, list) else [keys]
+    valid = [k for k in candidates if isinstance(k, dict) and isinstance(k.get("publicKeyPem"), str)]
+    for candidate in valid:
+        if key_id is None or candidate.get("id") == key_id:
+            return candidate
+    return valid[0] if valid else None
+
+
+def store_actor(session: Session, document: dict[str, Any], source_url: str) -> RemoteActor:
+    """Upsert the cache row of an actor document fetched from `source_url`."""
+    actor_id = document.get("id")
+    if not isinstance(actor_id, str) or not same_origin(actor_id, source_url):
+        raise FetchError(f"{source_url} answered a document whose id {actor_id!r} is from another origin")
+    inbox = document.get("inbox")
+    if not isinstance(inbox, str):
+        raise FetchError(f"{actor_id} has no inbox; it is not an actor")
+    endpoints = document.get("endpoints")
+    shared = (endpoints.get("sharedInbox") if isinstance(endpoints, dict) else None) or document.get("sharedInbox")
+    key = _public_key(document, None)
+    row = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == actor_id))
+    if row is None:
+        # Two requests from a new actor arrive at once: the second insert loses and reads the first.
+        try:
+            with session.begin_nested():
+                row = RemoteActor(ap_id=actor_id, inbox=inbox, document={}, fetched_at=now())
+                session.add(row)
+        except IntegrityError:
+            row = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == actor_id))
+            assert row is not None
+    username = document.get("preferredUsername")
+    row.type = str(document.get("type", "Person"))[:32]
+    row.inbox = inbox
+    row.shared_inbox = shared if isinstance(shared, str) else None
+    row.key_id = key.get("id") if key else None
+    row.public_key_pem = key.get("publicKeyPem") if key else None
+    row.handle = f"{username}@{urlsplit(actor_id).netloc}" if isinstance(username, str) else None
+    row.name = str(document.get("name") or username or "")[:400]
+    row.followers = document.get("followers") if isinstance(document.get("followers"), str) else None
+    row.moved_to = document.get("movedTo") if isinstance(document.get("movedTo"), str) else None
+    row.document = document
+    row.fetched_at = now()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def remote_actor(session: Session, actor_id: str, refresh: bool = False) -> RemoteActor:
+    """The cached actor `actor_id`, fetched (signed by the instance actor) when missing or stale."""
+    row = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == actor_id))
+    if row is not None and not refresh and now() - row.fetched_at < ACTOR_MAX_AGE:
+        return row
+    document = get_json(actor_id, instance_signing_key(session))
+    return store_actor(session, document, actor_id)
+
+
+def key_owner_document(key_id: str, key: SigningKey) -> tuple[dict[str, Any], str]:
+    """Network only: the actor document owning `key_id` and the URL it came from (no database)."""
+    url = key_id.split("#", 1)[0]
+    document = get_json(url, key)
+    if "inbox" not in document and isinstance(document.get("owner"), str):
+        # A key document (some servers serve keys apart): its owner is the actor.
+        if not same_origin(document["owner"], url):
+            raise FetchError(f"key {key_id} names an owner on another origin")
+        url = document["owner"]
+        document = get_json(url, key)
+    return document, url
+
+
+def actor_for_key(session: Session, key_id: str, refresh: bool = False) -> RemoteActor:
+    """The actor that owns `key_id` (a `#main-key` fragment or a separate key document)."""
+    if not refresh:
+        row = session.scalar(select(RemoteActor).where(RemoteActor.key_id == key_id))
+        if row is not None:
+            return row
+    document, url = key_owner_document(key_id, instance_signing_key(session))
+    return store_actor(session, document, url)
+
+
+def parse_handle(handle: str) -> tuple[str, str]:
+    """Split `@user@host` (or `acct:user@host`) into (user, host); raise Invalid otherwise."""
+    match = _HANDLE.match(handle.strip())
+    if not match:
+        raise Invalid(f"{handle!r} is not a fediverse handle like @user@host")
+    return match.group(1), match.group(2).lower()
+
+
+def webfinger(session: Session, handle: str, transport: httpx.BaseTransport | None = None) -> str:
+    """The actor id of `@user@host`, looked up by WebFinger."""
+    user, host = parse_handle(handle)
+    scheme = "http" if get_settings().insecure_http and not host.endswith(":443") else "https"
+    url = f"{scheme}://{host}/.well-known/webfinger?resource=acct:{user}@{host}"
+    document = get_json(url, instance_signing_key(session), accept=JRD_ACCEPT, transport=transport)
+    for link in document.get("links") or []:
+        if not isinstance(link, dict) or link.get("rel") != "self":
+            continue
+        kind = str(link.get("type", ""))
+        if ("activity+json" in kind or "ld+json" in kind) and isinstance(link.get("href"), str):
+            return link["href"]
+    raise FetchError(f"{url} lists no ActivityPub actor for @{user}@{host}")
+
+
+def resolve(session: Session, id_or_handle: str) -> RemoteActor:
+    """The remote actor named by an id URL or a `@user@host` handle."""
+    if id_or_handle.startswith(("http://", "https://")):
+        return remote_actor(session, id_or_handle)
+    return remote_actor(session, webfinger(session, id_or_handle))
