@@ -2,7 +2,7 @@
 
 Owned by the protocol engineer (keys, signatures, fetch, inbox, delivery). The course-vocabulary
 engineer builds on `Follower`/`Following` for course and run follows; add course-specific tables in
-their own modules (federation/forks.py, federation/cohorts.py), not here.
+their own modules (federation/flows/forks.py, federation/flows/cohorts.py), not here.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from server.floor.config import get_settings
 from server.floor.instance import instance_info
 
 SCHEMA = "http://nodeinfo.diaspora.software/ns/schema/2.1"
+SCHEMA_2_0 = "http://nodeinfo.diaspora.software/ns/schema/2.0"
 
 
 def _version() -> str:
@@ -27,32 +28,46 @@ def _version() -> str:
 
 def well_known() -> dict[str, Any]:
     """The /.well-known/nodeinfo links document."""
-    return {"links": [{"rel": SCHEMA, "href": f"{get_settings().url}/nodeinfo/2.1"}]}
+    base = get_settings().url
+    return {
+        "links": [
+            {"rel": SCHEMA, "href": f"{base}/nodeinfo/2.1"},
+            {"rel": SCHEMA_2_0, "href": f"{base}/nodeinfo/2.0"},
+        ]
+    }
 
 
 def _count(session: Session, query: Any) -> int:
     return int(session.scalar(query) or 0)
 
 
-def nodeinfo(session: Session) -> dict[str, Any]:
-    """The NodeInfo 2.1 document, with usage counts read from the database."""
+def media_type(version: str) -> str:
+    """The Content-Type of a NodeInfo document.
+
+    GoToSocial (internal/api/util/mime.go, NodeInfo2ContentType) accepts `application/json`, alone or
+    with the schema 2.0 profile, and refuses any other profile: 2.1 is served as plain JSON.
+    """
+    return f'application/json; profile="{SCHEMA_2_0}#"' if version == "2.0" else "application/json"
+
+
+def nodeinfo(session: Session, version: str = "2.1") -> dict[str, Any]:
+    """The NodeInfo document (2.1, or 2.0 without the software fields 2.0 lacks), counts from the database."""
     info = instance_info(session)
     month, halfyear = now() - timedelta(days=30), now() - timedelta(days=180)
     accounts = _count(session, select(func.count()).select_from(Account).where(Account.disabled.is_(False)))
     learners = select(func.count()).select_from(Enrollment).where(Enrollment.status == "confirmed")
     # Learners are users too (most have no account); active counts never exceed the total.
     users = accounts + _count(session, learners)
+    software = {"name": "mechmooc", "version": _version()}
+    if version == "2.1":
+        software |= {"repository": "https://github.com/mechanical-mooc/mechmooc", "homepage": get_settings().url}
     return {
-        "version": "2.1",
-        "software": {
-            "name": "mechmooc",
-            "version": _version(),
-            "repository": "https://github.com/mechanical-mooc/mechmooc",
-            "homepage": get_settings().url,
-        },
+        "version": version,
+        "software": software,
         "protocols": ["activitypub"],
         "services": {"inbound": [], "outbound": []},
-        "openRegistrations": True,
+        # Accounts are made by an admin only (`mechmooc user create`); signing up for a run is not an account.
+        "openRegistrations": False,
         "usage": {
             "users": {
                 "total": users,

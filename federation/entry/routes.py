@@ -85,14 +85,16 @@ async def nodeinfo_links(request: Request) -> Response:
 
 
 async def nodeinfo_document(request: Request) -> Response:
-    """GET /nodeinfo/2.1."""
+    """GET /nodeinfo/2.1 and /nodeinfo/2.0."""
+    version = "2.0" if request.url.path.endswith("/2.0") else "2.1"
 
     def build() -> dict[str, Any]:
         with session_scope() as session:
-            return nodeinfo.nodeinfo(session)
+            return nodeinfo.nodeinfo(session, version)
 
-    media = f'application/json; profile="{nodeinfo.SCHEMA}#"'
-    return JSONResponse(await run_in_threadpool(build), media_type=media, headers={"Access-Control-Allow-Origin": "*"})
+    document = await run_in_threadpool(build)
+    media = nodeinfo.media_type(version)
+    return JSONResponse(document, media_type=media, headers={"Access-Control-Allow-Origin": "*"})
 
 
 async def host_meta(request: Request) -> Response:
@@ -108,6 +110,7 @@ def routes() -> list[BaseRoute]:
         Route("/.well-known/webfinger", webfinger_endpoint, methods=["GET"]),
         Route("/.well-known/nodeinfo", nodeinfo_links, methods=["GET"]),
         Route("/nodeinfo/2.1", nodeinfo_document, methods=["GET"]),
+        Route("/nodeinfo/2.0", nodeinfo_document, methods=["GET"]),
         Route("/.well-known/host-meta", host_meta, methods=["GET"]),
         Route("/.well-known/host-meta.json", host_meta, methods=["GET"]),
         Route("/inbox", receive, methods=["POST"]),

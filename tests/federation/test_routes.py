@@ -108,6 +108,37 @@ def test_nodeinfo_and_host_meta(site: TestClient, world: None) -> None:
     assert "lrdd" in site.get("/.well-known/host-meta").text
 
 
+def _gotosocial_accepts_nodeinfo(content_type: str) -> bool:
+    """GoToSocial's rule (internal/api/util/mime.go, NodeInfo2ContentType): application/json, alone or
+    with the schema 2.0 profile; a charset other than utf-8, or any other profile, is refused."""
+    parts = [part.strip() for part in content_type.split(";")]
+    charsets = [part for part in parts if part.startswith("charset=")]
+    if charsets and charsets[0] != "charset=utf-8":
+        return False
+    parts = [part for part in parts if not part.startswith("charset=")]
+    profiles = {
+        'profile="http://nodeinfo.diaspora.software/ns/schema/2.0#"',
+        "profile=http://nodeinfo.diaspora.software/ns/schema/2.0#",
+    }
+    return parts[0] == "application/json" and (len(parts) == 1 or (len(parts) == 2 and parts[1] in profiles))
+
+
+def test_nodeinfo_is_served_as_gotosocial_and_mastodon_read_it(site: TestClient, world: None) -> None:
+    links = site.get("/.well-known/nodeinfo").json()["links"]
+    assert [link["href"].rsplit("/", 1)[1] for link in links] == ["2.1", "2.0"]
+    for version in ("2.1", "2.0"):
+        response = site.get(f"/nodeinfo/{version}")
+        assert response.status_code == 200 and response.json()["version"] == version
+        assert _gotosocial_accepts_nodeinfo(response.headers["content-type"]), response.headers["content-type"]
+    # The 2.0 schema's software object has only name and version.
+    assert set(site.get("/nodeinfo/2.0").json()["software"]) == {"name", "version"}
+    # Nobody can make themselves an account here (an admin makes them): say so.
+    assert site.get("/nodeinfo/2.1").json()["openRegistrations"] is False
+    assert not _gotosocial_accepts_nodeinfo(
+        'application/json; profile="http://nodeinfo.diaspora.software/ns/schema/2.1#"'
+    )
+
+
 def test_authorized_fetch_requires_signed_gets(
     site: TestClient, world: None, settings: Settings, remote: Remote
 ) -> None:
