@@ -39,6 +39,7 @@ from federation.protocol.signatures import (
 )
 from federation.transport.authenticate import Signer, authenticate, cached_key, verified_by_cached
 from federation.transport.delivery import delivery_host, host_answered
+from federation.transport.fetch import same_origin
 from federation.transport.moderation import refused_clause, refused_params
 from server.floor.clock import now
 from server.floor.config import get_settings
@@ -89,11 +90,38 @@ async def receive(request: Request) -> Response:
         return _problem(400, "body is not JSON")
     if not isinstance(activity, dict) or not activity_type(activity) or not object_id(activity.get("actor")):
         return _problem(400, "body is not an activity (needs type and actor)")
+    if (squat := foreign_object(activity)) is not None:
+        return _problem(400, squat)
     recipient = request.url.path.removesuffix("/inbox") or None
     recipient = get_settings().url + recipient if recipient else None
     received = received_request(request, body)
     status, detail = await anyio.to_thread.run_sync(accept, received, activity, recipient, limiter=_limiter(request))
     return Response(status_code=202) if status == 202 else _problem(status, detail)
+
+
+# Activities whose embedded object we may store under its id: that id must be the actor's to give.
+OBJECT_CARRYING = frozenset({"Create", "Update"})
+
+
+def foreign_object(activity: dict[str, Any]) -> str | None:
+    """Why an embedded object's id cannot be accepted (ours, or another origin than the actor's); None if fine.
+
+    Otherwise a remote server could store a Note as `https://us/posts/7` (colliding with our own
+    post) or as another server's id, pre-empting the genuine object.
+    """
+    obj = activity.get("object")
+    if activity_type(activity) not in OBJECT_CARRYING or not isinstance(obj, dict):
+        return None
+    value, actor = obj.get("id"), object_id(activity.get("actor")) or ""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        return f"object id {value!r} is not an http(s) URL"
+    if same_origin(value, get_settings().url) and not same_origin(actor, value):
+        return f"object id {value} is on this server; a remote actor cannot create or update it"
+    if not same_origin(value, actor):
+        return f"object id {value} is not on the origin of its actor {actor}"
+    return None
 
 
 def _limiter(request: Request) -> anyio.CapacityLimiter:
