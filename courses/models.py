@@ -149,6 +149,10 @@ class StudyGroup(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     language: Mapped[str] = mapped_column(String(16), default="")
+    # A group that shrank and joined another: its address forwards there (the row stays, empty).
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("study_groups.id", ondelete="SET NULL"), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     run: Mapped[Run] = relationship(back_populates="groups")

@@ -7,6 +7,7 @@ MODEL_MODULES = (
     "server.floor.instance",
     "server.floor.events",
     "server.floor.heartbeat",
+    "server.floor.ratelimit",
     "web.models",
     "courses.models",
     "mail.models",
