@@ -159,8 +159,7 @@ def document_for(session: Session, actor: LocalActor) -> dict[str, Any]:
         "manuallyApprovesFollowers": False,
         "discoverable": actor.kind != "person",
     }
-    context = vocabulary.context(get_settings().url) if actor.kind in {"course", "run", "group"} else CONTEXT
-    return {"@context": context, **body, **envelope}
+    return {"@context": vocabulary.context(get_settings().url), **body, **envelope}
 
 
 def actor_document(session: Session, actor_id: str) -> dict[str, Any] | None:

@@ -67,6 +67,14 @@ def terms(base_url: str) -> dict[str, Any]:
         "timezone": "mm:timezone",
         "signup": {"@id": "mm:signup", "@type": "@id"},
         "postingRestrictedToMods": "https://w3id.org/fep/1b12#postingRestrictedToMods",
+        # Mastodon's extensions, bound as its app/lib/activitypub/adapter.rb CONTEXT_EXTENSION_MAP binds
+        # them, so a JSON-LD processor keeps what our actors say of themselves.
+        "toot": "http://joinmastodon.org/ns#",
+        "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+        "discoverable": "toot:discoverable",
+        "indexable": "toot:indexable",
+        "featured": {"@id": "toot:featured", "@type": "@id"},
+        "Hashtag": "as:Hashtag",
     }
 
 

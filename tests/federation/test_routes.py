@@ -68,6 +68,27 @@ def test_actor_documents(site: TestClient, world: None, path: str, kind: str) ->
     assert load_public_key(doc["publicKey"]["publicKeyPem"]).key_size == 2048
 
 
+# Terms of the ActivityStreams and security vocabularies an actor document may use without defining them.
+_AS_TERMS = {
+    "@context", "id", "type", "name", "summary", "url", "preferredUsername", "inbox", "outbox", "followers",
+    "following", "publicKey", "endpoints", "sharedInbox", "attributedTo", "icon", "image", "published", "tag",
+    "attachment", "content", "mediaType", "to", "cc", "audience", "owner", "publicKeyPem", "alsoKnownAs", "movedTo",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ["/actor", "/users/ada", "/courses/gentle-python", "/runs/gentle-python-2027"])
+def test_every_term_of_an_actor_is_defined_by_its_context(site: TestClient, world: None, path: str) -> None:
+    """A JSON-LD reader drops an undefined term: Mastodon's own actors define manuallyApprovesFollowers,
+    discoverable and indexable in their @context (app/lib/activitypub/adapter.rb, CONTEXT_EXTENSION_MAP)."""
+    doc = site.get(path, headers=AP).json()
+    defined = set(_AS_TERMS)
+    for entry in doc["@context"]:
+        if isinstance(entry, dict):
+            defined |= set(entry)
+    assert doc["manuallyApprovesFollowers"] is False and "discoverable" in doc
+    assert set(doc) <= defined, f"undefined in @context: {sorted(set(doc) - defined)}"
+
+
 def test_browsers_get_the_web_page(site: TestClient, world: None) -> None:
     response = site.get("/courses/gentle-python", headers={"Accept": "text/html,application/xhtml+xml"})
     assert response.text == "<html>a page for people</html>"
