@@ -18,7 +18,7 @@ from courses.versions import public_snapshot
 from federation.entry.http import ActivityPubRoute, activity_json, signed_get_refusal
 from federation.entry.inbox import received_request
 from federation.flows import forks
-from federation.flows.posting import note_document
+from federation.flows.posting import is_public, note_document, readable_by
 from federation.protocol import vocabulary
 from federation.protocol.signatures import SignatureError
 from federation.transport.authenticate import authenticate
@@ -54,12 +54,15 @@ def _post(ref: str, request: Request) -> tuple[int, dict]:
         post = session.scalar(select(Post).where(Post.ap_id == urls.absolute(f"/posts/{ref}")))
         if post is None or post.deleted or post.held or post.source == "activitypub":
             return 404, {"error": f"no post {ref} here"}
-        if post.kind != "announcement":
-            # Group and personal posts: only to a server that proves who it is (it fetches a boost).
+        if not is_public(post):
+            # Group and personal posts: only to a server that proves who it is (it fetches a boost)
+            # and is among those the post was addressed to; others cannot tell it from a missing post.
             try:
-                authenticate(session, received_request(request, b""))
+                signer = authenticate(session, received_request(request, b""))
             except SignatureError as error:
                 return 401, {"error": f"this post is not public; sign the request ({error})"}
+            if not readable_by(session, post, signer.actor):
+                return 404, {"error": f"no post {ref} here"}
         return 200, note_document(post)
 
 

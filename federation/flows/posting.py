@@ -9,16 +9,19 @@ as a `Post` they can read, so a timeline can show both without a rewrite.
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
 import nh3
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from courses.models import Post
+from courses.models import Enrollment, Post
 from federation.flows.announce import iso
+from federation.models import Delivery
 from federation.protocol.vocabulary import AS, create_of
 from federation.transport import delivery
+from federation.transport.delivery import delivery_host
 from server.floor import urls
 from server.floor.accounts import Account
 from server.floor.clock import now
@@ -105,9 +108,58 @@ def receive_personal(session: Session, create: dict[str, Any], author: str) -> P
     return post
 
 
+OPEN_VISIBILITIES = frozenset({"public", "unlisted"})
+
+
+def is_public(post: Post) -> bool:
+    """True when anyone may read the post: an announcement, or a public or unlisted post."""
+    return post.kind == "announcement" or post.visibility in OPEN_VISIBILITIES
+
+
+def readable_by(session: Session, post: Post, signer: str) -> bool:
+    """True when the server of the verified `signer` may read the non-public `post`.
+
+    A server that fetches a post cannot prove which of its accounts asked, so the test is per
+    server: the post was delivered to it (one of its accounts is an addressee), or it hosts a
+    member of the study group the post was written in. Everyone else gets the same 404 as for a
+    post that does not exist.
+    """
+    host = delivery_host(signer)
+    if host == delivery_host(urls.absolute("/")):
+        return True  # our own actors
+    if post.ap_id is not None:
+        create = f"{post.ap_id}/activity"
+        sent = select(Delivery.id).where(Delivery.activity_id == create, Delivery.host == host)
+        if session.scalar(sent.limit(1)) is not None:
+            return True
+        if post.group_id is None and _to_remote_group(session, create):
+            # A local person's post to a group elsewhere: that group announces it to members on
+            # servers we never hear of, and those fetch it here; we cannot list them, so any
+            # signed server may read it (a known limit, docs/security.md).
+            return True
+    if post.group_id is None:
+        return False
+    members = select(Enrollment.actor).where(
+        Enrollment.group_id == post.group_id,
+        Enrollment.status.in_(("confirmed", "paused")),
+        Enrollment.actor.is_not(None),
+    )
+    return any(delivery_host(actor) == host for actor in session.scalars(members) if actor)
+
+
+def _to_remote_group(session: Session, create_id: str) -> bool:
+    """True when the Create we sent names a group as its Note's audience (FEP-1b12; see post_as)."""
+    body = session.scalar(select(Delivery.body).where(Delivery.activity_id == create_id).limit(1))
+    try:
+        note = json.loads(body).get("object") if body else None
+    except ValueError:
+        return False
+    return isinstance(note, dict) and isinstance(note.get("audience"), str)
+
+
 def note_document(post: Post) -> dict[str, Any]:
     """A stored local post as the Note its id names (what a server fetching a boosted post gets)."""
-    public = post.kind == "announcement"
+    public = is_public(post)
     note: dict[str, Any] = {
         "@context": AS,
         "id": post.ap_id,
