@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import lzma
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select
@@ -14,6 +16,16 @@ from courses.models import Course, Unit
 from server.floor.errors import Invalid, NotFound
 
 MAX_FILE_BYTES = 2_000_000
+# A .zip is unpacked within limits whatever its directory declares (a zip bomb packs gigabytes into
+# a small upload, and the declared sizes may lie): entries, bytes unpacked in all, packing ratio.
+MAX_ARCHIVE_ENTRIES = 2_000
+MAX_UNPACKED_BYTES = 20_000_000
+MAX_RATIO = 100
+# Small files may pack better than any ratio (a short run of spaces) and are cheap to unpack anyway.
+RATIO_FROM_BYTES = 100_000
+_CHUNK = 64 * 1024
+# What a damaged, encrypted or oddly compressed entry raises while it is read.
+_UNPACK_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, NotImplementedError, RuntimeError)
 _COURSE_FIELDS = (
     "slug", "title", "summary", "language", "license", "tags", "resources", "send_time", "late_join",
     "group_size", "group_by", "questions", "origin", "origin_version", "lineage", "extra", "source_toml",
@@ -47,8 +59,48 @@ def read_folder(path: Path) -> dict[str, str]:
     for file in sorted(path.rglob("*")):
         name = file.relative_to(path).as_posix()
         if file.is_file() and _wanted(name):
+            if file.stat().st_size > MAX_FILE_BYTES:
+                raise Invalid(f"{name}:1: larger than {MAX_FILE_BYTES} bytes")
             files[name] = _decode(name, file.read_bytes())
     return files
+
+
+def _check_declared(name: str, info: zipfile.ZipInfo, room: int) -> None:
+    """Refuse an entry by the sizes the zip declares, before unpacking anything of it."""
+    if info.file_size > MAX_FILE_BYTES:
+        raise Invalid(f"{name}:1: larger than {MAX_FILE_BYTES} bytes ({info.file_size} bytes once unpacked)")
+    if info.file_size > room:
+        raise Invalid(f"{name}: the course's files would unpack to more than {MAX_UNPACKED_BYTES} bytes in all")
+    _check_ratio(name, info.file_size, info.compress_size)
+
+
+def _check_ratio(name: str, unpacked: int, packed: int) -> None:
+    if unpacked > RATIO_FROM_BYTES and unpacked > MAX_RATIO * max(packed, 1):
+        raise Invalid(
+            f"{name}: packed more than {MAX_RATIO} to 1 in the zip (a zip bomb?); course files are text that never packs that tightly"
+        )
+
+
+def _unpack(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, room: int) -> bytes:
+    """The bytes of one entry, read in chunks that stop at the limits (the declared size may lie)."""
+    _check_declared(name, info, room)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with archive.open(info) as stream:
+            while chunk := stream.read(_CHUNK):
+                size += len(chunk)
+                if size > MAX_FILE_BYTES:
+                    raise Invalid(f"{name}:1: larger than {MAX_FILE_BYTES} bytes (the zip declares {info.file_size})")
+                if size > room:
+                    raise Invalid(f"{name}: the course's files unpack to more than {MAX_UNPACKED_BYTES} bytes in all")
+                _check_ratio(name, size, info.compress_size)
+                chunks.append(chunk)
+    except _UNPACK_ERRORS as error:
+        raise Invalid(
+            f"{name}: cannot be unpacked: the zip entry is damaged or its declared size is wrong ({error})"
+        ) from None
+    return b"".join(chunks)
 
 
 def read_zip(path: Path) -> dict[str, str]:
@@ -58,19 +110,26 @@ def read_zip(path: Path) -> dict[str, str]:
     except zipfile.BadZipFile:
         raise Invalid(f"{path}: not a zip file") from None
     with archive:
-        names = [info.filename for info in archive.infolist() if not info.is_dir()]
+        entries = archive.infolist()
+        if len(entries) > MAX_ARCHIVE_ENTRIES:
+            raise Invalid(f"{path}: holds {len(entries)} entries; a course folder has at most {MAX_ARCHIVE_ENTRIES}")
+        infos = {info.filename: info for info in entries if not info.is_dir()}
+        names = list(infos)
         roots = sorted({n[: -len(COURSE_FILE)] for n in names if n == COURSE_FILE or n.endswith("/" + COURSE_FILE)})
         roots = [root for root in roots if root.count("/") <= 1 and "__MACOSX" not in root]
         if len(roots) != 1:
             raise Invalid(f"{path}: the zip must hold one {COURSE_FILE} at its root or in one top folder")
         prefix = roots[0]
         files: dict[str, str] = {}
+        unpacked = 0
         for name in names:
             if not name.startswith(prefix):
                 continue
             relative = name[len(prefix) :]
             if _wanted(relative):
-                files[relative] = _decode(relative, archive.read(name))
+                raw = _unpack(archive, infos[name], relative, MAX_UNPACKED_BYTES - unpacked)
+                unpacked += len(raw)
+                files[relative] = _decode(relative, raw)
         return files
 
 

@@ -1,0 +1,1 @@
+"""Security tests: hostile and random input to every parser (property tests with hypothesis)."""
