@@ -37,9 +37,13 @@ def _local_signer(session: Session, key_id: str) -> tuple[str, str] | None:
 
 
 def _verifies(parsed: ParsedSignature, owner: str, pem: str | None) -> bool:
-    """The key belongs to its owner's origin and the signature verifies with it."""
+    """The key belongs to its owner's origin and the signature verifies with it.
+
+    A cached owner on another origin is a claim we should not have kept: not an answer, so the
+    caller refetches the key's real owner (raising here made that owner's signatures fail forever).
+    """
     if not same_origin(owner, parsed.key_id):
-        raise SignatureError(f"key {parsed.key_id} belongs to {owner}, another origin")
+        return False
     return bool(pem) and verify_signature(parsed, pem or "")
 
 
@@ -55,7 +59,7 @@ def cached_key() -> tuple[ScalarSelect[str], ScalarSelect[str | None]]:
 def verified_by_cached(parsed: ParsedSignature, owner: str | None, pem: str | None) -> Signer | None:
     """The signer when `parsed` verifies with a cached remote key; None when `authenticate` must decide.
 
-    `parsed` must have passed `check_policy`. A key of another origin than its owner raises SignatureError.
+    `parsed` must have passed `check_policy`. A key of another origin than its owner gives None.
     """
     if owner is None or not pem or is_local(parsed.key_id):
         return None
@@ -82,8 +86,8 @@ def authenticate(session: Session, request: ReceivedRequest) -> Signer:
     instance_key = instance_signing_key(session)
     session.commit()
     try:
-        document, url = key_owner_document(parsed.key_id, instance_key)
-        actor = store_actor(session, document, url)
+        document, url, confirmed = key_owner_document(parsed.key_id, instance_key)
+        actor = store_actor(session, document, url, confirmed)
     except FetchError as error:
         raise SignatureError(f"cannot fetch key {parsed.key_id}: {error}") from None
     if _verifies(parsed, actor.ap_id, actor.public_key_pem):

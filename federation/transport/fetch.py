@@ -115,8 +115,33 @@ def _public_key(document: dict[str, Any], key_id: str | None) -> dict[str, Any] 
     return valid[0] if valid else None
 
 
-def store_actor(session: Session, document: dict[str, Any], source_url: str) -> RemoteActor:
-    """Upsert the cache row of an actor document fetched from `source_url`."""
+def owned_key(document: dict[str, Any], actor_id: str, confirmed_key_id: str | None = None) -> dict[str, Any] | None:
+    """The document's public key if it is the actor's own; None for a key it merely claims.
+
+    A key is the actor's when its `owner` is the actor, its id is on the actor's origin, and the
+    id's document part is the actor itself (`{actor}#main-key`) or was fetched and named the actor
+    as owner (`confirmed_key_id`). Otherwise an actor could claim another actor's key id and the
+    cache would take that actor's real signatures for failures.
+    """
+    key = _public_key(document, None)
+    if key is None:
+        return None
+    key_id, owner = key.get("id"), key.get("owner")
+    if not isinstance(key_id, str) or owner != actor_id or not same_origin(key_id, actor_id):
+        return None
+    if key_id.split("#", 1)[0] != actor_id and key_id != confirmed_key_id:
+        return None
+    return key
+
+
+def store_actor(
+    session: Session, document: dict[str, Any], source_url: str, confirmed_key_id: str | None = None
+) -> RemoteActor:
+    """Upsert the cache row of an actor document fetched from `source_url`.
+
+    Its key is kept only when the actor owns it (`owned_key`); a claimed key is dropped, not an
+    error. `confirmed_key_id` is a key id whose own document was fetched and named this actor.
+    """
     actor_id = document.get("id")
     if not isinstance(actor_id, str) or not same_origin(actor_id, source_url):
         raise FetchError(f"{source_url} answered a document whose id {actor_id!r} is from another origin")
@@ -125,7 +150,7 @@ def store_actor(session: Session, document: dict[str, Any], source_url: str) -> 
         raise FetchError(f"{actor_id} has no inbox; it is not an actor")
     endpoints = document.get("endpoints")
     shared = (endpoints.get("sharedInbox") if isinstance(endpoints, dict) else None) or document.get("sharedInbox")
-    key = _public_key(document, None)
+    key = owned_key(document, actor_id, confirmed_key_id)
     row = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == actor_id))
     if row is None:
         # Two requests from a new actor arrive at once: the second insert loses and reads the first.
@@ -141,6 +166,12 @@ def store_actor(session: Session, document: dict[str, Any], source_url: str) -> 
     row.inbox = inbox
     row.shared_inbox = shared if isinstance(shared, str) else None
     row.key_id = key.get("id") if key else None
+    if row.key_id is not None:
+        # A key belongs to one actor: forget any other row that claimed it (cached before this check).
+        for other in session.scalars(
+            select(RemoteActor).where(RemoteActor.key_id == row.key_id, RemoteActor.ap_id != actor_id)
+        ):
+            other.key_id, other.public_key_pem = None, None
     row.public_key_pem = key.get("publicKeyPem") if key else None
     row.handle = f"{username}@{urlsplit(actor_id).netloc}" if isinstance(username, str) else None
     row.name = str(document.get("name") or username or "")[:400]
@@ -162,17 +193,21 @@ def remote_actor(session: Session, actor_id: str, refresh: bool = False) -> Remo
     return store_actor(session, document, actor_id)
 
 
-def key_owner_document(key_id: str, key: SigningKey) -> tuple[dict[str, Any], str]:
-    """Network only: the actor document owning `key_id` and the URL it came from (no database)."""
+def key_owner_document(key_id: str, key: SigningKey) -> tuple[dict[str, Any], str, str | None]:
+    """Network only: the actor document owning `key_id`, the URL it came from, and the key id when a
+    separate key document confirmed that owner (for `store_actor`; no database)."""
     url = key_id.split("#", 1)[0]
     document = get_json(url, key)
+    confirmed = None
     if "inbox" not in document and isinstance(document.get("owner"), str):
         # A key document (some servers serve keys apart): its owner is the actor.
         if not same_origin(document["owner"], url):
             raise FetchError(f"key {key_id} names an owner on another origin")
+        if document.get("id") == key_id or document.get("id") == url:
+            confirmed = key_id
         url = document["owner"]
         document = get_json(url, key)
-    return document, url
+    return document, url, confirmed
 
 
 def actor_for_key(session: Session, key_id: str, refresh: bool = False) -> RemoteActor:
@@ -181,8 +216,8 @@ def actor_for_key(session: Session, key_id: str, refresh: bool = False) -> Remot
         row = session.scalar(select(RemoteActor).where(RemoteActor.key_id == key_id))
         if row is not None:
             return row
-    document, url = key_owner_document(key_id, instance_signing_key(session))
-    return store_actor(session, document, url)
+    document, url, confirmed = key_owner_document(key_id, instance_signing_key(session))
+    return store_actor(session, document, url, confirmed)
 
 
 def parse_handle(handle: str) -> tuple[str, str]:
