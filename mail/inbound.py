@@ -23,9 +23,28 @@ from server.floor.settings import Settings
 UNSUBSCRIBE_PREFIX = "unsubscribe+"
 
 
+class _Lenient(email.policy.EmailPolicy):
+    """`email.policy.default`, except that a header its parser cannot read is its unfolded raw text.
+
+    The stdlib's structured-header parser raises on some malformed values (IndexError for `To: <`
+    or `Message-ID: <`), lazily, when a header is read: hostile mail would crash whoever reads it.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        """The parsed header, or its raw text (undecodable bytes replaced) when it does not parse."""
+        try:
+            return super().header_fetch_parse(name, value)
+        except Exception:  # noqa: BLE001 - the parser's failures on bad input are not a documented set
+            text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            return " ".join(text.split())
+
+
+LENIENT = _Lenient()
+
+
 def parse(raw: bytes) -> Message:
-    """An RFC 5322 message as an EmailMessage."""
-    return email.message_from_bytes(raw, policy=email.policy.default)
+    """An RFC 5322 message as an EmailMessage whose headers can always be read (see `_Lenient`)."""
+    return email.message_from_bytes(raw, policy=LENIENT)
 
 
 def known_recipient(address: str) -> bool:
