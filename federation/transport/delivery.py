@@ -25,6 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
 from sqlalchemy import event, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -158,19 +159,25 @@ def retry_after(value: str | None, at: datetime) -> timedelta | None:
 
 
 async def _post(http: httpx.AsyncClient, limit: asyncio.Semaphore, row: Delivery, key: SigningKey) -> Attempt:
+    deadline = get_settings().fetch_deadline
     async with limit:
         try:
-            response = await http.post(
-                row.inbox,
-                content=row.body.encode(),
-                headers={"Content-Type": CONTENT_TYPE, "Accept": "application/activity+json"},
-                auth=HttpSignatureAuth(key),
-            )
+            # The whole POST, answer body included, within the deadline: per-read timeouts alone let a
+            # server that drips a byte every few seconds hold a worker (and its host's slot) for ever.
+            with anyio.fail_after(deadline):
+                response = await http.post(
+                    row.inbox,
+                    content=row.body.encode(),
+                    headers={"Content-Type": CONTENT_TYPE, "Accept": "application/activity+json"},
+                    auth=HttpSignatureAuth(key),
+                )
+                await response.aclose()
         except Refused as error:
             return Attempt(row.id, 0, str(error))
         except httpx.HTTPError as error:
             return Attempt(row.id, None, f"{type(error).__name__}: {error}")
-        await response.aclose()
+        except TimeoutError:
+            return Attempt(row.id, None, f"no complete answer within {deadline:g} s")
         return Attempt(row.id, response.status_code, "", retry_after(response.headers.get("retry-after"), now()))
 
 

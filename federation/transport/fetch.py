@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import anyio
 import httpx
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,11 +21,12 @@ from sqlalchemy.orm import Session
 
 from federation.models import RemoteActor
 from federation.protocol.crypto import SigningKey
-from federation.transport.guard import GuardedTransport, Refused
+from federation.transport.guard import AsyncGuardedTransport, Refused
 from federation.transport.httpsig import HttpSignatureAuth
 from federation.transport.keys import instance_signing_key
 from server.floor.clock import now
 from server.floor.config import get_settings
+from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid, MechMoocError
 
 AP_ACCEPT = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
@@ -41,11 +43,11 @@ class FetchError(MechMoocError):
     """A remote document could not be fetched or is not what was asked for (names the URL)."""
 
 
-def client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
+def client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """An httpx client whose every request passes the SSRF guard."""
     settings = get_settings()
-    guard = GuardedTransport(allow_private=settings.insecure_http, inner=transport)
-    return httpx.Client(
+    guard = AsyncGuardedTransport(allow_private=settings.insecure_http, inner=transport)
+    return httpx.AsyncClient(
         transport=guard,
         timeout=TIMEOUT,
         follow_redirects=False,
@@ -58,20 +60,44 @@ def get_json(
     key: SigningKey,
     accept: str = AP_ACCEPT,
     max_bytes: int = MAX_BYTES,
-    transport: httpx.BaseTransport | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> dict[str, Any]:
-    """GET `url` signed by `key`, following at most MAX_REDIRECTS (each re-checked and re-signed)."""
+    """GET `url` signed by `key`, following at most MAX_REDIRECTS (each re-checked and re-signed).
+
+    The whole exchange (every hop, headers and body) must end within MECHMOOC_FETCH_DEADLINE: the
+    per-read timeouts alone let a server that sends a byte every few seconds hold us for ever.
+    Call it from a thread without a running event loop (a worker thread, the CLI, a job).
+    """
+    deadline = get_settings().fetch_deadline
+
+    async def within_deadline() -> dict[str, Any]:
+        with anyio.fail_after(deadline):
+            return await _get_json(url, key, accept, max_bytes, transport)
+
+    try:
+        return anyio.run(within_deadline)
+    except TimeoutError:
+        raise FetchError(f"{url} did not answer in full within {deadline:g} s; gave up") from None
+
+
+async def _get_json(
+    url: str, key: SigningKey, accept: str, max_bytes: int, transport: httpx.AsyncBaseTransport | None
+) -> dict[str, Any]:
     target = url
-    with client(transport) as http:
+    async with client(transport) as http:
         for _hop in range(MAX_REDIRECTS + 1):
             try:
-                with http.stream("GET", target, headers={"Accept": accept}, auth=HttpSignatureAuth(key)) as response:
+                request = http.build_request("GET", target, headers={"Accept": accept})
+                response = await http.send(request, auth=HttpSignatureAuth(key), stream=True)
+                try:
                     if response.is_redirect and "location" in response.headers:
                         target = urljoin(target, response.headers["location"])
                         continue
                     if response.status_code != 200:
                         raise FetchError(f"{target} answered HTTP {response.status_code}")
-                    body = _read_limited(response, max_bytes, target)
+                    body = await _read_limited(response, max_bytes, target)
+                finally:
+                    await response.aclose()
             except Refused as error:
                 raise FetchError(str(error)) from None
             except httpx.HTTPError as error:
@@ -86,12 +112,12 @@ def get_json(
     raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
 
-def _read_limited(response: httpx.Response, max_bytes: int, url: str) -> bytes:
+async def _read_limited(response: httpx.Response, max_bytes: int, url: str) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"{url} is larger than {max_bytes} bytes")
     chunks, size = [], 0
-    for chunk in response.iter_bytes():
+    async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > max_bytes:
             raise FetchError(f"{url} is larger than {max_bytes} bytes")
@@ -228,12 +254,17 @@ def parse_handle(handle: str) -> tuple[str, str]:
     return match.group(1), match.group(2).lower()
 
 
-def webfinger(session: Session, handle: str, transport: httpx.BaseTransport | None = None) -> str:
+def webfinger(session: Session, handle: str, transport: httpx.AsyncBaseTransport | None = None) -> str:
     """The actor id of `@user@host`, looked up by WebFinger."""
+    return _webfinger_href(handle, instance_signing_key(session), transport)
+
+
+def _webfinger_href(handle: str, key: SigningKey, transport: httpx.AsyncBaseTransport | None = None) -> str:
+    """Network only: the ActivityPub actor id WebFinger lists for `@user@host`."""
     user, host = parse_handle(handle)
     scheme = "http" if get_settings().insecure_http and not host.endswith(":443") else "https"
     url = f"{scheme}://{host}/.well-known/webfinger?resource=acct:{user}@{host}"
-    document = get_json(url, instance_signing_key(session), accept=JRD_ACCEPT, transport=transport)
+    document = get_json(url, key, accept=JRD_ACCEPT, transport=transport)
     for link in document.get("links") or []:
         if not isinstance(link, dict) or link.get("rel") != "self":
             continue
@@ -248,3 +279,22 @@ def resolve(session: Session, id_or_handle: str) -> RemoteActor:
     if id_or_handle.startswith(("http://", "https://")):
         return remote_actor(session, id_or_handle)
     return remote_actor(session, webfinger(session, id_or_handle))
+
+
+def prefetch(id_or_handle: str) -> str:
+    """The actor id named by an id URL or `@user@host`, its document fetched and cached first.
+
+    For callers about to write: no transaction is open during the network I/O (on SQLite a
+    transaction that has written holds the one write lock, and a slow server would stall every
+    write of the instance). `resolve` on the returned id then reads the fresh cache row.
+    """
+    with session_scope() as session:
+        key = instance_signing_key(session)  # may create the key: a short write, committed here
+        if id_or_handle.startswith(("http://", "https://")):
+            row = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == id_or_handle))
+            if row is not None and now() - row.fetched_at < ACTOR_MAX_AGE:
+                return row.ap_id
+    actor_id = id_or_handle if id_or_handle.startswith(("http://", "https://")) else _webfinger_href(id_or_handle, key)
+    document = get_json(actor_id, key)
+    with write_scope() as session:
+        return store_actor(session, document, actor_id).ap_id

@@ -31,6 +31,7 @@ KNOWN = {
     "ANONYMISE_AFTER_DAYS",
     "SMTP_CONNECTIONS",
     "DELIVERY_GIVE_UP_DAYS",
+    "FETCH_DEADLINE",
 }
 
 
@@ -56,6 +57,9 @@ class Settings:
     dkim_key: str | None = None
     anonymise_after_days: int = 365
     delivery_give_up_days: int = 4
+    # Seconds one remote fetch or delivery may take in all (connect, headers and body): a server that
+    # drips a byte at a time is cut off here, whatever the per-read timeouts allow.
+    fetch_deadline: float = 15.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -193,7 +197,19 @@ def load_settings(host: str = "127.0.0.1", port: int = 8000, environ: dict[str, 
         dkim_key=get("DKIM_KEY") or None,
         anonymise_after_days=_int("ANONYMISE_AFTER_DAYS", get("ANONYMISE_AFTER_DAYS", "365")),
         delivery_give_up_days=_int("DELIVERY_GIVE_UP_DAYS", get("DELIVERY_GIVE_UP_DAYS", "4"), minimum=1),
+        fetch_deadline=_seconds("FETCH_DEADLINE", get("FETCH_DEADLINE", "15")),
     )
+
+
+def _seconds(name: str, value: str) -> float:
+    """A positive number of seconds (at most an hour)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a number of seconds, not {value!r}") from None
+    if not 0 < seconds <= 3600:
+        raise SettingsError(f"{PREFIX}{name} must be more than 0 and at most 3600 seconds, not {value!r}")
+    return seconds
 
 
 def _is_local(url: str) -> bool:

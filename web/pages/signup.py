@@ -34,7 +34,7 @@ FEDIVERSE_JOINED = (
     "Almost there: we sent a direct post with a confirmation link to that fediverse account. "
     "Once you open it, each unit will arrive as a post addressed to the account."
 )
-FORM_FIELDS = ("email", "name", "timezone", "handle")
+FORM_FIELDS = ("email", "name", "timezone", "language", "handle")
 
 
 @lru_cache(maxsize=1)
@@ -80,6 +80,8 @@ def form_context(session: Session, run: Run, attempt: SignupAttempt | None = Non
         "open_here": accepts_signups(session, run, now()),
         "questions": questions_of(session, run),
         "send_time": snapshot.get("send_time", "09:00"),
+        "language": snapshot.get("language", "en"),
+        "groups_by_language": "language" in (snapshot.get("group_by") or []),
         "zones": zone_names(),
         "values": {"timezone": "UTC", **attempt.values},
         "errors": attempt.errors,
@@ -113,6 +115,9 @@ def attempt_from(values: FormData | dict[str, Any], questions: list[dict[str, An
 
 def submit_signup(handle: str, values: FormData | dict[str, Any]) -> tuple[SignupAttempt, int]:
     """Sign up (email: double opt-in; handle: fediverse join) and the attempt with its HTTP status."""
+    # A fediverse handle is looked up before the write transaction opens: fetching while holding
+    # SQLite's write lock would let a slow remote server stall every write of the instance.
+    actor_id, lookup_error = _look_up_handle(handle, values)
     with write_scope() as session:
         run = find_run(session, handle)
         questions = questions_of(session, run)
@@ -127,11 +132,13 @@ def submit_signup(handle: str, values: FormData | dict[str, Any]) -> tuple[Signu
                 if data["email"]:
                     signup.request_signup(
                         session, run, data["email"], data["name"], data["timezone"] or "UTC",
-                        answers=answers, solo=data["solo"],
+                        language=data["language"] or None, answers=answers, solo=data["solo"],
                     )  # fmt: skip
                     attempt.message = SIGNED_UP
                 else:
-                    _join_by_handle(session, run, data["handle"])
+                    if lookup_error is not None or actor_id is None:
+                        raise lookup_error or Invalid("fediverse handle: it could not be looked up")
+                    _join_by_handle(session, run, actor_id)
                     attempt.message = FEDIVERSE_JOINED
         except Invalid as error:
             where = _field_of(str(error), questions) if data["email"] else "handle"
@@ -144,14 +151,29 @@ def submit_signup(handle: str, values: FormData | dict[str, Any]) -> tuple[Signu
     return attempt, 200
 
 
-def _join_by_handle(session: Session, run: Run, handle: str) -> None:
-    """The fediverse path of the form: the federation package resolves and enrolls the account."""
+def _look_up_handle(run_handle: str, values: FormData | dict[str, Any]) -> tuple[str | None, MechMoocError | None]:
+    """The actor id of the typed-in fediverse handle, fetched with no transaction open; or the error."""
+    from federation.transport.fetch import prefetch
+
+    handle = _text(values, "handle")
+    if not handle or _text(values, "email"):
+        return None, None
+    if "@" not in handle.lstrip("@") and not handle.startswith(("https://", "http://")):
+        return None, Invalid(f"fediverse handle {handle!r} must look like @name@example.social")
+    with session_scope() as session:
+        find_run(session, run_handle)  # no lookup for a run that does not exist (NotFound: 404)
+    try:
+        return prefetch(handle), None
+    except MechMoocError as error:
+        return None, error
+
+
+def _join_by_handle(session: Session, run: Run, actor_id: str) -> None:
+    """The fediverse path of the form: the federation package enrolls the account (looked up already)."""
     from federation.flows.cohorts import join_by_handle
 
     target = run_for_signup(session, run, now())
-    if "@" not in handle.lstrip("@") and not handle.startswith(("https://", "http://")):
-        raise Invalid(f"fediverse handle {handle!r} must look like @name@example.social")
-    join_by_handle(session, target, handle)
+    join_by_handle(session, target, actor_id)
 
 
 def _sentence(message: str) -> str:
