@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import html
 from typing import Any
+from urllib.parse import urlsplit
 
 import nh3
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses import learner
+from courses.groups import remove_from_group
 from courses.models import Enrollment, Post, Run, StudyGroup
 from courses.signup import enroll_actor, request_actor_signup
 from federation.flows.follows import activity_id
@@ -33,16 +35,36 @@ from server.floor import urls
 from server.floor.clock import now
 from server.floor.errors import Invalid, PermissionDenied
 from server.floor.events import publish
+from server.floor.ratelimit import hit
+
+# Enrollments by Follow/Join one remote host may make in one run per hour (docs/security.md):
+# throwaway accounts of one server must not fill a run; a real instance's learners rarely come 10 an hour.
+JOINS_PER_HOST = 10
+JOIN_WINDOW_SECONDS = 3600
+
+
+class JoinLimited(PermissionDenied):
+    """A remote host made too many enrollments in one run within the hour (answered with Reject)."""
 
 
 def join(session: Session, run: Run, actor_id: str, follow_id: str | None = None) -> Enrollment:
-    """Enroll the fediverse account `actor_id` in `run` (idempotent) and make it a run follower."""
+    """Enroll the fediverse account `actor_id` in `run` (idempotent) and make it a run follower.
+
+    A new enrollment counts against its host's limit (JOINS_PER_HOST an hour per run): JoinLimited.
+    """
     run_id = urls.run(run.handle)
     if is_blocked_from(session, run, actor_id):
         raise PermissionDenied(f"{actor_id} is blocked from {run_id}")
     remote = remote_actor(session, actor_id)
     enrollment = session.scalar(select(Enrollment).where(Enrollment.run_id == run.id, Enrollment.actor == remote.ap_id))
     if enrollment is None or enrollment.status in {"left", "unsubscribed"}:
+        host = urlsplit(remote.ap_id).netloc.lower()
+        wait = hit(session, "federation.join", f"{run.id} {host}", JOINS_PER_HOST, JOIN_WINDOW_SECONDS)
+        if wait is not None:
+            raise JoinLimited(
+                f"{host} enrolled {JOINS_PER_HOST} accounts in {run_id} within the hour; "
+                f"try again in {int(wait // 60) + 1} minutes"
+            )
         enrollment = enroll_actor(session, run, remote.ap_id, remote.name or remote.handle or "", run.timezone)
     follower = session.scalar(select(Follower).where(Follower.actor == run_id, Follower.follower == remote.ap_id))
     if follower is None:
@@ -219,7 +241,8 @@ def announce_to_members(session: Session, group: StudyGroup, create: dict[str, A
 
 
 def remove_member(session: Session, group: StudyGroup, actor_or_email: str) -> Enrollment:
-    """Take a learner out of a study group (moderation); they stay in the run without a group."""
+    """Take a learner out of a study group (moderation); they stay in the run on their own (no regrouping
+    brings them back; an organizer can move them into a group)."""
     member = session.scalar(
         select(Enrollment).where(
             Enrollment.group_id == group.id,
@@ -228,8 +251,7 @@ def remove_member(session: Session, group: StudyGroup, actor_or_email: str) -> E
     )
     if member is None:
         raise Invalid(f"{actor_or_email} is not a member of group {group.handle}")
-    member.group_id = None
-    publish(session, "enrollment.changed", {"enrollment_id": member.id, "change": "moved"})
+    remove_from_group(session, member)
     return member
 
 

@@ -11,11 +11,14 @@ from sqlalchemy import select
 
 from courses.models import Run, StudyGroup
 from federation.entry.handlers import Inbound, activity_type, handles, object_id
-from federation.flows.cohorts import join, leave
+from federation.entry.handlers.follow import reject_follow
+from federation.flows import follows
+from federation.flows.cohorts import JoinLimited, join, leave
 from federation.flows.follows import activity_id
 from federation.models import RemoteActor
 from federation.protocol.vocabulary import AS
 from federation.transport import delivery
+from federation.transport.moderation import blocks
 from server.floor import urls
 from server.floor.errors import PermissionDenied
 
@@ -42,15 +45,25 @@ def follow_run(inbound: Inbound) -> str | None:
     run = _run_of(inbound, inbound.object_id)
     if run is None or not (inbound.object_id or "").startswith(urls.run("")):
         return None
+    run_id = urls.run(run.handle)
+    if blocks(inbound.session, run_id, inbound.actor):
+        reject_follow(inbound, run_id)
+        return f"rejected follow of {run_id}: blocked"
     follower = inbound.session.scalar(select(RemoteActor).where(RemoteActor.ap_id == inbound.actor))
     if follower is not None and follower.type not in LEARNER_TYPES:
         # An instance or a bot following the run wants its news, not the course: follower only.
-        return f"{inbound.actor} ({follower.type}) follows {run.handle}; not enrolled"
+        follows.accept_follower(inbound.session, run_id, inbound.activity)
+        return f"{inbound.actor} ({follower.type}) follows {run.handle}; not enrolled; accepted follower of {run_id}"
     try:
         enrollment = join(inbound.session, run, inbound.actor, follow_id=inbound.activity.get("id"))
+    except JoinLimited as error:
+        reject_follow(inbound, run_id)
+        return f"rejected follow, not enrolled: {error}"
     except PermissionDenied as error:
-        return f"not enrolled: {error}"
-    return f"enrolled {inbound.actor} in {run.handle} (enrollment {enrollment.id})"
+        follows.accept_follower(inbound.session, run_id, inbound.activity)
+        return f"not enrolled: {error}; accepted follower of {run_id}"
+    follows.accept_follower(inbound.session, run_id, inbound.activity)
+    return f"enrolled {inbound.actor} in {run.handle} (enrollment {enrollment.id}); accepted follower of {run_id}"
 
 
 @handles("Join")

@@ -12,6 +12,7 @@ from federation.flows.actors import local_actor
 from federation.models import Follower, Following
 from federation.transport import delivery
 from federation.transport.moderation import blocks
+from server.floor import urls
 
 
 @handles("Follow")
@@ -19,19 +20,24 @@ def follow(inbound: Inbound) -> str | None:
     """Someone follows a local person, course, run or group: record them and Accept (never manual)."""
     target = inbound.object_id
     local = local_actor(inbound.session, target) if target else None
-    if local is None:
-        return None
+    if local is None or local.id.startswith(urls.run("")):
+        return None  # a run's follows are answered by course_runs.follow_run (it may enroll or refuse)
     if blocks(inbound.session, local.id, inbound.actor):
-        reject = {
-            "id": follows.activity_id(local.id, "reject"),
-            "type": "Reject",
-            "actor": local.id,
-            "object": _follow_ref(inbound.activity),
-        }
-        delivery.enqueue(inbound.session, reject, sender=local.id, recipients=[inbound.actor])
+        reject_follow(inbound, local.id)
         return f"rejected follow of {local.id}: blocked"
     follows.accept_follower(inbound.session, local.id, inbound.activity)
     return f"accepted follower of {local.id}"
+
+
+def reject_follow(inbound: Inbound, local: str) -> None:
+    """Answer the inbound Follow of `local` with a Reject."""
+    reject = {
+        "id": follows.activity_id(local, "reject"),
+        "type": "Reject",
+        "actor": local,
+        "object": _follow_ref(inbound.activity),
+    }
+    delivery.enqueue(inbound.session, reject, sender=local, recipients=[inbound.actor])
 
 
 def _follow_ref(activity: dict[str, Any]) -> dict[str, Any]:
