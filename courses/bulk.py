@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from courses import fields, versions
 from courses.addresses import check_email_fast
-from courses.groups import form_groups
+from courses.groups import form_groups, groups_due
 from courses.models import Enrollment, Run, table
 from courses.signup import check_name, new_token, seats_taken
 from courses.zones import check_timezone
@@ -169,6 +169,6 @@ def import_learners(
     if dry_run:
         return ImportOutcome(enrolled=free, waitlisted=len(learners) - free, dry_run=True)
     enroll_many(session, run, learners, progress)
-    if run.status in ("running", "finished"):
-        form_groups(session, run)
+    if groups_due(session, run, now()):
+        form_groups(session, run)  # the run's groups formed already (or are due): place these learners too
     return ImportOutcome(enrolled=free, waitlisted=len(learners) - free, dry_run=False)

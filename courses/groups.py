@@ -1,24 +1,55 @@
-"""Study groups of a run in the database: form them in bulk, place late joiners, merge remnants, move learners."""
+"""Study groups of a run in the database: form them in bulk, place late joiners, merge remnants, move learners.
+
+Groups exist before any learner's first unit is rendered: they form at `grouping_at(run)`, an hour
+before the start day begins anywhere on Earth (or when signups close, if that is sooner), and anyone
+seated after that is placed at once. A learner taken out of a group by moderation learns on their own
+(`solo`) until an organizer moves them into a group: no regrouping brings them back.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, literal, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from courses import grouping, versions
 from courses.handles import free_handles
 from courses.models import Enrollment, Post, Run, StudyGroup, table
 from courses.zones import local_midnight
+from server.floor.clock import now
 from server.floor.db import is_postgres
 from server.floor.errors import Invalid, NotFound
 from server.floor.events import publish as publish_event
 
 GROUPED_STATUSES = ("confirmed", "paused")
+# The first instant of a day anywhere is midnight at UTC+14 (Line Islands): a unit due at 00:00 there,
+# rendered ahead by the mail package's few minutes, must find its group already formed.
+EARLIEST_ZONE = timezone(timedelta(hours=14))
+GROUPING_MARGIN = timedelta(hours=1)
+
+
+def grouping_at(run: Run) -> datetime:
+    """When the run's groups form: an hour before its start day begins anywhere, or when signups close."""
+    earliest = datetime.combine(run.start_date, time(0), tzinfo=EARLIEST_ZONE) - GROUPING_MARGIN
+    closes = run.signup_closes_at
+    return min(earliest, closes) if closes is not None else earliest
+
+
+def has_groups(session: Session, run: Run) -> bool:
+    """True once the run's study groups are formed."""
+    query = select(StudyGroup.id).where(StudyGroup.run_id == run.id, StudyGroup.merged_into_id.is_(None))
+    return session.scalar(query.limit(1)) is not None
+
+
+def _lock(session: Session, run: Run) -> None:
+    """Hold the run's row until commit (PostgreSQL), so that two workers never form or number groups twice.
+
+    SQLite writers are serialized already (callers that read first begin with `immediate`)."""
+    if is_postgres(session):
+        session.execute(select(Run.id).where(Run.id == run.id).with_for_update())
 
 
 def _other_keys(session: Session, run: Run) -> list[str]:
@@ -95,7 +126,9 @@ def _assign(session: Session, members: dict[int, list[int]]) -> None:
 
 def form_groups(session: Session, run: Run) -> list[int]:
     """Group the run's ungrouped learners: all at once if it has no groups yet, else as late joiners."""
-    if session.scalar(select(func.count()).select_from(StudyGroup).where(StudyGroup.run_id == run.id)):
+    session.flush()
+    _lock(session, run)
+    if has_groups(session, run):
         learners, _, _ = _learners(session, run, group_id=None)
         return [place(session, run, learner) for learner in learners]
     learners, zones, _ = _learners(session, run)
@@ -114,7 +147,8 @@ def _shapes(session: Session, run: Run) -> list[grouping.GroupShape]:
     for learner in learners:
         if group_of[learner.id] is not None:
             members[group_of[learner.id]].append(learner)
-    group_ids = session.scalars(select(StudyGroup.id).where(StudyGroup.run_id == run.id).order_by(StudyGroup.number))
+    query = select(StudyGroup.id).where(StudyGroup.run_id == run.id, StudyGroup.merged_into_id.is_(None))
+    group_ids = session.scalars(query.order_by(StudyGroup.number))
     return [grouping.GroupShape(id=gid, members=tuple(members.get(gid, ()))) for gid in group_ids]
 
 
@@ -128,37 +162,84 @@ def place(session: Session, run: Run, learner: grouping.Learner) -> int:
     return chosen
 
 
-def place_enrollment(session: Session, enrollment: Enrollment) -> int | None:
-    """Group a learner who joined a run whose groups exist already; None if solo or not grouped yet."""
-    run = enrollment.run
-    has_groups = session.scalar(select(func.count()).select_from(StudyGroup).where(StudyGroup.run_id == run.id))
-    if enrollment.solo or enrollment.status not in GROUPED_STATUSES or not has_groups:
+def place_enrollment(session: Session, enrollment: Enrollment, instant: datetime | None = None) -> int | None:
+    """Group a learner seated once grouping is due (forming the run's groups if none exist yet); the group id.
+
+    None if the learner is solo, not seated, or the run's groups are not due yet (they form later)."""
+    if enrollment.solo or enrollment.status not in GROUPED_STATUSES:
         return None
+    if enrollment.group_id is not None:
+        return enrollment.group_id
+    run = enrollment.run
+    if not has_groups(session, run):
+        if (instant or now()) < grouping_at(run):
+            return None
+        form_groups(session, run)  # a run created late, or the grouping job has not run yet
+        return session.scalar(select(Enrollment.group_id).where(Enrollment.id == enrollment.id))
     session.flush()
-    learners, _, _ = _learners(session, run, id=enrollment.id)
-    return place(session, run, learners[0]) if learners else None
+    _lock(session, run)
+    learners, _, _ = _learners(session, run, id=enrollment.id, group_id=None)
+    return place(session, run, learners[0]) if learners else enrollment.group_id
+
+
+def groups_due(session: Session, run: Run, instant: datetime) -> bool:
+    """True when `run` should have groups by `instant` and has learners waiting for one."""
+    if instant < grouping_at(run):
+        return False
+    waiting = select(Enrollment.id).where(
+        Enrollment.run_id == run.id,
+        Enrollment.group_id.is_(None),
+        Enrollment.status.in_(GROUPED_STATUSES),
+        Enrollment.solo.is_(False),
+    )
+    return session.scalar(waiting.limit(1)) is not None
+
+
+def remove_from_group(session: Session, enrollment: Enrollment) -> None:
+    """Take a learner out of their group (moderation): they stay in the run on their own, and no
+    regrouping puts them back; an organizer's `move_learner` can."""
+    enrollment.group_id, enrollment.solo = None, True
+    session.flush()
+    publish_event(session, "enrollment.changed", {"enrollment_id": enrollment.id, "change": "group"})
+
+
+def current_group(session: Session, group: StudyGroup) -> StudyGroup:
+    """The group that took over `group` (following merges), or `group` itself."""
+    seen = {group.id}
+    while group.merged_into_id is not None:
+        following = session.get(StudyGroup, group.merged_into_id)
+        if following is None or following.id in seen:
+            break
+        seen.add(following.id)
+        group = following
+    return group
 
 
 def merge_remnants(session: Session, run: Run) -> list[tuple[int, int]]:
-    """Merge groups that shrank below half the target size into their nearest group with room."""
+    """Merge groups that shrank below half the target size into their nearest group with room.
+
+    The old group stays, empty, as a forward: mail to its address reaches the new group, and each
+    moved learner hears of the new address (`group.merged`)."""
+    session.flush()
+    _lock(session, run)
     merges = grouping.remnant_merges(_shapes(session, run), run.group_size)
     for source, target in merges:
+        moved = list(session.scalars(select(Enrollment.id).where(Enrollment.group_id == source)))
         session.execute(update(Enrollment).where(Enrollment.group_id == source).values(group_id=target))
         session.execute(update(Post).where(Post.group_id == source).values(group_id=target))
-        try:
-            # Rows of other packages may still name the old group: then it stays, empty.
-            with session.begin_nested():
-                session.execute(delete(StudyGroup).where(StudyGroup.id == source))
-        except IntegrityError:
-            pass
-    if merges:
+        # Earlier forwards to the old group now point at the new one.
+        forwards = or_(StudyGroup.id == source, StudyGroup.merged_into_id == source)
+        session.execute(update(StudyGroup).where(forwards).values(merged_into_id=target))
         session.expire_all()
+        publish_event(session, "group.merged", {"group_id": source, "into_group_id": target, "enrollment_ids": moved})
+        for enrollment_id in moved:
+            publish_event(session, "enrollment.changed", {"enrollment_id": enrollment_id, "change": "group"})
     return merges
 
 
 def find_group(session: Session, run: Run, reference: str) -> StudyGroup:
     """A group of `run` by handle or number."""
-    query = select(StudyGroup).where(StudyGroup.run_id == run.id)
+    query = select(StudyGroup).where(StudyGroup.run_id == run.id, StudyGroup.merged_into_id.is_(None))
     column = StudyGroup.number if reference.isdigit() else StudyGroup.handle
     group = session.scalar(query.where(column == (int(reference) if reference.isdigit() else reference)))
     if group is None:
@@ -170,6 +251,8 @@ def move_learner(session: Session, enrollment: Enrollment, group: StudyGroup) ->
     """An organizer moves a learner into another group of the same run."""
     if group.run_id != enrollment.run_id:
         raise Invalid(f"group {group.handle} belongs to another run than {enrollment.email or enrollment.actor}")
+    if group.merged_into_id is not None:
+        raise Invalid(f"group {group.handle} was merged into another group: move the learner there")
     if enrollment.group_id == group.id:
         return
     enrollment.group_id = group.id

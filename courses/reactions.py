@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.orm import Session
+
 from server.floor import jobs
+from server.floor.events import subscribe
 
 
 @jobs.job("courses.advance_runs", every=60)
@@ -26,5 +31,17 @@ def anonymise_job() -> int:
         return len(anonymise_finished_runs(session))
 
 
+def on_course_published(session: Session, payload: dict[str, Any]) -> None:
+    """A new version: recurring runs created ahead that have not started follow it."""
+    from courses.models import Course
+    from courses.runs import follow_new_version
+    from server.floor.clock import now
+
+    course = session.get(Course, int(payload["course_id"]))
+    if course is not None:
+        follow_new_version(session, course, now())
+
+
 def register() -> None:
     """Subscribe this package's handlers and declare its jobs (declared above, on import)."""
+    subscribe("course.published", on_course_published)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses import versions
-from courses.groups import form_groups
+from courses.groups import form_groups, grouping_at, groups_due
 from courses.handles import free_handle
 from courses.models import Course, Run
 from courses.zones import check_timezone, local_midnight
@@ -170,18 +170,45 @@ def run_for_signup(session: Session, run: Run, instant: datetime) -> Run:
 
 
 def advance_runs(session: Session, instant: datetime) -> list[Run]:
-    """Move every active run to its status at `instant`, group those that started, create successors."""
+    """Move every active run to its status at `instant`, form the groups that are due, create successors.
+
+    Groups are due by `courses.groups.grouping_at`, not by the status: a run created on or after its
+    start day is `running` at once and must be grouped all the same, before its first unit."""
     changed: list[Run] = []
     for run in session.scalars(select(Run).where(Run.status.in_(ACTIVE)).order_by(Run.start_date, Run.id)).all():
         status = status_at(times_of(session, run), instant)
         if status != run.status:
             run.status = status
             changed.append(run)
-            if status in ("running", "finished"):
-                form_groups(session, run)
+        if status != "finished" and groups_due(session, run, instant):
+            form_groups(session, run)
         ensure_successor(session, run, instant)
     session.flush()
     return changed
+
+
+def not_started(run: Run, instant: datetime) -> bool:
+    """True while no learner anywhere can have had a unit of `run` (its groups are not formed either)."""
+    return run.status in ("scheduled", "open") and instant < grouping_at(run)
+
+
+def follow_new_version(session: Session, course: Course, instant: datetime) -> list[Run]:
+    """Move the recurring runs created ahead (successors) that have not started onto the course's newest
+    version: they were pinned by the calendar, not by an organizer's choice."""
+    moved = []
+    query = select(Run).where(
+        Run.course_id == course.id, Run.previous_run_id.is_not(None), Run.status.in_(("scheduled", "open"))
+    )
+    for run in session.scalars(query):
+        if course.current_version is not None and run.version_number != course.current_version:
+            if not_started(run, instant):
+                run.version_number = course.current_version
+                moved.append(run)
+    session.flush()
+    for run in moved:
+        # Learners who signed up already have cursors on the old version's days: the mail package resets them.
+        publish_event(session, "run.version_changed", {"run_id": run.id, "version": run.version_number})
+    return moved
 
 
 def find_run(session: Session, reference: str) -> Run:

@@ -71,8 +71,11 @@ def seats_taken(session: Session, run: Run) -> int:
     return int(session.scalar(query.where(Enrollment.run_id == run.id, Enrollment.status.in_(SEATED))) or 0)
 
 
-def _seat(session: Session, enrollment: Enrollment) -> None:
-    """Confirm a learner into their run, or put them on its waiting list when it is full."""
+def _seat(session: Session, enrollment: Enrollment, by: str = "admin") -> None:
+    """Confirm a learner into their run, or put them on its waiting list when it is full.
+
+    `by` says how (in `enrollment.confirmed`): "link" (the person opened their confirmation link: only
+    this lifts a suppression of their address), "admin", "actor" (a signed Follow/Join), "waitlist"."""
     run = enrollment.run
     full = run.capacity is not None and seats_taken(session, run) >= run.capacity
     enrollment.status = "waitlisted" if full else "confirmed"
@@ -80,7 +83,7 @@ def _seat(session: Session, enrollment: Enrollment) -> None:
     session.flush()
     if not full:
         place_enrollment(session, enrollment)
-        publish_event(session, "enrollment.confirmed", {"enrollment_id": enrollment.id})
+        publish_event(session, "enrollment.confirmed", {"enrollment_id": enrollment.id, "by": by})
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ def confirm(session: Session, token: str) -> Confirmation:
     enrollment = by_token(session, token)
     if enrollment.status != "pending":
         return Confirmation(enrollment, already=True)
-    _seat(session, enrollment)
+    _seat(session, enrollment, by="link")
     return Confirmation(enrollment, already=False)
 
 
@@ -216,7 +219,7 @@ def enroll_actor(session: Session, run: Run, actor_url: str, name: str | None, t
     existing = session.scalar(select(Enrollment).where(Enrollment.run_id == run.id, Enrollment.actor == actor_url))
     if existing is not None:
         if existing.status in ("left", "unsubscribed"):
-            _seat(session, existing)
+            _seat(session, existing, by="actor")
         return existing
     details = check_details(session, run, None, name, timezone)
     enrollment = Enrollment(
@@ -225,7 +228,7 @@ def enroll_actor(session: Session, run: Run, actor_url: str, name: str | None, t
     )  # fmt: skip
     session.add(enrollment)
     session.flush()
-    _seat(session, enrollment)
+    _seat(session, enrollment, by="actor")
     return enrollment
 
 
@@ -241,6 +244,6 @@ def promote_waitlisted(session: Session, run: Run) -> list[Enrollment]:
         )
         if waiting is None:
             break
-        _seat(session, waiting)
+        _seat(session, waiting, by="waitlist")  # the mail tells them
         promoted.append(waiting)
     return promoted

@@ -28,7 +28,9 @@ def run_summary(session: Session, run: Run, with_learners: bool = True) -> dict[
             if with_learners:
                 member["email" if row.email else "actor"] = row.email or row.actor
             members[row.group_id].append(member)
-    groups = session.scalars(select(StudyGroup).where(StudyGroup.run_id == run.id).order_by(StudyGroup.number))
+    # A group merged into another is only a forwarding address now: not listed.
+    current = (StudyGroup.run_id == run.id, StudyGroup.merged_into_id.is_(None))
+    groups = session.scalars(select(StudyGroup).where(*current).order_by(StudyGroup.number))
     return {
         "id": urls.run(run.handle),
         "handle": run.handle,

@@ -14,6 +14,7 @@ from html import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from courses.groups import current_group
 from courses.models import Enrollment, Post, StudyGroup
 from mail.addresses import bare, new_token
 from mail.markup import clean_html, document, html_text, text_html
@@ -27,16 +28,18 @@ from server.floor.config import get_settings
 from server.floor.events import publish
 
 MAX_MESSAGE_BYTES = 5 * 1024 * 1024
-MEMBERS = ("confirmed",)
+MEMBERS = ("confirmed",)  # who gets the group's mail (a paused learner asked for no mail for now)
+POSTERS = ("confirmed", "paused")  # whose mail to the group goes through: paused means no units, not muted
 _MSGID = re.compile(r"<[^<>\s]+>")
 
 
 def group_for(session: Session, address: str) -> StudyGroup | None:
-    """The study group whose list address is `address`, if any."""
+    """The study group whose list address is `address`, if any; a group merged into another forwards there."""
     local, _, domain = bare(address).partition("@")
     if domain != get_settings().mail_domain.lower():
         return None
-    return session.scalar(select(StudyGroup).where(StudyGroup.handle == local))
+    group = session.scalar(select(StudyGroup).where(StudyGroup.handle == local))
+    return current_group(session, group) if group is not None else None
 
 
 def is_loop(message: Message, group: StudyGroup) -> bool:
@@ -86,7 +89,7 @@ def accept_group_mail(session: Session, group: StudyGroup, message: Message, raw
     sender = sender.lower()
     member = session.scalar(
         select(Enrollment).where(
-            Enrollment.group_id == group.id, Enrollment.email == sender, Enrollment.status.in_(MEMBERS)
+            Enrollment.group_id == group.id, Enrollment.email == sender, Enrollment.status.in_(POSTERS)
         )
     )
     text, html = _bodies(message)

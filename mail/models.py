@@ -16,8 +16,9 @@ from server.floor.queue import QueuedMixin
 CANCELLED = "cancelled"  # suppressed or unsubscribed before it went out
 UNCERTAIN = "uncertain"  # a worker died between handing it to SMTP and recording the answer
 
-# What a mail is: a course unit, a relayed group post, a one-off from an organizer, a transactional mail.
-KINDS = ("unit", "relay", "compose", "confirm", "system")
+# What a mail is: a course unit, a relayed group post, a one-off from an organizer, a transactional mail,
+# a notice about the learner's place (promoted from the waiting list, their group merged into another).
+KINDS = ("unit", "relay", "compose", "confirm", "system", "notice")
 TRANSACTIONAL = ("confirm", "system")
 
 

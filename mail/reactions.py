@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from courses.models import Enrollment
 from courses.versions import pinned
-from mail import scheduler
+from mail import notices, scheduler
 from mail.messages import confirmation_mail
 from mail.outbox import enqueue
 from mail.suppressions import lift
@@ -20,14 +20,18 @@ STOPPING = {"paused", "left", "unsubscribed"}
 
 
 def on_confirmed(session: Session, payload: dict[str, Any]) -> None:
-    """A learner is in: lift any suppression of their address and start their schedule cursor."""
+    """A learner is in: start their schedule cursor. A suppression of their address (complaint, bounce,
+    unsubscribe from everything) is lifted only when they opened their own confirmation link, never on
+    an organizer's word; a learner promoted from the waiting list is told."""
     enrollment = session.get(Enrollment, int(payload["enrollment_id"]))
     if enrollment is None or enrollment.status != scheduler.ACTIVE:
         return
-    if enrollment.email:
+    if enrollment.email and payload.get("by") == "link":
         lift(session, enrollment.email)
     if enrollment.next_due_at is None and not enrollment.next_position:
         scheduler.start(enrollment, scheduler.Plans(session).of(enrollment.run_id), now())
+    if payload.get("by") == "waitlist":
+        notices.promoted(session, enrollment)
 
 
 def on_bulk_confirmed(session: Session, payload: dict[str, Any]) -> None:
@@ -79,6 +83,11 @@ def on_requested(session: Session, payload: dict[str, Any]) -> None:
     )
 
 
+def on_run_version_changed(session: Session, payload: dict[str, Any]) -> None:
+    """A run that has not started moved to a new course version: its learners' cursors start again on it."""
+    scheduler.restart_not_started(session, int(payload["run_id"]), now())
+
+
 def on_post_created(session: Session, payload: dict[str, Any]) -> None:
     """A group post (from email, the fediverse or the web): relay it to the group's email members."""
     from mail.lists import relay_post
@@ -93,4 +102,6 @@ def register() -> None:
     subscribe("enrollment.changed", on_changed)
     subscribe("enrollment.requested", on_requested)
     subscribe("post.created", on_post_created)
+    subscribe("group.merged", notices.on_group_merged)
+    subscribe("run.version_changed", on_run_version_changed)
     import mail.jobs  # noqa: F401 - declares the periodic jobs

@@ -10,6 +10,11 @@ time instead of after its rendering. A change to the learner in that window (pau
 group, name, leaving) takes back what was rendered ahead — `unrender` — and the cursor goes back to
 it; an unsubscribe or a suppression is caught again just before sending. Fediverse learners get
 their unit when it is due, not ahead (a post cannot wait in an outbox for its instant).
+
+Groups come first: no unit is rendered for a learner who should be in a study group and is not (its
+text may name `group.*`, and every unit's Reply-To is the group). The scan forms the groups that are
+due before it renders anything, places a straggler at once, and holds a learner whose run has no
+groups yet (`HOLD`) rather than render without one.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sqlalchemy import Integer, Table, any_, bindparam, delete, insert, or_, sel
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, selectinload
 
+from courses.groups import form_groups, groups_due, has_groups, place_enrollment
 from courses.models import Enrollment, Run
 from courses.versions import pinned
 from mail import schedule
@@ -31,7 +37,7 @@ from mail.messages import unit_mail
 from mail.models import OutgoingMail
 from mail.outbox import mail_row
 from server.floor.clock import now
-from server.floor.db import is_postgres
+from server.floor.db import immediate, is_postgres
 from server.floor.errors import Invalid
 from server.floor.events import publish
 from server.floor.queue import FAILED, QUEUED
@@ -39,6 +45,7 @@ from server.floor.queue import FAILED, QUEUED
 ACTIVE = "confirmed"
 CHUNK = 5000  # ids per IN list: well inside SQLite's and PostgreSQL's parameter limits
 LOOKAHEAD = timedelta(minutes=10)  # mails are rendered this long before they are due
+HOLD = timedelta(minutes=1)  # a learner waiting for a group is looked at again this much later
 
 
 @dataclass
@@ -148,6 +155,23 @@ def start_many(session: Session, run_id: int, enrollment_ids: list[int], at: dat
                 .execution_options(synchronize_session=False)
             )
     return sum(len(ids) for ids in by_zone.values())
+
+
+def restart_not_started(session: Session, run_id: int, at: datetime) -> int:
+    """Start again the cursors of a run's learners who have had no unit yet (its course version changed)."""
+    ids = list(
+        session.scalars(
+            select(Enrollment.id).where(
+                Enrollment.run_id == run_id, Enrollment.status == ACTIVE, Enrollment.next_position == 0
+            )
+        )
+    )
+    for first in range(0, len(ids), CHUNK):
+        chunk = Enrollment.id.in_(ids[first : first + CHUNK])
+        statement = update(Enrollment).where(chunk).values(next_due_at=None)
+        session.execute(statement.execution_options(synchronize_session=False))
+    session.expire_all()
+    return start_many(session, run_id, ids, at) if ids else 0
 
 
 def stop(enrollment: Enrollment) -> None:
@@ -281,6 +305,34 @@ def unrender(session: Session, enrollment: Enrollment) -> int:
     return len(pending)
 
 
+def form_due_groups(session: Session, at: datetime | None = None) -> int:
+    """Form the groups of every active run that should have them by `at` (courses.advance_runs does it
+    every minute; this makes sure before rendering); commits; how many runs were grouped."""
+    instant = at or now()
+    active = session.scalars(select(Run).where(Run.status.in_(("scheduled", "open", "running")))).all()
+    due = [run.id for run in active if groups_due(session, run, instant)]
+    session.commit()
+    for run_id in due:
+        immediate(session)  # read, then write, while other workers write: take SQLite's lock first
+        run = session.get(Run, run_id)
+        if run is not None and groups_due(session, run, instant):
+            form_groups(session, run)
+        session.commit()
+    return len(due)
+
+
+def grouped_or_held(session: Session, enrollment: Enrollment, instant: datetime) -> bool:
+    """True when the learner may get their unit: solo, or in a group (a straggler is placed now). Else the
+    run has no groups yet: the learner is held a moment (their cursor moved past this scan) and False."""
+    if enrollment.solo or enrollment.group_id is not None:
+        return True
+    if has_groups(session, enrollment.run) and place_enrollment(session, enrollment, instant) is not None:
+        return True
+    if enrollment.next_due_at is not None:
+        enrollment.next_due_at = max(enrollment.next_due_at, instant + LOOKAHEAD + HOLD)
+    return False
+
+
 def schedule_due(session: Session, at: datetime | None = None, limit: int = 500) -> tuple[int, int]:
     """One batch of the scan: (learners looked at, units emitted); commits. Call until it returns (0, 0)."""
     instant = at or now()
@@ -301,6 +353,8 @@ def schedule_due(session: Session, at: datetime | None = None, limit: int = 500)
             if enrollment.status != ACTIVE:
                 stop(enrollment)
                 continue
+            if not grouped_or_held(session, enrollment, instant):
+                continue
             emitted += advance(session, enrollment, plans.of(enrollment.run_id), instant, existing, mails)
     if mails:
         # One multi-row INSERT for the batch: ORM objects would cost more per mail than rendering it.
@@ -310,7 +364,8 @@ def schedule_due(session: Session, at: datetime | None = None, limit: int = 500)
 
 
 def schedule_all_due(session: Session, at: datetime | None = None, limit: int = 500) -> int:
-    """Run the scan until nothing is due by `at`; the number of units emitted."""
+    """Form the groups that are due, then run the scan until nothing is due by `at`; the units emitted."""
+    form_due_groups(session, at)
     total = 0
     while True:
         learners, emitted = schedule_due(session, at, limit)

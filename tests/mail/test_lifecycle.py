@@ -120,7 +120,7 @@ def test_hard_bounce_by_smtp_suppresses_and_reconfirming_lifts(
     assert run_stats(session, session.get(Enrollment, 2).run)["units"][0]["bounced"] == 1  # type: ignore[union-attr]
     from server.floor.events import publish
 
-    publish(session, "enrollment.confirmed", {"enrollment_id": 2})
+    publish(session, "enrollment.confirmed", {"enrollment_id": 2, "by": "link"})  # they opened their link
     session.commit()
     assert session.scalars(select(Suppression)).one().active is False
 

@@ -37,7 +37,8 @@ def run_facts(session: Session, run: Run) -> dict[str, Any]:
     seated = session.scalar(
         select(func.count()).select_from(Enrollment).where(Enrollment.run_id == run.id, Enrollment.status.in_(SEATED))
     )
-    groups = session.scalar(select(func.count()).select_from(StudyGroup).where(StudyGroup.run_id == run.id))
+    current = (StudyGroup.run_id == run.id, StudyGroup.merged_into_id.is_(None))
+    groups = session.scalar(select(func.count()).select_from(StudyGroup).where(*current))
     return {
         "handle": run.handle,
         "url": f"/runs/{run.handle}",
