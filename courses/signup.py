@@ -18,8 +18,13 @@ from courses.zones import check_timezone
 from server.floor.clock import now
 from server.floor.errors import Invalid, NotFound
 from server.floor.events import publish as publish_event
+from server.floor.ratelimit import hit
 
 SEATED = ("confirmed", "paused")
+# Confirmation mails one address may get a day, over every run: asking again re-sends the link (a mail
+# lost, a second try), but nobody can use the form to flood someone's mailbox.
+CONFIRMATIONS_PER_DAY = 3
+CONFIRMATION_SCOPE = "signup-confirmation"
 
 
 def new_token() -> str:
@@ -127,22 +132,32 @@ def request_signup(
     answers: dict[str, Any] | None = None,
     solo: bool = False,
 ) -> SignupReceipt:
-    """A pending enrollment and `enrollment.requested` (the mail sends the link); never says who exists."""
+    """A pending enrollment and `enrollment.requested` (the mail sends the link); never says who exists.
+
+    Asking again (still pending, after leaving, or having lost the mail) sends the link again, at most
+    CONFIRMATIONS_PER_DAY a day to one address, and changes nothing else: anyone may type an address,
+    so the details of a place already asked for stay as they were (its owner changes them on their page).
+    """
     target = run_for_signup(session, run, now())
     details = check_details(session, target, email, name, timezone, language, answers)
+    assert details.email is not None
     enrollment = session.scalar(
         select(Enrollment).where(Enrollment.run_id == target.id, Enrollment.email == details.email)
     )
     if enrollment is None:
-        enrollment = Enrollment(run_id=target.id, email=details.email, token=new_token(), status="pending")
+        enrollment = Enrollment(
+            run_id=target.id, email=details.email, name=details.name, timezone=details.timezone,
+            language=details.language, answers=details.answers, solo=solo, token=new_token(), status="pending",
+        )  # fmt: skip
         session.add(enrollment)
-    if enrollment.status in ("pending", "left", "unsubscribed"):
-        # Someone else may be typing this address: only the link in the mailbox confirms the change.
-        enrollment.name, enrollment.timezone, enrollment.language = details.name, details.timezone, details.language
-        enrollment.answers, enrollment.solo, enrollment.status = details.answers, solo, "pending"
+    elif enrollment.status in ("left", "unsubscribed"):
+        enrollment.status = "pending"  # theirs again once they open the link
     session.flush()
-    # Also for an address already confirmed: the mail then says so, and the form answers the same.
-    publish_event(session, "enrollment.requested", {"enrollment_id": enrollment.id})
+    if hit(session, CONFIRMATION_SCOPE, details.email, CONFIRMATIONS_PER_DAY, 24 * 3600) is None:
+        # Also for an address already confirmed: the link then leads to their place. A fresh request id
+        # makes each request its own mail (the outbox would take a repeated key for the same mail).
+        request = {"enrollment_id": enrollment.id, "request": secrets.token_hex(8)}
+        publish_event(session, "enrollment.requested", request)
     return SignupReceipt(run_handle=target.handle)
 
 

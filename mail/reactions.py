@@ -70,9 +70,11 @@ def on_requested(session: Session, payload: dict[str, Any]) -> None:
     token = str(payload.get("token") or enrollment.token)
     link = str(payload.get("url") or urls.signup_confirm(token))
     mail_token, subject, message = confirmation_mail(enrollment, enrollment.run, pinned(session, enrollment.run), link)
+    # Once per place and link, and once per signup request (asking again mails the link again).
+    request = str(payload.get("request") or "")[:32]
     enqueue(
         session,
-        key=f"confirm:{enrollment.id}:{token}",
+        key=f"confirm:{enrollment.id}:{token}" + (f":{request}" if request else ""),
         kind="confirm",
         to=enrollment.email,
         token=mail_token,

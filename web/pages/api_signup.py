@@ -1,7 +1,7 @@
 """The signup endpoint other sites call: JSON with CORS, and the target of the embeddable form.
 
-`POST /api/runs/{handle}/signup` takes JSON (`email`, `name`, `timezone`, `solo`, `handle`,
-`answers` {question id: answer}) from a script on any origin, or the embeddable form's
+`POST /api/runs/{handle}/signup` takes JSON (`email`, `name`, `timezone`, `language` (a tag such as
+`fr`; the course's when left out), `solo`, `handle`, `answers` {question id: answer}) from a script on any origin, or the embeddable form's
 urlencoded post from inside an iframe (where the session cookie is not sent, so the CSRF check
 of the shell cannot apply; the shell exempts /api/). It never sets a cookie, and it answers the
 same for a new address and one already signed up.
