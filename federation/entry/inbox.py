@@ -86,6 +86,8 @@ async def receive(request: Request) -> Response:
         return _problem(413, f"activity larger than {MAX_BODY} bytes")
     try:
         activity = json.loads(body)
+    except RecursionError:  # json.loads recurses per nesting level: `[[[[...` a hundred thousand deep
+        return _problem(400, "body is JSON nested too deep")
     except ValueError:
         return _problem(400, "body is not JSON")
     if not isinstance(activity, dict) or not activity_type(activity) or not object_id(activity.get("actor")):

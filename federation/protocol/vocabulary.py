@@ -212,6 +212,22 @@ def _int(value: Any, field: str) -> int:
     return value
 
 
+def _list(value: Any, field: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Invalid(f"course document field {field} must be a list")
+    return value
+
+
+def _object(value: Any, field: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Invalid(f"course document field {field} must be an object")
+    return value
+
+
 def _html_to_text(value: str) -> str:
     """Markup from another server reduced to text (we escaped it; others may not have)."""
     return html.unescape(re.sub(r"<[^>]*>", "", value))
@@ -234,18 +250,18 @@ def _unit_from(obj: Any, index: int) -> dict[str, Any]:
         "day": _int(obj.get("day"), f"{where}.day"),
         "body": _text(body, f"{where}.source.content"),
         "position": _int(obj.get("position", index), f"{where}.position"),
-        "origin": obj.get("origin") or None,
-        "extra": obj.get("extra") or {},
+        "origin": _text(obj.get("origin"), f"{where}.origin") or None,
+        "extra": _object(obj.get("extra"), f"{where}.extra"),
     }
 
 
 def _tags(document: dict[str, Any]) -> list[str]:
-    tags = document.get("tag") or []
+    tags = document.get("tag")
     if isinstance(tags, dict):
         tags = [tags]
     return [
         t["name"][1:] if t["name"].startswith("#") else t["name"]
-        for t in tags
+        for t in _list(tags, "tag")
         if isinstance(t, dict) and t.get("type") == "Hashtag" and isinstance(t.get("name"), str)
     ]
 
@@ -254,7 +270,7 @@ def _resource_from(link: Any) -> dict[str, Any]:
     if not isinstance(link, dict):
         raise Invalid("course document field resources must hold Link objects")
     resource = {"title": _text(link.get("name"), "resources.name"), "url": _text(link.get("href"), "resources.href")}
-    return {**resource, **(link.get("extra") or {})}
+    return {**resource, **_object(link.get("extra"), "resources.extra")}
 
 
 def is_course(document: dict[str, Any]) -> bool:
@@ -269,6 +285,8 @@ def snapshot_from_course(document: dict[str, Any]) -> dict[str, Any]:
     origin = document.get("origin")
     if isinstance(origin, dict):
         origin = origin.get("id")
+    # Every field a peer sends is checked for its type: a list where a string belongs, or a number
+    # where a list belongs, is an Invalid naming the field, not a TypeError deep in the fork code.
     return {
         "slug": _text(document.get("slug"), "slug"),
         "title": _text(document.get("name"), "name"),
@@ -276,15 +294,15 @@ def snapshot_from_course(document: dict[str, Any]) -> dict[str, Any]:
         "language": _text(document.get("language"), "language") or "en",
         "license": _text(document.get("license"), "license"),
         "tags": _tags(document),
-        "resources": [_resource_from(r) for r in document.get("resources") or []],
+        "resources": [_resource_from(r) for r in _list(document.get("resources"), "resources")],
         "send_time": _text(document.get("sendTime"), "sendTime") or "09:00",
         "late_join": _text(document.get("lateJoin"), "lateJoin") or "catch_up",
         "group_size": _int(document.get("groupSize", 20), "groupSize"),
-        "group_by": [str(k) for k in document.get("groupBy") or []],
-        "questions": document.get("questions") or [],
-        "extra": document.get("extra") or {},
-        "origin": origin or None,
-        "lineage": [str(i) for i in document.get("lineage") or []],
+        "group_by": [_text(k, "groupBy") for k in _list(document.get("groupBy"), "groupBy")],
+        "questions": _list(document.get("questions"), "questions"),
+        "extra": _object(document.get("extra"), "extra"),
+        "origin": _text(origin, "origin") or None,
+        "lineage": [_text(i, "lineage") for i in _list(document.get("lineage"), "lineage")],
         "units": [_unit_from(u, i) for i, u in enumerate(document["units"])],
     }
 
