@@ -1,8 +1,15 @@
-"""Bounces and complaints: DSNs to a VERP address are parsed (flufl.bounce); complaints suppress at once."""
+"""Bounces and complaints: DSNs to a VERP address are parsed (flufl.bounce), SMTP refusals at send time
+are classified; complaints suppress at once.
+
+A mail bounces at most once of each kind: the VERP token names the mail as an Original-Envelope-Id
+would, so the same DSN received three times (or a second notice of the same failure) counts once,
+scores one soft bounce, and `stats` counts one bounce.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from email.message import Message
 
 from flufl.bounce import all_failures
@@ -12,8 +19,17 @@ from sqlalchemy.orm import Session
 from mail.addresses import bare, bounce_token
 from mail.models import MailEvent, OutgoingMail
 from mail.suppressions import soft_bounce, suppress
+from mail.transport import Outcome
 from server.floor.clock import now
 from server.floor.errors import Invalid
+
+HARD, SOFT = "bounce", "soft_bounce"  # MailEvent kinds
+# RFC 3463 enhanced status: class.subject.detail. Subjects 1 (address) and 2 (mailbox) are about the
+# recipient; 7 (policy: relay denied, spam), 3, 4, 5, 6 are about the server, our setup or the content.
+_ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+MAILBOX_FULL = ("5", "2", "2")
+# Without an enhanced code, words that say the refusal is about us, not about the recipient.
+_NOT_THE_ADDRESS = re.compile(r"relay|auth|spam|policy|blocked|blacklist|rate|too many", re.IGNORECASE)
 
 
 def mail_by_token(session: Session, token: str) -> OutgoingMail | None:
@@ -21,23 +37,61 @@ def mail_by_token(session: Session, token: str) -> OutgoingMail | None:
     return session.scalar(select(OutgoingMail).where(OutgoingMail.token == token))
 
 
+def _bounced(session: Session, mail_id: int, kind: str) -> bool:
+    return (
+        session.scalar(select(MailEvent.id).where(MailEvent.mail_id == mail_id, MailEvent.kind == kind).limit(1))
+        is not None
+    )
+
+
+def record_bounce(session: Session, mail: OutgoingMail | tuple[int, str], kind: str, detail: str) -> bool:
+    """Count a hard (`bounce`: suppress the address) or soft (`soft_bounce`: score it) bounce of a mail,
+    given as a row or `(id, address)`, once per mail and kind; False when it was already counted."""
+    mail_id, address = (mail.id, mail.to_addr) if isinstance(mail, OutgoingMail) else mail
+    if _bounced(session, mail_id, kind):
+        return False
+    if kind == HARD:
+        suppress(session, address, "hard_bounce", detail)
+    else:
+        soft_bounce(session, address, detail)
+    session.add(MailEvent(mail_id=mail_id, kind=kind, email=address, detail=detail[:2000], created_at=now()))
+    return True
+
+
 def handle_bounce(session: Session, token: str, message: Message) -> str:
-    """A DSN for the mail `token`: a hard bounce suppresses its address, a soft one is scored."""
+    """A DSN for the mail `token`: a hard bounce suppresses its address, a soft one is scored (once a mail)."""
     mail = mail_by_token(session, token)
     if mail is None:
         return "bounce: unknown token"
     temporary, permanent = all_failures(message)
     detail = ", ".join(sorted(a.decode("utf-8", "replace") for a in permanent | temporary))
     if permanent:
-        suppress(session, mail.to_addr, "hard_bounce", detail)
-        kind = "bounce"
+        kind = HARD
     elif temporary:
-        soft_bounce(session, mail.to_addr, detail)
-        kind = "soft_bounce"
+        kind = SOFT
     else:
         return "bounce: not a delivery failure"
-    session.add(MailEvent(mail_id=mail.id, kind=kind, email=mail.to_addr, detail=detail, created_at=now()))
-    return kind
+    return kind if record_bounce(session, mail, kind, detail) else f"{kind}: already counted"
+
+
+def refusal_bounce(outcome: Outcome, gave_up: bool) -> str | None:
+    """What an SMTP refusal at send time means for the recipient: a hard bounce (a permanent refusal of
+    the address or mailbox), a soft one (a temporary refusal until the retry window ended: `gave_up`),
+    or None (no answer, or a refusal of our sender, our setup or the content: no fault of the address)."""
+    if outcome.accepted or outcome.code is None or outcome.stage not in ("rcpt", "data"):
+        return None
+    message = outcome.detail.removeprefix(str(outcome.code)).strip()
+    enhanced = _ENHANCED.match(message)
+    if outcome.permanent:
+        if enhanced:
+            if enhanced.groups() == MAILBOX_FULL:
+                return SOFT  # a full mailbox is refused "for good" but empties again
+            return HARD if enhanced.group(1) == "5" and enhanced.group(2) in ("1", "2") else None
+        # No enhanced code: a plain "550 no such user" at RCPT, unless it names relaying, auth or policy.
+        if outcome.stage == "rcpt" and outcome.code in (550, 551, 553) and not _NOT_THE_ADDRESS.search(message):
+            return HARD
+        return None
+    return SOFT if gave_up else None
 
 
 def complaint(session: Session, body: bytes, message: Message | None = None) -> str:

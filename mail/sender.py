@@ -1,29 +1,35 @@
-"""The outbox pass: claim due mails, drop what may no longer go, send in rounds, record each answer.
+"""The outbox pass: claim due mails, drop what may no longer go, send, record each answer.
 
 A mail can be lost or doubled only in the gap between the SMTP server accepting it and the outbox
-recording that. We choose at-most-once for that gap: before a round goes on the wire the worker
-commits `sending_at` on its rows (together with the answers so far and the rate-limit reservation).
-A worker that dies leaves those rows with `sending_at` set; after their lease runs out they become
-UNCERTAIN — never resent on their own, listed in the admin outbox for a person to resend. Rows it
-had leased but not yet begun simply lose their lease and are sent by the next pass.
-Rounds are marked one per connection in one transaction, when a connection finds no marked round
-left; so what is in doubt after a crash is at most the rounds of the last two markings: fewer than
-2 x connections x ROUND_PER_CONNECTION mails.
+recording that. Each connection works in rounds of ROUND_PER_CONNECTION mails: before a round goes on
+the wire its rows' `sending_at` is committed (rounds are marked one per connection in one transaction,
+when a connection finds none left), and each answer is committed before the same connection hands over
+its next mail (answers that come back together share one commit). So a worker killed mid-send leaves
+at most one mail per SMTP connection accepted but not recorded.
+
+Leases are short (LEASE) and renewed while the pass runs, so a dead pass's rows are free soon after it
+stopped: those it had not begun are leased again at once; those with `sending_at` become UNCERTAIN and
+GRACE later go out again by themselves, the same bytes with the same Message-ID (within the retry
+window; older ones wait for a person, `mechmooc mail uncertain`). Duplicates after a crash: at most
+one per SMTP connection; nothing is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from courses.models import Enrollment
+from mail.bounces import record_bounce, refusal_bounce
 from mail.dkim import Signer, signed, signer_from_settings, wire_bytes
 from mail.models import CANCELLED, TRANSACTIONAL, UNCERTAIN, OutgoingMail, RateBucket
 from mail.suppressions import BLOCKS_TRANSACTIONAL, suppressed
@@ -31,11 +37,19 @@ from mail.transport import Envelope, MaildirOutbox, Outcome, SmtpPool, outbox_pa
 from server.floor.clock import now
 from server.floor.config import get_settings
 from server.floor.db import UTCDateTime, is_postgres
-from server.floor.queue import DONE, FAILED, QUEUED, backoff, lease_update
+from server.floor.queue import DONE, FAILED, QUEUED, backoff, lease_update, renew
 
+log = logging.getLogger(__name__)
 ROUND_PER_CONNECTION = 10
-MAX_ATTEMPTS = 8
-LEASE = timedelta(minutes=5)
+# A pass renews its leases every RENEW_EVERY seconds; a pass that stopped renewing for LEASE is dead.
+LEASE = timedelta(seconds=30)
+RENEW_EVERY = 10.0
+# How long after a dead pass's lease ran out its uncertain mails wait before they are sent again.
+GRACE = timedelta(seconds=15)
+# Under a rate limit, a batch leases what it can send in this many seconds.
+BATCH_SECONDS = 150
+# No connection (the server down) is retried sooner than a recipient's 4xx: the outage will end.
+CONNECTION_BACKOFF = (15.0, 600.0)  # base and cap, seconds
 STOPPED = ("left", "unsubscribed")
 
 
@@ -48,22 +62,44 @@ class SendReport:
     failed: int = 0
     cancelled: int = 0
     uncertain: int = 0
+    resent: int = 0
     errors: list[str] = field(default_factory=list)
 
 
-def mark_uncertain(session: Session) -> int:
-    """Rows whose sender died mid-round (sending_at set, lease over) become UNCERTAIN; how many."""
-    result = session.execute(
+def recover(session: Session) -> tuple[int, int]:
+    """Mails of passes that died mid-send: UNCERTAIN once their lease ran out, and GRACE later queued
+    again (the same bytes, the same Message-ID) while inside the retry window; (made uncertain, queued again)."""
+    instant = now()
+    uncertain = session.execute(
         update(OutgoingMail)
         .where(
             OutgoingMail.state == QUEUED,
             OutgoingMail.sending_at.is_not(None),
-            OutgoingMail.locked_until < now(),
+            or_(OutgoingMail.locked_until.is_(None), OutgoingMail.locked_until < instant),
         )
-        .values(state=UNCERTAIN, locked_until=None, last_error="worker stopped between SMTP and recording")
+        # locked_until stays: the last moment its pass was known alive, from which GRACE counts.
+        .values(state=UNCERTAIN, last_error="worker stopped between SMTP and recording")
+    )
+    window = timedelta(hours=get_settings().mail_retry_hours)
+    last_alive = func.coalesce(OutgoingMail.locked_until, OutgoingMail.sending_at)
+    resent = session.execute(
+        update(OutgoingMail)
+        .where(
+            OutgoingMail.state == UNCERTAIN,
+            OutgoingMail.sending_at.is_not(None),
+            last_alive < instant - GRACE,
+            OutgoingMail.created_at > instant - window,
+        )
+        .values(
+            state=QUEUED,
+            sending_at=None,
+            locked_until=None,
+            next_attempt_at=instant,
+            last_error="sent again: its worker stopped between SMTP and recording (the same Message-ID)",
+        )
     )
     session.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(uncertain.rowcount or 0), int(resent.rowcount or 0)  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)
@@ -77,7 +113,9 @@ class Claimed:
     message: str
     enrollment_id: int | None
     attempts: int
+    created_at: datetime
     answer: dict[str, Any] = field(default_factory=dict)
+    bounce: str | None = None  # a refusal that counts as a bounce of the address (mail.bounces)
 
 
 _TABLE = cast(Table, OutgoingMail.__table__)
@@ -88,7 +126,8 @@ def lease(session: Session, limit: int, duration: timedelta = LEASE) -> list[Cla
     sending needs of each (Core rows, not ORM objects: a batch of 1,000 is read without a unit of work)."""
     columns = [_TABLE.c[name] for name in ("id", "kind", "to_addr", "envelope_from", "message", "enrollment_id")]
     statement = lease_update(session, _TABLE, limit, duration, extra=_TABLE.c.sending_at.is_(None))
-    rows = [Claimed(*row) for row in session.execute(statement.returning(*columns, _TABLE.c.attempts))]
+    returning = statement.returning(*columns, _TABLE.c.attempts, _TABLE.c.created_at)
+    rows = [Claimed(*row) for row in session.execute(returning)]
     session.commit()
     rows.sort(key=lambda row: row.id)
     return rows
@@ -161,18 +200,24 @@ def reserve(session: Session, count: int, rate: float) -> float:
     return start - current
 
 
-def record(row: Claimed, outcome: Outcome, report: SendReport) -> None:
-    """Write the server's answer on the row: sent, retry with backoff (4xx), or failed (5xx)."""
+def record(row: Claimed, outcome: Outcome, report: SendReport, window: timedelta) -> None:
+    """Write the server's answer on the row: sent; failed (5xx, or still refused when the retry `window`
+    since it was queued ends), noting a bounce when the refusal was the address's; or retried with backoff."""
     answer = row.answer
     answer.update(mail_id=row.id, response=outcome.detail[:500], error=None, retry_at=None, sent=None)
+    instant = now()
+    give_up_at = row.created_at + window
     if outcome.accepted:
-        answer.update(new_state=DONE, sent=now())
+        answer.update(new_state=DONE, sent=instant)
         report.sent += 1
-    elif outcome.permanent or row.attempts >= MAX_ATTEMPTS:
+    elif outcome.permanent or instant >= give_up_at:
         answer.update(new_state=FAILED, error=outcome.detail[:2000])
+        row.bounce = refusal_bounce(outcome, gave_up=not outcome.permanent)
         report.failed += 1
     else:
-        answer.update(new_state=QUEUED, error=outcome.detail[:2000], retry_at=now() + backoff(row.attempts))
+        delay = backoff(row.attempts, *CONNECTION_BACKOFF) if outcome.code is None else backoff(row.attempts)
+        # The last attempt is made when the window ends, not a backoff step after it.
+        answer.update(new_state=QUEUED, error=outcome.detail[:2000], retry_at=min(instant + delay, give_up_at))
         report.retried += 1
 
 
@@ -181,7 +226,7 @@ def envelope(row: Claimed | OutgoingMail, signer: Signer | None) -> Envelope:
     return Envelope(row.id, row.envelope_from, row.to_addr, wire_bytes(signed(row.message, signer)))
 
 
-async def _deliver(session: Session, rows: list[Claimed], report: SendReport) -> None:
+async def _deliver(session: Session, rows: list[Claimed], report: SendReport, duration: timedelta) -> None:
     settings = get_settings()
     transport: SmtpPool | MaildirOutbox
     if settings.smtp_url:
@@ -189,14 +234,26 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport) ->
     else:
         transport = MaildirOutbox(outbox_path(settings.data_dir))
     signer = signer_from_settings(settings)
+    window = timedelta(hours=settings.mail_retry_hours)
     waiting = deque(rows)
     ready: deque[tuple[list[Claimed], float]] = deque()  # rounds marked in flight, with their rate wait
     answered: list[Claimed] = []
+    held = {row.id for row in rows}  # leased and not answered yet: the leases to renew
+    # Group commit: answers given while `epoch` is n go out in commit n; `durable` commits are done.
+    commits = {"epoch": 0, "durable": 0}
 
-    def save_answers() -> None:
+    def commit_answers() -> None:
+        epoch = commits["epoch"]
+        commits["epoch"] += 1
         if answered:
             session.execute(_ANSWER, [row.answer for row in answered])
+            for row in answered:
+                held.discard(row.id)
+                if row.bounce:
+                    record_bounce(session, (row.id, row.to_addr), row.bounce, row.answer["error"] or "")
             answered.clear()
+        session.commit()
+        commits["durable"] = epoch + 1
 
     def refill() -> None:
         # One round for each connection, marked in one transaction with the answers so far. It runs in
@@ -210,10 +267,28 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport) ->
             .where(_TABLE.c.id.in_([row.id for chunk in chunks for row in chunk]))
             .values(sending_at=now())
         )
-        save_answers()
         waits = [reserve(session, len(chunk), settings.mail_rate) for chunk in chunks]
-        session.commit()  # in flight, durably, before any byte leaves (with the outcomes recorded so far)
+        commit_answers()  # in flight, durably, before any byte leaves (with the answers so far)
         ready.extend(zip(chunks, waits, strict=True))
+
+    async def answered_durably(epoch: int) -> None:
+        # The answer is committed before this connection hands over another mail: a crash leaves at most
+        # one accepted but unrecorded mail per connection. Yield once first, so that the answers of
+        # other connections that came back at the same time share the commit.
+        await asyncio.sleep(0)
+        if commits["durable"] <= epoch:
+            commit_answers()
+
+    async def keep_leases() -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY)
+            try:
+                renew(session, _TABLE, held, duration)
+                session.commit()
+            except SQLAlchemyError as error:
+                # The next renewal may get through; until the lease runs out nothing is lost either way.
+                session.rollback()
+                log.warning("could not renew the leases of %d mails: %s", len(held), error)
 
     async def lane(index: int) -> None:
         # Each connection takes the next marked round when it is free, so a slow connection does not
@@ -224,18 +299,20 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport) ->
             chunk, wait = ready.popleft()
             if wait > 0:
                 await asyncio.sleep(wait)
-            outcomes = await transport.send_on(index, [envelope(row, signer) for row in chunk])
-            for row, outcome in zip(chunk, outcomes, strict=True):
-                record(row, outcome, report)
+            for row in chunk:
+                (outcome,) = await transport.send_on(index, [envelope(row, signer)])
+                record(row, outcome, report, window)
                 answered.append(row)
                 if not outcome.accepted:
                     report.errors.append(f"{row.to_addr}: {outcome.detail}")
+                await answered_durably(commits["epoch"])
 
+    keeper = asyncio.ensure_future(keep_leases())
     try:
         await asyncio.gather(*(lane(index) for index in range(transport.lanes)))
-        save_answers()
-        session.commit()
+        commit_answers()
     finally:
+        keeper.cancel()
         await transport.close()
 
 
@@ -245,23 +322,24 @@ def send_batch(session: Session, limit: int = 200, duration: timedelta = LEASE) 
     report = SendReport()
     rate = get_settings().mail_rate
     if rate > 0:
-        # Keep a batch well inside its lease when the rate limit makes sending slow.
-        limit = max(1, min(limit, int(rate * duration.total_seconds() / 2)))
+        # Under a slow rate limit a batch holds only what it can send soon, not the whole queue.
+        limit = max(1, min(limit, int(rate * BATCH_SECONDS)))
     rows = lease(session, limit, duration)
     if not rows:
         return report
     rows = cancel_stopped(session, rows, report)
     session.commit()
     if rows:
-        asyncio.run(_deliver(session, rows, report))
+        asyncio.run(_deliver(session, rows, report, duration))
     # The rows changed behind the ORM's back: objects the caller holds must be read again.
     session.expire_all()
     return report
 
 
 def send_all(session: Session, limit: int = 200, duration: timedelta = LEASE) -> SendReport:
-    """Crashed rounds marked uncertain, then outbox passes until nothing more is due now; the summed report."""
-    total = SendReport(uncertain=mark_uncertain(session))
+    """Crashed rounds recovered (`recover`), then outbox passes until nothing more is due now; the summed report."""
+    total = SendReport()
+    total.uncertain, total.resent = recover(session)
     while True:
         report = send_batch(session, limit, duration)
         for name in ("sent", "retried", "failed", "cancelled"):

@@ -25,12 +25,16 @@ class Envelope:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the receiving server said: accepted, or a temporary or permanent refusal."""
+    """What the receiving server said: accepted, or a temporary or permanent refusal; `code` is the SMTP
+    reply code when the server answered (None: no connection), `stage` the command it refused
+    (`mail`, `rcpt`, `data`; empty otherwise)."""
 
     mail_id: int
     accepted: bool
     permanent: bool
     detail: str
+    code: int | None = None
+    stage: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,8 +98,9 @@ async def _transaction(client: aiosmtplib.SMTP, envelope: Envelope) -> str:
         raise
 
 
-def _refusal(mail_id: int, code: int, message: str) -> Outcome:
-    return Outcome(mail_id, accepted=False, permanent=500 <= code < 600, detail=f"{code} {message}".strip())
+def _refusal(mail_id: int, code: int, message: str, stage: str) -> Outcome:
+    detail = f"{code} {message}".strip()
+    return Outcome(mail_id, accepted=False, permanent=500 <= code < 600, detail=detail, code=code, stage=stage)
 
 
 class SmtpPool:
@@ -152,12 +157,20 @@ class SmtpPool:
             return Outcome(envelope.mail_id, accepted=False, permanent=True, detail=f"not sent: {error}")
         except aiosmtplib.SMTPRecipientsRefused as error:
             refused = error.recipients[0]
-            return _refusal(envelope.mail_id, refused.code, refused.message)
+            return _refusal(envelope.mail_id, refused.code, refused.message, "rcpt")
         except aiosmtplib.SMTPResponseException as error:
             if error.code < 400:
                 await self._drop(index)
                 return Outcome(envelope.mail_id, False, False, f"{error.code} {error.message}")
-            return _refusal(envelope.mail_id, error.code, error.message)
+            # Which command was refused matters: only a refusal of the recipient is a bounce (mail.bounces).
+            stage = (
+                "mail"
+                if isinstance(error, aiosmtplib.SMTPSenderRefused)
+                else "data"
+                if isinstance(error, aiosmtplib.SMTPDataError)
+                else ""
+            )
+            return _refusal(envelope.mail_id, error.code, error.message, stage)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             # The connection is gone (or never came): temporary, retried later on a fresh connection.
             await self._drop(index)

@@ -8,6 +8,7 @@ are claimed again; idempotency keys on the rows themselves prevent a second effe
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -64,6 +65,20 @@ def lease_update(
         .where(table.c.id.in_(due.scalar_subquery()))
         .values(locked_until=instant + lease, attempts=table.c.attempts + 1)
     )
+
+
+def renew(session: Session, table: Table, ids: Collection[int], lease: timedelta, at: datetime | None = None) -> int:
+    """Extend this worker's lease on the rows `ids` it still works on (not committed); how many.
+
+    Short leases renewed while the work goes on free a dead worker's rows soon after it stopped
+    renewing them, where one long lease would keep them waiting for all of it."""
+    if not ids:
+        return 0
+    instant = at or now()
+    result = session.execute(
+        update(table).where(table.c.id.in_(list(ids)), table.c.state == QUEUED).values(locked_until=instant + lease)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def claim(

@@ -32,6 +32,7 @@ KNOWN = {
     "SMTP_CONNECTIONS",
     "DELIVERY_GIVE_UP_DAYS",
     "FETCH_DEADLINE",
+    "MAIL_RETRY_HOURS",
 }
 
 
@@ -60,6 +61,8 @@ class Settings:
     # Seconds one remote fetch or delivery may take in all (connect, headers and body): a server that
     # drips a byte at a time is cut off here, whatever the per-read timeouts allow.
     fetch_deadline: float = 15.0
+    # How long a mail the SMTP server keeps refusing for now (4xx, or down) is tried again before it fails.
+    mail_retry_hours: int = 48
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -197,6 +200,7 @@ def load_settings(host: str = "127.0.0.1", port: int = 8000, environ: dict[str, 
         dkim_key=get("DKIM_KEY") or None,
         anonymise_after_days=_int("ANONYMISE_AFTER_DAYS", get("ANONYMISE_AFTER_DAYS", "365")),
         delivery_give_up_days=_int("DELIVERY_GIVE_UP_DAYS", get("DELIVERY_GIVE_UP_DAYS", "4"), minimum=1),
+        mail_retry_hours=_int("MAIL_RETRY_HOURS", get("MAIL_RETRY_HOURS", "48"), minimum=1),
         fetch_deadline=_seconds("FETCH_DEADLINE", get("FETCH_DEADLINE", "15")),
     )
 

@@ -1,6 +1,7 @@
 """A real SMTP server on 127.0.0.1 for tests: aiosmtpd, keeping every envelope it accepted.
 
-`SmtpSink(refuse={"addr": 550})` answers RCPT for chosen addresses with that code (4xx or 5xx);
+`SmtpSink(refuse={"addr": 550})` answers RCPT for chosen addresses with that code (4xx or 5xx), or
+with a whole reply (`{"addr": "554 5.7.1 Relay access denied"}`);
 `delay` slows each DATA down (to catch a sender in the middle of a batch).
 """
 
@@ -45,6 +46,8 @@ class _Handler:
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         code = self.sink.refuse.get(address.lower())
+        if isinstance(code, str):
+            return code
         if code:
             return f"{code} {'5.1.1 no such user' if code >= 500 else '4.2.1 try again later'}"
         envelope.rcpt_tos.append(address)
@@ -61,7 +64,7 @@ class _Handler:
 class SmtpSink:
     """Start with `start()`, read `received`, stop with `stop()` (or use as a context manager)."""
 
-    def __init__(self, refuse: dict[str, int] | None = None, delay: float = 0.0) -> None:
+    def __init__(self, refuse: dict[str, int | str] | None = None, delay: float = 0.0) -> None:
         self.port = free_port()
         self.delay = delay
         self.refuse = {k.lower(): v for k, v in (refuse or {}).items()}
