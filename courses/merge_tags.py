@@ -8,15 +8,29 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
-# The names a unit body may use; the mail package renders with real values of the same shape.
+# The names a unit body may use, every one docs/mail.md lists (mail.messages.context renders real values
+# of the same shape; tests/courses/test_merge_tags.py holds the two to the same names).
 SAMPLE_CONTEXT: dict[str, Any] = {
     "learner": {"name": "Ada", "email": "ada@example.org", "timezone": "Europe/London", "language": "en"},
-    "course": {"title": "A course", "slug": "a-course", "summary": "", "url": "https://example.org/courses/a-course"},
+    "course": {
+        "title": "A course", "slug": "a-course", "summary": "", "license": "CC-BY-SA-4.0",
+        "url": "https://example.org/courses/a-course",
+    },
     "run": {"handle": "a-course-2026-01-05", "start": "2026-01-05", "url": "https://example.org/runs/a-course"},
-    "group": {"name": "Group 1", "handle": "a-course-g1", "address": "a-course-g1@example.org", "url": ""},
-    "unit": {"title": "Week 1", "day": 7, "position": 1, "url": "https://example.org/courses/a-course/units/w1"},
-    "links": {"me": "https://example.org/me/token", "unsubscribe": "https://example.org/mail/unsubscribe/token"},
-}
+    "group": {
+        "name": "Group 1", "handle": "a-course-g1", "address": "a-course-g1@example.org",
+        "url": "https://example.org/groups/a-course-g1",
+    },
+    "unit": {
+        "title": "Week 1", "slug": "w1", "day": 7, "position": 1, "number": 2,
+        "url": "https://example.org/courses/a-course/units/w1",
+    },
+    "links": {
+        "learner_page": "https://example.org/me/token", "me": "https://example.org/me/token",
+        "unsubscribe": "https://example.org/mail/unsubscribe/token", "course": "https://example.org/courses/a-course",
+        "run": "https://example.org/runs/a-course", "group": "https://example.org/groups/a-course-g1",
+    },
+}  # fmt: skip
 TEMPLATE_NAME = "<unit body>"
 
 

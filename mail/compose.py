@@ -1,4 +1,5 @@
-"""One-off mails an organizer writes to a whole run (or to every group of it): preview, test, schedule, copy."""
+"""One-off mails an organizer writes to a whole run, to every group of it, or to one group: preview, test,
+schedule, copy to another run."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from courses.groups import find_group
 from courses.models import Enrollment, Run
 from courses.versions import pinned
 from mail.messages import composed_mail, context
@@ -16,7 +18,7 @@ from mail.render import render
 from server.floor.clock import now
 from server.floor.errors import Invalid, NotFound
 
-AUDIENCES = ("run", "groups")
+AUDIENCES = ("run", "groups", "group")
 
 
 def create(
@@ -27,14 +29,27 @@ def create(
     audience: str = "run",
     send_at: datetime | None = None,
     author_id: int | None = None,
+    group: str | None = None,
 ) -> Composition:
-    """A draft one-off mail for run `run_id`; it goes out at `send_at` (None: when `send_now` is called)."""
-    if session.get(Run, run_id) is None:
+    """A draft one-off mail for run `run_id`; it goes out at `send_at` (None: when `send_now` is called).
+
+    Audience "group" writes to the one group `group` (its handle or number) of the run."""
+    run = session.get(Run, run_id)
+    if run is None:
         raise NotFound(f"no run {run_id}")
     if not subject.strip():
         raise Invalid("subject: a mail needs a subject")
     if audience not in AUDIENCES:
         raise Invalid(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+    extra: dict[str, object] = {}
+    if audience == "group":
+        if not (group or "").strip():
+            raise Invalid("group: say which group of the run the mail is for")
+        try:
+            chosen = find_group(session, run, (group or "").strip())
+        except NotFound as error:
+            raise Invalid(f"group: {error}") from None
+        extra = {"group_id": chosen.id, "group": chosen.handle}
     composition = Composition(
         run_id=run_id,
         subject=subject,
@@ -42,6 +57,7 @@ def create(
         audience=audience,
         send_at=send_at,
         author_id=author_id,
+        extra=extra,
         created_at=now(),
     )
     session.add(composition)
@@ -56,6 +72,8 @@ def _audience(session: Session, composition: Composition) -> list[Enrollment]:
     )
     if composition.audience == "groups":
         query = query.where(Enrollment.group_id.is_not(None))
+    elif composition.audience == "group":
+        query = query.where(Enrollment.group_id == int((composition.extra or {}).get("group_id") or 0))
     return list(session.scalars(query.order_by(Enrollment.id)))
 
 
@@ -121,11 +139,19 @@ def send_now(session: Session, composition: Composition) -> int:
     return enqueue_many(session, rows)
 
 
-def copy_to_run(session: Session, composition: Composition, run_id: int) -> Composition:
-    """The same mail as a new draft for another run (its send time cleared)."""
+def copy_to_run(session: Session, composition: Composition, run_id: int, author_id: int | None = None) -> Composition:
+    """The same mail as a new draft for another run (its send time cleared; a mail to one group goes to
+    every group there, the other run having groups of its own)."""
+    audience = "groups" if composition.audience == "group" else composition.audience
     return create(
-        session, run_id, composition.subject, composition.body, composition.audience, None, composition.author_id
+        session, run_id, composition.subject, composition.body, audience, None, author_id or composition.author_id
     )
+
+
+def of_run(session: Session, run_id: int) -> list[Composition]:
+    """The run's one-off mails, newest first (drafts copied here, scheduled ones, sent ones)."""
+    query = select(Composition).where(Composition.run_id == run_id)
+    return list(session.scalars(query.order_by(Composition.id.desc())))
 
 
 def send_scheduled(session: Session, at: datetime | None = None) -> int:

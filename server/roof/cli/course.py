@@ -1,4 +1,4 @@
-"""`mechmooc course ...`: import, export and list course templates (federation adds follow and fork)."""
+"""`mechmooc course ...`: import, export, publish and list course templates (federation adds follow and fork)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from server.roof.cli.base import emit, instance, json_option
 
 
-@click.group("course", help="Course templates: import, export, list.")
+@click.group("course", help="Course templates: import, export, publish, list.")
 def course_group() -> None:
     """Course templates."""
 
@@ -57,6 +57,26 @@ def export_command(slug: str, path: Path) -> None:
     with session_scope() as session:
         written = export_course(session, slug, path)
     click.echo(f"wrote {len(written)} files to {path}")
+
+
+@course_group.command("publish")
+@click.argument("slug")
+def publish_command(slug: str) -> None:
+    """Publish the draft of course SLUG as a new version; print the version number (last line)."""
+    instance()
+    from courses import editor
+    from courses.runs import find_course
+    from server.floor.db import session_scope
+
+    with session_scope() as session:
+        course = find_course(session, slug)
+        if not course.draft_changed and course.current_version is not None:
+            number = course.current_version
+            click.echo(f"{slug}: the draft is version {number} already, nothing published")
+        else:
+            number = editor.publish(session, course).number
+            click.echo(f"published {slug} version {number} (runs created from now on pin it)")
+    click.echo(str(number))
 
 
 @course_group.command("list")
