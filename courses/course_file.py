@@ -67,6 +67,8 @@ class CourseDocument:
     extra: dict[str, Any] = field(default_factory=dict)
     source_toml: str | None = None
     units: list[UnitDocument] = field(default_factory=list)
+    # What the import changed and says so (units whose file names differ only by their number).
+    notices: list[str] = field(default_factory=list)
 
 
 def _line_of(text: str, key: str, table: str | None = None) -> int:
@@ -157,14 +159,30 @@ def parse_course(files: dict[str, str]) -> CourseDocument:
         source_toml=text,
     )
     unit_files = sorted(name for name in files if name.startswith(UNITS_DIR))
-    seen: dict[str, str] = {}
-    for name in unit_files:
-        unit = parse_unit(name, files[name])
-        if unit.slug in seen:
-            raise Invalid(f"{name}:1: unit slug {unit.slug!r} is used by {seen[unit.slug]} too")
-        seen[unit.slug] = name
-        course.units.append(unit)
+    units = [(name, parse_unit(name, files[name])) for name in unit_files]
+    course.notices = unique_slugs(units)
+    course.units = [unit for _, unit in units]
     return course
+
+
+def unique_slugs(units: list[tuple[str, UnitDocument]]) -> list[str]:
+    """Give units whose file names differ only by their number distinct slugs (dia, dia-2, ...), in file
+    order; one sentence per unit renamed."""
+    taken = {unit.slug for _, unit in units}
+    owner: dict[str, str] = {}
+    notices = []
+    for name, unit in units:
+        if unit.slug not in owner:
+            owner[unit.slug] = name
+            continue
+        number, base = 2, unit.slug
+        while (candidate := f"{base[: 63 - len(str(number)) - 1]}-{number}") in taken:
+            number += 1
+        taken.add(candidate)
+        owner[candidate] = name
+        notices.append(f"{name}: unit slug {base!r} is used by {owner[base]} too, so this unit's slug is {candidate!r}")
+        unit.slug = candidate
+    return notices
 
 
 def split_front_matter(name: str, text: str) -> tuple[str, str]:

@@ -161,9 +161,15 @@ def apply_document(session: Session, course: Course, document: CourseDocument) -
     session.flush()
 
 
-def import_course(session: Session, path: Path | str, replace: bool = False) -> Course:
-    """Create a course from a folder or .zip (or replace its draft when `replace`); all or nothing."""
+def import_course(
+    session: Session, path: Path | str, replace: bool = False, notices: list[str] | None = None
+) -> Course:
+    """Create a course from a folder or .zip (or replace its draft when `replace`); all or nothing.
+
+    What the import had to change (a unit slug made unique) is added to `notices`, to be said."""
     document = parse_course(read_source(Path(path)))
+    if notices is not None:
+        notices.extend(document.notices)
     existing = session.scalar(select(Course).where(Course.slug == document.slug))
     if existing is not None and not replace:
         raise Invalid(f"{COURSE_FILE}: a course with slug {document.slug} exists already (import with --replace)")

@@ -18,3 +18,15 @@ def test_course_publish_prints_the_version_number(tmp_path: Path) -> None:
     assert mechmooc("course", "publish", "gentle-python").stdout.splitlines()[-1] == "2"
     missing = mechmooc("course", "publish", "nope", check=False)
     assert missing.returncode != 0 and missing.stderr.startswith("error: no course with slug nope")
+
+
+def test_course_import_says_which_unit_slugs_it_made_unique(tmp_path: Path) -> None:
+    from tests.courses.test_unit_slugs import slides
+
+    done = _cli(tmp_path, None)("course", "import", str(slides(tmp_path / "slides"))).stdout.splitlines()
+    assert done[0] == "imported slides: Slides (4 units)"
+    assert (
+        done[1]
+        == "note: units/01-dia.md: unit slug 'dia' is used by units/00-dia.md too, so this unit's slug is 'dia-3'"
+    )
+    assert done[-1].endswith("/courses/slides")

@@ -267,13 +267,16 @@ def import_submit(request: Request) -> Response:
         path = Path(folder) / "course.zip"
         path.write_bytes(data)
         try:
+            notices: list[str] = []
             with session_scope() as session:
-                course = import_course(session, path)
+                course = import_course(session, path, notices=notices)
                 course.owner_id = me(request).id
                 slug = course.slug
         except Invalid as error:
             message = f"{upload.filename}: {str(error).replace(str(path) + ': ', '')}"
             return render(request, "organize/import_course.html", {"errors": {"archive": message}}, 400)
+    for notice in notices:
+        flash(request, f"Note: {notice}.", "info")
     flash(request, f"Imported {slug}. Check it, then publish a version.", "success")
     return RedirectResponse(f"/organize/courses/{slug}", status_code=303)
 

@@ -38,9 +38,12 @@ def import_command(path: Path, replace: bool) -> None:
     from server.floor import urls
     from server.floor.db import session_scope
 
+    notices: list[str] = []
     with session_scope() as session:
-        course = import_course(session, path, replace=replace)
+        course = import_course(session, path, replace=replace, notices=notices)
         click.echo(f"imported {course.slug}: {course.title} ({len(course.units)} units)")
+        for notice in notices:
+            click.echo(f"note: {notice}")
         slug = course.slug
     click.echo(urls.course(slug))
 
