@@ -14,7 +14,7 @@ from courses import fields, versions
 from courses.addresses import check_email_fast
 from courses.groups import form_groups, groups_due
 from courses.models import Enrollment, Run, table
-from courses.signup import check_name, new_token, seats_taken
+from courses.signup import COMMAND_LINE_BASIS, check_basis, check_name, new_token, seats_taken
 from courses.zones import check_timezone
 from server.floor.clock import now
 from server.floor.errors import Invalid
@@ -98,27 +98,26 @@ def check_rows(session: Session, run: Run, rows: Iterable[dict[str, str]]) -> tu
     return good, errors
 
 
-def enroll_many(
+def _insert(
     session: Session,
     run: Run,
     learners: list[LearnerRow],
-    progress: Callable[[int], None] | None = None,
-    batch: int = 5000,
+    status: Callable[[int], str],
+    fields: dict[str, object],
+    progress: Callable[[int], None] | None,
+    batch: int,
 ) -> list[int]:
-    """Insert the learners confirmed (wait-listed past capacity) in batches; one event for them all."""
-    free = None if run.capacity is None else max(0, run.capacity - seats_taken(session, run))
+    """Insert the learners in batches (`status(index)` of each, `fields` on all); their ids in order."""
     instant = now()
     for start in range(0, len(learners), batch):
         chunk = learners[start : start + batch]
         rows = []
         for index, learner in enumerate(chunk, start):
-            seated = free is None or index < free
             rows.append(
                 {
                     "run_id": run.id, "email": learner.email, "name": learner.name, "timezone": learner.timezone,
                     "language": learner.language, "answers": {}, "solo": False, "token": new_token(),
-                    "status": "confirmed" if seated else "waitlisted", "confirmed_at": instant,
-                    "next_position": 0, "created_at": instant,
+                    "status": status(index), "next_position": 0, "created_at": instant, **fields,
                 }
             )  # fmt: skip
         session.connection().execute(insert(table(Enrollment)), rows)
@@ -127,13 +126,47 @@ def enroll_many(
     # A plain executemany is several times faster than INSERT ... RETURNING; the rows of this call
     # share their created_at instant, which finds their ids again in insertion order.
     created = select(Enrollment.id).where(Enrollment.run_id == run.id, Enrollment.created_at == instant)
-    ids = list(session.scalars(created.order_by(Enrollment.id)))
-    confirmed = ids if free is None else ids[:free]
-    # One event per EVENT_BATCH learners: few events, and handlers' `IN (...)` lists stay under
-    # PostgreSQL's 65,535 bound parameters.
-    for first in range(0, len(confirmed), EVENT_BATCH):
-        batch_ids = confirmed[first : first + EVENT_BATCH]
-        publish_event(session, "enrollments.confirmed", {"run_id": run.id, "enrollment_ids": batch_ids})
+    return list(session.scalars(created.order_by(Enrollment.id)))
+
+
+def _publish_in_batches(session: Session, name: str, run: Run, ids: list[int]) -> None:
+    """One event per EVENT_BATCH learners: few events, and handlers' `IN (...)` lists stay under
+    PostgreSQL's 65,535 bound parameters."""
+    for first in range(0, len(ids), EVENT_BATCH):
+        publish_event(session, name, {"run_id": run.id, "enrollment_ids": ids[first : first + EVENT_BATCH]})
+
+
+def enroll_many(
+    session: Session,
+    run: Run,
+    learners: list[LearnerRow],
+    progress: Callable[[int], None] | None = None,
+    batch: int = 5000,
+    basis: str = COMMAND_LINE_BASIS,
+    enrolled_by: int | None = None,
+) -> list[int]:
+    """Insert the learners confirmed (wait-listed past capacity), recording the admin's lawful `basis`."""
+    free = None if run.capacity is None else max(0, run.capacity - seats_taken(session, run))
+    fields = {"confirmed_at": now(), "lawful_basis": check_basis(basis), "enrolled_by_id": enrolled_by}
+    ids = _insert(
+        session, run, learners, lambda index: "confirmed" if free is None or index < free else "waitlisted",
+        fields, progress, batch,
+    )  # fmt: skip
+    _publish_in_batches(session, "enrollments.confirmed", run, ids if free is None else ids[:free])
+    return ids
+
+
+def invite_many(
+    session: Session,
+    run: Run,
+    learners: list[LearnerRow],
+    invited_by: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    batch: int = 5000,
+) -> list[int]:
+    """Pending places for the learners and one mail each asking them to confirm (`enrollments.requested`)."""
+    ids = _insert(session, run, learners, lambda index: "pending", {"enrolled_by_id": invited_by}, progress, batch)
+    _publish_in_batches(session, "enrollments.requested", run, ids)
     return ids
 
 
@@ -152,23 +185,44 @@ class ImportOutcome:
     enrolled: int
     waitlisted: int
     dry_run: bool
+    invited: int = 0
 
 
-def import_learners(
-    session: Session, run: Run, text: str, dry_run: bool = False, progress: Callable[[int], None] | None = None
-) -> ImportOutcome:
-    """Enroll every row of a learners CSV, or none: Invalid listing the lines at fault."""
+def checked_learners(session: Session, run: Run, text: str) -> list[LearnerRow]:
+    """Every row of a learners CSV checked, or Invalid listing the lines at fault."""
     learners, errors = check_rows(session, run, read_csv(text))
     if errors:
         raise Invalid(
             f"{len(errors)} of {len(learners) + len(errors)} rows refused, nothing imported:\n{describe(errors)}"
         )
+    return learners
+
+
+def import_learners(
+    session: Session,
+    run: Run,
+    text: str,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+    basis: str = COMMAND_LINE_BASIS,
+    enrolled_by: int | None = None,
+) -> ImportOutcome:
+    """Enroll every row of a learners CSV, or none, on an admin's stated lawful `basis` (recorded)."""
+    check_basis(basis)
+    learners = checked_learners(session, run, text)
     free = (
         len(learners) if run.capacity is None else max(0, min(len(learners), run.capacity - seats_taken(session, run)))
     )
     if dry_run:
         return ImportOutcome(enrolled=free, waitlisted=len(learners) - free, dry_run=True)
-    enroll_many(session, run, learners, progress)
+    enroll_many(session, run, learners, progress, basis=basis, enrolled_by=enrolled_by)
     if groups_due(session, run, now()):
         form_groups(session, run)  # the run's groups formed already (or are due): place these learners too
     return ImportOutcome(enrolled=free, waitlisted=len(learners) - free, dry_run=False)
+
+
+def invite_learners(session: Session, run: Run, text: str, invited_by: int | None = None) -> ImportOutcome:
+    """Ask every row of a learners CSV to confirm a place (or nobody, when a row is wrong)."""
+    learners = checked_learners(session, run, text)
+    invite_many(session, run, learners, invited_by)
+    return ImportOutcome(enrolled=0, waitlisted=0, dry_run=False, invited=len(learners))

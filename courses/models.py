@@ -187,6 +187,11 @@ class Enrollment(Base):
     token: Mapped[str] = mapped_column(String(64), unique=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Why this person was enrolled without confirming it themselves (an admin's stated lawful basis);
+    # None when they confirmed by the link in their mailbox or signed a Follow/Join themselves.
+    lawful_basis: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The account that enrolled or invited them (None: they signed up, or the command line did).
+    enrolled_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True)
     # Scheduling cursor maintained by the mail package: the next unit position and when it is due.
     next_position: Mapped[int] = mapped_column(default=0)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

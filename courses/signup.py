@@ -25,6 +25,9 @@ SEATED = ("confirmed", "paused")
 # lost, a second try), but nobody can use the form to flood someone's mailbox.
 CONFIRMATIONS_PER_DAY = 3
 CONFIRMATION_SCOPE = "signup-confirmation"
+# What `mechmooc run enroll/import` record when the admin at the terminal states no other basis.
+COMMAND_LINE_BASIS = "admin (command line)"
+BASIS_MAX = 500
 
 
 def new_token() -> str:
@@ -43,6 +46,16 @@ def check_name(value: str | None) -> str:
 def check_learner_language(value: str | None, default: str) -> str:
     """A language tag, the course's own when not given."""
     return fields.check_language(value) if value else default
+
+
+def check_basis(value: str | None) -> str:
+    """The lawful basis an admin states for enrolling people without their confirmation: one line, kept."""
+    basis = " ".join((value or "").split())
+    if not basis:
+        raise Invalid("lawful basis: say why these people may be enrolled without confirming (e.g. a contract)")
+    if len(basis) > BASIS_MAX:
+        raise Invalid(f"lawful basis: at most {BASIS_MAX} characters")
+    return basis
 
 
 @dataclass(frozen=True)
@@ -186,18 +199,62 @@ def admin_enroll(
     timezone: str = "UTC",
     language: str | None = None,
     solo: bool = False,
+    basis: str = COMMAND_LINE_BASIS,
+    enrolled_by: int | None = None,
 ) -> Enrollment:
-    """Enroll a learner as an organizer would: no confirmation mail, confirmed (or wait-listed) at once."""
+    """Enroll a learner as an admin may: no confirmation mail, confirmed (or wait-listed) at once.
+
+    Only for an admin who states the lawful `basis` (recorded on the place); an organizer invites
+    instead (`invite`), and the person confirms.
+    """
     details = check_details(session, run, email, name, timezone, language)
+    recorded = check_basis(basis)
     if session.scalar(select(Enrollment.id).where(Enrollment.run_id == run.id, Enrollment.email == details.email)):
         raise Invalid(f"{details.email} is enrolled in run {run.handle} already")
     enrollment = Enrollment(
         run_id=run.id, email=details.email, name=details.name, timezone=details.timezone,
         language=details.language, solo=solo, token=new_token(), status="pending",
+        lawful_basis=recorded, enrolled_by_id=enrolled_by,
     )  # fmt: skip
     session.add(enrollment)
     session.flush()
     _seat(session, enrollment)
+    return enrollment
+
+
+def invite(
+    session: Session,
+    run: Run,
+    email: str,
+    name: str | None = None,
+    timezone: str = "UTC",
+    language: str | None = None,
+    solo: bool = False,
+    invited_by: int | None = None,
+) -> Enrollment:
+    """An organizer names someone: a pending place and a mail asking them to confirm (double opt-in).
+
+    Nobody is enrolled on someone else's word: the place counts only once its owner opens the link.
+    """
+    details = check_details(session, run, email, name, timezone, language)
+    enrollment = session.scalar(
+        select(Enrollment).where(Enrollment.run_id == run.id, Enrollment.email == details.email)
+    )
+    if enrollment is not None and enrollment.status in ("left", "unsubscribed"):
+        # Their own choice stands: only they can take a place again, from the run's page.
+        how = "left" if enrollment.status == "left" else "unsubscribed from"
+        raise Invalid(f"{details.email} {how} run {run.handle}: only they can sign up again, from the run's page")
+    if enrollment is not None and enrollment.status != "pending":
+        raise Invalid(f"{details.email} is enrolled in run {run.handle} already")
+    if enrollment is None:
+        enrollment = Enrollment(
+            run_id=run.id, email=details.email, name=details.name, timezone=details.timezone,
+            language=details.language, solo=solo, token=new_token(), status="pending", enrolled_by_id=invited_by,
+        )  # fmt: skip
+        session.add(enrollment)
+        session.flush()
+    # Asked again: the same link, and the mail's idempotency key sends it once.
+    publish_event(session, "enrollment.requested", {"enrollment_id": enrollment.id, "invited": True})
     return enrollment
 
 

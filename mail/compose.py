@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from courses.groups import find_group
 from courses.models import Enrollment, Run
 from courses.versions import pinned
-from mail.messages import composed_mail, context
+from mail.messages import composed_mail, sample_context, sample_mail
 from mail.models import Composition
 from mail.outbox import check_address, enqueue, enqueue_many, mail_row
 from mail.render import render
@@ -77,28 +77,21 @@ def _audience(session: Session, composition: Composition) -> list[Enrollment]:
     return list(session.scalars(query.order_by(Enrollment.id)))
 
 
-def preview(session: Session, composition: Composition, enrollment: Enrollment | None = None) -> tuple[str, str]:
-    """Subject and HTML as one learner (the first of the run, or a sample) would get them."""
+def preview(session: Session, composition: Composition) -> tuple[str, str]:
+    """Subject and HTML as the sample learner would get them (never a real learner's links)."""
     run = session.get(Run, composition.run_id)
     assert run is not None
-    learner = enrollment or next(iter(_audience(session, composition)), None)
-    learner = learner or Enrollment(run_id=run.id, email="learner@example.org", name="Ada", token="preview")
-    learner.run = run
-    data = context(learner, run, pinned(session, run), "preview")
+    data = sample_context(run, pinned(session, run))
     rendered = render(composition.subject, composition.body, data, f"mail {composition.subject!r}")
     return rendered.subject, rendered.html
 
 
 def test_send(session: Session, composition: Composition, to: str) -> None:
-    """Send the mail as the first learner would see it, to the organizer's own address `to`."""
+    """Send the mail as the sample learner would get it, marked [TEST], to the organizer's own address `to`."""
     run = session.get(Run, composition.run_id)
     assert run is not None
-    sample = next(iter(_audience(session, composition)), None) or Enrollment(
-        run_id=run.id, email=to, name="Ada", token="preview"
-    )
-    sample.run = run
-    token, subject, message = composed_mail(
-        sample, run, pinned(session, run), composition.subject, composition.body, f"mail {composition.subject!r}"
+    token, subject, message = sample_mail(
+        run, pinned(session, run), composition.subject, composition.body, f"mail {composition.subject!r}", to
     )
     enqueue(
         session,
@@ -106,7 +99,7 @@ def test_send(session: Session, composition: Composition, to: str) -> None:
         kind="compose",
         to=to,
         token=token,
-        subject=f"[test] {subject}",
+        subject=subject,
         message=message,
         run_id=run.id,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from courses.models import Enrollment, Run, StudyGroup
@@ -15,6 +16,9 @@ from server.floor import urls
 from server.floor.config import get_settings
 
 UNIT_SUBJECT = "{{ course.title }}: {{ unit.title }}"
+SAMPLE_NAME = "Sample Learner"
+SAMPLE_EMAIL = "sample.learner@example.org"
+TEST_PREFIX = "[TEST]"
 
 
 def run_title(run: Run, snapshot: dict[str, Any]) -> str:
@@ -71,6 +75,25 @@ def context(
     return data
 
 
+def sample_context(run: Run, snapshot: dict[str, Any], unit: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The merge tags of a sample learner and group: what previews and test mails show, never a real
+    learner's name, address or magic link (an organizer could otherwise open a learner's page)."""
+    sample = Enrollment(
+        run_id=run.id, email=SAMPLE_EMAIL, name=SAMPLE_NAME, timezone=run.timezone,
+        language=str(snapshot.get("language", "")), token="sample",
+    )  # fmt: skip
+    data = context(sample, run, snapshot, "sample", unit)
+    page = urls.sample_learner_page()
+    data["links"].update({"learner_page": page, "me": page, "unsubscribe": page, "group": page})
+    data["group"] = {
+        "name": "Sample group",
+        "handle": "sample-group",
+        "address": "sample-group@example.org",
+        "url": page,
+    }
+    return data
+
+
 def tracked(token: str) -> dict[str, Any]:
     """The tracking arguments of `render` for the mail `token` (none when tracking is off)."""
     if not get_settings().tracking:
@@ -118,16 +141,35 @@ def composed_mail(
     return token, rendered.subject, course_message(enrollment, run, snapshot, rendered, token)
 
 
-def confirmation_mail(enrollment: Enrollment, run: Run, snapshot: dict[str, Any], link: str) -> tuple[str, str, str]:
-    """A fresh token, the subject and the double opt-in mail carrying the single-use `link`."""
+def sample_mail(
+    run: Run, snapshot: dict[str, Any], subject: str, body: str, where: str, to: str
+) -> tuple[str, str, str]:
+    """A fresh token, the subject and a test copy of a one-off mail: the sample learner's, to `to`,
+    the subject marked [TEST]; untracked, so a test counts in no statistics."""
+    token = new_token()
+    rendered = render(subject, body, sample_context(run, snapshot), where)
+    rendered = replace(rendered, subject=f"{TEST_PREFIX} {rendered.subject}")
+    sender = address(str(snapshot.get("title", "")), get_settings().mail_from)
+    headers = base_headers(to, rendered.subject, token, sender=sender)
+    headers += list_headers(token, run_title(run, snapshot), run.handle)
+    return token, rendered.subject, compose(headers, rendered.text, rendered.html)
+
+
+def confirmation_mail(
+    enrollment: Enrollment, run: Run, snapshot: dict[str, Any], link: str, invited: bool = False
+) -> tuple[str, str, str]:
+    """A fresh token, the subject and the double opt-in mail carrying the single-use `link`
+    (`invited`: an organizer named the address, not its owner)."""
     token = new_token()
     title = str(snapshot.get("title", run.handle))
-    text = (
-        f"Hello {enrollment.name or 'there'},\n\n"
-        f"Someone (we hope you) asked to join {title}, starting {run.start_date.isoformat()}.\n"
-        f"Confirm by opening this link:\n\n{link}\n\n"
-        "If it was not you, ignore this mail: nothing more will be sent.\n"
-    )
+    start = run.start_date.isoformat()
+    if invited:
+        asked = f"An organizer of {title} invited you to join its run starting {start}.\nTo join, confirm"
+        otherwise = "If you do not want to join, ignore this mail: you are not enrolled and nothing more will be sent."
+    else:
+        asked = f"Someone (we hope you) asked to join {title}, starting {start}.\nConfirm"
+        otherwise = "If it was not you, ignore this mail: nothing more will be sent."
+    text = f"Hello {enrollment.name or 'there'},\n\n{asked} by opening this link:\n\n{link}\n\n{otherwise}\n"
     subject = f"Confirm your place in {title}"
     headers = [*base_headers(enrollment.email or "", subject, token), ("Auto-Submitted", "auto-generated")]
     # Transactional: no List-* headers (it is no list mail, and nothing follows unless the link is opened).

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses.models import Enrollment
 from courses.versions import pinned
 from mail import notices, scheduler
 from mail.messages import confirmation_mail
-from mail.outbox import enqueue
+from mail.outbox import check_address, enqueue_many, mail_row
 from mail.suppressions import lift
 from server.floor import urls
 from server.floor.clock import now
@@ -62,27 +63,50 @@ def on_changed(session: Session, payload: dict[str, Any]) -> None:
         scheduler.start(enrollment, plan, now())
 
 
-def on_requested(session: Session, payload: dict[str, Any]) -> None:
-    """Someone signed up: send the double opt-in mail with the single-use confirmation link."""
-    enrollment = session.get(Enrollment, int(payload["enrollment_id"]))
-    if enrollment is None or not enrollment.email:
-        return
-    token = str(payload.get("token") or enrollment.token)
-    link = str(payload.get("url") or urls.signup_confirm(token))
-    mail_token, subject, message = confirmation_mail(enrollment, enrollment.run, pinned(session, enrollment.run), link)
-    # Once per place and link, and once per signup request (asking again mails the link again).
-    request = str(payload.get("request") or "")[:32]
-    enqueue(
-        session,
+def _confirmation_row(
+    enrollment: Enrollment, snapshot: dict[str, Any], token: str, link: str, invited: bool, request: str = ""
+) -> dict[str, Any]:
+    """The outbox row of one double opt-in mail (its key: once per place and link, and per `request`)."""
+    mail_token, subject, message = confirmation_mail(enrollment, enrollment.run, snapshot, link, invited)
+    return mail_row(
         key=f"confirm:{enrollment.id}:{token}" + (f":{request}" if request else ""),
         kind="confirm",
-        to=enrollment.email,
+        to=check_address(enrollment.email or ""),
         token=mail_token,
         subject=subject,
         message=message,
         enrollment_id=enrollment.id,
         run_id=enrollment.run_id,
     )
+
+
+def on_requested(session: Session, payload: dict[str, Any]) -> None:
+    """Someone signed up (or was invited): send the double opt-in mail with the single-use link."""
+    enrollment = session.get(Enrollment, int(payload["enrollment_id"]))
+    if enrollment is None or not enrollment.email:
+        return
+    token = str(payload.get("token") or enrollment.token)
+    link = str(payload.get("url") or urls.signup_confirm(token))
+    invited, request = bool(payload.get("invited")), str(payload.get("request") or "")[:32]
+    row = _confirmation_row(enrollment, pinned(session, enrollment.run), token, link, invited, request)
+    enqueue_many(session, [row])
+
+
+def on_bulk_requested(session: Session, payload: dict[str, Any]) -> None:
+    """An organizer's CSV named many people: one confirmation mail each (nobody is enrolled before)."""
+    ids = [int(i) for i in payload.get("enrollment_ids", [])]
+    if not ids:
+        return
+    places = session.scalars(select(Enrollment).where(Enrollment.id.in_(ids), Enrollment.status == "pending")).all()
+    snapshot: dict[str, Any] | None = None
+    rows = []
+    for enrollment in places:
+        if not enrollment.email:
+            continue
+        snapshot = snapshot or pinned(session, enrollment.run)  # one run per event
+        link = urls.signup_confirm(enrollment.token)
+        rows.append(_confirmation_row(enrollment, snapshot, enrollment.token, link, invited=True))
+    enqueue_many(session, rows)
 
 
 def on_run_version_changed(session: Session, payload: dict[str, Any]) -> None:
@@ -103,6 +127,7 @@ def register() -> None:
     subscribe("enrollments.confirmed", on_bulk_confirmed)
     subscribe("enrollment.changed", on_changed)
     subscribe("enrollment.requested", on_requested)
+    subscribe("enrollments.requested", on_bulk_requested)
     subscribe("post.created", on_post_created)
     subscribe("group.merged", notices.on_group_merged)
     subscribe("run.version_changed", on_run_version_changed)

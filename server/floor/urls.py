@@ -60,6 +60,11 @@ def learner_page(token: str) -> str:
     return absolute(f"/me/{token}")
 
 
+def sample_learner_page() -> str:
+    """Where a learner's links lead in previews and test mails: a sample page, nobody's own."""
+    return absolute("/me/sample")
+
+
 def signup_confirm(token: str) -> str:
     """The single-use double opt-in link."""
     return absolute(f"/signup/confirm/{token}")

@@ -13,7 +13,17 @@ from starlette.testclient import TestClient
 from courses.models import Enrollment, Run
 from courses.signup import admin_enroll
 from server.floor.db import session_scope
-from tests.web.coursepages import GENTLE, World, course_row, logged_in, start_in, token_on, web, world  # noqa: F401
+from tests.web.coursepages import (  # noqa: F401
+    GENTLE,
+    World,
+    course_row,
+    logged_in,
+    outbox_texts,
+    start_in,
+    token_on,
+    web,
+    world,
+)
 
 
 def post(client: TestClient, path: str, data: dict[str, str] | None = None, page: str = "/organize", **kwargs: object):  # type: ignore[no-untyped-def]
@@ -157,10 +167,17 @@ def test_csv_import_previews_then_imports_all_or_nothing(world: World, web: Test
     refused = post(web, f"{path}/confirm", {"text": bad}, page=path)  # a forged confirm: still all or nothing
     assert refused.status_code == 400 and enrolled(world.run) == 0
     upload = post(web, path, page=path, files={"file": ("learners.csv", good.encode(), "text/csv")})
-    assert upload.status_code == 200 and "<strong>2</strong> learners will be enrolled" in upload.text
+    # An organizer's import invites: each person confirms by mail (tests/security/test_organizer_reach.py).
+    assert (
+        upload.status_code == 200 and "<strong>2</strong> people will get a mail asking them to confirm" in upload.text
+    )
+    assert 'name="basis"' not in upload.text  # enrolling without confirmation is for admins
     assert enrolled(world.run) == 0
     done = post(web, f"{path}/confirm", {"text": good}, page=path)
     assert done.status_code == 303 and enrolled(world.run) == 2
+    with session_scope() as db:
+        assert set(db.scalars(select(Enrollment.status))) == {"pending"}
+    assert "/signup/confirm/" in outbox_texts("uma@example.org")[0]
 
 
 def test_course_zip_upload(world: World, web: TestClient) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -32,6 +33,8 @@ from web.pages.signup import zone_names
 from web.templating import render
 
 FIND_PER_EMAIL = throttle.Limit("find-group-email", 3, timedelta(hours=1))
+# "Mail me a link" on the learner's page: a few a day per address, the mails go to that address only.
+LINK_PER_EMAIL = throttle.Limit("place-link-email", 5, timedelta(hours=1))
 FIND_SENT = "If {email} has a place in a run here, a mail with your personal links is on its way."
 VISIBLE = ("pending", "confirmed", "waitlisted", "paused")
 
@@ -44,12 +47,18 @@ def places_of(session: Session, enrollment: Enrollment) -> list[Enrollment]:
 
 
 def place_view(session: Session, place: Enrollment) -> dict[str, Any]:
-    """One place as the page shows it: run, status, group and what may be done."""
+    """One place as the page shows it: run, status, group and what may be done.
+
+    Never its token: the page of one place must not open the others (whoever holds one link, an
+    organizer who enrolled the address for instance, would reach every run of the person). The
+    others' links go by mail to the person's address ("mail me a link").
+    """
     run = place.run
     group = place.group
     following = next_run(session, run) if place.status in ("confirmed", "paused", "waitlisted") else None
     return {
-        "token": place.token,
+        "id": place.id,
+        "mailable": bool(place.email),
         "status": place.status,
         "course_title": run.course.title,
         "course_slug": run.course.slug,
@@ -62,6 +71,11 @@ def place_view(session: Session, place: Enrollment) -> dict[str, Any]:
         else {"name": group.name, "handle": group.handle, "address": urls.group_address(group.handle)},
         "next_run": None if following is None else {"handle": following.handle, "start": following.start_date},
     }
+
+
+def sample_page(request: Request) -> Response:
+    """GET /me/sample: where the links of previews and test mails lead (nobody's page)."""
+    return render(request, "learner/sample.html")
 
 
 def me_page(request: Request) -> Response:
@@ -135,6 +149,34 @@ def move_next(request: Request) -> Response:
     return _act(request, learner_service.move_to_next_run, "Moved: your place is in the next run now.")
 
 
+def mail_place_link(request: Request) -> Response:
+    """POST /me/{token}/places/{place}/link: mail the magic link of another place of the same person to
+    their address (rate-limited); the page never shows it."""
+    token, wanted = request.path_params["token"], request.path_params["place"]
+    with write_scope() as session:
+        try:
+            enrollment = by_token(session, token)
+        except NotFound:
+            return render(request, "learner/invalid.html", status=404)
+        place = next((p for p in places_of(session, enrollment) if p.id == wanted and p.id != enrollment.id), None)
+        if place is None or not place.email:
+            raise HTTPException(404, f"place {wanted} is not another place of yours with an address to mail to")
+        address = place.email
+        wait = throttle.wait_time(session, LINK_PER_EMAIL, address.lower())
+        if wait is not None:
+            flash(
+                request,
+                f"Links were mailed several times already: try again in {throttle.minutes(wait)} minutes.",
+                "error",
+            )
+            return RedirectResponse(f"/me/{token}", status_code=303)
+        throttle.record(session, LINK_PER_EMAIL, address.lower())
+        _queue_links(session, address, [place])
+        title = place.run.course.title
+    flash(request, f"The link to your place in {title} is on its way to {address}.", "success")
+    return RedirectResponse(f"/me/{token}", status_code=303)
+
+
 def find_form(request: Request) -> Response:
     """GET /find-my-group: ask for the address to mail the links to."""
     return render(request, "learner/find.html", {"email": "", "errors": {}})
@@ -158,12 +200,18 @@ def find_submit(request: Request) -> Response:
 
 def mail_links(session: Session, email: str) -> bool:
     """Queue one mail listing the learner's places with their magic links; False when there are none."""
-    from mail.outbox import queue_system_mail
-
     query = select(Enrollment).where(Enrollment.email == email, Enrollment.status.in_(VISIBLE))
     places = list(session.scalars(query.order_by(Enrollment.id.desc())))
     if not places:
         return False
+    _queue_links(session, email, places)
+    return True
+
+
+def _queue_links(session: Session, email: str, places: list[Enrollment]) -> None:
+    """One mail to `email` with the magic link of each of `places` (all of them that address's)."""
+    from mail.outbox import queue_system_mail
+
     lines = []
     for place in places:
         group = f", group {urls.group_address(place.group.handle)}" if place.group else ""
@@ -175,18 +223,19 @@ def mail_links(session: Session, email: str) -> bool:
         "your time zone, pausing or leaving.\n\n" + "\n".join(lines) + "\n\nKeep them private: they are your key.\n"
     )
     queue_system_mail(session, email, "Your study group links", text)
-    return True
 
 
 def routes() -> list[BaseRoute]:
     """The learner's page, its actions and 'find my group'."""
     return [
+        Route("/me/sample", sample_page),
         Route("/me/{token}", me_page, name="learner"),
         Route("/me/{token}/details", change_details, methods=["POST"]),
         Route("/me/{token}/pause", pause, methods=["POST"]),
         Route("/me/{token}/resume", resume, methods=["POST"]),
         Route("/me/{token}/leave", leave, methods=["POST"]),
         Route("/me/{token}/next", move_next, methods=["POST"]),
+        Route("/me/{token}/places/{place:int}/link", mail_place_link, methods=["POST"]),
         Route("/find-my-group", find_form, name="find_my_group"),
         Route("/find-my-group", find_submit, methods=["POST"]),
     ]

@@ -24,7 +24,7 @@ from courses.groups import find_group, form_groups, move_learner
 from courses.models import Enrollment, Run
 from courses.privacy import can_see_learners
 from courses.runs import check_timezone, create_run, find_run
-from courses.signup import admin_enroll, seats_taken
+from courses.signup import admin_enroll, invite, seats_taken
 from courses.summary import run_summary
 from server.floor.db import session_scope
 from server.floor.errors import Invalid, NotFound, PermissionDenied
@@ -156,20 +156,40 @@ def move(request: Request) -> Response:
     return RedirectResponse(f"/organize/runs/{handle}#learners", status_code=303)
 
 
+def stated_basis(request: Request, form: FormData) -> str | None:
+    """The lawful basis an admin states to enroll people without their confirmation (None: they confirm).
+
+    Only an admin may state one; from anyone else it is a forged form (the field is not shown to them).
+    """
+    basis = " ".join(str(form.get("basis", "")).split())
+    if basis and not me(request).is_admin:
+        raise PermissionDenied("lawful basis: only an admin may enroll people without their confirmation")
+    return basis or None
+
+
 @require_role("organizer")
 def enroll(request: Request) -> Response:
-    """POST /organize/runs/{handle}/enroll: enroll one learner as an admin would (no confirmation mail)."""
+    """POST /organize/runs/{handle}/enroll: invite one person (a mail asks them to confirm), or, for an
+    admin who states a lawful basis, enroll them at once with the basis recorded."""
     form = posted_form(request)
     handle, email = request.path_params["handle"], str(form.get("email", "")).strip()
+    basis, account_id = stated_basis(request, form), me(request).id
     try:
         with session_scope() as session:
             run = visible_run(session, request)
             name = str(form.get("name", "")).strip() or None
-            admin_enroll(session, run, email, name=name, timezone=str(form.get("timezone", "")).strip() or "UTC")
+            zone = str(form.get("timezone", "")).strip() or "UTC"
+            if basis:
+                admin_enroll(session, run, email, name=name, timezone=zone, basis=basis, enrolled_by=account_id)
+            else:
+                invite(session, run, email, name=name, timezone=zone, invited_by=account_id)
     except (Invalid, NotFound) as error:
         flash(request, sentence(str(error)), "error")
         return RedirectResponse(f"/organize/runs/{handle}#learners", status_code=303)
-    flash(request, f"{email} is enrolled.", "success")
+    done = (
+        "is enrolled; the lawful basis is recorded" if basis else "gets a mail asking to confirm: enrolled once they do"
+    )
+    flash(request, f"{email} {done}.", "success")
     return RedirectResponse(f"/organize/runs/{handle}#learners", status_code=303)
 
 
@@ -274,19 +294,32 @@ def import_preview(request: Request) -> Response:
 
 @require_role("organizer")
 def import_confirm(request: Request) -> Response:
-    """POST /organize/runs/{handle}/import/confirm: enroll every row, or none."""
-    text = str(posted_form(request).get("text", ""))
-    handle = request.path_params["handle"]
+    """POST /organize/runs/{handle}/import/confirm: invite every row (each confirms by mail), or none;
+    an admin who states a lawful basis enrolls them at once, the basis recorded on each place."""
+    form = posted_form(request)
+    text, handle = str(form.get("text", "")), request.path_params["handle"]
+    basis, account_id = stated_basis(request, form), me(request).id
     try:
         with session_scope() as session:
-            outcome = bulk.import_learners(session, visible_run(session, request), text)
+            run = visible_run(session, request)
+            if basis:
+                outcome = bulk.import_learners(session, run, text, basis=basis, enrolled_by=account_id)
+            else:
+                outcome = bulk.invite_learners(session, run, text, invited_by=account_id)
     except Invalid as error:
         with session_scope() as session:
             run = visible_run(session, request)
             context = {"run": run, "preview": None, "errors": {"file": sentence(str(error))}, "text": text}
             return render(request, "organize/import_learners.html", context, status=400)
-    waiting = f", {outcome.waitlisted} on the waiting list" if outcome.waitlisted else ""
-    flash(request, f"Imported: {outcome.enrolled} learners enrolled{waiting}.", "success")
+    if not basis:
+        flash(request, f"Invited: {outcome.invited} people get a mail asking them to confirm their place.", "success")
+    else:
+        waiting = f", {outcome.waitlisted} on the waiting list" if outcome.waitlisted else ""
+        flash(
+            request,
+            f"Imported: {outcome.enrolled} learners enrolled{waiting}; the lawful basis is recorded.",
+            "success",
+        )
     return RedirectResponse(f"/organize/runs/{handle}#learners", status_code=303)
 
 

@@ -12,6 +12,12 @@ import click
 from server.floor.errors import Invalid
 from server.roof.cli.base import emit, instance, json_option
 
+# The command line is the instance admin's: it enrolls without a confirmation mail, and says why.
+BASIS_HELP = (
+    "The lawful basis for enrolling without the learner's confirmation, recorded on the place "
+    "(default: 'admin (command line)')."
+)
+
 
 @click.group("run", help="Runs (cohorts) of a course: create, enroll, import, group, show.")
 def run_group() -> None:
@@ -75,15 +81,21 @@ def create_command(
 @click.option("--timezone", default="UTC", show_default=True, help="The learner's IANA time zone.")
 @click.option("--language", default=None, help="The learner's language (default: the course's).")
 @click.option("--solo", is_flag=True, help="The learner learns on their own (no study group).")
-def enroll_command(run_id: str, email: str, name: str, timezone: str, language: str | None, solo: bool) -> None:
-    """Enroll EMAIL in the run as an admin would (no confirmation mail)."""
+@click.option("--basis", default=None, help=BASIS_HELP)
+def enroll_command(
+    run_id: str, email: str, name: str, timezone: str, language: str | None, solo: bool, basis: str | None
+) -> None:
+    """Enroll EMAIL in the run as an admin would (no confirmation mail; the lawful basis is recorded)."""
     instance()
     from courses.runs import find_run
-    from courses.signup import admin_enroll
+    from courses.signup import COMMAND_LINE_BASIS, admin_enroll
     from server.floor.db import session_scope
 
     with session_scope() as session:
-        enrollment = admin_enroll(session, find_run(session, run_id), email, name, timezone, language, solo)
+        run = find_run(session, run_id)
+        enrollment = admin_enroll(
+            session, run, email, name, timezone, language, solo, basis=COMMAND_LINE_BASIS if basis is None else basis
+        )
         click.echo(f"{enrollment.email}: {enrollment.status}")
 
 
@@ -91,12 +103,16 @@ def enroll_command(run_id: str, email: str, name: str, timezone: str, language: 
 @click.argument("run_id")
 @click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Check every row and say what would happen; change nothing.")
-def import_command(run_id: str, csv_file: Path, dry_run: bool) -> None:
-    """Enroll the learners of a CSV (email,name,timezone[,language]): all rows or none."""
+@click.option("--basis", default=None, help=BASIS_HELP)
+def import_command(run_id: str, csv_file: Path, dry_run: bool, basis: str | None) -> None:
+    """Enroll the learners of a CSV (email,name,timezone[,language]): all rows or none, the basis recorded."""
     instance()
     from courses.bulk import import_learners
     from courses.runs import find_run
+    from courses.signup import COMMAND_LINE_BASIS
     from server.floor.db import session_scope
+
+    basis = COMMAND_LINE_BASIS if basis is None else basis
 
     try:
         text = csv_file.read_text(encoding="utf-8")
@@ -107,9 +123,9 @@ def import_command(run_id: str, csv_file: Path, dry_run: bool) -> None:
         run = find_run(session, run_id)
         if sys.stderr.isatty() and not dry_run:
             with click.progressbar(length=rows, label="enrolling", file=sys.stderr, show_pos=True) as bar:
-                outcome = import_learners(session, run, text, progress=bar.update)
+                outcome = import_learners(session, run, text, progress=bar.update, basis=basis)
         else:
-            outcome = import_learners(session, run, text, dry_run=dry_run)
+            outcome = import_learners(session, run, text, dry_run=dry_run, basis=basis)
     waiting = f" ({outcome.waitlisted} on the waiting list)" if outcome.waitlisted else ""
     verb = "would enroll" if dry_run else "enrolled"
     click.echo(f"{verb} {outcome.enrolled}{waiting}")
