@@ -58,8 +58,10 @@ def known_recipient(address: str) -> bool:
         return group_for(session, address) is not None
 
 
-def receive(raw: bytes, recipients: Sequence[str]) -> list[str]:
-    """Handle one message for each of its `recipients`; an outcome per recipient; one transaction."""
+def receive(raw: bytes, recipients: Sequence[str], envelope_sender: str | None = None) -> list[str]:
+    """Handle one message for each of its `recipients`; an outcome per recipient; one transaction.
+
+    `envelope_sender` is the SMTP MAIL FROM (`<>` for a null sender); None when it is not known."""
     message = parse(raw)
     outcomes = []
     with session_scope() as session:
@@ -70,12 +72,13 @@ def receive(raw: bytes, recipients: Sequence[str]) -> list[str]:
                 outcomes.append(handle_bounce(session, token, message))
             elif local.startswith(UNSUBSCRIBE_PREFIX):
                 try:
+                    # The mailto: of List-Unsubscribe: that recipient, that run (never every mail).
                     unsubscribe(session, local[len(UNSUBSCRIBE_PREFIX) :])
                     outcomes.append("unsubscribed")
                 except MechMoocError as error:
                     outcomes.append(f"rejected: {error}")
             elif (group := group_for(session, recipient)) is not None:
-                outcomes.append(accept_group_mail(session, group, message, raw))
+                outcomes.append(accept_group_mail(session, group, message, raw, envelope_sender))
             else:
                 outcomes.append("rejected: no such list")
     return outcomes
@@ -90,7 +93,7 @@ class _Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         try:
-            await asyncio.to_thread(receive, envelope.content, list(envelope.rcpt_tos))
+            await asyncio.to_thread(receive, envelope.content, list(envelope.rcpt_tos), envelope.mail_from or "<>")
         except MechMoocError as error:
             return f"550 5.6.0 {error}"
         return "250 OK"

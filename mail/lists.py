@@ -1,7 +1,9 @@
 """Group lists: mail to a group address becomes a Post (archived, threaded) and is relayed to the other members.
 
 From is rewritten to the list (the author's domain may publish DMARC p=reject), Reply-To is the list,
-and loops are cut by X-Loop, our own List-Id, and Message-IDs already seen.
+and loops are cut by X-Loop, our own List-Id, and Message-IDs already seen. Auto-replies are dropped
+and a member's From that fails authentication is held (mail.screening); our own footers and secret
+links are scrubbed out of what members quote (mail.scrub).
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from sqlalchemy.orm import Session
 
 from courses.groups import current_group
 from courses.models import Enrollment, Post, StudyGroup
-from mail.addresses import bare, new_token
-from mail.markup import clean_html, document, html_text, text_html
+from mail.addresses import bare, new_token, unsubscribe_key
+from mail.markup import document, html_text, text_html
 from mail.messages import list_headers
 from mail.mime import address, compose
 from mail.models import InboundMessage
 from mail.outbox import base_headers, check_address, enqueue_many, mail_row
+from mail.screening import from_authenticated, is_auto_reply, return_path
+from mail.scrub import scrub_html, scrub_text
 from server.floor import urls
 from server.floor.clock import now
 from server.floor.config import get_settings
@@ -31,6 +35,11 @@ MAX_MESSAGE_BYTES = 5 * 1024 * 1024
 MEMBERS = ("confirmed",)  # who gets the group's mail (a paused learner asked for no mail for now)
 POSTERS = ("confirmed", "paused")  # whose mail to the group goes through: paused means no units, not muted
 _MSGID = re.compile(r"<[^<>\s]+>")
+
+
+def _text(value: str) -> str:
+    """`value` as a text column or query takes it: PostgreSQL refuses NUL characters, which hostile mail carries."""
+    return value.replace("\x00", "")
 
 
 def group_for(session: Session, address: str) -> StudyGroup | None:
@@ -50,23 +59,32 @@ def is_loop(message: Message, group: StudyGroup) -> bool:
     return address in loops or own_list
 
 
+def _content(part: Message) -> str:
+    """The text of a MIME part; one in an unknown or lying charset is read as UTF-8, bad bytes replaced."""
+    try:
+        return str(part.get_content())  # type: ignore[attr-defined]
+    except (LookupError, UnicodeError):
+        payload = part.get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload or "")
+
+
 def _bodies(message: Message) -> tuple[str, str]:
-    """Plain text and sanitized HTML of a message (attachments are not kept)."""
+    """Plain text and sanitized HTML of a message (attachments are not kept), our secret links scrubbed out."""
     if not isinstance(message, EmailMessage):
-        return str(message.get_payload(decode=False) or ""), ""
+        return scrub_text(str(message.get_payload(decode=False) or "")), ""
     text_part = message.get_body(preferencelist=("plain",))
     html_part = message.get_body(preferencelist=("html",))
-    text = text_part.get_content() if text_part is not None else ""
-    html = clean_html(html_part.get_content()) if html_part is not None else ""
+    text = scrub_text(_content(text_part)) if text_part is not None else ""
+    html = scrub_html(_content(html_part)) if html_part is not None else ""
     if not text and html:
         text = html_text(html)
-    return str(text), str(html)
+    return text, html
 
 
 def _parent(session: Session, message: Message, group: StudyGroup) -> tuple[Post | None, str | None]:
     """The post this message answers (by In-Reply-To, then References), and the raw reference."""
-    refs = _MSGID.findall(str(message.get("In-Reply-To", ""))) + list(
-        reversed(_MSGID.findall(str(message.get("References", ""))))
+    refs = _MSGID.findall(_text(str(message.get("In-Reply-To", "")))) + list(
+        reversed(_MSGID.findall(_text(str(message.get("References", "")))))
     )
     for ref in refs:
         post = session.scalar(select(Post).where(Post.message_id == ref, Post.group_id == group.id))
@@ -75,23 +93,55 @@ def _parent(session: Session, message: Message, group: StudyGroup) -> tuple[Post
     return None, refs[0] if refs else None
 
 
-def accept_group_mail(session: Session, group: StudyGroup, message: Message, raw: bytes) -> str:
-    """Store mail to `group` as a Post (held when the sender is no member); the outcome in a word."""
+def _record(
+    session: Session, group: StudyGroup, message_id: str, sender: str, outcome: str, raw: bytes, post_id: int | None
+) -> None:
+    session.add(
+        InboundMessage(
+            message_id=message_id,
+            recipient=urls.group_address(group.handle),
+            sender=sender,
+            outcome=outcome,
+            post_id=post_id,
+            raw=_text(raw.decode("utf-8", "replace")),
+            received_at=now(),
+        )
+    )
+
+
+def accept_group_mail(
+    session: Session, group: StudyGroup, message: Message, raw: bytes, envelope_sender: str | None = None
+) -> str:
+    """Store mail to `group` as a Post, held unless it comes from a member and is authenticated as theirs
+    (mail.screening), or drop it as an auto-reply; the outcome in a few words.
+
+    `envelope_sender` is the SMTP MAIL FROM; None when the caller does not know it (then the
+    message's Return-Path stands for it)."""
     if len(raw) > MAX_MESSAGE_BYTES:
         return "rejected: too large"
     if is_loop(message, group):
         return "loop"
-    message_id = (_MSGID.findall(str(message.get("Message-ID", ""))) or [f"<{new_token()}@inbound.invalid>"])[0]
+    message_id = (_MSGID.findall(_text(str(message.get("Message-ID", "")))) or [f"<{new_token()}@inbound.invalid>"])[0]
     seen = session.scalar(select(InboundMessage.id).where(InboundMessage.message_id == message_id))
     if seen is not None or session.scalar(select(Post.id).where(Post.message_id == message_id)) is not None:
         return "duplicate"
-    name, sender = parseaddr(str(message.get("From", "")))
+    name, sender = parseaddr(_text(str(message.get("From", ""))))
     sender = sender.lower()
+    envelope = envelope_sender if envelope_sender is not None else return_path(message)
+    if is_auto_reply(message, envelope):
+        # Recorded (so a repeat is a duplicate, and an admin can see it) but never posted nor relayed.
+        _record(session, group, message_id, sender, "dropped: auto-reply", raw, None)
+        return "dropped: auto-reply"
     member = session.scalar(
         select(Enrollment).where(
             Enrollment.group_id == group.id, Enrollment.email == sender, Enrollment.status.in_(POSTERS)
         )
     )
+    if member is not None and not from_authenticated(message, envelope, get_settings().mail_authserv_ids):
+        member = None  # a member's address, but nothing shows the mail is theirs: the organizer decides
+        outcome = "held: sender not authenticated"
+    else:
+        outcome = "posted" if member else "held"
     text, html = _bodies(message)
     parent, ref = _parent(session, message, group)
     post = Post(
@@ -101,10 +151,10 @@ def accept_group_mail(session: Session, group: StudyGroup, message: Message, raw
         kind="group",
         source="email",
         author_email=sender,
-        author_name=(member.name if member and member.name else name)[:200],
-        subject=" ".join(str(message.get("Subject", "")).split())[:500],
-        text=text,
-        html=html,
+        author_name=_text(member.name if member and member.name else name)[:200],
+        subject=_text(scrub_text(" ".join(str(message.get("Subject", "")).split())))[:500],
+        text=_text(text),
+        html=_text(html),
         in_reply_to_id=parent.id if parent else None,
         in_reply_to_ref=ref,
         held=member is None,
@@ -114,18 +164,7 @@ def accept_group_mail(session: Session, group: StudyGroup, message: Message, raw
     session.flush()
     post.ap_id = urls.post(post.id)
     post.thread_id = (parent.thread_id or parent.id) if parent else post.id
-    outcome = "posted" if member else "held"
-    session.add(
-        InboundMessage(
-            message_id=message_id,
-            recipient=urls.group_address(group.handle),
-            sender=sender,
-            outcome=outcome,
-            post_id=post.id,
-            raw=raw.decode("utf-8", "replace"),
-            received_at=now(),
-        )
-    )
+    _record(session, group, message_id, sender, outcome, raw, post.id)
     if member:
         publish(session, "post.created", {"post_id": post.id})
     return outcome
@@ -145,14 +184,13 @@ def release_held(session: Session, post_id: int) -> Post:
 
 def relay_message(post: Post, group: StudyGroup, member: Enrollment, token: str) -> tuple[str, str]:
     """The subject and copy of `post` for one member, From rewritten to the list, with list headers."""
-    settings = get_settings()
     list_address = urls.group_address(group.handle)
     author = post.author_name or (post.author_email or post.author_actor or "someone").split("@")[0]
     subject = post.subject or f"New post in {group.name or group.handle}"
     sender = address(f"{author} via {group.name or group.handle}", list_address)
     headers = base_headers(address(member.name, member.email or ""), subject, token, sender=sender)
     # The post's own Message-ID, so that members' mail clients thread the copies with the original.
-    headers[-1] = ("Message-ID", post.message_id or f"<post-{post.id}@{settings.mail_domain}>")
+    headers[-1] = ("Message-ID", relay_message_id(post))
     if post.in_reply_to_ref:
         headers += [("In-Reply-To", post.in_reply_to_ref), ("References", post.in_reply_to_ref)]
     headers += [("Reply-To", list_address), *list_headers(token, group.name or group.handle, group.handle)]
@@ -165,11 +203,17 @@ def relay_message(post: Post, group: StudyGroup, member: Enrollment, token: str)
     return subject, compose(headers, *relay_bodies(post, group, token))
 
 
+def relay_message_id(post: Post) -> str:
+    """The Message-ID every copy of `post` carries: the author's own, or one naming the post (no secret in either)."""
+    return post.message_id or f"<post-{post.id}@{get_settings().mail_domain}>"
+
+
 def relay_bodies(post: Post, group: StudyGroup, token: str) -> tuple[str, str]:
-    """Text and HTML of a relayed post: its own HTML cleaned again (fediverse posts too), else its text as HTML."""
-    text = post.text or html_text(post.html or "")
-    body = clean_html(post.html) if post.html else text_html(text)
-    archive, unsubscribe = urls.group(group.handle), urls.unsubscribe(token)
+    """Text and HTML of a relayed post: its own HTML cleaned and scrubbed again (fediverse posts and posts
+    stored before too), else its text as HTML; the footer links are the recipient's own."""
+    text = scrub_text(post.text or html_text(post.html or ""))
+    body = scrub_html(post.html) if post.html else text_html(text)
+    archive, unsubscribe = urls.group(group.handle), urls.unsubscribe(unsubscribe_key(token))
     footer = f'<a href="{escape(archive)}">Group archive</a> · <a href="{escape(unsubscribe)}">Unsubscribe</a>'
     return f"{text.rstrip()}\n\n-- \nGroup archive: {archive}\nUnsubscribe: {unsubscribe}\n", document(body, footer)
 
@@ -204,6 +248,7 @@ def relay_post(session: Session, post_id: int) -> int:
                 run_id=group.run_id,
                 group_id=group.id,
                 post_id=post.id,
+                sent_as=relay_message_id(post),
             )
         )
     return enqueue_many(session, rows)

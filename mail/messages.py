@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from courses.models import Enrollment, Run, StudyGroup
-from mail.addresses import list_id, new_token
+from mail.addresses import list_id, new_token, unsubscribe_key
 from mail.markup import document, text_html
 from mail.mime import address, compose
 from mail.outbox import base_headers
@@ -35,7 +35,7 @@ def context(
     links = {
         "learner_page": urls.learner_page(enrollment.token),
         "me": urls.learner_page(enrollment.token),
-        "unsubscribe": urls.unsubscribe(token),
+        "unsubscribe": urls.unsubscribe(unsubscribe_key(token)),
         "course": urls.course(slug),
         "run": urls.run(run.handle),
         "group": urls.group(group.handle) if group else "",
@@ -103,10 +103,10 @@ def tracked(token: str) -> dict[str, Any]:
 
 def list_headers(token: str, list_name: str, list_handle: str) -> list[tuple[str, str]]:
     """List-Id and the RFC 8058 one-click List-Unsubscribe pair, carried by every course and list mail."""
-    settings = get_settings()
+    key, domain = unsubscribe_key(token), get_settings().mail_domain
     return [
         ("List-Id", list_id(list_name, list_handle)),
-        ("List-Unsubscribe", f"<{urls.unsubscribe(token)}>, <mailto:unsubscribe+{token}@{settings.mail_domain}>"),
+        ("List-Unsubscribe", f"<{urls.unsubscribe(key)}>, <mailto:unsubscribe+{key}@{domain}>"),
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
     ]
 

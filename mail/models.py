@@ -31,8 +31,12 @@ class OutgoingMail(QueuedMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Idempotency: e.g. unit:{run}:{enrollment}:{unit slug}; a second insert of the same key is refused.
     key: Mapped[str] = mapped_column(String(300), unique=True)
-    # Random, in the VERP address, the Message-ID, the pixel and click URLs.
+    # Random: the key of this row in the pixel and click URLs; the VERP address and unsubscribe links carry
+    # it with a MAC of their purpose (mail.addresses), so the token alone grants nothing.
     token: Mapped[str] = mapped_column(String(40), unique=True)
+    # The Message-ID header sent (a MAC of the token; a relay carries its post's own): a reply is matched
+    # to the mail it answers by looking this up, never by reading a token out of a Message-ID.
+    message_id: Mapped[str | None] = mapped_column(String(500), nullable=True, index=True)
     kind: Mapped[str] = mapped_column(String(16), default="system")
     to_addr: Mapped[str] = mapped_column(String(320), index=True)
     envelope_from: Mapped[str] = mapped_column(String(400))

@@ -30,14 +30,18 @@ def check_address(to: str) -> str:
     return address
 
 
-def mail_row(*, key: str, kind: str, to: str, token: str, subject: str, message: str, **links: object) -> dict:
-    """The column values of a new outbox row (for bulk inserts of many mails)."""
+def mail_row(
+    *, key: str, kind: str, to: str, token: str, subject: str, message: str, sent_as: str | None = None, **links: object
+) -> dict:
+    """The column values of a new outbox row (for bulk inserts of many mails); `sent_as` is the Message-ID
+    the mail carries when it is not `message_id(token)` (a relay carries its post's)."""
     if kind not in KINDS:
         raise Invalid(f"unknown mail kind {kind!r} (known: {', '.join(KINDS)})")
     instant = now()
     return {
         "key": key,
         "token": token,
+        "message_id": sent_as or message_id(token),
         "kind": kind,
         "to_addr": to,
         "envelope_from": verp(token),
@@ -61,10 +65,20 @@ def enqueue(
     token: str,
     subject: str,
     message: str,
+    sent_as: str | None = None,
     **links: int | str | None,
 ) -> OutgoingMail | None:
     """Add the mail to the outbox unless a mail with the same idempotency `key` exists (then None)."""
-    values = mail_row(key=key, kind=kind, to=check_address(to), token=token, subject=subject, message=message, **links)
+    values = mail_row(
+        key=key,
+        kind=kind,
+        to=check_address(to),
+        token=token,
+        subject=subject,
+        message=message,
+        sent_as=sent_as,
+        **links,
+    )
     if session.scalar(select(OutgoingMail.id).where(OutgoingMail.key == key)) is not None:
         return None
     row = OutgoingMail(**values)

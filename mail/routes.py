@@ -20,7 +20,7 @@ from mail.inbound import parse, receive
 from mail.lists import MAX_MESSAGE_BYTES
 from mail.models import MailEvent
 from mail.tracking import click_target
-from mail.unsubscribe import SCOPES, unsubscribe
+from mail.unsubscribe import SCOPES, ask_to_stop_all, stop_all, unsubscribe
 from server.floor.clock import now
 from server.floor.config import get_settings
 from server.floor.db import session_scope
@@ -52,24 +52,52 @@ def _record(token: str, kind: str, detail: str = "") -> bool:
 
 
 async def one_click(request: Request) -> Response:
-    """RFC 8058 one-click unsubscribe (and the confirmation page's form, with scope=run|all)."""
+    """RFC 8058 one-click unsubscribe from the mail's run (and the confirmation page's form, scope=run|all).
+
+    scope=all leaves the run too, and mails the address a link to confirm stopping every mail: the
+    key of one mail never stops more than its run by itself (a quoted link could be anyone's)."""
     form = await request.form()
     scope = str(form.get("scope", "run"))
     if scope not in SCOPES:
         return PlainTextResponse(f"scope must be one of {', '.join(SCOPES)}", status_code=400)
+    key = request.path_params["token"]
 
     def work() -> str:
         with session_scope() as session:
-            return unsubscribe(session, request.path_params["token"], scope)
+            address = unsubscribe(session, key)
+            if scope == "all":
+                ask_to_stop_all(session, key)
+            return address
+
+    try:
+        address = await run_in_threadpool(work)
+    except NotFound as error:
+        return PlainTextResponse(str(error), status_code=404)
+    done = "asked" if scope == "all" else "run"
+    if form.get("page"):
+        # The confirmation page's form: back to the page, which now says what was done.
+        return RedirectResponse(f"/mail/unsubscribe/{key}?done={done}", status_code=303)
+    if scope == "all":
+        return PlainTextResponse(f"{address} is unsubscribed; a mail to it asks to confirm stopping every mail.")
+    return PlainTextResponse(f"{address} is unsubscribed.")
+
+
+async def stop_all_confirmed(request: Request) -> Response:
+    """The person pressed the button of the link mailed to them: no more mail of this instance to them."""
+    form = await request.form()
+    signed = request.path_params["signed"]
+
+    def work() -> str:
+        with session_scope() as session:
+            return stop_all(session, signed)
 
     try:
         address = await run_in_threadpool(work)
     except NotFound as error:
         return PlainTextResponse(str(error), status_code=404)
     if form.get("page"):
-        # The confirmation page's form: back to the page, which now says it is done.
-        return RedirectResponse(f"/mail/unsubscribe/{request.path_params['token']}?done={scope}", status_code=303)
-    return PlainTextResponse(f"{address} is unsubscribed.")
+        return RedirectResponse(f"/mail/unsubscribe/all/{signed}?done=1", status_code=303)
+    return PlainTextResponse(f"{address} will get no more mail from this instance.")
 
 
 async def open_pixel(request: Request) -> Response:
@@ -91,7 +119,8 @@ async def click(request: Request) -> Response:
 
 
 async def inbound_webhook(request: Request) -> Response:
-    """A provider hands over one raw RFC 5322 message; recipients from ?to= (repeatable) or its To/Cc."""
+    """A provider hands over one raw RFC 5322 message; recipients from ?to= (repeatable) or its To/Cc;
+    the envelope sender from ?from= or else the Return-Path the provider wrote (mail.screening)."""
     if not _authorized(request):
         return PlainTextResponse("bad webhook token", status_code=401)
     raw = await request.body()
@@ -102,7 +131,8 @@ async def inbound_webhook(request: Request) -> Response:
         message = parse(raw)
         recipients = [str(v) for h in ("Delivered-To", "To", "Cc") for v in message.get_all(h, [])]
         recipients = [r.strip() for value in recipients for r in value.split(",") if r.strip()]
-    outcomes = await run_in_threadpool(receive, raw, recipients)
+    envelope_sender = request.query_params.get("from")
+    outcomes = await run_in_threadpool(receive, raw, recipients, envelope_sender)
     return JSONResponse({"outcomes": outcomes})
 
 
@@ -128,6 +158,7 @@ def routes() -> list[BaseRoute]:
     """The routes this package serves."""
     return [
         Route("/mail/unsubscribe/{token}", one_click, methods=["POST"]),
+        Route("/mail/unsubscribe/all/{signed}", stop_all_confirmed, methods=["POST"]),
         Route("/mail/o/{token}.gif", open_pixel, methods=["GET"]),
         Route("/mail/c/{token}", click, methods=["GET"]),
         Route("/mail/webhooks/inbound", inbound_webhook, methods=["POST"]),

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from courses.models import Post, Run, StudyGroup
 from courses.versions import pinned
 from mail.models import MailEvent, OutgoingMail
+from server.floor.config import get_settings
 from server.floor.queue import DONE
 
 COLUMNS = ("scheduled", "sent", "delivered", "bounced", "opened", "clicked", "unsubscribed", "replies")
@@ -35,6 +36,7 @@ def run_stats(session: Session, run: Run) -> dict[str, Any]:
             OutgoingMail.group_id,
             OutgoingMail.state,
             OutgoingMail.token,
+            OutgoingMail.message_id,
         ).where(OutgoingMail.run_id == run.id, OutgoingMail.kind == "unit")
     ).all()
     events: dict[int, set[str]] = defaultdict(set)
@@ -51,7 +53,10 @@ def run_stats(session: Session, run: Run) -> dict[str, Any]:
             Post.run_id == run.id, Post.held.is_(False), Post.deleted.is_(False)
         )
     ).all()
-    by_ref = {f"<{m.token}@": m for m in mails}
+    # Replies are matched to the unit mail they answer by the Message-ID it was sent with (a lookup: no
+    # Message-ID carries a token). Rows from before that column only had their token as Message-ID.
+    domain = get_settings().mail_domain
+    by_ref = {m.message_id or f"<{m.token}@{domain}>": m for m in mails}
     # Every unit of the pinned version, zeros until something happens: the table shows what is still to come.
     # Positions are indexes in position order, as the scheduler writes them in `unit_position`.
     ordered = sorted(pinned(session, run).get("units", []), key=lambda unit: int(unit.get("position", 0)))
@@ -86,7 +91,7 @@ def run_stats(session: Session, run: Run) -> dict[str, Any]:
     for group_id, ref in posts:
         groups[group_id]["replies"] += 1
         total["replies"] += 1
-        replied_to = by_ref.get(ref.split("@")[0] + "@") if ref else None
+        replied_to = by_ref.get(ref) if ref else None
         if replied_to is not None and replied_to.unit_position in units:
             units[replied_to.unit_position]["replies"] += 1
     return {

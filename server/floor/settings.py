@@ -31,6 +31,7 @@ KNOWN = {
     "ANONYMISE_AFTER_DAYS",
     "SMTP_CONNECTIONS",
     "DELIVERY_GIVE_UP_DAYS",
+    "MAIL_AUTHSERV_ID",
     "FETCH_DEADLINE",
     "MAIL_RETRY_HOURS",
 }
@@ -58,6 +59,8 @@ class Settings:
     dkim_key: str | None = None
     anonymise_after_days: int = 365
     delivery_give_up_days: int = 4
+    # The authserv-ids of the MTA in front of our receiver whose Authentication-Results are believed.
+    mail_authserv_ids: tuple[str, ...] = ()
     # Seconds one remote fetch or delivery may take in all (connect, headers and body): a server that
     # drips a byte at a time is cut off here, whatever the per-read timeouts allow.
     fetch_deadline: float = 15.0
@@ -117,6 +120,14 @@ def _hostport(name: str, value: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise SettingsError(f"{PREFIX}{name} must be host:port, not {value!r}")
     return host, int(port)
+
+
+def _authserv_ids(value: str) -> tuple[str, ...]:
+    """Host names separated by commas (the authserv-ids of Authentication-Results headers we believe)."""
+    ids = tuple(part.strip().lower() for part in value.split(",") if part.strip())
+    if any(not part.replace(".", "").replace("-", "").replace("_", "").isalnum() for part in ids):
+        raise SettingsError(f"{PREFIX}MAIL_AUTHSERV_ID must be host names separated by commas, not {value!r}")
+    return ids
 
 
 def read_environment(cwd: Path | None = None) -> dict[str, str]:
@@ -200,6 +211,7 @@ def load_settings(host: str = "127.0.0.1", port: int = 8000, environ: dict[str, 
         dkim_key=get("DKIM_KEY") or None,
         anonymise_after_days=_int("ANONYMISE_AFTER_DAYS", get("ANONYMISE_AFTER_DAYS", "365")),
         delivery_give_up_days=_int("DELIVERY_GIVE_UP_DAYS", get("DELIVERY_GIVE_UP_DAYS", "4"), minimum=1),
+        mail_authserv_ids=_authserv_ids(get("MAIL_AUTHSERV_ID")),
         mail_retry_hours=_int("MAIL_RETRY_HOURS", get("MAIL_RETRY_HOURS", "48"), minimum=1),
         fetch_deadline=_seconds("FETCH_DEADLINE", get("FETCH_DEADLINE", "15")),
     )

@@ -199,6 +199,7 @@ def test_three_instances_follow_fork_lineage_and_a_cohort_across_them(
         reply["From"], reply["Subject"] = "Ann <ann@example.org>", "Re: hello"
         reply["To"] = f"{group_handle}@lists.a.example"
         reply["Message-ID"] = "<ann-reply-1@example.org>"
+        reply["Return-Path"] = "<ann@example.org>"  # the envelope sender, as the provider's MTA writes it
         reply.set_content("Welcome Bea, greetings from the email side.")
         token = hmac.new(SECRET.encode(), b"mail-webhook", hashlib.sha256).hexdigest()[:32]
         handed = httpx.post(f"{a.url}/mail/webhooks/inbound?token={token}", content=reply.as_bytes(), timeout=30)

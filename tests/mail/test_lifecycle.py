@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 import mail.routes
 from courses.models import Enrollment, Post
+from mail.addresses import unsubscribe_key, verp
 from mail.inbound import start_receiver
 from mail.models import OutgoingMail, Suppression
 from mail.scheduler import schedule_all_due
@@ -67,7 +68,9 @@ def test_one_click_unsubscribe_after_unit_two_stops_the_rest(
     # A unit already queued for the next batch must not go either: write it, then unsubscribe, then send.
     with frozen(day(14)):
         schedule_all_due(session)
-    response = app.post(f"/mail/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    # The mail's token alone is no unsubscribe key (it is the row's key in pixel and click URLs).
+    assert app.post(f"/mail/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 404
+    response = app.post(f"/mail/unsubscribe/{unsubscribe_key(token)}", data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200 and "ann@example.org" in response.text
     session.expire_all()
     for n in (14, 21, 28, 35, 42):
@@ -80,11 +83,13 @@ def test_one_click_unsubscribe_after_unit_two_stops_the_rest(
     assert app.post("/mail/unsubscribe/nosuchtoken").status_code == 404
 
 
-def dsn(token: str, recipient: str, status: str, action: str) -> bytes:
-    """A delivery status notification (RFC 3464) for our mail `token`, as an MTA writes it."""
+def dsn(return_path: str, recipient: str, status: str, action: str) -> bytes:
+    """A delivery status notification (RFC 3464) to our VERP `return_path`, as an MTA writes it."""
     return (
-        f"From: MAILER-DAEMON@mx.example.org\r\nTo: bounces+{token}@lists.example.org\r\n"
-        "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-" + token + "@mx.example.org>\r\n"
+        f"From: MAILER-DAEMON@mx.example.org\r\nTo: {return_path}\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-"
+        + return_path.split("@")[0]
+        + "@mx.example.org>\r\n"
         'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
         "--B\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n"
         "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n"
@@ -105,9 +110,10 @@ def test_hard_bounce_by_smtp_suppresses_and_reconfirming_lifts(
     receiver = start_receiver(inbound)
     try:
         with smtplib.SMTP(*inbound.inbound_smtp) as client:
-            client.sendmail(
-                "", [f"bounces+{token}@lists.example.org"], dsn(token, "bob@example.org", "5.1.1", "failed")
-            )
+            client.sendmail("", [verp(token)], dsn(verp(token), "bob@example.org", "5.1.1", "failed"))
+            # A DSN to the bare token (no MAC of the bounce purpose) is refused at RCPT: forged DSNs suppress nobody.
+            with pytest.raises(smtplib.SMTPRecipientsRefused):
+                client.sendmail("", [f"bounces+{token}@lists.example.org"], b"Subject: x\r\n\r\nx")
             with pytest.raises(smtplib.SMTPRecipientsRefused):
                 client.sendmail("x@example.org", ["stranger@lists.example.org"], b"Subject: hi\r\n\r\nhi")
     finally:

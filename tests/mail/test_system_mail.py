@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mail.addresses import verp
 from mail.models import OutgoingMail
 from mail.outbox import queue_system_mail
 from server.floor.errors import Invalid
@@ -19,10 +20,11 @@ def test_system_mail_is_a_queued_row_with_text_and_html(session: Session) -> Non
     stored = session.scalars(select(OutgoingMail)).one()
     assert stored.id == row.id and stored.state == "queued" and stored.kind == "system"
     assert stored.to_addr == "ann@example.org"
-    assert stored.envelope_from == f"bounces+{stored.token}@lists.example.org"
+    assert stored.envelope_from == verp(stored.token) and stored.envelope_from.startswith(f"bounces+{stored.token}-")
     parsed = email.message_from_string(stored.message)
     assert parsed["Subject"] == "Reset your password"
-    assert parsed["Message-ID"] == f"<{stored.token}@lists.example.org>"
+    # The Message-ID names the mail (kept on the row to match replies) but reveals no token.
+    assert parsed["Message-ID"] == stored.message_id and stored.token not in stored.message_id
     assert [part.get_content_type() for part in parsed.walk()][1:] == ["text/plain", "text/html"]
     assert "List-Unsubscribe" not in parsed
 

@@ -35,7 +35,9 @@ from tests.security.fuzzing import FUZZ, bounded, huge, nasty_text
 MEMBER = "ann@example.org"
 TOKEN = "0123456789abcdef0123"
 # What a recipient's outcome starts with: relayed, held, bounced, or refused with a reason.
-OUTCOMES = ("posted", "held", "loop", "duplicate", "bounce", "soft_bounce", "unsubscribed", "rejected", "refused")
+OUTCOMES = (
+    "posted", "held", "dropped", "loop", "duplicate", "bounce", "soft_bounce", "unsubscribed", "rejected", "refused",
+)  # fmt: skip
 
 
 def _known(outcome: str) -> bool:

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 import mail.routes
 import web.app
 from courses.models import Enrollment
+from mail.addresses import unsubscribe_key
 from mail.models import OutgoingMail
 from mail.scheduler import schedule_all_due
 from mail.sender import send_all
@@ -39,7 +40,7 @@ def site(settings: Settings) -> TestClient:
 
 
 def a_run_with_mail(organizer_email: str | None = None) -> tuple[str, str]:
-    """A run whose first unit went to the local outbox; (run handle, Ann's mail token)."""
+    """A run whose first unit went to the local outbox; (run handle, the key of Ann's unsubscribe link)."""
     with session_scope() as session:
         with frozen(START):
             run = gentle_run(session, [("ann@example.org", "Ann", "UTC"), ("bob@example.org", "Bob", "UTC")])
@@ -50,7 +51,7 @@ def a_run_with_mail(organizer_email: str | None = None) -> tuple[str, str]:
             schedule_all_due(session)
             send_all(session)
         token = session.scalar(select(OutgoingMail.token).where(OutgoingMail.to_addr == "ann@example.org"))
-        return run.handle, str(token)
+        return run.handle, unsubscribe_key(str(token))
 
 
 def test_unsubscribe_confirmation_page_and_its_buttons(site: TestClient) -> None:

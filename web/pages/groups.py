@@ -2,7 +2,8 @@
 
 Members reach the archive through their magic link (`/me/{token}/group`); organizers who may see
 the run's learners see it on `/groups/{handle}`. Posts come from email and the fediverse alike
-(courses.models.Post, html already sanitized by whoever stored it).
+(courses.models.Post); whoever stored them, they are shown cleaned to the mail allowlist and
+scrubbed of our secret links (mail.scrub).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 from courses.models import Enrollment, Post, StudyGroup
 from courses.privacy import can_see_learners
 from courses.signup import SEATED, by_token
+from mail.scrub import scrub_html, scrub_text
 from server.floor import urls
 from server.floor.db import session_scope
 from server.floor.errors import NotFound
@@ -61,7 +63,23 @@ def threads(session: Session, group: StudyGroup, with_held: bool) -> list[dict[s
     for post in posts:
         grouped[post.thread_id or post.id].append(post)
     ordered = sorted(grouped.values(), key=lambda thread: thread[-1].created_at, reverse=True)
-    return [{"subject": thread[0].subject or "(no subject)", "posts": thread} for thread in ordered]
+    return [
+        {"subject": scrub_text(thread[0].subject) or "(no subject)", "posts": [archived(post) for post in thread]}
+        for thread in ordered
+    ]
+
+
+def archived(post: Post) -> dict[str, Any]:
+    """A post as the archive shows it: its HTML reduced to the mail allowlist (no images, nothing remote) and
+    scrubbed of our secret links, whoever stored it (email, the fediverse) and whenever."""
+    return {
+        "author_name": post.author_name,
+        "created_at": post.created_at,
+        "source": post.source,
+        "held": post.held,
+        "html": scrub_html(post.html) if post.html else "",
+        "text": scrub_text(post.text),
+    }
 
 
 def _group(session: Session, handle: str) -> StudyGroup:

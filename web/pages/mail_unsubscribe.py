@@ -1,4 +1,5 @@
-"""The unsubscribe confirmation page (GET /mail/unsubscribe/{token}); its form posts to the mail package's endpoint."""
+"""The unsubscribe pages: a mail's link (GET /mail/unsubscribe/{key}) and the link that confirms stopping every
+mail (GET /mail/unsubscribe/all/{signed}); their forms post to the mail package's endpoints."""
 
 from __future__ import annotations
 
@@ -8,24 +9,21 @@ from starlette.routing import BaseRoute, Route
 
 from courses.models import Enrollment, Run
 from courses.versions import pinned
-from mail.bounces import mail_by_token
+from mail.unsubscribe import mail_for, stop_all_request
 from server.floor.db import session_scope
-from server.floor.errors import NotFound
 from web.templating import render
 
 
 def unsubscribe_page(request: Request) -> Response:
-    """Which list a mail came from, and buttons to leave it or every mail of this instance."""
-    token = request.path_params["token"]
+    """Which list a mail came from, and buttons to leave it or to ask to stop every mail of this instance."""
+    key = request.path_params["token"]
     with session_scope() as session:
-        mail = mail_by_token(session, token)
-        if mail is None:
-            raise NotFound("this unsubscribe link is unknown (it may be from another instance, or very old)")
+        mail = mail_for(session, key)  # NotFound: a 404 page
         enrollment = session.get(Enrollment, mail.enrollment_id) if mail.enrollment_id else None
         run = session.get(Run, mail.run_id) if mail.run_id else None
         title = str(pinned(session, run).get("title", run.handle)) if run else ""
         context = {
-            "token": token,
+            "token": key,
             "address": mail.to_addr,
             "course_title": title,
             "run_start": run.start_date.isoformat() if run else "",
@@ -35,6 +33,18 @@ def unsubscribe_page(request: Request) -> Response:
     return render(request, "mail/unsubscribe.html", context)
 
 
+def stop_all_page(request: Request) -> Response:
+    """The link mailed to the person: one button that stops every mail to their address (a GET changes nothing:
+    mail scanners open links)."""
+    signed = request.path_params["signed"]
+    address, _ = stop_all_request(signed)  # NotFound: a 404 page
+    context = {"signed": signed, "address": address, "done": bool(request.query_params.get("done"))}
+    return render(request, "mail/stop_all.html", context)
+
+
 def routes() -> list[BaseRoute]:
-    """The unsubscribe confirmation page."""
-    return [Route("/mail/unsubscribe/{token}", unsubscribe_page, methods=["GET"])]
+    """The unsubscribe pages."""
+    return [
+        Route("/mail/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
+        Route("/mail/unsubscribe/all/{signed}", stop_all_page, methods=["GET"]),
+    ]
