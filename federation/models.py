@@ -115,12 +115,13 @@ class Delivery(QueuedMixin, Base):
 
 
 class RemoteHost(Base):
-    """Delivery health of a remote host: consecutive failures and when it became unavailable."""
+    """Delivery health of a remote host: its current run of failures (how many, since when) and when it became unavailable."""
 
     __tablename__ = "federation_hosts"
 
     host: Mapped[str] = mapped_column(String(255), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     unavailable_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

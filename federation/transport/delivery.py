@@ -8,10 +8,12 @@ not in the cache gets a row addressed to the actor itself; the worker resolves i
 The `federation.deliver` job claims due rows, signs each POST with its sender's key and sends them
 concurrently (at most PER_HOST at once per host). Success marks the row done; 4xx other than
 401/408/429 is final; anything else retries with exponential backoff, or the host's Retry-After
-if longer, until the row is MECHMOOC_DELIVERY_GIVE_UP_DAYS (default 4) old. A host failing
-HOST_DOWN_AFTER times in a row is marked unavailable: its rows then retry only every
-PROBE_INTERVAL, and when it answers again (a delivery succeeds, or it sends us an activity) every
-waiting row is due at once. Local actors named as recipients are skipped: the in-process flows
+if longer, until the row is MECHMOOC_DELIVERY_GIVE_UP_DAYS (default 4) old. A host is judged by
+time, not by a count: one that has failed at least HOST_DOWN_AFTER times in a row over at least
+DOWN_AFTER (a few minutes: a restart or a short outage never counts) is marked unavailable. Its
+rows then wait for a probe, spaced by half of how long it has been failing (from MIN_PROBE up to
+PROBE_INTERVAL, an hour), and when it answers again (a delivery succeeds, or it sends us an
+activity) every waiting row is due at once. Local actors named as recipients are skipped: the in-process flows
 (federation.flows.cohorts, federation.flows.posting) deliver to them directly.
 """
 
@@ -56,6 +58,8 @@ PER_HOST_BATCH = 40  # 40 / PER_HOST x the 15 s timeout stays well inside claim(
 CONCURRENCY = 64
 BATCH = 500
 HOST_DOWN_AFTER = 8
+DOWN_AFTER = timedelta(minutes=5)
+MIN_PROBE = timedelta(minutes=1)
 PROBE_INTERVAL = timedelta(hours=1)
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
@@ -274,7 +278,7 @@ def host_answered(session: Session, name: str) -> None:
     """A host is reachable again: forget its failures and make its waiting deliveries due now."""
     host = _host(session, name)
     was_down = host.unavailable_since is not None
-    host.failures, host.unavailable_since, host.last_success_at = 0, None, now()
+    host.failures, host.failing_since, host.unavailable_since, host.last_success_at = 0, None, None, now()
     if was_down:
         session.execute(
             update(Delivery)
@@ -298,28 +302,42 @@ def _record(session: Session, row: Delivery, attempt: Attempt, at: datetime, giv
         return
     host = _host(session, row.host)
     host.failures, host.last_failure_at = (host.failures or 0) + 1, at
-    if host.failures >= HOST_DOWN_AFTER and host.unavailable_since is None:
+    host.failing_since = host.failing_since or at
+    if is_down(host, at) and host.unavailable_since is None:
         host.unavailable_since = at
     if at - row.created_at >= give_up_after:
         fail(row, f"gave up after {give_up_after.days} days: {error}")
         return
     delay = max(backoff(row.attempts, base=30), attempt.retry_after or timedelta(0))
     if host.unavailable_since is not None:
-        delay = max(delay, PROBE_INTERVAL)
+        delay = max(delay, probe_delay(host, at))
     retry_later(row, error, delay, at=at)
+
+
+def is_down(host: RemoteHost, at: datetime) -> bool:
+    """A host is unavailable when it has failed HOST_DOWN_AFTER times in a row over at least DOWN_AFTER."""
+    failing_for = at - host.failing_since if host.failing_since else timedelta(0)
+    return (host.failures or 0) >= HOST_DOWN_AFTER and failing_for >= DOWN_AFTER
+
+
+def probe_delay(host: RemoteHost, at: datetime) -> timedelta:
+    """How long an unavailable host's rows wait: half of how long it has failed, from a minute to an hour."""
+    failing_for = at - (host.failing_since or host.unavailable_since or at)
+    return min(PROBE_INTERVAL, max(MIN_PROBE, failing_for / 2))
 
 
 def _hold_down_hosts(session: Session, hosts: set[str], at: datetime) -> None:
     """Every waiting row of a host found unavailable waits for the next probe, not its own backoff."""
     session.flush()
     down = session.scalars(
-        select(RemoteHost.host).where(RemoteHost.host.in_(hosts), RemoteHost.unavailable_since.isnot(None))
+        select(RemoteHost).where(RemoteHost.host.in_(hosts), RemoteHost.unavailable_since.isnot(None))
     )
     for host in down:
+        probe_at = at + probe_delay(host, at)
         session.execute(
             update(Delivery)
-            .where(Delivery.host == host, Delivery.state == QUEUED, Delivery.next_attempt_at < at + PROBE_INTERVAL)
-            .values(next_attempt_at=at + PROBE_INTERVAL)
+            .where(Delivery.host == host.host, Delivery.state == QUEUED, Delivery.next_attempt_at < probe_at)
+            .values(next_attempt_at=probe_at)
             .execution_options(synchronize_session=False)
         )
 

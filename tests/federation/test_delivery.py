@@ -136,17 +136,52 @@ def test_host_goes_unavailable_and_resumes_when_it_answers(session: Session, set
     add_follower(session, f"{sink.url}/users/ann", f"{sink.url}/users/ann/inbox", None)
     for n in range(delivery.HOST_DOWN_AFTER):
         delivery.enqueue(session, announce(n), sender=COURSE, recipients=[f"{COURSE}/followers"])
+    name = sink.url.removeprefix("http://")
+    # It has been failing for ten minutes: long enough to be judged unavailable.
+    session.add(RemoteHost(host=name, failures=0, failing_since=now() - timedelta(minutes=10)))
     session.commit()
     sink.answers.extend([(500, {})] * delivery.HOST_DOWN_AFTER)
     delivery.deliver_batch(session)
-    host = session.get(RemoteHost, sink.url.removeprefix("http://"))
+    host = session.get(RemoteHost, name)
     assert host is not None and host.unavailable_since is not None
     waiting = list(session.scalars(select(Delivery)))
-    assert all(row.next_attempt_at >= now() + delivery.PROBE_INTERVAL - timedelta(seconds=5) for row in waiting)
-    delivery.host_answered(session, sink.url.removeprefix("http://"))
+    # The next probe is half of how long it has failed (5 minutes), not a flat hour.
+    assert all(now() + timedelta(minutes=4) <= row.next_attempt_at <= now() + timedelta(minutes=6) for row in waiting)
+    delivery.host_answered(session, name)
     session.commit()
     assert delivery.deliver_batch(session) == delivery.HOST_DOWN_AFTER
     assert {row.state for row in session.scalars(select(Delivery))} == {"done"}
+    host = session.get(RemoteHost, name)
+    assert host is not None and host.failing_since is None and host.failures == 0
+
+
+def test_a_short_outage_never_parks_a_host(session: Session, settings: Settings, sink: Sink) -> None:
+    """Issue 11: a peer down for 51 seconds (8 failed rows) was parked for an hour."""
+    add_follower(session, f"{sink.url}/users/ann", f"{sink.url}/users/ann/inbox", None)
+    for n in range(delivery.HOST_DOWN_AFTER + 2):
+        delivery.enqueue(session, announce(n), sender=COURSE, recipients=[f"{COURSE}/followers"])
+    session.commit()
+    sink.answers.extend([(503, {})] * (delivery.HOST_DOWN_AFTER + 2))
+    start = now()
+    with frozen(start):
+        delivery.deliver_batch(session)
+    host = session.get(RemoteHost, sink.url.removeprefix("http://"))
+    assert host is not None and host.failures >= delivery.HOST_DOWN_AFTER
+    assert host.unavailable_since is None, "ten failures within a minute are an outage, not a dead host"
+    # Each row waits its own short backoff: everything goes again within a couple of minutes.
+    assert all(row.next_attempt_at <= start + timedelta(minutes=2) for row in session.scalars(select(Delivery)))
+
+
+def test_probes_back_off_from_minutes_to_an_hour(session: Session, settings: Settings) -> None:
+    at = now()
+    host = RemoteHost(host="down.example", failures=50, failing_since=at - timedelta(minutes=4))
+    assert not delivery.is_down(host, at)  # four minutes: not yet
+    host.failing_since = at - timedelta(minutes=30)
+    assert delivery.is_down(host, at) and delivery.probe_delay(host, at) == timedelta(minutes=15)
+    host.failing_since = at - timedelta(seconds=30)
+    assert delivery.probe_delay(host, at) == delivery.MIN_PROBE
+    host.failing_since = at - timedelta(days=2)
+    assert delivery.probe_delay(host, at) == delivery.PROBE_INTERVAL
 
 
 def test_gives_up_after_the_configured_time(session: Session, settings: Settings, sink: Sink) -> None:

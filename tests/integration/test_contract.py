@@ -179,8 +179,10 @@ def test_webfinger_nodeinfo_host_meta(alpha: Instance, run: str) -> None:
         jrd = alpha.get("/.well-known/webfinger", params={"resource": f"acct:{name}@{alpha.host}"}).json()
         assert {"rel": "self", "type": AS_JSON, "href": alpha.url + path} in jrd["links"]
     assert alpha.get("/.well-known/webfinger", params={"resource": f"acct:nobody@{alpha.host}"}).status_code == 404
-    (link,) = alpha.get("/.well-known/nodeinfo").json()["links"]
+    link, link_2_0 = alpha.get("/.well-known/nodeinfo").json()["links"]
     assert link["rel"] == "http://nodeinfo.diaspora.software/ns/schema/2.1"
+    assert link_2_0["rel"] == "http://nodeinfo.diaspora.software/ns/schema/2.0"
+    assert httpx.get(link_2_0["href"], timeout=10).json()["version"] == "2.0"
     document = httpx.get(link["href"], timeout=10).json()
     assert document["version"] == "2.1" and document["protocols"] == ["activitypub"]
     users = document["usage"]["users"]
