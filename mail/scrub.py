@@ -29,6 +29,7 @@ _SIGNATURE = re.compile(r"^[>\s]*--\s*$")
 _ANCHOR = re.compile(r"<a\b([^>]*)>(.*?)</a>", re.S | re.I)
 _HREF = re.compile(r'\bhref="([^"]*)"', re.I)
 _EMPTY_PARAGRAPH = re.compile(r"<p>(?:\s|·|\||&nbsp;|&middot;|<br>)*</p>", re.I)
+_ANY_URL = re.compile(r"https?://[^\s<>\"']+", re.I)
 
 
 @lru_cache(maxsize=8)
@@ -49,12 +50,20 @@ def _ours() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     return _patterns(settings.host.lower(), settings.mail_domain.lower())
 
 
+def _wraps_secret(url: str) -> bool:
+    """True when `url` carries one of our secret links inside it, encoded: mail filters rewrite the links
+    of the mails they deliver (`…safelinks…/?url=http%3A%2F%2F…`), and replies quote them so."""
+    decoded = unquote(unquote(unescape(url)))
+    return _ours()[0].search(decoded) is not None
+
+
 def is_secret_link(url: str) -> bool:
-    """True when `url` is one of our links that carries a secret."""
+    """True when `url` is one of our links that carries a secret, or wraps one."""
     url = url.strip()
     parts = urlsplit(url if "://" in url else "//" + url)
     host = parts.netloc.rpartition("@")[2].lower()
-    return host == get_settings().host.lower() and unquote(parts.path).lower().startswith(SECRET_PATHS)
+    ours = host == get_settings().host.lower() and unquote(parts.path).lower().startswith(SECRET_PATHS)
+    return ours or _wraps_secret(url)
 
 
 def _click_target(url: str) -> str | None:
@@ -78,7 +87,10 @@ def _replace_links(text: str, html: bool) -> str:
         kept = REMOVED if target is None else escape(target) if html else target
         return kept + found[len(url) :]
 
-    return addresses.sub(REMOVED, secret.sub(replace, text))
+    def unwrap(match: re.Match[str]) -> str:
+        return REMOVED if _wraps_secret(match.group(0)) else match.group(0)
+
+    return addresses.sub(REMOVED, _ANY_URL.sub(unwrap, secret.sub(replace, text)))
 
 
 def scrub_text(text: str) -> str:
