@@ -19,6 +19,7 @@ from courses import fields
 from courses.licenses import check_license
 from courses.merge_tags import body_problem
 from server.floor.errors import Invalid
+from server.floor.untrusted import MAX_DEPTH, depth
 
 COURSE_FILE = "course.toml"
 UNITS_DIR = "units/"
@@ -86,14 +87,20 @@ def _line_of(text: str, key: str, table: str | None = None) -> int:
 
 
 def _load_toml(text: str, where: str, first_line: int = 1) -> dict[str, Any]:
-    """Parsed TOML, or Invalid naming `where` and the line of the syntax error."""
+    """Parsed TOML, or Invalid naming `where` and the line of the syntax error (or of too deep nesting)."""
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         found = _TOML_LINE.search(str(error))
         line = int(found.group(1)) + first_line - 1 if found else first_line
         reason = _TOML_LINE.sub("", str(error)).replace("(, column", "(column").strip()
         raise Invalid(f"{where}:{line}: invalid TOML: {reason}") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise Invalid(f"{where}:{first_line}: invalid TOML: nested more than {MAX_DEPTH} levels deep") from None
+    # Dotted keys nest without recursion; what is stored must stay shallow for the code that walks it.
+    if depth(data) > MAX_DEPTH:
+        raise Invalid(f"{where}:{first_line}: invalid TOML: nested more than {MAX_DEPTH} levels deep")
+    return data
 
 
 def _checked(where: str, line: int, check: Any, *args: Any) -> Any:
@@ -152,9 +159,18 @@ def parse_course(files: dict[str, str]) -> CourseDocument:
             where, line("by", "groups"), fields.check_group_by, groups.get("by", ["timezone", "language"]), questions
         ),
         questions=questions,
-        origin=provenance.get("origin"),
-        origin_version=provenance.get("version"),
-        lineage=list(provenance.get("lineage", [])),
+        # Provenance becomes links on the course page: http(s) URLs only (no javascript:).
+        origin=_checked(
+            where, line("origin", "provenance"), fields.check_origin, provenance.get("origin"), "provenance.origin"
+        ),
+        origin_version=_checked(where, line("version", "provenance"), _check_version, provenance.get("version")),
+        lineage=_checked(
+            where,
+            line("lineage", "provenance"),
+            fields.check_lineage,
+            provenance.get("lineage", []),
+            "provenance.lineage",
+        ),
         extra=dict(extra),
         source_toml=text,
     )
@@ -183,6 +199,13 @@ def unique_slugs(units: list[tuple[str, UnitDocument]]) -> list[str]:
         notices.append(f"{name}: unit slug {base!r} is used by {owner[base]} too, so this unit's slug is {candidate!r}")
         unit.slug = candidate
     return notices
+
+
+def _check_version(value: Any) -> int | None:
+    """The origin's version number a fork was copied from."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31):
+        raise Invalid(f"provenance.version {value!r} must be a version number (1 or more)")
+    return value
 
 
 def split_front_matter(name: str, text: str) -> tuple[str, str]:
@@ -216,6 +239,10 @@ def parse_unit(name: str, text: str) -> UnitDocument:
         raise Invalid(f"{name}:1: the front matter has no title")
     day = _checked(name, _line_of(front, "day") + 1, fields.check_day, data["day"])
     title = _checked(name, _line_of(front, "title") + 1, fields.check_text, data["title"], "title")
+    origin = _checked(name, _line_of(front, "origin") + 1, fields.check_origin, data.get("origin"))
+    extra = data.get("extra", {})
+    if not isinstance(extra, dict):
+        raise Invalid(f"{name}:{_line_of(front, 'extra') + 1}: extra must be a table")
     problem = body_problem(body)
     if problem is not None:
         body_start = 3 + len(front.splitlines())
@@ -225,8 +252,8 @@ def parse_unit(name: str, text: str) -> UnitDocument:
         title=title,
         day=day,
         body=body,
-        origin=data.get("origin"),
-        extra=dict(data.get("extra", {})),
+        origin=origin,
+        extra=dict(extra),
         source_toml=front,
     )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from courses.models import LATE_JOIN_POLICIES
 from server.floor.errors import Invalid
+from server.floor.untrusted import check_http_url
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -14,6 +15,9 @@ SEND_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 QUESTION_KINDS = ("text", "choice", "yesno")
 BUILTIN_GROUP_KEYS = ("timezone", "language")
 MIN_GROUP_SIZE, MAX_GROUP_SIZE = 2, 500
+# Ten years of units: more is a typo, and a huge number would overflow the database column.
+MAX_DAY = 3650
+MAX_LINEAGE = 100
 
 
 def check_slug(value: Any, field: str = "slug") -> str:
@@ -55,9 +59,7 @@ def check_resources(value: Any) -> list[dict[str, Any]]:
     for number, resource in enumerate(value, 1):
         if not isinstance(resource, dict) or not isinstance(resource.get("title"), str):
             raise Invalid(f"resource {number} needs a title")
-        url = resource.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise Invalid(f"resource {number} ({resource['title']}) needs an http(s) url")
+        check_http_url(resource.get("url"), f"resource {number} ({resource['title']}) url")
     return [dict(resource) for resource in value]
 
 
@@ -127,10 +129,23 @@ def check_group_by(value: Any, questions: list[dict[str, Any]]) -> list[str]:
 
 
 def check_day(value: Any, field: str = "day") -> int:
-    """A unit's day offset from the run's start (0 or more)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise Invalid(f"{field} {value!r} must be a whole number of days from the start, 0 or more")
+    """A unit's day offset from the run's start (0 to MAX_DAY)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAY:
+        shown = value if not isinstance(value, int) or abs(value) < 10**12 else f"{str(value)[:12]}..."
+        raise Invalid(f"{field} {shown!r} must be a whole number of days from the start, 0 to {MAX_DAY}")
     return value
+
+
+def check_origin(value: Any, field: str = "origin") -> str | None:
+    """Where a course or unit was copied from: None, or an http(s) URL (it becomes a link)."""
+    return None if value is None else check_http_url(value, field)
+
+
+def check_lineage(value: Any, field: str = "lineage") -> list[str]:
+    """The ids a fork descends from, nearest first: a list of http(s) URLs."""
+    if not isinstance(value, list) or len(value) > MAX_LINEAGE:
+        raise Invalid(f"{field} must be a list of at most {MAX_LINEAGE} course URLs")
+    return [check_http_url(item, f"{field}[{index}]") for index, item in enumerate(value)]
 
 
 def answer_problems(questions: list[dict[str, Any]], answers: dict[str, Any]) -> dict[str, Any]:

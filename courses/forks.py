@@ -26,6 +26,7 @@ from courses.models import Course, CourseFork, Unit
 from courses.versions import publish
 from server.floor.errors import Invalid
 from server.floor.events import publish as publish_event
+from server.floor.untrusted import check_depth
 
 DIFFED_COURSE_FIELDS = ("title", "summary", "language", "license", "tags", "resources", "send_time", "late_join")
 
@@ -45,6 +46,10 @@ def _checked(snapshot: dict[str, Any], where: str) -> dict[str, Any]:
         data["group_size"] = fields.check_group_size(snapshot.get("group_size"))
         data["questions"] = fields.check_questions(snapshot.get("questions", []))
         data["group_by"] = fields.check_group_by(snapshot.get("group_by", []), data["questions"])
+        # Provenance from another instance becomes links on our pages: http(s) URLs only.
+        data["origin"] = fields.check_origin(snapshot.get("origin"))
+        data["lineage"] = fields.check_lineage(snapshot.get("lineage") or [])
+        check_depth(snapshot.get("extra") or {}, "extra")
         units = snapshot.get("units") or []
         if not units:
             raise Invalid("units: a course needs at least one unit")
@@ -55,13 +60,13 @@ def _checked(snapshot: dict[str, Any], where: str) -> dict[str, Any]:
             if slug in seen:
                 raise Invalid(f"units[{index}].slug {slug!r} is used twice")
             seen.add(slug)
-            day = unit.get("day")
-            if isinstance(day, bool) or not isinstance(day, int) or day < 0:
-                raise Invalid(f"units[{index}].day {day!r} must be a whole number of days from 0")
+            day = fields.check_day(unit.get("day"), f"units[{index}].day")
             problem = body_problem(unit.get("body", ""))
             if problem is not None:
                 raise Invalid(f"units[{index}] ({slug}) body line {problem.line}: {problem.message}")
-            data["units"].append({**unit, "title": fields.check_text(unit.get("title"), f"units[{index}].title")})
+            title = fields.check_text(unit.get("title"), f"units[{index}].title")
+            origin = fields.check_origin(unit.get("origin"), f"units[{index}].origin")
+            data["units"].append({**unit, "title": title, "day": day, "origin": origin})
     except Invalid as error:
         raise Invalid(f"{where}: {error}") from None
     return data

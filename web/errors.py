@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from server.floor.errors import Invalid, NotFound, PermissionDenied
 from server.floor.instance import DEFAULTS
+from web.headers import CSP, STRICT
 from web.templating import environment, render
 
 TITLES = {
@@ -80,7 +81,8 @@ def server_error(request: Request, exc: Exception) -> Response:
         html = environment().get_template("error.html").render(context)
     except TemplateError:
         html = f"<!doctype html><title>{TITLES[500]}</title><h1>{TITLES[500]}</h1>"
-    return HTMLResponse(html, status_code=500)
+    # Sent by Starlette's outermost middleware, outside SecurityHeadersMiddleware: set the policy here.
+    return HTMLResponse(html, status_code=500, headers={CSP: STRICT, "X-Content-Type-Options": "nosniff"})
 
 
 def _default_phrase(status: int) -> str:

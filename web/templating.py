@@ -16,9 +16,11 @@ from starlette.responses import HTMLResponse
 
 from server.floor.db import session_scope
 from server.floor.instance import instance_info
+from server.floor.untrusted import http_url
 from web.auth import current_account
 from web.csrf import csrf_input, csrf_token
 from web.flash import pop_flashes
+from web.headers import CSP, content_security_policy
 from web.navigation import navigation
 
 WEB_DIR = Path(__file__).parent
@@ -33,6 +35,17 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 def markdown(text: str | None) -> Markup:
     """Markdown rendered to safe HTML (raw HTML in the source is escaped)."""
     return Markup(_markdown.render(text or ""))
+
+
+def safe_href(value: object) -> str:
+    """A stored URL fit for an href: an http(s) URL or a path on this site; anything else is "#".
+
+    Every stored or remote URL that becomes a link goes through this filter (`|href`), so a
+    `javascript:` or `data:` URL that slipped past the input checks is never clickable.
+    """
+    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value if http_url("http://localhost" + value) else "#"
+    return http_url(value) or "#"
 
 
 @lru_cache(maxsize=64)
@@ -57,6 +70,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["markdown"] = markdown
+    env.filters["href"] = safe_href
     env.globals["static_url"] = static_url
     return env
 
@@ -91,8 +105,12 @@ def render(
     status: int = 200,
     *,
     embeddable: bool = False,
+    inline_styles: bool = False,
 ) -> HTMLResponse:
-    """Render `template` with the page context plus `context`; `embeddable` allows iframes."""
+    """Render `template` with the page context plus `context`; `embeddable` allows iframes.
+
+    `inline_styles` relaxes the Content-Security-Policy for pages that preview mail HTML.
+    """
     values = page_context(request)
     values.update(context or {})
     html = environment().get_template(template).render(values)
@@ -101,6 +119,7 @@ def render(
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
         "Cache-Control": "private, no-cache",
+        CSP: content_security_policy(embeddable=embeddable, inline_styles=inline_styles),
     }
     if not embeddable:
         headers["X-Frame-Options"] = "DENY"

@@ -9,7 +9,6 @@ same for a new address and one already signed up.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +18,8 @@ from starlette.routing import BaseRoute, Route
 
 from courses.runs import find_run
 from server.floor.db import session_scope
-from server.floor.errors import NotFound
+from server.floor.errors import Invalid, NotFound
+from server.floor.untrusted import bounded_json_loads
 from web.pages.runs import run_facts
 from web.pages.signup import SignupAttempt, form_context, submit_signup
 from web.templating import render
@@ -41,7 +41,8 @@ def preflight(request: Request) -> Response:
 
 def _json_values(raw: bytes) -> dict[str, Any]:
     """The JSON body flattened to the form's field names (answers under q_<id>)."""
-    data = json.loads(raw or b"{}")
+    # Bounded depth: a deeply nested body is a 400 with a reason, not a RecursionError (500).
+    data = bounded_json_loads(raw or b"{}", max_depth=8)
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
     values: dict[str, Any] = {k: v for k, v in data.items() if k != "answers" and isinstance(v, str | bool)}
@@ -62,6 +63,8 @@ async def signup(request: Request) -> Response:
     if content_type.startswith("application/json"):
         try:
             values = _json_values(raw)
+        except Invalid as error:
+            return JSONResponse({"error": str(error)}, status_code=400, headers=CORS_HEADERS)
         except ValueError as error:
             return JSONResponse({"error": f"malformed JSON: {error}"}, status_code=400, headers=CORS_HEADERS)
         try:

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server.floor.config import get_settings
+from server.floor.untrusted import http_url
 from web.pages.catalogue import catalogue_context
 from web.templating import instance, render
 
@@ -20,7 +21,7 @@ def contact_href(contact: str) -> str | None:
     """A link for the admin's contact: mailto: for an address, the URL itself for a web address."""
     value = contact.strip()
     if value.startswith(("https://", "http://")):
-        return value
+        return http_url(value)
     if "@" in value and " " not in value and not value.startswith("@"):
         return f"mailto:{value}"
     return None

@@ -74,7 +74,7 @@ def local_message(request: Request) -> Response:
                 "text": text_part.get_content() if text_part is not None else "",
                 "html": html_part.get_content() if html_part is not None else "",
             }
-            return render(request, "mail/local_message.html", context)
+            return render(request, "mail/local_message.html", context, inline_styles=True)
     raise NotFound(f"no mail {key} in the local outbox")
 
 

@@ -57,7 +57,7 @@ def _page(
             "errors": errors,
             "preview": preview,
         }
-        return render(request, "mail/run.html", context, status=status)
+        return render(request, "mail/run.html", context, status=status, inline_styles=True)
 
 
 def _compositions_context(session: Session, request: Request, run: Run) -> dict[str, Any]:

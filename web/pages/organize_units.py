@@ -59,7 +59,9 @@ def _typed(form: FormData) -> tuple[str, str, str, int | None]:
     slug = str(form.get("unit_slug", "")).strip()
     body = str(form.get("body", "")).replace("\r\n", "\n")
     raw_day = str(form.get("day", "")).strip()
-    return title, slug, body, int(raw_day) if raw_day.lstrip("-").isdigit() else None
+    # ASCII digits and a sane length: int() refuses "²" and 5,000-digit numbers with a ValueError (a 500).
+    whole = raw_day.isascii() and raw_day.lstrip("-").isdigit() and len(raw_day) <= 12
+    return title, slug, body, int(raw_day) if whole else None
 
 
 def _unit_page(
