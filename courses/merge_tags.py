@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+
+from server.floor.sandbox import BoundedSandbox
 
 # The names a unit body may use, every one docs/mail.md lists (mail.messages.context renders real values
 # of the same shape; tests/courses/test_merge_tags.py holds the two to the same names).
@@ -42,9 +43,9 @@ class BodyProblem:
     message: str
 
 
-def sandbox() -> SandboxedEnvironment:
-    """The sandboxed environment unit bodies are checked in (unknown names are errors)."""
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+def sandbox() -> BoundedSandbox:
+    """The bounded sandbox unit bodies are checked in (unknown names are errors; too costly bodies too)."""
+    return BoundedSandbox(undefined=StrictUndefined, autoescape=False)
 
 
 def body_problem(body: str) -> BodyProblem | None:

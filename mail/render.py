@@ -1,6 +1,6 @@
 """Rendering course text: merge tags in Jinja2's sandbox, Markdown to HTML with inlined CSS, plain text.
 
-Course text may come from another instance, so templates run sandboxed, raw HTML in Markdown is
+Course text may come from another instance, so templates run sandboxed and bounded, raw HTML in Markdown is
 escaped, merge values are HTML-escaped (`safe` and `autoescape` are refused), and a template error
 is reported naming the unit it came from.
 
@@ -21,10 +21,10 @@ from typing import Any
 
 import css_inline
 from jinja2 import ChainableUndefined, Template, TemplateError, nodes
-from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 
 from server.floor.errors import Invalid
+from server.floor.sandbox import BoundedSandbox
 
 STYLE = """
 body { font-family: Georgia, 'Times New Roman', serif; color: #1f2328; line-height: 1.5; }
@@ -47,8 +47,9 @@ FOOTER_HTML = (
 )
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 
-_text_env = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
-_html_env = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=True)
+# The bounded sandbox of every course text (server.floor.sandbox): a render has a budget of work and size.
+_text_env = BoundedSandbox(undefined=ChainableUndefined, autoescape=False)
+_html_env = BoundedSandbox(undefined=ChainableUndefined, autoescape=True)
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")
 _inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 

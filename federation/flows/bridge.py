@@ -16,6 +16,7 @@ import html
 from typing import Any
 
 import nh3
+from jinja2 import TemplateError
 from markdown_it import MarkdownIt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,8 +39,13 @@ def unit_note_id(key: str) -> str:
 
 
 def render_unit(body: str, context: dict[str, Any]) -> str:
-    """A unit body as sanitized HTML: merge tags in the sandbox, then Markdown."""
-    text = sandbox().from_string(body).render(context)
+    """A unit body as sanitized HTML: merge tags in the sandbox, then Markdown (a body that does not
+    render, or costs more than the sandbox allows, becomes a sentence with the unit's link)."""
+    try:
+        text = sandbox().from_string(body).render(context)
+    except TemplateError as error:
+        # Raised here, the error would undo the scheduler's whole batch; the learner gets the link instead.
+        text = f"This unit could not be written out here ({error}). Read it at {context['unit']['url']}"
     return nh3.clean(MarkdownIt("commonmark").render(text))
 
 

@@ -18,8 +18,9 @@ from typing import Any
 
 import nh3
 from jinja2 import ChainableUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
+
+from server.floor.sandbox import BoundedSandbox, TemplateTooCostly
 
 TEASER_CHARS = 200
 # Raw HTML in a body is shown as text, like the pages' `markdown` filter; nh3 then cleans the result.
@@ -97,10 +98,13 @@ def _neutral_context(facts: UnitFacts) -> dict[str, Any]:
 
 
 def neutral_text(facts: UnitFacts) -> str:
-    """The body's Markdown with merge tags filled neutrally (tags stripped when it does not render)."""
-    environment = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
+    """The body's Markdown with merge tags filled neutrally (tags stripped when it does not render; a
+    sentence saying why when it costs more than the sandbox allows, whose work is then not repeated)."""
+    environment = BoundedSandbox(undefined=ChainableUndefined, autoescape=False)
     try:
         return environment.from_string(facts.body).render(_neutral_context(facts))
+    except TemplateTooCostly as error:
+        return f"*This unit cannot be shown: {error}.*"
     except _RENDER_ERRORS:
         return _TAG_SYNTAX.sub("", facts.body)
 
