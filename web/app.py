@@ -19,6 +19,9 @@ from server.floor.settings import Settings
 from web.csrf import CSRFMiddleware
 from web.errors import error_response
 from web.errors import exception_handlers as _exception_handlers
+from web.headers import SecurityHeadersMiddleware
+from web.limits import BodyLimitMiddleware
+from web.proxies import ForwardedClientMiddleware
 from web.templating import STATIC_DIR
 
 # Each module has `routes() -> list[BaseRoute]`; their order is the order routes are tried.
@@ -61,11 +64,14 @@ def routes() -> list[BaseRoute]:
 
 
 def middleware(settings: Settings) -> list[Middleware]:
-    """The signed session cookie (outermost), then CSRF checks on every unsafe request."""
+    """Outermost first: the client address behind trusted proxies, security headers of HTML pages,
+    the signed session cookie, body size limits, then CSRF checks on every unsafe request."""
     if not settings.secret_key:
         # boot() stores a generated key in the data dir; an empty one would make cookies forgeable.
         raise SettingsError("MECHMOOC_SECRET_KEY is empty: session cookies cannot be signed")
     return [
+        Middleware(ForwardedClientMiddleware, trusted=settings.trusted_proxies),
+        Middleware(SecurityHeadersMiddleware),
         Middleware(
             SessionMiddleware,
             secret_key=settings.secret_key,
@@ -74,6 +80,8 @@ def middleware(settings: Settings) -> list[Middleware]:
             same_site="lax",
             https_only=settings.url.startswith("https://"),
         ),
+        # Inside the session: its 413 page shows who is logged in, like every other page.
+        Middleware(BodyLimitMiddleware, refuse=error_response),
         Middleware(CSRFMiddleware, refuse=error_response),
     ]
 

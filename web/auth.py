@@ -19,12 +19,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 
-from server.floor.accounts import ROLES, Account
+from server.floor.accounts import ROLES, Account, end_sessions
 from server.floor.config import get_settings
 from server.floor.db import session_scope
 
 SESSION_ACCOUNT = "account_id"
 SESSION_STAMP = "auth"
+SESSION_EPOCH = "epoch"
 RANK = {"learner": 0, "organizer": 1, "admin": 2}
 _UNSET = object()
 
@@ -54,10 +55,12 @@ def current_account(connection: HTTPConnection) -> Account | None:
             or account.disabled
             or not isinstance(stamp, str)
             or not hmac.compare_digest(stamp, _stamp(account))
+            # Logged out (here or in another browser) or password changed since this session began.
+            or connection.session.get(SESSION_EPOCH) != account.session_epoch
         ):
             account = None
-            connection.session.pop(SESSION_ACCOUNT, None)
-            connection.session.pop(SESSION_STAMP, None)
+            for key in (SESSION_ACCOUNT, SESSION_STAMP, SESSION_EPOCH):
+                connection.session.pop(key, None)
     state["account"] = account
     return account
 
@@ -67,11 +70,16 @@ def log_in(connection: HTTPConnection, account: Account) -> None:
     connection.session.clear()
     connection.session[SESSION_ACCOUNT] = account.id
     connection.session[SESSION_STAMP] = _stamp(account)
+    connection.session[SESSION_EPOCH] = account.session_epoch
     connection.scope.setdefault("state", {})["account"] = account
 
 
 def log_out(connection: HTTPConnection) -> None:
-    """Forget the session entirely."""
+    """End the account's sessions on the server (a copy of the cookie stops working too), forget this one."""
+    account = current_account(connection)
+    if account is not None:
+        with session_scope() as db:
+            end_sessions(db, account.id)
     connection.session.clear()
     connection.scope.setdefault("state", {})["account"] = None
 

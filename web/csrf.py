@@ -1,10 +1,12 @@
 """CSRF protection: every state-changing request from a browser carries the session's token.
 
-The middleware reads a posted form once, checks its `csrf_token` field (or an `X-CSRF-Token`
-header, for fetch() calls from our own pages) against the token kept in the signed session, and
-hands the parsed form to the page as `posted_form(request)`. Machine endpoints, which are called
-by mail providers, mail clients (RFC 8058) and other servers and carry no browser session, are
-exempt: they authenticate themselves (signatures, tokens in the URL) instead.
+The middleware parses a posted form once, as it streams in (files spooled to disk, with the
+explicit limits of `web.limits`), checks its `csrf_token` field (or an `X-CSRF-Token` header, for
+fetch() calls from our own pages) against the token kept in the signed session, and hands the
+parsed form to the page as `posted_form(request)`. Other bodies (JSON from our own scripts) need
+the header and are passed on unread. Machine endpoints, which are called by mail providers, mail
+clients (RFC 8058) and other servers and carry no browser session, are exempt: they authenticate
+themselves (signatures, tokens in the URL) instead.
 """
 
 from __future__ import annotations
@@ -19,19 +21,33 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.floor.urls import is_inbox_path
+from web.limits import BodyTooLarge, limits_for
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 SESSION_KEY = "csrf"
 FORM_STATE = "posted_form"
-# Forms are read into memory to check their token; course archives and CSV imports fit well under this.
-MAX_BODY = 32 * 2**20
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+ACTIVITYPUB_TYPES = ("application/activity+json", "application/ld+json")
 EXPIRED = "The form was missing its security token, or it had expired. Go back, reload the page and try again."
 
 
-def is_exempt(path: str) -> bool:
-    """True for machine endpoints: /mail/..., any ActivityPub inbox, /api/... (JSON with CORS)."""
-    return path.startswith("/mail/") or path.startswith("/api/") or path == "/inbox" or path.endswith("/inbox")
+def media_type(content_type: str) -> str:
+    """`application/ld+json` of `application/ld+json; profile="..."`."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_exempt(method: str, path: str, content_type: str) -> bool:
+    """True for machine endpoints: /mail/..., /api/... (JSON with CORS), and ActivityPub deliveries.
+
+    A delivery is a POST of an ActivityPub document to exactly an inbox route; a form posted to an
+    inbox address (or to any other path ending in /inbox) is checked like every other form.
+    """
+    if path.startswith(("/mail/", "/api/")):
+        return True
+    return method == "POST" and is_inbox_path(path) and media_type(content_type) in ACTIVITYPUB_TYPES
 
 
 def csrf_token(connection: HTTPConnection) -> str:
@@ -63,69 +79,59 @@ class CSRFMiddleware:
         self.refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or is_exempt(scope["path"]):
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
+        content_type = request.headers.get("content-type", "")
+        if is_exempt(scope["method"], scope["path"], content_type):
+            await self.app(scope, receive, send)
+            return
         expected = request.session.get(SESSION_KEY)
         if not isinstance(expected, str) or not expected:
             # No session token, so no token can match: refuse before reading the body at all.
             await self.refuse(request, 403, EXPIRED)(scope, receive, send)
             return
-        body = await _read_body(receive, MAX_BODY)
-        if body is None:
-            await self.refuse(request, 413, f"The form is larger than {MAX_BODY // 2**20} MB.")(scope, receive, send)
-            return
-        request = Request(scope, _replayer(body, receive))
         given = request.headers.get(HEADER)
         form: FormData | None = None
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        if media_type(content_type) in FORM_TYPES:
+            limits = limits_for(scope["path"])
             try:
-                form = await request.form()
-            except HTTPException as error:  # a malformed multipart body
+                form = await request.form(max_files=limits.files, max_fields=limits.fields, max_part_size=limits.part)
+            except BodyTooLarge:
+                raise  # answered 413 by BodyLimitMiddleware
+            except HTTPException as error:  # a malformed multipart body, too many fields or files
                 await self.refuse(request, 400, str(error.detail))(scope, receive, send)
                 return
             given = given or _text(form.get(FIELD))
-        if not given or not secrets.compare_digest(expected, given):
-            await self.refuse(request, 403, EXPIRED)(scope, receive, send)
-            return
-        if form is not None:
+        try:
+            if not given or not secrets.compare_digest(expected, given):
+                await self.refuse(request, 403, EXPIRED)(scope, receive, send)
+                return
+            if form is None:
+                # Not a form (JSON from our own scripts, with the header): the body is passed on unread.
+                await self.app(scope, receive, send)
+                return
             scope.setdefault("state", {})[FORM_STATE] = form
-        await self.app(scope, _replayer(body, receive), send)
+            await self.app(scope, _consumed(receive), send)
+        finally:
+            if form is not None:
+                await form.close()  # uploaded files spooled to disk
 
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None once it grows past `limit` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replayer(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that hands the already-read body on, then waits for the real disconnect."""
+def _consumed(receive: Receive) -> Receive:
+    """A `receive` for a body already read: an empty last chunk, then the real disconnect."""
     sent = False
 
-    async def replay() -> Message:
+    async def drained() -> Message:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": b"", "more_body": False}
         return await receive()
 
-    return replay
+    return drained

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from server.floor.accounts import Account, hash_password
+from server.floor.accounts import Account, end_sessions, hash_password
 from server.floor.clock import now
 from server.floor.errors import Invalid
 from server.floor.instance import instance_info
@@ -128,6 +128,7 @@ def redeem_reset(session: Session, token: str, password: str, confirm: str | Non
     if account is None or account.disabled:
         raise Invalid("this password reset link has expired or was already used; ask for a new one")
     account.password_hash = hash_password(password)
+    end_sessions(session, account.id)  # whoever knew the old password is logged out
     session.execute(
         update(PasswordReset)
         .where(PasswordReset.account_id == account.id, PasswordReset.used_at.is_(None))

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import String, func, select
+from sqlalchemy import String, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.floor.clock import now
@@ -33,6 +33,9 @@ class Account(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # Each session carries the epoch it began in; logging out or changing the password bumps it,
+    # so every session cookie issued before stops working (cookies themselves cannot be recalled).
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @property
     def is_admin(self) -> bool:
@@ -58,6 +61,18 @@ def check_password(account: Account, password: str) -> bool:
         return _hasher.verify(account.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def end_sessions(session: Session, account_id: int) -> int:
+    """Log the account out everywhere (bump its session epoch atomically); returns the new epoch."""
+    statement = (
+        update(Account)
+        .where(Account.id == account_id)
+        .values(session_epoch=Account.session_epoch + 1)
+        .returning(Account.session_epoch)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(session.execute(statement).scalar_one())
 
 
 def normalise_handle(handle: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from dotenv import dotenv_values
 
 from server.floor.errors import SettingsError
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 PREFIX = "MECHMOOC_"
 KNOWN = {
     "URL",
@@ -34,6 +36,7 @@ KNOWN = {
     "MAIL_AUTHSERV_ID",
     "FETCH_DEADLINE",
     "MAIL_RETRY_HOURS",
+    "TRUSTED_PROXIES",
 }
 
 
@@ -66,6 +69,8 @@ class Settings:
     fetch_deadline: float = 15.0
     # How long a mail the SMTP server keeps refusing for now (4xx, or down) is tried again before it fails.
     mail_retry_hours: int = 48
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed; nobody's by default.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -120,6 +125,19 @@ def _hostport(name: str, value: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise SettingsError(f"{PREFIX}{name} must be host:port, not {value!r}")
     return host, int(port)
+
+
+def _networks(name: str, value: str) -> tuple[IPNetwork, ...]:
+    """Addresses and CIDR ranges separated by commas or spaces (`10.0.0.5, 172.28.0.0/16, ::1`)."""
+    networks = []
+    for item in value.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"{PREFIX}{name}: {item!r} is not an IP address or CIDR range (like 10.0.0.5 or 172.28.0.0/16)"
+            ) from None
+    return tuple(networks)
 
 
 def _authserv_ids(value: str) -> tuple[str, ...]:
@@ -214,6 +232,7 @@ def load_settings(host: str = "127.0.0.1", port: int = 8000, environ: dict[str, 
         mail_authserv_ids=_authserv_ids(get("MAIL_AUTHSERV_ID")),
         mail_retry_hours=_int("MAIL_RETRY_HOURS", get("MAIL_RETRY_HOURS", "48"), minimum=1),
         fetch_deadline=_seconds("FETCH_DEADLINE", get("FETCH_DEADLINE", "15")),
+        trusted_proxies=_networks("TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
     )
 
 

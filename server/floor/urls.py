@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 from server.floor.config import get_settings
+
+# The ActivityPub inboxes: the shared one, the instance actor's, and each local actor's.
+_INBOX_PATH = re.compile(r"/(?:inbox|actor/inbox|(?:users|courses|runs|groups)/[^/]+/inbox)")
 
 
 def absolute(path: str) -> str:
     """`path` on this instance's public base URL."""
     return get_settings().url + path
+
+
+def is_inbox_path(path: str) -> bool:
+    """True for exactly the paths of ActivityPub inboxes (not any path that ends in /inbox)."""
+    return _INBOX_PATH.fullmatch(path) is not None
 
 
 def instance_actor() -> str:

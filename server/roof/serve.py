@@ -196,7 +196,9 @@ def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None
         log_level="info",
         timeout_graceful_shutdown=30,
         server_header=False,
-        proxy_headers=True,
+        # X-Forwarded-For is read by the app, from MECHMOOC_TRUSTED_PROXIES only (web.proxies);
+        # uvicorn's own handling would believe it from FORWARDED_ALLOW_IPS (127.0.0.1 by default).
+        proxy_headers=False,
     )
     log.info("serving %s on http://%s:%s (data in %s)", settings.url, host, port, settings.data_dir)
     try:

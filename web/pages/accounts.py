@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.floor.accounts import Account, check_password, hash_password
+from server.floor.accounts import Account, check_password, end_sessions, hash_password
 from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid
 from web import passwords, throttle
@@ -40,34 +41,30 @@ def login_form(request: Request) -> Response:
 
 
 def login_submit(request: Request) -> Response:
-    """Check the password, counting failures per address and per client in the database."""
+    """Check the password, counting attempts per address and per client in the database."""
     form = posted_form(request)
     email = str(form.get("email", "")).strip()
     password = str(form.get("password", ""))
     target = safe_next(str(form.get("next", "")) or None)
     context = {"email": email, "next": target}
-    # Read, check the password outside any transaction, then write: argon2 never holds a lock, and a
-    # transaction whose first statement writes waits its turn on SQLite instead of failing.
-    with session_scope() as db:
-        waits = [
-            throttle.wait_time(db, throttle.LOGIN_PER_EMAIL, email.lower()),
-            throttle.wait_time(db, throttle.LOGIN_PER_CLIENT, client_key(request)),
-        ]
-        account = passwords.find_account(db, email) if email else None
-    wait = max((w for w in waits if w is not None), default=None)
-    if wait is not None:
-        error = f"Too many failed attempts. Try again in {throttle.minutes(wait)} minutes, or reset your password."
+    checks = [(throttle.LOGIN_PER_EMAIL, email.lower()), (throttle.LOGIN_PER_CLIENT, client_key(request))]
+    # Reserve the attempt before checking the password, in one locked transaction: parallel guesses
+    # cannot all pass the count before any is recorded. Argon2 runs after it, holding no lock.
+    with write_scope() as db:
+        reserved = throttle.reserve(db, checks)
+        account = passwords.find_account(db, email) if email and not isinstance(reserved, timedelta) else None
+    if isinstance(reserved, timedelta):
+        error = f"Too many failed attempts. Try again in {throttle.minutes(reserved)} minutes, or reset your password."
         response = render(request, "accounts/login.html", {**context, "error": error}, status=429)
-        response.headers["Retry-After"] = str(int(wait.total_seconds()))
+        response.headers["Retry-After"] = str(int(reserved.total_seconds()))
         return response
     if account is None or not check_password(account, password):
         if account is None:
             check_password(_decoy(), password)
-        with session_scope() as db:
-            throttle.record(db, throttle.LOGIN_PER_EMAIL, email.lower())
-            throttle.record(db, throttle.LOGIN_PER_CLIENT, client_key(request))
+        # The reservation stays: it is the failed attempt.
         return render(request, "accounts/login.html", {**context, "error": BAD_LOGIN}, status=400)
     with session_scope() as db:
+        throttle.release(db, reserved)
         throttle.clear(db, throttle.LOGIN_PER_EMAIL, email.lower())
     log_in(request, account)
     flash(request, f"Welcome back, {account.display_name or account.handle}.", "success")
@@ -95,9 +92,7 @@ def forgot_submit(request: Request) -> Response:
     limits = ((throttle.RESET_PER_EMAIL, email.lower()), (throttle.RESET_PER_CLIENT, client_key(request)))
     with write_scope() as db:
         # Over a limit, the answer stays the same (it must not tell which addresses exist); no mail goes out.
-        if all(throttle.wait_time(db, limit, key) is None for limit, key in limits):
-            for limit, key in limits:
-                throttle.record(db, limit, key)
+        if not isinstance(throttle.reserve(db, limits), timedelta):
             passwords.request_reset(db, email)
     flash(request, f"If {email} belongs to an account, a link to reset its password is on its way.", "success")
     return RedirectResponse("/login", status_code=303)
@@ -167,12 +162,16 @@ def change_password(request: Request) -> Response:
     form = posted_form(request)
     current, new, confirm = (str(form.get(name, "")) for name in ("current", "password", "confirm"))
     errors: dict[str, str] = {}
+    # Reserved before the check, like a login (argon2 outside the locked transaction).
     with write_scope() as db:
-        if throttle.wait_time(db, throttle.LOGIN_PER_EMAIL, account.email.lower()) is not None:
-            errors["current"] = "Current password: too many wrong tries; wait a few minutes."
-        elif not check_password(account, current):
-            throttle.record(db, throttle.LOGIN_PER_EMAIL, account.email.lower())
-            errors["current"] = "Current password: that is not your current password."
+        reserved = throttle.reserve(db, [(throttle.LOGIN_PER_EMAIL, account.email.lower())])
+    if isinstance(reserved, timedelta):
+        errors["current"] = "Current password: too many wrong tries; wait a few minutes."
+    elif not check_password(account, current):
+        errors["current"] = "Current password: that is not your current password."
+    else:
+        with session_scope() as db:
+            throttle.release(db, reserved)
     try:
         passwords.check_new_password(new, confirm)
     except Invalid as error:
@@ -186,7 +185,8 @@ def change_password(request: Request) -> Response:
         stored = db.get(Account, account.id)
         assert stored is not None
         stored.password_hash = new_hash
-    # A new fingerprint in this session keeps it; every other session of the account ends.
+        end_sessions(db, account.id)
+    # This session starts again in the new epoch; every other session of the account ends.
     log_in(request, stored)
     flash(request, "Your new password is saved. Other browsers logged in as you are logged out.", "success")
     return RedirectResponse("/account", status_code=303)
