@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date, time
 from typing import Any
 
 import tomli_w
@@ -100,7 +101,25 @@ def _load_toml(text: str, where: str, first_line: int = 1) -> dict[str, Any]:
     # Dotted keys nest without recursion; what is stored must stay shallow for the code that walks it.
     if depth(data) > MAX_DEPTH:
         raise Invalid(f"{where}:{first_line}: invalid TOML: nested more than {MAX_DEPTH} levels deep")
+    # TOML dates and times have no JSON form: in extra, questions or resources they broke the import
+    # (a TypeError when the JSON column was written). The format uses none: quoted text is the way.
+    key = _date_key(data)
+    if key is not None:
+        line = _line_of(text, key.rsplit(".", 1)[-1]) + first_line - 1
+        raise Invalid(f"{where}:{line}: {key} is a TOML date or time; write it as text in quotes")
     return data
+
+
+def _date_key(value: Any, path: str = "") -> str | None:
+    """The dotted key of the first date, time or datetime inside parsed TOML, if any (depth is bounded)."""
+    if isinstance(value, date | time):  # datetime is a date
+        return path or "value"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, item in items:
+        found = _date_key(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def _checked(where: str, line: int, check: Any, *args: Any) -> Any:

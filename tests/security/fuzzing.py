@@ -7,14 +7,12 @@ stays well under a minute (on each database backend); `bounded` checks one input
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-
-T = TypeVar("T")
 
 # Fixtures (the booted instance, its session) are set up once per test, not per example: the
 # examples share and pile up state, which is what a hostile peer would do too.
@@ -64,8 +62,3 @@ NASTY = [
     "NaN",
 ]
 nasty_text: st.SearchStrategy[str] = st.one_of(st.sampled_from(NASTY), st.text(max_size=80))
-
-
-def one_of_mutations(*mutations: Callable[[Any], st.SearchStrategy[T]]) -> Callable[[Any], st.SearchStrategy[T]]:
-    """A function from a value to a strategy choosing one of `mutations` of it."""
-    return lambda value: st.one_of(*(mutation(value) for mutation in mutations))
