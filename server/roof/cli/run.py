@@ -89,6 +89,7 @@ def enroll_command(
     instance()
     from courses.runs import find_run
     from courses.signup import COMMAND_LINE_BASIS, admin_enroll
+    from mail.suppressions import suppressed
     from server.floor.db import session_scope
 
     with session_scope() as session:
@@ -97,6 +98,10 @@ def enroll_command(
             session, run, email, name, timezone, language, solo, basis=COMMAND_LINE_BASIS if basis is None else basis
         )
         click.echo(f"{enrollment.email}: {enrollment.status}")
+        reason = suppressed(session, [enrollment.email or ""]).get((enrollment.email or "").lower())
+        if reason:
+            # An admin's word does not lift it: only the person, confirming a signup themselves.
+            click.echo(f"note: {enrollment.email} is suppressed ({reason}): no mail reaches it until they sign up")
 
 
 @run_group.command("import")
