@@ -20,11 +20,13 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, func, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -245,13 +247,14 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
     def commit_answers() -> None:
         epoch = commits["epoch"]
         commits["epoch"] += 1
-        if answered:
-            session.execute(_ANSWER, [row.answer for row in answered])
-            for row in answered:
-                held.discard(row.id)
+        done = answered[:]
+        answered.clear()
+        if done:
+            (fast or session).execute(_ANSWER, [row.answer for row in done])
+            held.difference_update(row.id for row in done)
+            for row in done:
                 if row.bounce:
                     record_bounce(session, (row.id, row.to_addr), row.bounce, row.answer["error"] or "")
-            answered.clear()
         session.commit()
         commits["durable"] = epoch + 1
 
@@ -268,6 +271,9 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
             .values(sending_at=now())
         )
         waits = [reserve(session, len(chunk), settings.mail_rate) for chunk in chunks]
+        if fast is not None:
+            # As with the answers (_answer_connection): a killed worker loses nothing, and no flush is awaited.
+            session.execute(text("SET LOCAL synchronous_commit TO OFF"))
         commit_answers()  # in flight, durably, before any byte leaves (with the answers so far)
         ready.extend(zip(chunks, waits, strict=True))
 
@@ -307,13 +313,36 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
                     report.errors.append(f"{row.to_addr}: {outcome.detail}")
                 await answered_durably(commits["epoch"])
 
-    keeper = asyncio.ensure_future(keep_leases())
+    with _answer_connection(session) as fast:  # read by commit_answers()
+        keeper = asyncio.ensure_future(keep_leases())
+        try:
+            await asyncio.gather(*(lane(index) for index in range(transport.lanes)))
+            commit_answers()
+        finally:
+            keeper.cancel()
+            await transport.close()
+
+
+@contextmanager
+def _answer_connection(session: Session) -> Iterator[Connection | None]:
+    """On PostgreSQL, a connection of the pass's own on which each batch of answers is one autocommit
+    round trip that does not wait for the WAL flush; None elsewhere (SQLite writes them in the session)."""
+    if not is_postgres(session):
+        yield None
+        return
+    # BEGIN, UPDATE, COMMIT and a flush per answer capped sending at a few hundred mails/s. A killed worker
+    # still loses nothing committed this way (the server has it); only a crash of PostgreSQL itself may lose
+    # the last fraction of a second of answers, and those mails then go again.
+    connection = session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
-        await asyncio.gather(*(lane(index) for index in range(transport.lanes)))
-        commit_answers()
+        connection.exec_driver_sql("SET synchronous_commit TO OFF")
+        yield connection
     finally:
-        keeper.cancel()
-        await transport.close()
+        try:
+            connection.exec_driver_sql("RESET synchronous_commit")  # back to the pool as it came
+        except SQLAlchemyError:
+            connection.invalidate()
+        connection.close()
 
 
 def send_batch(session: Session, limit: int = 200, duration: timedelta = LEASE) -> SendReport:

@@ -21,7 +21,7 @@ from server.floor.clock import frozen
 from server.floor.db import get_engine, session_factory
 from server.floor.queue import DONE
 from server.roof.bootstrap import boot
-from tests.conftest import make_settings
+from tests.conftest import _truncate_postgres, make_settings
 from tests.mail.conftest import gentle_run
 from tests.support.instances import mechmooc_command
 from tests.support.smtp import SmtpSink
@@ -41,11 +41,13 @@ def send_due(env: dict[str, str], at: str) -> subprocess.Popen[bytes]:
     )
 
 
-def test_killed_sender_loses_nothing_and_doubles_at_most_one_mail_per_connection(tmp_path: Path) -> None:
+def test_killed_sender_loses_nothing_and_doubles_at_most_one_mail_per_connection(tmp_path: Path, backend: str) -> None:
     with SmtpSink(delay=0.02) as sink:
         overrides = {"smtp_url": sink.url, "smtp_connections": str(CONNECTIONS)}
-        settings = make_settings(tmp_path, "sqlite", **overrides)
+        settings = make_settings(tmp_path, backend, **overrides)
         boot(settings)
+        if backend == "postgres":
+            _truncate_postgres()
         session = session_factory()()
         with frozen(datetime(2026, 3, 1, tzinfo=UTC)):
             gentle_run(session, [(f"l{i}@example.org", f"L {i}", "UTC") for i in range(LEARNERS)])
@@ -56,6 +58,7 @@ def test_killed_sender_loses_nothing_and_doubles_at_most_one_mail_per_connection
         env = {**os.environ, **{f"MECHMOOC_{k.upper()}": v for k, v in overrides.items()}}
         env.update(
             MECHMOOC_DATA_DIR=str(settings.data_dir),
+            MECHMOOC_DATABASE_URL=settings.database_url,
             MECHMOOC_URL=settings.url,
             MECHMOOC_INSECURE_HTTP="1",
             MECHMOOC_SECRET_KEY=settings.secret_key,

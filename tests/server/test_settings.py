@@ -11,6 +11,7 @@ def test_defaults_make_a_laptop_instance(tmp_path):
     assert settings.url == "http://127.0.0.1:8000"
     assert settings.database_url == f"sqlite:///{tmp_path}/mechmooc.sqlite3"
     assert settings.embedded_broker and settings.smtp_url is None
+    assert settings.mail_retry_hours == 48  # an SMTP outage of two days fails no mail
 
 
 @pytest.mark.parametrize(
@@ -22,6 +23,8 @@ def test_defaults_make_a_laptop_instance(tmp_path):
         ("MECHMOOC_INSECURE_HTTP", "maybe", "MECHMOOC_INSECURE_HTTP"),
         ("MECHMOOC_DATABASE_URL", "mysql://x/y", "MECHMOOC_DATABASE_URL"),
         ("MECHMOOC_COLOUR", "blue", "MECHMOOC_COLOUR"),
+        ("MECHMOOC_MAIL_RETRY_HOURS", "0", "MECHMOOC_MAIL_RETRY_HOURS must be at least 1"),
+        ("MECHMOOC_MAIL_RETRY_HOURS", "two days", "MECHMOOC_MAIL_RETRY_HOURS must be a whole number"),
     ],
 )
 def test_bad_values_name_the_variable(name, value, fragment):
