@@ -195,6 +195,14 @@ def groups_due(session: Session, run: Run, instant: datetime) -> bool:
     return session.scalar(waiting.limit(1)) is not None
 
 
+def groups_missing(session: Session, run: Run, instant: datetime) -> bool:
+    """True when `run` should have its groups by `instant`, has none yet, and has learners for them.
+
+    Checked by the jobs every tick, so cheap: the time, then one indexed lookup of the run's groups.
+    Learners who come later are placed one by one (at confirmation, else by the mail scan)."""
+    return instant >= grouping_at(run) and not has_groups(session, run) and groups_due(session, run, instant)
+
+
 def remove_from_group(session: Session, enrollment: Enrollment) -> None:
     """Take a learner out of their group (moderation): they stay in the run on their own, and no
     regrouping puts them back; an organizer's `move_learner` can."""
@@ -221,7 +229,6 @@ def merge_remnants(session: Session, run: Run) -> list[tuple[int, int]]:
     The old group stays, empty, as a forward: mail to its address reaches the new group, and each
     moved learner hears of the new address (`group.merged`)."""
     session.flush()
-    _lock(session, run)
     merges = grouping.remnant_merges(_shapes(session, run), run.group_size)
     for source, target in merges:
         moved = list(session.scalars(select(Enrollment.id).where(Enrollment.group_id == source)))

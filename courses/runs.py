@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses import versions
-from courses.groups import form_groups, grouping_at, groups_due
+from courses.groups import form_groups, grouping_at, groups_missing
 from courses.handles import free_handle
 from courses.models import Course, Run
 from courses.zones import check_timezone, local_midnight
@@ -180,7 +180,7 @@ def advance_runs(session: Session, instant: datetime) -> list[Run]:
         if status != run.status:
             run.status = status
             changed.append(run)
-        if status != "finished" and groups_due(session, run, instant):
+        if status != "finished" and groups_missing(session, run, instant):
             form_groups(session, run)
         ensure_successor(session, run, instant)
     session.flush()

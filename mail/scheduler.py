@@ -28,7 +28,7 @@ from sqlalchemy import Integer, Table, any_, bindparam, delete, insert, or_, sel
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, selectinload
 
-from courses.groups import form_groups, groups_due, has_groups, place_enrollment
+from courses.groups import form_groups, groups_missing, has_groups, place_enrollment
 from courses.models import Enrollment, Run
 from courses.versions import pinned
 from mail import schedule
@@ -310,12 +310,12 @@ def form_due_groups(session: Session, at: datetime | None = None) -> int:
     every minute; this makes sure before rendering); commits; how many runs were grouped."""
     instant = at or now()
     active = session.scalars(select(Run).where(Run.status.in_(("scheduled", "open", "running")))).all()
-    due = [run.id for run in active if groups_due(session, run, instant)]
+    due = [run.id for run in active if groups_missing(session, run, instant)]
     session.commit()
     for run_id in due:
         immediate(session)  # read, then write, while other workers write: take SQLite's lock first
         run = session.get(Run, run_id)
-        if run is not None and groups_due(session, run, instant):
+        if run is not None and groups_missing(session, run, instant):
             form_groups(session, run)
         session.commit()
     return len(due)
