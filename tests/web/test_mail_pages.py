@@ -84,6 +84,7 @@ def test_organizer_sees_run_stats_downloads_csv_and_sends_a_one_off(site: TestCl
     assert preview.status_code == 200 and "Hi Sample Learner" in preview.text and "Hi Ann" not in preview.text
     sent = site.post(f"/organize/runs/{handle}/mail", data={**form, "action": "send"}, follow_redirects=False)
     assert sent.status_code == 303
+    assert "One-off: Meet-up" in site.get(f"/organize/runs/{handle}/mail").text  # one-off mails count too
     broken = site.post(f"/organize/runs/{handle}/mail", data={**form, "body": "{% if %}", "action": "send"})
     assert broken.status_code == 400
     with session_scope() as session:
