@@ -2,12 +2,14 @@
 
 Incoming HTML is cleaned with nh3 to a short allowlist (text structure and links only): no images,
 styles, forms or scripts, so a relayed mail can neither track its readers nor run anything. Plain
-text becomes escaped paragraphs with its web addresses as links.
+text becomes escaped paragraphs with its web addresses as links; a value a learner typed (their
+name) is escaped and never made a link.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from html import escape, unescape
 
 import nh3
@@ -58,10 +60,22 @@ def _linked(line: str) -> str:
     return "".join(out)
 
 
-def text_html(text: str) -> str:
-    """Plain `text` as HTML: blank lines part paragraphs, line breaks stay, addresses become links."""
+def _paragraphs(text: str, line_html: Callable[[str], str]) -> str:
     paragraphs = [p.strip("\n") for p in _PARAGRAPH.split(text.replace("\r\n", "\n").strip())]
-    return "".join(f"<p>{'<br>'.join(_linked(line) for line in p.split(chr(10)))}</p>" for p in paragraphs if p)
+    return "".join(f"<p>{'<br>'.join(line_html(line) for line in p.split(chr(10)))}</p>" for p in paragraphs if p)
+
+
+def text_html(text: str) -> str:
+    """Plain `text` as HTML: blank lines part paragraphs, line breaks stay, addresses become links.
+
+    Only for text of our own or of a course; values a learner typed go through `verbatim_html`."""
+    return _paragraphs(text, _linked)
+
+
+def verbatim_html(text: str) -> str:
+    """Text a person typed (a learner's name in a greeting) as HTML paragraphs: escaped, never a link,
+    so that a name such as "https://evil.example" stays words and is not made a link in our mail."""
+    return _paragraphs(text, escape)
 
 
 def document(body: str, footer: str = "") -> str:

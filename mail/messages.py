@@ -7,7 +7,7 @@ from typing import Any
 
 from courses.models import Enrollment, Run, StudyGroup
 from mail.addresses import list_id, new_token, unsubscribe_key
-from mail.markup import document, text_html
+from mail.markup import document, text_html, verbatim_html
 from mail.mime import address, compose
 from mail.outbox import base_headers
 from mail.render import Rendered, render
@@ -169,8 +169,11 @@ def confirmation_mail(
     else:
         asked = f"Someone (we hope you) asked to join {title}, starting {start}.\nConfirm"
         otherwise = "If it was not you, ignore this mail: nothing more will be sent."
-    text = f"Hello {enrollment.name or 'there'},\n\n{asked} by opening this link:\n\n{link}\n\n{otherwise}\n"
+    greeting = f"Hello {enrollment.name or 'there'},"
+    rest = f"{asked} by opening this link:\n\n{link}\n\n{otherwise}\n"
     subject = f"Confirm your place in {title}"
     headers = [*base_headers(enrollment.email or "", subject, token), ("Auto-Submitted", "auto-generated")]
+    # Anyone can type any name into the form: it is escaped and never made a link in the HTML part.
+    html = document(verbatim_html(greeting) + text_html(rest))
     # Transactional: no List-* headers (it is no list mail, and nothing follows unless the link is opened).
-    return token, subject, compose(headers, text, document(text_html(text)))
+    return token, subject, compose(headers, f"{greeting}\n\n{rest}", html)

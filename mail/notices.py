@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from courses.models import Enrollment, Run, StudyGroup
 from courses.versions import pinned
 from mail.addresses import new_token
-from mail.markup import document, text_html
+from mail.markup import document, text_html, verbatim_html
 from mail.messages import course_message
 from mail.outbox import check_address, enqueue_many, mail_row
 from mail.render import Rendered
@@ -22,10 +22,14 @@ TOLD = ("confirmed", "paused")
 
 
 def _row(enrollment: Enrollment, run: Run, snapshot: dict[str, Any], key: str, subject: str, text: str) -> dict:
-    """The outbox row of one notice: a course mail (List-Unsubscribe, Reply-To their group) of kind notice."""
+    """The outbox row of one notice: a course mail (List-Unsubscribe, Reply-To their group) of kind notice,
+    opening with a greeting by the learner's name."""
     token = new_token()
+    greeting = f"Hello {enrollment.name or 'there'},"
     footer = f"\n-- \nYour page: {urls.learner_page(enrollment.token)}\n"
-    rendered = Rendered(subject=subject, text=text + footer, html=document(text_html(text + footer)))
+    # The name is the learner's own typing: escaped, never made a link in the HTML part.
+    html = document(verbatim_html(greeting) + text_html(text + footer))
+    rendered = Rendered(subject=subject, text=f"{greeting}\n\n{text}{footer}", html=html)
     return mail_row(
         key=key,
         kind="notice",
@@ -52,8 +56,6 @@ def promoted(session: Session, enrollment: Enrollment) -> int:
     title = _title(snapshot, run)
     group = enrollment.group
     lines = [
-        f"Hello {enrollment.name or 'there'},",
-        "",
         f"A place freed up in {title}, starting {run.start_date.isoformat()}: it is yours, nothing to do.",
         f"Units come at {snapshot.get('send_time', '09:00')} your time ({enrollment.timezone}).",
     ]
@@ -83,7 +85,6 @@ def on_group_merged(session: Session, payload: dict[str, Any]) -> None:
     rows = []
     for enrollment in moved:
         text = (
-            f"Hello {enrollment.name or 'there'},\n\n"
             f"{old_name} had become small, so it joined {new_name}: you are in {new_name} now, with its members.\n"
             f"The group's address is {new_address}: write there to reach everyone.\n"
             f"Mail sent to the old address, {old_address}, is forwarded to the new group.\n"

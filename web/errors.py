@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from server.floor.errors import Invalid, NotFound, PermissionDenied
+from server.floor.errors import Invalid, NotFound, PermissionDenied, RateLimited
 from server.floor.instance import DEFAULTS
 from web.headers import CSP, STRICT
 from web.templating import environment, render
@@ -55,7 +55,10 @@ def http_exception(request: Request, exc: Exception) -> Response:
 
 
 def domain_error(request: Request, exc: Exception) -> Response:
-    """The floor's user-facing errors: NotFound → 404, PermissionDenied → 403, Invalid → 400."""
+    """The floor's user-facing errors: NotFound → 404, PermissionDenied → 403, Invalid → 400,
+    RateLimited → 429 with Retry-After."""
+    if isinstance(exc, RateLimited):
+        return error_response(request, 429, str(exc), headers={"Retry-After": str(exc.retry_after)})
     status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, PermissionDenied) else 400
     return error_response(request, status, str(exc))
 
@@ -99,5 +102,6 @@ def exception_handlers() -> dict[Any, Any]:
         NotFound: domain_error,
         PermissionDenied: domain_error,
         Invalid: domain_error,
+        RateLimited: domain_error,
         Exception: server_error,
     }

@@ -19,3 +19,11 @@ class Invalid(MechMoocError):
 
 class PermissionDenied(MechMoocError):
     """The current user may not do this."""
+
+
+class RateLimited(MechMoocError):
+    """Too many attempts of one kind; the message says which, `retry_after` in how many seconds to try again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

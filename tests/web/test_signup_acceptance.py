@@ -52,7 +52,10 @@ def post_form(client: httpx.Client, page: str, action: str, data: dict[str, str]
 
 
 def sign_up(base: str, run: str, number: int) -> int:
-    with httpx.Client(base_url=base, timeout=30) as client:
+    # Each learner from an address of their own, through the instance's reverse proxy: one client
+    # may sign up only a few people an hour (courses.signup_limits).
+    forwarded = {"X-Forwarded-For": f"10.20.{number // 200}.{number % 200 + 1}"}
+    with httpx.Client(base_url=base, timeout=30, headers=forwarded) as client:
         data = {"email": f"learner{number}@example.org", "name": f"Learner {number}", "timezone": zone_of(number)}
         return post_form(client, f"/runs/{run}", f"/runs/{run}/signup", data).status_code
 
@@ -70,7 +73,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-u
         require_postgres()
         database_url = fresh_postgres_database(f"mechmooc_web_acceptance_{tmp_path.name[-20:]}".lower())
     instance = Instance(tmp_path / "site", database_url=database_url, worker=False,
-                        env={"MECHMOOC_MAIL_DOMAIN": "lists.example.org"})  # fmt: skip
+                        env={"MECHMOOC_MAIL_DOMAIN": "lists.example.org", "MECHMOOC_TRUSTED_PROXIES": "127.0.0.1"})  # fmt: skip
     with instance:
         instance.database = database_url or f"sqlite:///{instance.data_dir / 'mechmooc.sqlite3'}"  # type: ignore[attr-defined]
         yield instance

@@ -20,6 +20,7 @@ from courses.runs import find_run
 from server.floor.db import session_scope
 from server.floor.errors import Invalid, NotFound
 from server.floor.untrusted import bounded_json_loads
+from web.pages.accounts import client_key
 from web.pages.runs import run_facts
 from web.pages.signup import SignupAttempt, form_context, submit_signup
 from web.templating import render
@@ -68,21 +69,32 @@ async def signup(request: Request) -> Response:
         except ValueError as error:
             return JSONResponse({"error": f"malformed JSON: {error}"}, status_code=400, headers=CORS_HEADERS)
         try:
-            attempt, status = await _in_thread(handle, values)
+            attempt, status = await _in_thread(handle, values, client_key(request))
         except NotFound as error:
             return _no_such_run(error)
-        body = {"ok": True, "message": attempt.message} if attempt.ok else {"ok": False, "errors": attempt.errors}
-        return JSONResponse(body, status_code=status, headers=CORS_HEADERS)
+        body: dict[str, Any] = {"ok": True, "message": attempt.message}
+        if not attempt.ok:
+            body = {"ok": False, "errors": attempt.errors}
+        if attempt.retry_after is not None:
+            body |= {"error": attempt.errors.get("form", ""), "retry_after": attempt.retry_after}
+        return JSONResponse(body, status_code=status, headers={**CORS_HEADERS, **_wait_headers(attempt)})
     form = await request.form()
     try:
-        attempt, status = await _in_thread(handle, form)
+        attempt, status = await _in_thread(handle, form, client_key(request))
     except NotFound as error:
         return _no_such_run(error)
     return await _embed_answer(request, handle, attempt, status)
 
 
-async def _in_thread(handle: str, values: Any) -> tuple[SignupAttempt, int]:
-    return await run_in_threadpool(submit_signup, handle, values)
+async def _in_thread(handle: str, values: Any, client: str) -> tuple[SignupAttempt, int]:
+    return await run_in_threadpool(submit_signup, handle, values, client)
+
+
+def _wait_headers(attempt: SignupAttempt) -> dict[str, str]:
+    """Retry-After when a signup limit was reached, readable by scripts on other origins too."""
+    if attempt.retry_after is None:
+        return {}
+    return {"Retry-After": str(attempt.retry_after), "Access-Control-Expose-Headers": "Retry-After"}
 
 
 def _no_such_run(error: NotFound) -> JSONResponse:
@@ -102,7 +114,7 @@ async def _embed_answer(request: Request, handle: str, attempt: SignupAttempt, s
                 "done": attempt.message if attempt.ok else "",
             }
             response = render(request, "runs/embed.html", context, status=status, embeddable=True)
-        response.headers.update(CORS_HEADERS)
+        response.headers.update({**CORS_HEADERS, **_wait_headers(attempt)})
         return response
 
     return await run_in_threadpool(build)

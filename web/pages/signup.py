@@ -7,6 +7,7 @@ embeddable form and the JSON endpoint all go through `submit_signup`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -21,10 +22,12 @@ from starlette.routing import BaseRoute, Route
 from courses import signup, versions
 from courses.models import Run
 from courses.runs import accepts_signups, find_run, run_for_signup
+from courses.signup_limits import count_signup
 from server.floor.clock import now
 from server.floor.db import session_scope, write_scope
-from server.floor.errors import Invalid, MechMoocError, NotFound
+from server.floor.errors import Invalid, MechMoocError, NotFound, RateLimited
 from web.csrf import posted_form
+from web.pages.accounts import client_key
 from web.templating import render
 
 SIGNED_UP = (
@@ -35,6 +38,12 @@ FEDIVERSE_JOINED = (
     "Once you open it, each unit will arrive as a post addressed to the account."
 )
 FORM_FIELDS = ("email", "name", "timezone", "language", "handle")
+# What the form says when a fediverse handle cannot be used, whatever the reason: what a lookup met
+# (another server's addresses, statuses or documents) is for the log, not for whoever typed the name.
+HANDLE_UNUSABLE = (
+    "We could not reach that fediverse account. Check the handle (like @name@example.social) and try again."
+)
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -50,6 +59,7 @@ class SignupAttempt:
     values: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     message: str = ""
+    retry_after: int | None = None  # seconds, when a signup limit was reached (HTTP 429)
 
     @property
     def ok(self) -> bool:
@@ -113,8 +123,12 @@ def attempt_from(values: FormData | dict[str, Any], questions: list[dict[str, An
     return SignupAttempt(values=kept)
 
 
-def submit_signup(handle: str, values: FormData | dict[str, Any]) -> tuple[SignupAttempt, int]:
-    """Sign up (email: double opt-in; handle: fediverse join) and the attempt with its HTTP status."""
+def submit_signup(handle: str, values: FormData | dict[str, Any], client: str) -> tuple[SignupAttempt, int]:
+    """Sign up (email: double opt-in; handle: fediverse join) from the address `client`, and the
+    attempt with its HTTP status (429 with `retry_after` when a signup limit is reached)."""
+    limited = _over_limit(handle, values, client)
+    if limited is not None:
+        return limited, 429
     # A fediverse handle is looked up before the write transaction opens: fetching while holding
     # SQLite's write lock would let a slow remote server stall every write of the instance.
     actor_id, lookup_error = _look_up_handle(handle, values)
@@ -145,10 +159,28 @@ def submit_signup(handle: str, values: FormData | dict[str, Any]) -> tuple[Signu
             attempt.errors[where] = _sentence(str(error))
             return attempt, 400
         except MechMoocError as error:
-            # A fediverse handle that cannot be resolved (unknown host, not an account).
-            attempt.errors["handle"] = _sentence(str(error))
+            if data["email"]:
+                attempt.errors["form"] = _sentence(str(error))
+            else:
+                log.info("signup for %s: fediverse handle %r: %s", handle, data["handle"], error)
+                attempt.errors["handle"] = HANDLE_UNUSABLE
             return attempt, 400
     return attempt, 200
+
+
+def _over_limit(handle: str, values: FormData | dict[str, Any], client: str) -> SignupAttempt | None:
+    """Count the attempt against the signup limits (courses.signup_limits), in a transaction of its own so
+    that it stays counted whatever follows, and before any lookup or mail; the refused attempt if over."""
+    with write_scope() as session:
+        run = find_run(session, handle)  # a run that does not exist is a 404, counted against nothing
+        try:
+            count_signup(session, client, _text(values, "email") or _text(values, "handle"), run.handle)
+        except RateLimited as error:
+            attempt = attempt_from(values, questions_of(session, run))
+            attempt.errors["form"] = str(error)
+            attempt.retry_after = error.retry_after
+            return attempt
+    return None
 
 
 def _look_up_handle(run_handle: str, values: FormData | dict[str, Any]) -> tuple[str | None, MechMoocError | None]:
@@ -164,16 +196,24 @@ def _look_up_handle(run_handle: str, values: FormData | dict[str, Any]) -> tuple
         find_run(session, run_handle)  # no lookup for a run that does not exist (NotFound: 404)
     try:
         return prefetch(handle), None
+    except Invalid as error:
+        return None, error  # about the handle as it was typed
     except MechMoocError as error:
-        return None, error
+        log.info("signup for %s: fediverse handle %r could not be looked up: %s", run_handle, handle, error)
+        return None, Invalid(HANDLE_UNUSABLE)
 
 
 def _join_by_handle(session: Session, run: Run, actor_id: str) -> None:
     """The fediverse path of the form: the federation package enrolls the account (looked up already)."""
     from federation.flows.cohorts import join_by_handle
 
-    target = run_for_signup(session, run, now())
-    join_by_handle(session, target, actor_id)
+    target = run_for_signup(session, run, now())  # a closed run says so
+    try:
+        join_by_handle(session, target, actor_id)
+    except MechMoocError as error:
+        # Its messages name what the handle resolved to (the actor's id, a block): not for the form.
+        log.info("signup for %s: fediverse account %s: %s", run.handle, actor_id, error)
+        raise Invalid(HANDLE_UNUSABLE) from None
 
 
 def _sentence(message: str) -> str:
@@ -183,14 +223,17 @@ def _sentence(message: str) -> str:
 def signup_submit(request: Request) -> Response:
     """POST /runs/{handle}/signup: on success go to the thank-you page, else the form with errors."""
     handle = request.path_params["handle"]
-    attempt, status = submit_signup(handle, posted_form(request))
+    attempt, status = submit_signup(handle, posted_form(request), client_key(request))
     if attempt.ok:
         kind = "fediverse" if not attempt.values.get("email") else "email"
         return RedirectResponse(f"/runs/{handle}/signed-up?by={kind}", status_code=303)
     with session_scope() as session:
         run = find_run(session, handle)
         context = {"form": form_context(session, run, attempt), "run": run, "course_title": run.course.title}
-        return render(request, "signup/form_page.html", context, status=status)
+        response = render(request, "signup/form_page.html", context, status=status)
+    if attempt.retry_after is not None:
+        response.headers["Retry-After"] = str(attempt.retry_after)
+    return response
 
 
 def signed_up(request: Request) -> Response:
