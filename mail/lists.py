@@ -68,12 +68,19 @@ def _content(part: Message) -> str:
         return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload or "")
 
 
+def _body_part(message: EmailMessage, kind: str) -> Message | None:
+    """The part the stdlib picks as the `kind` body; None when the MIME tree is broken under it."""
+    try:
+        return message.get_body(preferencelist=(kind,))
+    except AttributeError:  # a multipart whose boundary never comes holds text, not parts: get_body fails
+        return None
+
+
 def _bodies(message: Message) -> tuple[str, str]:
     """Plain text and sanitized HTML of a message (attachments are not kept), our secret links scrubbed out."""
     if not isinstance(message, EmailMessage):
         return scrub_text(str(message.get_payload(decode=False) or "")), ""
-    text_part = message.get_body(preferencelist=("plain",))
-    html_part = message.get_body(preferencelist=("html",))
+    text_part, html_part = _body_part(message, "plain"), _body_part(message, "html")
     text = scrub_text(_content(text_part)) if text_part is not None else ""
     html = scrub_html(_content(html_part)) if html_part is not None else ""
     if not text and html:
