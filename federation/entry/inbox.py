@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 
 from federation.entry import handlers
 from federation.entry.handlers import Inbound, activity_type, object_id
+from federation.entry.prefetch import Fetched, gather, handed_in
 from federation.flows.actors import local_actor
 from federation.models import InboxActivity, RemoteHost
 from federation.protocol.signatures import (
@@ -295,11 +296,16 @@ def _record(connection: Connection, inbound: Arrival) -> bool:
     return inserted
 
 
-def apply(session: Session, row: InboxActivity) -> str:
-    """Run the handlers of one stored activity in the caller's transaction; the outcome."""
-    inbound = Inbound(
+def inbound_of(session: Session, row: InboxActivity) -> Inbound:
+    """A stored activity as its handlers see it."""
+    return Inbound(
         session=session, activity=row.payload, actor=row.actor, recipient=row.recipient, activity_id=row.activity_id
     )
+
+
+def apply(session: Session, row: InboxActivity, fetched: Fetched | None = None) -> str:
+    """Run the handlers of one stored activity in the caller's transaction, with what `gather` fetched; the outcome."""
+    inbound = handed_in(inbound_of(session, row), fetched or Fetched())
     return handlers.dispatch(inbound)[:200]
 
 
@@ -311,11 +317,14 @@ def process_inbox(limit: int = 50) -> int:
     try:
         while rows := claim(session, InboxActivity, limit=limit):
             for row in rows:
+                # What the handlers need from other servers is fetched first, with no transaction open.
+                fetched = _gathered(session, row)
+                session.commit()
                 # Handlers read, then write, inside a savepoint: on SQLite take the write lock first, or
                 # a concurrent writer (another worker, `federation work`) makes the write fail, the
                 # job stops and the activity waits out its 5-minute lease.
                 immediate(session)
-                _work(session, row)
+                _work(session, row, fetched)
                 # One activity per transaction: SQLite's single writer lock is held briefly.
                 session.commit()
                 worked += 1
@@ -324,10 +333,20 @@ def process_inbox(limit: int = 50) -> int:
     return worked
 
 
-def _work(session: Session, row: InboxActivity) -> None:
+def _gathered(session: Session, row: InboxActivity) -> Fetched:
+    """`gather` for one row; a failure there (a bad payload) is left for `apply` to meet and record."""
+    try:
+        return gather(inbound_of(session, row))
+    except Exception as error:  # noqa: BLE001 - one bad activity must not stop the others
+        log.warning("inbox activity %s: fetching what it needs failed: %s", row.activity_id, error)
+        session.rollback()
+        return Fetched()
+
+
+def _work(session: Session, row: InboxActivity, fetched: Fetched) -> None:
     try:
         with session.begin_nested():
-            outcome = apply(session, row)
+            outcome = apply(session, row, fetched)
     except Exception as error:  # noqa: BLE001 - one bad activity must not stop the others
         log.warning("inbox activity %s failed: %s", row.activity_id, error)
         reason = f"{type(error).__name__}: {error}"

@@ -30,7 +30,7 @@ from federation.flows.follows import activity_id
 from federation.models import ActorBlock, Follower
 from federation.protocol.vocabulary import AS, PUBLIC, create_of
 from federation.transport import delivery
-from federation.transport.fetch import remote_actor, resolve
+from federation.transport.fetch import cached_actor
 from server.floor import urls
 from server.floor.clock import now
 from server.floor.errors import Invalid, PermissionDenied
@@ -55,7 +55,7 @@ def join(session: Session, run: Run, actor_id: str, follow_id: str | None = None
     run_id = urls.run(run.handle)
     if is_blocked_from(session, run, actor_id):
         raise PermissionDenied(f"{actor_id} is blocked from {run_id}")
-    remote = remote_actor(session, actor_id)
+    remote = cached_actor(session, actor_id)  # fetched before the transaction (the inbox's `needs`)
     enrollment = session.scalar(select(Enrollment).where(Enrollment.run_id == run.id, Enrollment.actor == remote.ap_id))
     if enrollment is None or enrollment.status in {"left", "unsubscribed"}:
         host = urlsplit(remote.ap_id).netloc.lower()
@@ -81,13 +81,14 @@ def join(session: Session, run: Run, actor_id: str, follow_id: str | None = None
     return enrollment
 
 
-def join_by_handle(session: Session, run: Run, handle: str) -> Enrollment:
-    """The signup form's fediverse path: resolve `@user@host`; the account confirms by a direct post.
+def join_by_handle(session: Session, run: Run, actor_id: str) -> Enrollment:
+    """The signup form's fediverse path: the account typed in, looked up before the transaction
+    (`fetch.prefetch`), asks to join; it confirms by a direct post.
 
     Anyone can type anyone's handle, so the enrollment stays pending until the account opens the
     single-use link sent to it (`on_enrollment_requested`), as an email signup does.
     """
-    remote = resolve(session, handle)
+    remote = cached_actor(session, actor_id)
     if is_blocked_from(session, run, remote.ap_id):
         raise PermissionDenied(f"{remote.ap_id} is blocked from {urls.run(run.handle)}")
     return request_actor_signup(session, run, remote.ap_id, remote.name or remote.handle or "", run.timezone)

@@ -1,10 +1,11 @@
 """Following across instances: a local actor follows a remote course (or any actor); ours are followed.
 
-`follow(session, follower, id_or_handle)` is the service behind `mechmooc course follow` and the
-web's follow button: it resolves the target (WebFinger or id), records a pending `Following` row
-and enqueues a signed `Follow` in the same transaction; the target's `Accept` (handled by the
-inbox) marks it accepted. `accept_follower` is what our inbox does when someone follows one of
-our courses, runs or groups: every follow is auto-accepted (no local actor approves followers).
+`look_up(id_or_handle)` then `follow(session, follower, actor_id)` are the service behind
+`mechmooc course follow` and the web's follow button: the first fetches the target (WebFinger or
+id) with no transaction open, the second records a pending `Following` row and enqueues a signed
+`Follow` in the caller's transaction; the target's `Accept` (handled by the inbox) marks it
+accepted. `accept_follower` is what our inbox does when someone follows one of our courses, runs
+or groups: every follow is auto-accepted (no local actor approves followers).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from federation.models import Follower, Following, RemoteActor
 from federation.protocol.vocabulary import AS
 from federation.transport import delivery
-from federation.transport.fetch import remote_actor, resolve
+from federation.transport.fetch import cached_actor, prefetch
 from federation.transport.keys import is_local
 from server.floor.errors import Invalid
 
@@ -28,13 +29,24 @@ def activity_id(actor: str, kind: str) -> str:
     return f"{actor}#{kind}-{secrets.token_hex(8)}"
 
 
-def follow(session: Session, follower: str, id_or_handle: str) -> Following:
-    """`follower` (a local actor id) follows the remote actor named by id or @handle; idempotent."""
+def look_up(id_or_handle: str, refresh: bool = False) -> str:
+    """Network, with no transaction open: the id of the remote actor named by id or @handle, cached.
+
+    Call it before the transaction that follows (or forks) it: fetching inside a write transaction
+    would hold SQLite's write lock while the remote server takes its time.
+    """
+    if is_local(id_or_handle):
+        raise Invalid(f"{id_or_handle} is on this instance; follow or fork remote courses or actors only")
+    return prefetch(id_or_handle, refresh=refresh)
+
+
+def follow(session: Session, follower: str, actor_id: str) -> Following:
+    """`follower` (a local actor id) follows the remote actor `actor_id`, looked up before (`look_up`); idempotent."""
     if not is_local(follower):
         raise Invalid(f"follower {follower} is not an actor of this instance")
-    if is_local(id_or_handle):
-        raise Invalid(f"{id_or_handle} is on this instance; follow remote courses or actors only")
-    target = resolve(session, id_or_handle)
+    if is_local(actor_id):
+        raise Invalid(f"{actor_id} is on this instance; follow remote courses or actors only")
+    target = cached_actor(session, actor_id)
     return follow_actor(session, follower, target.ap_id)
 
 
@@ -78,7 +90,7 @@ def accept_follower(session: Session, local: str, follow_activity: dict[str, Any
     follower_id = follow_activity["actor"]
     if isinstance(follower_id, dict):
         follower_id = follower_id.get("id")
-    remote = remote_actor(session, str(follower_id))
+    remote = cached_actor(session, str(follower_id))  # the inbox fetched it before the transaction
     row = session.scalar(select(Follower).where(Follower.actor == local, Follower.follower == remote.ap_id))
     if row is None:
         row = Follower(actor=local, follower=remote.ap_id)

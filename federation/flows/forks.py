@@ -1,14 +1,16 @@
 """Forks across instances, the ForgeFed way: copy with `origin`, tell the origin, list `forks`.
 
-- `fork(session, id_or_handle, slug)` fetches a remote course by signed GET and hands its snapshot,
-  with provenance (`origin` on the course and on each unit, `lineage` nearest first), to
+- `fetch_course(id_or_handle)` fetches a remote course by signed GET, with no transaction open;
+  `fork(session, document, slug)` then hands its snapshot, with provenance (`origin` on the course and on each unit, `lineage` nearest first), to
   `courses.forks.create_fork`. That publishes `course.forked`, on which `on_course_forked` sends a
   `Create` of the fork (object with `origin`, `result` the fork) to the origin and to every
   ancestor in the lineage, and makes the fork follow its origin so it hears of new versions.
 - An origin receiving that `Create` lists the fork in its `forks` OrderedCollection (`note_fork`).
 - An `Update` from a followed origin with a newer version is recorded as an upstream change
-  (`note_upstream_version`); `upstream_diff` and `pull_upstream` fetch the origin's current
-  version and show or apply it: nothing is merged without someone asking.
+  (`note_upstream_version`); `upstream_diff` and `pull_upstream` show or apply the origin's current
+  version (fetched before by `fetch_course(course.origin)`): nothing is merged without someone asking.
+
+Nothing here that takes a session fetches: callers fetch first, then open the write transaction.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from courses.models import Course
 from federation.flows.follows import activity_id, follow_actor
 from federation.protocol import vocabulary
 from federation.transport import delivery
-from federation.transport.fetch import remote_actor, resolve, same_origin
+from federation.transport.fetch import fetch_actor, same_origin
 from federation.transport.keys import is_local
 from server.floor import urls
 from server.floor.config import get_settings
@@ -41,20 +43,19 @@ def _with_provenance(document: dict[str, Any]) -> tuple[dict[str, Any], int | No
     return snapshot, vocabulary.version_of(document)
 
 
-def fetch_course(session: Session, id_or_handle: str) -> dict[str, Any]:
-    """The current document of a remote course (signed GET, cache refreshed); Invalid if not a course."""
+def fetch_course(id_or_handle: str) -> dict[str, Any]:
+    """Network, with no transaction open: the current document of a remote course (cache refreshed);
+    Invalid if it is ours or not a course."""
     if is_local(id_or_handle):
         raise Invalid(f"{id_or_handle} is a course of this instance; fork courses of other instances")
-    target = resolve(session, id_or_handle)
-    actor = remote_actor(session, target.ap_id, refresh=True)
-    if not vocabulary.is_course(actor.document):
-        raise Invalid(f"{id_or_handle} ({actor.ap_id}) is not a course of a Mechanical MOOC instance")
-    return actor.document
+    document = fetch_actor(id_or_handle, refresh=True)
+    if not vocabulary.is_course(document):
+        raise Invalid(f"{id_or_handle} ({document.get('id')}) is not a course of a Mechanical MOOC instance")
+    return document
 
 
-def fork(session: Session, id_or_handle: str, slug: str | None = None, owner_id: int | None = None) -> Course:
-    """Copy the remote course `id_or_handle` to this instance with its provenance; the new course."""
-    document = fetch_course(session, id_or_handle)
+def fork(session: Session, document: dict[str, Any], slug: str | None = None, owner_id: int | None = None) -> Course:
+    """Copy the remote course `document` (from `fetch_course`) to this instance with its provenance; the new course."""
     snapshot, version = _with_provenance(document)
     return course_forks.create_fork(session, snapshot, origin_version=version, slug=slug, owner_id=owner_id)
 
@@ -154,23 +155,25 @@ def forks_collection(session: Session, course: Course) -> dict[str, Any]:
     }
 
 
-def _upstream(session: Session, course: Course) -> tuple[dict[str, Any], int]:
+def _upstream(session: Session, course: Course, document: dict[str, Any]) -> tuple[dict[str, Any], int]:
     if not course.origin:
         raise NotFound(f"course {course.slug} is not a fork; it has no upstream")
-    snapshot, version = _with_provenance(fetch_course(session, course.origin))
+    if document.get("id") != course.origin:
+        raise Invalid(f"{document.get('id')} is not the origin of {course.slug} ({course.origin})")
+    snapshot, version = _with_provenance(document)
     if version is None:
         raise Invalid(f"upstream {course.origin} does not say which version it is")
     course_forks.record_upstream(session, course, version)
     return snapshot, version
 
 
-def upstream_diff(session: Session, course: Course) -> str:
-    """A unified diff from the fork's draft to its origin's current version ('' when in step)."""
-    snapshot, _version = _upstream(session, course)
+def upstream_diff(session: Session, course: Course, document: dict[str, Any]) -> str:
+    """A unified diff from the fork's draft to its origin's current `document` ('' when in step)."""
+    snapshot, _version = _upstream(session, course, document)
     return course_forks.upstream_diff(course, snapshot)
 
 
-def pull_upstream(session: Session, course: Course) -> Course:
-    """Take the origin's current version into the fork's draft (publish it to make it current)."""
-    snapshot, version = _upstream(session, course)
+def pull_upstream(session: Session, course: Course, document: dict[str, Any]) -> Course:
+    """Take the origin's current `document` into the fork's draft (publish it to make it current)."""
+    snapshot, version = _upstream(session, course, document)
     return course_forks.pull_upstream(session, course, snapshot, version)

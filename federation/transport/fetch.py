@@ -1,14 +1,20 @@
 """Remote fetch: signed GETs through the SSRF guard, with size limits, timeouts and few redirects.
 
-`get_json` is the one way this instance reads another server. `remote_actor` keeps the cache of
-actor documents (`RemoteActor`) that delivery and signature verification use; `webfinger` turns
-`@user@host` into an actor id.
+`get_json` is the one way this instance reads another server. `fetch_actor` and `prefetch` keep the
+cache of actor documents (`RemoteActor`) that delivery and signature verification use, turning
+`@user@host` into an actor id by WebFinger; `cached_actor` reads that cache.
+
+No function here that takes a session fetches while the caller may have written in it: network
+I/O inside a write transaction would hold SQLite's one write lock (every write of the instance
+waits) for as long as the slowest remote server takes. Callers fetch first (`fetch_actor`,
+`prefetch`, `fetch_each`), then open their write transaction and read the cache.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -210,13 +216,32 @@ def store_actor(
     return row
 
 
-def remote_actor(session: Session, actor_id: str, refresh: bool = False) -> RemoteActor:
-    """The cached actor `actor_id`, fetched (signed by the instance actor) when missing or stale."""
+class NotCached(FetchError):
+    """An actor the caller should have fetched before its transaction is not in the cache."""
+
+
+def cached_actor(session: Session, actor_id: str) -> RemoteActor:
+    """The cached actor `actor_id`, whatever its age; NotCached when it was never fetched (no network)."""
     row = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == actor_id))
-    if row is not None and not refresh and now() - row.fetched_at < ACTOR_MAX_AGE:
-        return row
-    document = get_json(actor_id, instance_signing_key(session))
-    return store_actor(session, document, actor_id)
+    if row is None:
+        raise NotCached(f"{actor_id} is not known here yet (it could not be fetched); try again later")
+    return row
+
+
+def is_fresh(row: RemoteActor | None) -> bool:
+    """True when a cached actor is recent enough to use without fetching it again."""
+    return row is not None and now() - row.fetched_at < ACTOR_MAX_AGE
+
+
+def fetch_each(urls: Iterable[str], key: SigningKey) -> dict[str, dict[str, Any] | str]:
+    """Network only: each URL's document, or the error text of its fetch (one failure spoils no other)."""
+    found: dict[str, dict[str, Any] | str] = {}
+    for url in urls:
+        try:
+            found[url] = get_json(url, key)
+        except FetchError as error:
+            found[url] = str(error)
+    return found
 
 
 def key_owner_document(key_id: str, key: SigningKey) -> tuple[dict[str, Any], str, str | None]:
@@ -236,27 +261,12 @@ def key_owner_document(key_id: str, key: SigningKey) -> tuple[dict[str, Any], st
     return document, url, confirmed
 
 
-def actor_for_key(session: Session, key_id: str, refresh: bool = False) -> RemoteActor:
-    """The actor that owns `key_id` (a `#main-key` fragment or a separate key document)."""
-    if not refresh:
-        row = session.scalar(select(RemoteActor).where(RemoteActor.key_id == key_id))
-        if row is not None:
-            return row
-    document, url, confirmed = key_owner_document(key_id, instance_signing_key(session))
-    return store_actor(session, document, url, confirmed)
-
-
 def parse_handle(handle: str) -> tuple[str, str]:
     """Split `@user@host` (or `acct:user@host`) into (user, host); raise Invalid otherwise."""
     match = _HANDLE.match(handle.strip())
     if not match:
         raise Invalid(f"{handle!r} is not a fediverse handle like @user@host")
     return match.group(1), match.group(2).lower()
-
-
-def webfinger(session: Session, handle: str, transport: httpx.AsyncBaseTransport | None = None) -> str:
-    """The actor id of `@user@host`, looked up by WebFinger."""
-    return _webfinger_href(handle, instance_signing_key(session), transport)
 
 
 def _webfinger_href(handle: str, key: SigningKey, transport: httpx.AsyncBaseTransport | None = None) -> str:
@@ -274,27 +284,28 @@ def _webfinger_href(handle: str, key: SigningKey, transport: httpx.AsyncBaseTran
     raise FetchError(f"{url} lists no ActivityPub actor for @{user}@{host}")
 
 
-def resolve(session: Session, id_or_handle: str) -> RemoteActor:
-    """The remote actor named by an id URL or a `@user@host` handle."""
-    if id_or_handle.startswith(("http://", "https://")):
-        return remote_actor(session, id_or_handle)
-    return remote_actor(session, webfinger(session, id_or_handle))
+def fetch_actor(id_or_handle: str, refresh: bool = False) -> dict[str, Any]:
+    """The document of the actor named by an id URL or `@user@host`, cached; fetched when missing,
+    stale or `refresh`.
 
-
-def prefetch(id_or_handle: str) -> str:
-    """The actor id named by an id URL or `@user@host`, its document fetched and cached first.
-
-    For callers about to write: no transaction is open during the network I/O (on SQLite a
-    transaction that has written holds the one write lock, and a slow server would stall every
-    write of the instance). `resolve` on the returned id then reads the fresh cache row.
+    For callers about to write: call it with no transaction open. It opens its own short ones (to
+    read the key and the cache, then to store the document) and none while waiting on the network:
+    on SQLite a transaction that has written holds the one write lock, and a slow server would
+    stall every write of the instance. `cached_actor` on the returned `id` then reads the cache.
     """
+    is_url = id_or_handle.startswith(("http://", "https://"))
     with session_scope() as session:
         key = instance_signing_key(session)  # may create the key: a short write, committed here
-        if id_or_handle.startswith(("http://", "https://")):
+        if is_url and not refresh:
             row = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == id_or_handle))
-            if row is not None and now() - row.fetched_at < ACTOR_MAX_AGE:
-                return row.ap_id
-    actor_id = id_or_handle if id_or_handle.startswith(("http://", "https://")) else _webfinger_href(id_or_handle, key)
+            if row is not None and is_fresh(row):
+                return dict(row.document)
+    actor_id = id_or_handle if is_url else _webfinger_href(id_or_handle, key)
     document = get_json(actor_id, key)
     with write_scope() as session:
-        return store_actor(session, document, actor_id).ap_id
+        return dict(store_actor(session, document, actor_id).document)
+
+
+def prefetch(id_or_handle: str, refresh: bool = False) -> str:
+    """The actor id named by an id URL or `@user@host`, its document fetched and cached first (`fetch_actor`)."""
+    return str(fetch_actor(id_or_handle, refresh)["id"])

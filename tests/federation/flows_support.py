@@ -14,6 +14,7 @@ from courses.folder import import_course
 from courses.models import Course, Run
 from courses.runs import create_run
 from federation.entry.handlers import Inbound, dispatch
+from federation.entry.prefetch import gather, handed_in
 from federation.models import Delivery, RemoteActor
 from federation.transport.fetch import store_actor
 from tests.conftest import FIXTURES
@@ -43,11 +44,15 @@ def course_and_run(session: Session) -> tuple[Course, Run]:
 
 
 def receive(session: Session, activity: dict[str, Any], recipient: str | None = None) -> str:
-    """Run the inbox handlers on `activity` as the worker would after verifying its signature."""
+    """Run the inbox handlers on `activity` as the worker would after verifying its signature.
+
+    Like the worker, first fetch what the handlers need (committing `session` when something must
+    be fetched: no transaction stays open across the network), then hand it in.
+    """
     inbound = Inbound(
         session=session, activity=activity, actor=activity["actor"], recipient=recipient, activity_id=activity["id"]
     )
-    return dispatch(inbound)
+    return dispatch(handed_in(inbound, gather(inbound)))
 
 
 def deliveries(session: Session, kind: str | None = None) -> list[tuple[Delivery, dict[str, Any]]]:

@@ -13,6 +13,7 @@ from courses.models import Enrollment, Post, Run, StudyGroup
 from courses.signup import admin_enroll, confirm
 from federation.flows import cohorts, reports
 from federation.models import Report
+from federation.transport import fetch
 from server.floor import urls
 from server.floor.errors import Invalid, PermissionDenied
 from server.floor.events import DomainEvent, publish
@@ -172,15 +173,19 @@ def test_the_signup_form_joins_by_fediverse_handle(session: Session, remote: Any
     remote.actor(zoe, name="Zoe")
     webfinger = "http://social.example/.well-known/webfinger?resource=acct:zoe@social.example"
     remote.documents[webfinger] = {"links": [{"rel": "self", "type": "application/activity+json", "href": zoe}]}
-    enrollment = cohorts.join_by_handle(session, run, "@zoe@social.example")
+    session.commit()  # the look-up runs with no transaction open, as the signup page does it
+    assert fetch.prefetch("@zoe@social.example") == zoe
+    enrollment = cohorts.join_by_handle(session, run, zoe)
     # Anyone can type Zoe's handle: she is in only once she opens the link posted to her directly.
     assert enrollment.actor == zoe and enrollment.name == "Zoe" and enrollment.status == "pending"
     assert enrollment.group_id is None
     sent = [body for _, body in deliveries(session, "Create") if body["object"]["to"] == [zoe]]
     assert len(sent) == 1 and urls.signup_confirm(enrollment.token) in sent[0]["object"]["content"]
-    assert cohorts.join_by_handle(session, run, "@zoe@social.example").id == enrollment.id  # idempotent
+    assert cohorts.join_by_handle(session, run, zoe).id == enrollment.id  # idempotent
     assert confirm(session, enrollment.token).already is False
     assert enrollment.status == "confirmed" and enrollment.group_id == group.id
-    assert cohorts.join_by_handle(session, run, "@zoe@social.example").status == "confirmed"
+    assert cohorts.join_by_handle(session, run, zoe).status == "confirmed"
     with pytest.raises(Invalid, match="not a fediverse handle"):
-        cohorts.join_by_handle(session, run, "zoe at social")
+        fetch.prefetch("zoe at social")
+    with pytest.raises(fetch.NotCached):  # never fetched: no network inside the transaction
+        cohorts.join_by_handle(session, run, "https://social.example/users/nobody")

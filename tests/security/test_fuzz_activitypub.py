@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from courses.course_file import parse_course
 from courses.models import Course, Run, StudyGroup
 from federation.entry.handlers import Inbound, dispatch
+from federation.entry.prefetch import gather, handed_in
 from federation.models import InboxActivity
 from federation.protocol.sanitize import sanitize_html, sanitize_text
 from federation.protocol.vocabulary import CourseIds, course_fields, snapshot_from_course, version_of
@@ -223,8 +224,9 @@ def _world(session: Session, remote: Remote) -> None:
 def _handled(session: Session, activity: dict[str, Any], recipient: str | None) -> None:
     inbound = Inbound(session=session, activity=activity, actor=ACTOR, recipient=recipient, activity_id="fuzz")
     try:
+        fetched = gather(inbound)  # what the handlers need, fetched before their transaction, as the worker does
         with session.begin_nested():
-            outcome = dispatch(inbound)
+            outcome = dispatch(handed_in(inbound, fetched))
     except MechMoocError as error:  # a clear error: the worker records it as the outcome
         assert str(error)
         return

@@ -18,7 +18,7 @@ from courses.runs import find_course
 from courses.versions import snapshot_of
 from server.floor import urls
 from server.floor.db import session_scope
-from server.floor.errors import MechMoocError
+from server.floor.errors import Invalid, MechMoocError
 from web.auth import current_account, may_change, require_role
 from web.flash import flash
 from web.templating import render
@@ -179,45 +179,79 @@ def upstream_changed(session: Session, course: Course) -> bool:
     return course_forks.has_upstream_change(course)
 
 
-def _upstream_diff(session: Session, course: Course) -> str:
-    """The diff to the origin's current version: read here for a local origin, fetched otherwise."""
+def _remote_origin(request: Request) -> dict[str, Any] | None:
+    """The current document of the fork's origin on another instance (None for a local origin).
+
+    Fetched with no transaction open: the page's write transaction would otherwise hold SQLite's
+    write lock while the other server takes its time. The fork is read (and checked) first.
+    """
+    with session_scope() as session:
+        course = _editable_fork(session, request)
+        origin = None if local_origin(session, course) is not None else course.origin
+    if origin is None:
+        return None
+    from federation.flows.forks import fetch_course
+
+    return fetch_course(origin)
+
+
+def _upstream_diff(session: Session, course: Course, remote: dict[str, Any] | None) -> str:
+    """The diff to the origin's current version: read here for a local origin, `remote` (fetched) otherwise."""
     origin = local_origin(session, course)
     if origin is not None:
         return course_forks.upstream_diff(course, published(origin) or {})
     from federation.flows.forks import upstream_diff
 
-    return upstream_diff(session, course)
+    return upstream_diff(session, course, remote or {})
 
 
-def _pull(session: Session, course: Course) -> None:
+def _pull(session: Session, course: Course, remote: dict[str, Any] | None) -> None:
     origin = local_origin(session, course)
-    if origin is not None and origin.current_version is not None:
+    if origin is not None:
+        if origin.current_version is None:
+            raise Invalid(f"the origin of {course.slug} has no published version to take")
         course_forks.pull_upstream(session, course, published(origin) or {}, origin.current_version)
         return
     from federation.flows.forks import pull_upstream
 
-    pull_upstream(session, course)
+    pull_upstream(session, course, remote or {})
 
 
 @require_role("organizer")
 def upstream_page(request: Request) -> Response:
     """GET /courses/{slug}/upstream: what the origin changed since this fork last pulled."""
+    try:
+        remote = _remote_origin(request)
+    except MechMoocError as error:
+        return _upstream_failed(request, error)
     with session_scope() as session:
         course = _editable_fork(session, request)
         try:
-            diff = _upstream_diff(session, course)
+            diff = _upstream_diff(session, course, remote)
         except MechMoocError as error:
+            session.rollback()
             return render(request, "courses/upstream.html", {"course": course, "lines": [], "error": str(error)}, 502)
         context = {"course": course, "lines": diff_lines(diff), "error": ""}
         return render(request, "courses/upstream.html", context)
 
 
+def _upstream_failed(request: Request, error: MechMoocError) -> Response:
+    """The upstream page saying why the origin could not be read (502: the other server failed us)."""
+    with session_scope() as session:
+        course = _editable_fork(session, request)
+        return render(request, "courses/upstream.html", {"course": course, "lines": [], "error": str(error)}, 502)
+
+
 @require_role("organizer")
 def upstream_pull(request: Request) -> Response:
     """POST /courses/{slug}/upstream: take the origin's version into the draft (then publish to use it)."""
+    try:
+        remote = _remote_origin(request)
+    except MechMoocError as error:
+        return _upstream_failed(request, error)
     with session_scope() as session:
         course = _editable_fork(session, request)
-        _pull(session, course)
+        _pull(session, course, remote)
         slug = course.slug
     flash(request, "The upstream changes are in your draft. Review the units, then publish a version.", "success")
     return RedirectResponse(f"/organize/courses/{slug}", status_code=303)

@@ -39,13 +39,15 @@ def _target(request: Request) -> str:
 def follow(request: Request) -> Response:
     """POST /organize/remote/follow: follow a remote course as the organizer's own actor."""
     from federation.flows.follows import follow as follow_service
+    from federation.flows.follows import look_up
 
     target = _target(request)
     if not target:
         return _page(request, target, "Course: give its address (https://…/courses/slug) or @slug@host.", 400)
     try:
+        actor_id = look_up(target)  # the network first, with no transaction open
         with session_scope() as session:
-            row = follow_service(session, urls.person(me(request).handle), target)
+            row = follow_service(session, urls.person(me(request).handle), actor_id)
             followed, state = row.target, row.state
     except MechMoocError as error:
         return _page(request, target, sentence(str(error)), 400)
@@ -56,6 +58,7 @@ def follow(request: Request) -> Response:
 @require_role("organizer")
 def fork(request: Request) -> Response:
     """POST /organize/remote/fork: copy a remote course here with its provenance; it is yours to run."""
+    from federation.flows.forks import fetch_course
     from federation.flows.forks import fork as fork_service
 
     target = _target(request)
@@ -63,8 +66,9 @@ def fork(request: Request) -> Response:
     if not target:
         return _page(request, target, "Course: give its address (https://…/courses/slug) or @slug@host.", 400)
     try:
+        document = fetch_course(target)  # the network first, with no transaction open
         with session_scope() as session:
-            course = fork_service(session, target, slug=slug, owner_id=me(request).id)
+            course = fork_service(session, document, slug=slug, owner_id=me(request).id)
             new_slug = course.slug
     except MechMoocError as error:
         return _page(request, target, sentence(str(error)), 400)

@@ -6,13 +6,21 @@ from typing import Any
 
 from sqlalchemy import select
 
-from federation.entry.handlers import Inbound, activity_type, handles, object_id
+from federation.entry.handlers import Inbound, Needs, activity_type, handles, needs, object_id
 from federation.flows import follows
 from federation.flows.actors import local_actor
 from federation.models import Follower, Following
 from federation.transport import delivery
+from federation.transport.keys import is_local
 from federation.transport.moderation import blocks
 from server.floor import urls
+
+
+@needs("Follow", "Join")
+def follower_needs(inbound: Inbound) -> Needs:
+    """A follower (or joiner) of a local actor in the actor cache: its inbox gets our answer."""
+    target = inbound.object_id
+    return Needs(actors=frozenset({inbound.actor})) if target and is_local(target) else Needs()
 
 
 @handles("Follow")

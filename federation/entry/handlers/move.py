@@ -4,24 +4,37 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from federation.entry.handlers import Inbound, handles, object_id
+from federation.entry.handlers import Inbound, Needs, handles, needs, object_id
 from federation.flows import follows
 from federation.models import Following, RemoteActor
-from federation.transport.fetch import FetchError, remote_actor
+from federation.transport.fetch import cached_actor
 from server.floor.events import publish
+
+
+def _target(inbound: Inbound) -> str | None:
+    """The account moved to, when the activity is a Move of its own actor."""
+    origin, target = inbound.object_id, object_id(inbound.activity.get("target"))
+    return target if origin == inbound.actor and target else None
+
+
+@needs("Move")
+def move_needs(inbound: Inbound) -> Needs:
+    """The target's document as it is now (its alsoKnownAs must name the moving actor)."""
+    target = _target(inbound)
+    return Needs(refreshed=frozenset({target})) if target else Needs()
 
 
 @handles("Move")
 def move(inbound: Inbound) -> str | None:
     """Follow `target` in place of the moving actor, once `target` confirms it (alsoKnownAs)."""
-    origin, target = inbound.object_id, object_id(inbound.activity.get("target"))
-    if origin != inbound.actor or not target:
+    target = _target(inbound)
+    if target is None:
         return None
-    session = inbound.session
-    try:
-        new = remote_actor(session, target, refresh=True)
-    except FetchError as error:
-        raise RuntimeError(f"cannot fetch move target {target}: {error}") from error  # retried later
+    origin, session = inbound.actor, inbound.session
+    document = inbound.fetched_document(target)
+    if isinstance(document, str):
+        raise RuntimeError(f"cannot fetch move target {target}: {document}")  # retried later
+    new = cached_actor(session, str(document["id"]))  # stored by the worker under the id it gives itself
     aliases = new.document.get("alsoKnownAs") or []
     if origin not in (aliases if isinstance(aliases, list) else [aliases]):
         return f"move to {target} ignored: it does not list {origin} in alsoKnownAs"

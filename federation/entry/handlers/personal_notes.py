@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from federation.entry.handlers import Inbound, activity_type, handles, object_id
+from federation.entry.handlers import Inbound, Needs, activity_type, handles, needs, object_id
 from federation.flows.cohorts import addressed, group_for
 from federation.flows.posting import local_people, receive_personal
-from federation.transport import fetch
-from federation.transport.keys import instance_signing_key
+from federation.transport.fetch import same_origin
 
 
 @handles("Create")
@@ -24,13 +23,8 @@ def note_to_person(inbound: Inbound) -> str | None:
     return f"post {post.id} for {', '.join(people)}" if post else "already stored"
 
 
-@handles("Announce")
-def boost_to_person(inbound: Inbound) -> str | None:
-    """A group's Announce of a member's post, addressed to a local person: keep the post for them.
-
-    The embedded copy is not trusted (the group signed the Announce, not the author): the Note is
-    fetched from its own server, and kept only when its author is on that server too.
-    """
+def _boosted(inbound: Inbound) -> str | None:
+    """The id of the post a group's Announce boosts to a local person; None when it is not that."""
     inner = inbound.object
     note_ref = (
         object_id(inner.get("object"))
@@ -39,12 +33,32 @@ def boost_to_person(inbound: Inbound) -> str | None:
     )
     if not note_ref or not local_people(inbound.session, addressed(inbound.activity, inbound.recipient)):
         return None
-    try:
-        note = fetch.get_json(note_ref, instance_signing_key(inbound.session))
-    except fetch.FetchError as error:
-        return f"boosted post not kept: {error}"
+    return note_ref
+
+
+@needs("Announce")
+def boost_needs(inbound: Inbound) -> Needs:
+    """The boosted post as its own server serves it."""
+    note_ref = _boosted(inbound)
+    return Needs(documents=frozenset({note_ref})) if note_ref else Needs()
+
+
+@handles("Announce")
+def boost_to_person(inbound: Inbound) -> str | None:
+    """A group's Announce of a member's post, addressed to a local person: keep the post for them.
+
+    The embedded copy is not trusted (the group signed the Announce, not the author): the Note is
+    fetched from its own server (before the transaction, `boost_needs`), and kept only when its
+    author is on that server too.
+    """
+    note_ref = _boosted(inbound)
+    if note_ref is None:
+        return None
+    note = inbound.fetched_document(note_ref)
+    if isinstance(note, str):
+        return f"boosted post not kept: {note}"
     author = object_id(note.get("attributedTo"))
-    if activity_type(note) not in {"Note", "Article", "Page"} or not author or not fetch.same_origin(author, note_ref):
+    if activity_type(note) not in {"Note", "Article", "Page"} or not author or not same_origin(author, note_ref):
         return "boosted post not kept: not a Note by an author of its own server"
     post = receive_personal(inbound.session, {"object": {**note, "id": note_ref}}, author)
     return f"boosted post {post.id} kept" if post else "boosted post already kept"

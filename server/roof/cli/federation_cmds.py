@@ -14,6 +14,18 @@ def _local_course(session, slug: str):  # type: ignore[no-untyped-def]
     return find_course(session, slug)
 
 
+def _origin_of(slug: str) -> str:
+    """The origin of the fork SLUG, read in a transaction of its own (closed before any fetch)."""
+    from server.floor.db import session_scope
+    from server.floor.errors import NotFound
+
+    with session_scope() as session:
+        origin = _local_course(session, slug).origin
+    if not origin:
+        raise NotFound(f"course {slug} is not a fork; it has no upstream")
+    return str(origin)
+
+
 @course_group.command("follow")
 @click.argument("id_or_handle")
 @click.option(
@@ -34,7 +46,9 @@ def follow_command(id_or_handle: str, as_handle: str | None) -> None:
             if local is None:
                 raise NotFound(f"--as {as_handle!r}: no person, course or run has that handle here")
             follower = local.id
-        row = follows.follow(session, follower, id_or_handle)
+    actor_id = follows.look_up(id_or_handle)  # the network with no transaction open
+    with session_scope() as session:
+        row = follows.follow(session, follower, actor_id)
         click.echo(f"{row.state}: {follower} follows {row.target}")
         target = row.target
     click.echo(target)
@@ -50,8 +64,9 @@ def fork_command(id_or_handle: str, slug: str | None) -> None:
     from server.floor import urls
     from server.floor.db import session_scope
 
+    document = forks.fetch_course(id_or_handle)  # the network with no transaction open
     with session_scope() as session:
-        course = forks.fork(session, id_or_handle, slug=slug)
+        course = forks.fork(session, document, slug=slug)
         click.echo(f"forked {course.origin} as {course.slug} ({len(course.units)} units)")
         click.echo("lineage: " + " <- ".join([*reversed(course.lineage), urls.course(course.slug)]))
         new_id = urls.course(course.slug)
@@ -66,8 +81,9 @@ def upstream_command(slug: str) -> None:
     from federation.flows import forks
     from server.floor.db import session_scope
 
+    document = forks.fetch_course(_origin_of(slug))  # the network with no transaction open
     with session_scope() as session:
-        diff = forks.upstream_diff(session, _local_course(session, slug))
+        diff = forks.upstream_diff(session, _local_course(session, slug), document)
     click.echo(diff or "in step with upstream", nl=not diff)
 
 
@@ -79,8 +95,9 @@ def pull_upstream_command(slug: str) -> None:
     from federation.flows import forks
     from server.floor.db import session_scope
 
+    document = forks.fetch_course(_origin_of(slug))  # the network with no transaction open
     with session_scope() as session:
-        course = forks.pull_upstream(session, _local_course(session, slug))
+        course = forks.pull_upstream(session, _local_course(session, slug), document)
         click.echo(f"{course.slug}: draft now at upstream version {course.origin_version}")
 
 
@@ -190,11 +207,12 @@ def post_command(handle: str, text: str, to: tuple[str, ...], in_reply_to: str |
     """Post TEXT as local person HANDLE to the given actors (e.g. a study group); prints the post's id."""
     instance()
     from federation.flows.posting import post_as
-    from federation.transport.fetch import resolve
+    from federation.transport.fetch import prefetch
     from server.floor.db import session_scope
 
+    # Handles are looked up (WebFinger, the actor) before the transaction that stores the post.
+    targets = [t if t.startswith(("http://", "https://")) else prefetch(t) for t in to]
     with session_scope() as session:
-        targets = [t if t.startswith(("http://", "https://")) else resolve(session, t).ap_id for t in to]
         post = post_as(session, handle, targets, text, in_reply_to)
         ap_id = post.ap_id
     click.echo(ap_id)
