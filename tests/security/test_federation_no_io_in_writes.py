@@ -29,6 +29,7 @@ from courses.versions import publish
 from federation.entry import inbox
 from federation.models import ActorKey, Follower, Following, InboxActivity, RemoteActor
 from federation.transport import fetch
+from federation.transport.delivery import deliver_due
 from federation.transport.keys import instance_signing_key
 from server.floor import urls
 from server.floor.accounts import create_account
@@ -264,6 +265,9 @@ def test_the_inbox_worker_refreshes_a_stale_follower_and_joiner_before_its_trans
         assert db.scalar(select(Enrollment.actor)) == lea
         assert db.scalar(select(Follower.follower).where(Follower.actor == urls.person("bea"))) == max_
         assert all(now() - row.fetched_at < timedelta(minutes=5) for row in db.scalars(select(RemoteActor)))
+    watch.requests.clear()
+    assert deliver_due() >= 2  # the Accepts go out (through the same guard), after their rows were committed
+    assert watch.requests and all(url.endswith("/inbox") for url in watch.requests), watch.requests
 
 
 def test_an_actor_that_cannot_be_fetched_is_retried_later_not_fetched_inside(
