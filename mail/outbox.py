@@ -126,18 +126,3 @@ def queue_system_mail(session: Session, to: str, subject: str, text: str, html: 
     )
     assert row is not None  # the key holds a fresh random token
     return row
-
-
-def resend(session: Session, mail_id: int) -> OutgoingMail:
-    """Queue an uncertain or failed mail again (a person decided); the same bytes, the same Message-ID."""
-    from mail.models import UNCERTAIN
-    from server.floor.errors import NotFound
-    from server.floor.queue import FAILED
-
-    row = session.get(OutgoingMail, mail_id)
-    if row is None:
-        raise NotFound(f"no outgoing mail {mail_id}")
-    if row.state not in (UNCERTAIN, FAILED):
-        raise Invalid(f"mail {mail_id} is {row.state}: only uncertain or failed mails are sent again")
-    row.state, row.sending_at, row.locked_until, row.next_attempt_at = QUEUED, None, None, now()
-    return row

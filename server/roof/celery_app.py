@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 
 from server.floor.jobs import Job, registered, set_waker
 from server.floor.settings import Settings
@@ -104,6 +104,15 @@ def _fresh_connections(**_: Any) -> None:
     from server.floor.db import get_engine
 
     get_engine().dispose(close=False)
+
+
+@worker_ready.connect
+def _beat_while_alive(**_: Any) -> None:
+    # From a thread of the worker's main process: beats go on while every slot runs a long job, and stop
+    # the moment the worker dies (/healthz then says so within STALE_AFTER).
+    from server.floor.heartbeat import start_beating
+
+    start_beating()
 
 
 def worker_argv(settings: Settings, concurrency: int | None, queue_names: list[str]) -> list[str]:

@@ -1,4 +1,5 @@
-"""What `/healthz` checks: the database, the broker and the age of the last worker heartbeat."""
+"""What `/healthz` checks: the database, the broker and the age of the last worker heartbeat; it also
+counts the mails that wait for a person (uncertain, failed), which make no instance unhealthy."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from server.floor.clock import now
 from server.floor.db import session_scope
-from server.floor.heartbeat import STALE_AFTER, last_beat
+from server.floor.heartbeat import JOBS_STALE_AFTER, STALE_AFTER, last_beat
 from server.floor.settings import Settings
 
 
@@ -22,15 +24,17 @@ class Check:
     age_seconds: float | None = None
 
 
-def check_database() -> tuple[Check, float | None]:
-    """Run a query; return the check and the last heartbeat's age in seconds (None: never)."""
+def check_database() -> tuple[Check, float | None, float | None]:
+    """Run a query; return the check, the last heartbeat's age and the last periodic job beat's age in
+    seconds (None: never)."""
     try:
         with session_scope() as session:
             session.execute(text("SELECT 1"))
-            beat = last_beat(session)
+            beats = last_beat(session), last_beat(session, jobs=True)
     except Exception as error:  # noqa: BLE001 - any failure is the answer here
-        return Check(False, f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"), None
-    return Check(True, "reachable"), None if beat is None else (now() - beat).total_seconds()
+        return Check(False, f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"), None, None
+    worker, jobs = (None if beat is None else (now() - beat).total_seconds() for beat in beats)
+    return Check(True, "reachable"), worker, jobs
 
 
 def check_broker(settings: Settings) -> Check:
@@ -72,9 +76,37 @@ def check_worker(age: float | None, uptime: float) -> Check:
     return Check(age <= limit, "beating" if age <= limit else f"last heartbeat {age:.0f} s ago", round(age, 1))
 
 
+def check_jobs(age: float | None, uptime: float) -> Check:
+    """Periodic jobs (the mail sender among them) run when the scheduler sends them and a worker runs them."""
+    limit = JOBS_STALE_AFTER.total_seconds()
+    if age is None:
+        starting = uptime < limit
+        return Check(starting, "starting: no periodic job yet" if starting else "no periodic job ever ran")
+    if age <= limit:
+        return Check(True, "running", round(age, 1))
+    return Check(False, f"no periodic job for {age:.0f} s: is the scheduler running?", round(age, 1))
+
+
+def mail_counts() -> dict[str, int] | None:
+    """How many mails are uncertain and how many failed; None when the database cannot say."""
+    from mail.attention import counts
+
+    try:
+        with session_scope() as session:
+            return counts(session)
+    except SQLAlchemyError:
+        return None
+
+
 def health(settings: Settings, uptime: float) -> tuple[bool, dict[str, Any]]:
     """Whether the instance is healthy (`uptime`: seconds since the web app started), and the report."""
-    database, age = check_database()
-    checks = {"database": database, "broker": check_broker(settings), "worker": check_worker(age, uptime)}
+    database, age, jobs_age = check_database()
+    checks = {
+        "database": database,
+        "broker": check_broker(settings),
+        "worker": check_worker(age, uptime),
+        "jobs": check_jobs(jobs_age, uptime),
+    }
     healthy = all(check.ok for check in checks.values())
-    return healthy, {"status": "ok" if healthy else "unhealthy", **{k: asdict(v) for k, v in checks.items()}}
+    report = {"status": "ok" if healthy else "unhealthy", **{k: asdict(v) for k, v in checks.items()}}
+    return healthy, {**report, "mail": mail_counts() if database.ok else None}

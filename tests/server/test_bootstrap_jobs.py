@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from server.floor.heartbeat import WorkerHeartbeat, last_beat, record_beat
@@ -77,3 +78,49 @@ def test_a_worker_that_never_beat_is_only_excused_in_the_first_minute():
     assert check_worker(None, uptime=5).ok
     assert not check_worker(None, uptime=300).ok
     assert check_worker(12.0, uptime=300).ok and not check_worker(61.0, uptime=300).ok
+
+
+def test_a_worker_silent_for_twenty_seconds_is_presumed_dead():
+    from server.floor.heartbeat import HEARTBEAT_EVERY, STALE_AFTER
+    from server.roof.health import check_worker
+
+    # /healthz said "beating" up to a minute after every worker had died.
+    assert STALE_AFTER <= timedelta(seconds=20) and HEARTBEAT_EVERY <= 5
+    assert check_worker(15.0, uptime=300).ok and not check_worker(25.0, uptime=300).ok
+
+
+def test_a_worker_beats_from_a_thread_of_its_own(session):
+    import time
+
+    from server.floor.heartbeat import start_beating, worker_name
+
+    stop = start_beating(every=0.1)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            beats = session.scalar(select(WorkerHeartbeat.beats).where(WorkerHeartbeat.worker == worker_name()))
+            session.commit()
+            if beats is not None and beats >= 3:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the heartbeat thread did not beat three times")
+    finally:
+        stop.set()
+
+
+def test_a_live_worker_whose_periodic_jobs_stopped_is_unhealthy(session, settings):
+    from server.floor.heartbeat import JOBS, heartbeat, worker_name
+    from server.roof.app import create_app
+
+    heartbeat()  # the periodic job writes its own row
+    assert session.scalar(select(WorkerHeartbeat.worker).where(WorkerHeartbeat.worker.endswith(JOBS))) == (
+        worker_name() + JOBS
+    )
+    client = TestClient(create_app(settings))
+    record_beat(session, "worker-1:42", datetime.now(UTC))  # the worker's own thread beats ...
+    record_beat(session, worker_name() + JOBS, datetime.now(UTC) - timedelta(minutes=5))  # ... no job ran since
+    session.commit()
+    report = client.get("/healthz")
+    assert report.status_code == 503 and report.json()["worker"]["ok"]
+    assert not report.json()["jobs"]["ok"] and "scheduler" in report.json()["jobs"]["detail"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -120,3 +121,42 @@ def test_admin_outbox_lists_uncertain_mail_and_sends_it_again(site: TestClient, 
         assert session.get(OutgoingMail, mail_id).state == "queued"  # type: ignore[union-attr]
     log_in(site, people["organizer"])
     assert site.get("/admin/mail").status_code == 403
+
+
+def test_admin_outbox_pages_past_a_hundred_and_acts_on_every_uncertain_mail(
+    site: TestClient, people: dict[str, str]
+) -> None:
+    from sqlalchemy import update
+
+    from mail.outbox import queue_system_mail
+
+    with session_scope() as session:
+        for n in range(130):
+            queue_system_mail(session, f"person{n}@example.org", f"Notice {n}", "Hello")
+        session.flush()
+        session.execute(update(OutgoingMail).values(state="uncertain", last_error="worker stopped"))
+        session.execute(
+            update(OutgoingMail).where(OutgoingMail.to_addr == "person0@example.org").values(state="failed")
+        )
+    log_in(site, people["admin"])
+    index = site.get("/admin")
+    assert "<strong>129</strong> uncertain, <strong>1</strong> failed" in index.text  # the dashboard counts
+    first = site.get("/admin/mail")
+    rows = re.findall(r"/admin/mail/\d+/mark-sent", first.text)
+    assert len(rows) == 100 and "person129@example.org" in first.text
+    older = re.search(r'href="/admin/mail\?before=(\d+)" rel="next"', first.text)
+    assert older is not None
+    second = site.get(f"/admin/mail?before={older.group(1)}")
+    assert "person29@example.org" in second.text and "person30@example.org" not in second.text
+    assert "person0@example.org" in second.text and 'rel="next"' not in second.text  # the 130th, failed
+    failed_only = site.get("/admin/mail?state=failed")
+    assert "person0@example.org" in failed_only.text and "person1@example.org" not in failed_only.text
+    assert site.get("/admin/mail?before=yesterday").status_code == 400
+    assert site.get("/admin/mail?state=lost").status_code == 400
+    token = csrf_of(site, "/admin/mail")
+    marked = site.post("/admin/mail/uncertain/mark-sent", data={"csrf_token": token}, follow_redirects=True)
+    assert "129 uncertain mails are recorded as sent." in marked.text
+    with session_scope() as session:
+        states = dict(session.execute(select(OutgoingMail.state, func.count()).group_by(OutgoingMail.state)).all())
+    assert states == {"done": 129, "failed": 1}
+    assert "<strong>0</strong> uncertain" in site.get("/admin").text

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from mail import attention
 from server.floor.db import session_scope, write_scope
 from server.floor.instance import instance_info, set_instance_info
 from web.auth import require_role
@@ -43,8 +44,10 @@ SECTIONS: tuple[AdminSection, ...] = (
 
 @require_role("admin")
 def admin_index(request: Request) -> Response:
-    """What the admin can look after."""
-    return render(request, "admin/index.html", {"sections": SECTIONS})
+    """What the admin can look after, and how many mails wait for a person (uncertain, failed)."""
+    with session_scope() as db:
+        mail_waiting = attention.counts(db)
+    return render(request, "admin/index.html", {"sections": SECTIONS, "mail_waiting": mail_waiting})
 
 
 def check_instance_form(values: dict[str, str]) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The admin's mail pages: the outbox (uncertain and failed mails, resend), the local outbox, suppressions."""
+"""The admin's mail pages: the outbox (uncertain and failed mails, a page of 100 at a time; send again or
+mark sent, one or every uncertain one), the local outbox, suppressions."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mail.models import UNCERTAIN, OutgoingMail, Suppression
-from mail.outbox import resend
+from mail import attention
+from mail.models import OutgoingMail, Suppression
 from mail.suppressions import lift
 from mail.transport import local_outbox
 from server.floor.config import get_settings
 from server.floor.db import session_scope, write_scope
-from server.floor.errors import NotFound
-from server.floor.queue import FAILED
+from server.floor.errors import Invalid, NotFound
 from web.auth import require_role
 from web.csrf import posted_form
 from web.flash import flash
@@ -26,17 +26,23 @@ from web.templating import render
 SHOWN = 100
 
 
+def _page_of(request: Request) -> tuple[tuple[str, ...], int | None]:
+    """The states (?state=uncertain|failed, both by default) and the cursor (?before=ID) asked for."""
+    state = request.query_params.get("state", "")
+    before = request.query_params.get("before", "")
+    if before and not before.isdigit():
+        raise Invalid(f"before must be a mail id (a whole number), not {before[:40]!r}")
+    return ((state,) if state else attention.STATES), int(before) if before else None
+
+
 @require_role("admin")
 def outbox(request: Request) -> Response:
-    """GET /admin/mail: counts by state, mails that need a person, the local outbox, suppressions."""
+    """GET /admin/mail: counts by state, mails that need a person (100 a page, older ones by
+    ?before=ID), the local outbox, suppressions."""
+    states, before = _page_of(request)
     with session_scope() as session:
         counts = dict(session.execute(select(OutgoingMail.state, func.count()).group_by(OutgoingMail.state)).all())
-        attention = session.scalars(
-            select(OutgoingMail)
-            .where(OutgoingMail.state.in_((UNCERTAIN, FAILED)))
-            .order_by(OutgoingMail.id.desc())
-            .limit(SHOWN)
-        ).all()
+        rows = attention.listing(session, states, before, SHOWN + 1)
         suppressions = session.scalars(
             select(Suppression).where(Suppression.active).order_by(Suppression.updated_at.desc()).limit(SHOWN)
         ).all()
@@ -52,7 +58,10 @@ def outbox(request: Request) -> Response:
         ]
         context = {
             "counts": counts,
-            "attention": attention,
+            "attention": rows[:SHOWN],
+            "state": states[0] if len(states) == 1 else "",
+            "before": before,
+            "older": rows[SHOWN - 1].id if len(rows) > SHOWN else None,
             "suppressions": suppressions,
             "local": local,
             "smtp": bool(settings.smtp_url),
@@ -80,10 +89,36 @@ def local_message(request: Request) -> Response:
 
 @require_role("admin")
 def resend_mail(request: Request) -> Response:
-    """POST /admin/mail/{id}/resend: queue an uncertain or failed mail again."""
+    """POST /admin/mail/{id}/resend: queue an uncertain or failed mail again (the same Message-ID)."""
+    mail_id = int(request.path_params["id"])
     with write_scope() as session:
-        row = resend(session, int(request.path_params["id"]))
-        flash(request, f"The mail to {row.to_addr} is queued again.", "success")
+        attention.resend(session, [mail_id])
+        row = session.get(OutgoingMail, mail_id)
+        flash(request, f"The mail to {row.to_addr if row else mail_id} is queued again.", "success")
+    return RedirectResponse("/admin/mail", status_code=303)
+
+
+@require_role("admin")
+def mark_mail_sent(request: Request) -> Response:
+    """POST /admin/mail/{id}/mark-sent: record an uncertain mail as sent (the admin knows it arrived)."""
+    mail_id = int(request.path_params["id"])
+    with write_scope() as session:
+        attention.mark_sent(session, [mail_id])
+    flash(request, f"Mail {mail_id} is recorded as sent.", "success")
+    return RedirectResponse("/admin/mail", status_code=303)
+
+
+@require_role("admin")
+def every_uncertain(request: Request) -> Response:
+    """POST /admin/mail/uncertain/resend or /mark-sent: send every uncertain mail again, or mark every one sent."""
+    with write_scope() as session:
+        if request.url.path.endswith("/resend"):
+            count = attention.resend(session, all_uncertain=True)
+            message = f"{count} uncertain mails are queued again."
+        else:
+            count = attention.mark_sent(session, all_uncertain=True)
+            message = f"{count} uncertain mails are recorded as sent."
+    flash(request, message, "success")
     return RedirectResponse("/admin/mail", status_code=303)
 
 
@@ -104,5 +139,8 @@ def routes() -> list[BaseRoute]:
         Route("/admin/mail", outbox, methods=["GET"]),
         Route("/admin/mail/local/{key}", local_message, methods=["GET"]),
         Route("/admin/mail/{id:int}/resend", resend_mail, methods=["POST"]),
+        Route("/admin/mail/{id:int}/mark-sent", mark_mail_sent, methods=["POST"]),
+        Route("/admin/mail/uncertain/resend", every_uncertain, methods=["POST"]),
+        Route("/admin/mail/uncertain/mark-sent", every_uncertain, methods=["POST"]),
         Route("/admin/mail/suppressions/lift", lift_suppression, methods=["POST"]),
     ]

@@ -1,9 +1,11 @@
-"""`mechmooc mail ...` and `mechmooc stats`: send what is due, see what happened to a run's mails."""
+"""`mechmooc mail ...` and `mechmooc stats`: send what is due, see what happened to a run's mails, and
+look after what a fault left behind (uncertain and failed mails)."""
 
 from __future__ import annotations
 
 from contextlib import nullcontext
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -21,7 +23,7 @@ def _instant(value: str) -> datetime:
 
 @click.group(name="mail")
 def mail_group() -> None:
-    """Course mails: send what is due."""
+    """Course mails: send what is due; uncertain and failed mails."""
 
 
 @mail_group.command(name="send-due")
@@ -44,9 +46,85 @@ def send_due(at: str | None, as_json: bool) -> None:
         "failed": report.sending.failed,
         "cancelled": report.sending.cancelled,
         "uncertain": report.sending.uncertain,
+        "resent": report.sending.resent,
         "errors": report.sending.errors[:20],
     }
     emit(data, as_json, lambda d: "\n".join([*(f"error: {e}" for e in d["errors"]), str(d["sent"])]))
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "none"
+    width = max(len(row["to"]) for row in rows)
+    lines = [f"{'id':>8}  {'state':<9}  {'queued':<16}  {'to':<{width}}  message-id / why"]
+    for row in rows:
+        queued = row["created_at"][:16].replace("T", " ")
+        lines.append(f"{row['id']:>8}  {row['state']:<9}  {queued:<16}  {row['to']:<{width}}  {row['message_id']}")
+        if row["error"]:
+            lines.append(f"{'':>8}  {row['error'].splitlines()[0][:200]}")
+    return "\n".join(lines)
+
+
+def _list(state: str, as_json: bool) -> None:
+    instance()
+    from mail.attention import listing
+    from server.floor.db import session_scope
+
+    rows: list[dict[str, Any]] = []
+    with session_scope() as session:
+        before = None
+        while page := listing(session, (state,), before, 1000):  # every one, newest first, a page at a time
+            rows += [view.as_json() for view in page]
+            before = page[-1].id
+    emit(rows, as_json, _table)
+
+
+@mail_group.command(name="uncertain")
+@json_option
+def uncertain(as_json: bool) -> None:
+    """Mails a worker handed to SMTP but died before recording (they may have arrived), with Message-IDs."""
+    _list("uncertain", as_json)
+
+
+@mail_group.command(name="failed")
+@json_option
+def failed(as_json: bool) -> None:
+    """Mails that failed for good (refused, or never accepted within the retry window), with Message-IDs."""
+    _list("failed", as_json)
+
+
+ids_argument = click.argument("ids", nargs=-1, type=int, metavar="ID...")
+all_uncertain_option = click.option("--all-uncertain", is_flag=True, help="Every uncertain mail instead of ids.")
+
+
+@mail_group.command(name="resend")
+@ids_argument
+@all_uncertain_option
+@json_option
+def resend(ids: tuple[int, ...], all_uncertain: bool, as_json: bool) -> None:
+    """Send uncertain or failed mails again (the same bytes and Message-ID); prints how many were queued."""
+    instance()
+    from mail.attention import resend as queue_again
+    from server.floor.db import session_scope
+
+    with session_scope() as session:
+        count = queue_again(session, ids, all_uncertain)
+    emit({"queued": count}, as_json, lambda data: str(data["queued"]))
+
+
+@mail_group.command(name="mark-sent")
+@ids_argument
+@all_uncertain_option
+@json_option
+def mark_sent(ids: tuple[int, ...], all_uncertain: bool, as_json: bool) -> None:
+    """Record uncertain mails as sent (you know they arrived); prints how many."""
+    instance()
+    from mail.attention import mark_sent as record_sent
+    from server.floor.db import session_scope
+
+    with session_scope() as session:
+        count = record_sent(session, ids, all_uncertain)
+    emit({"marked_sent": count}, as_json, lambda data: str(data["marked_sent"]))
 
 
 @click.command(name="stats")
