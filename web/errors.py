@@ -10,6 +10,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from server.floor.disk import RETRY_AFTER as DISK_RETRY_AFTER
+from server.floor.disk import disk_full
 from server.floor.errors import Invalid, NotFound, PermissionDenied, RateLimited
 from server.floor.instance import DEFAULTS
 from web.headers import CSP, STRICT
@@ -24,7 +26,12 @@ TITLES = {
     405: "Method not allowed",
     429: "Too many attempts",
     500: "Something went wrong",
+    503: "Temporarily unavailable",
 }
+DISK_FULL = (
+    "The server's disk is full, so nothing can be saved right now and what you sent was not kept. "
+    "Please try again in a few minutes."
+)
 JSON_TYPES = ("application/json", "application/activity+json", "application/ld+json", "application/jrd+json")
 MACHINE_PREFIXES = ("/api/", "/.well-known/", "/nodeinfo", "/mail/")
 
@@ -64,10 +71,18 @@ def domain_error(request: Request, exc: Exception) -> Response:
 
 
 def server_error(request: Request, exc: Exception) -> Response:
-    """500: a page that needs neither the database nor the session (either may be what failed)."""
+    """500: a page that needs neither the database nor the session (either may be what failed);
+    503 with Retry-After when the disk is full (ENOSPC, or the database saying so), which passes."""
     # Starlette re-raises the exception after this answer, so the server logs it with its traceback.
+    if disk_full(exc):
+        return _static_error(request, 503, DISK_FULL, {"Retry-After": str(DISK_RETRY_AFTER)})
+    return _static_error(request, 500, "The error has been logged. Please try again in a moment.")
+
+
+def _static_error(request: Request, status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    headers = headers or {}
     if wants_json(request):
-        return JSONResponse({"error": TITLES[500]}, status_code=500)
+        return JSONResponse({"error": TITLES[status] if status == 500 else detail}, status_code=status, headers=headers)
     context: dict[str, Any] = {
         "request": request,
         "account": None,
@@ -76,16 +91,16 @@ def server_error(request: Request, exc: Exception) -> Response:
         "nav": [],
         "csrf_input": lambda: "",
         "csrf_token": lambda: "",
-        "status": 500,
-        "title": TITLES[500],
-        "detail": "The error has been logged. Please try again in a moment.",
+        "status": status,
+        "title": TITLES[status],
+        "detail": detail,
     }
     try:
         html = environment().get_template("error.html").render(context)
     except TemplateError:
-        html = f"<!doctype html><title>{TITLES[500]}</title><h1>{TITLES[500]}</h1>"
+        html = f"<!doctype html><title>{TITLES[status]}</title><h1>{TITLES[status]}</h1>"
     # Sent by Starlette's outermost middleware, outside SecurityHeadersMiddleware: set the policy here.
-    return HTMLResponse(html, status_code=500, headers={CSP: STRICT, "X-Content-Type-Options": "nosniff"})
+    return HTMLResponse(html, status_code=status, headers={**headers, CSP: STRICT, "X-Content-Type-Options": "nosniff"})
 
 
 def _default_phrase(status: int) -> str:

@@ -37,6 +37,7 @@ KNOWN = {
     "FETCH_DEADLINE",
     "MAIL_RETRY_HOURS",
     "TRUSTED_PROXIES",
+    "MIN_FREE_DISK_MB",
 }
 
 
@@ -71,6 +72,8 @@ class Settings:
     mail_retry_hours: int = 48
     # Reverse proxies whose X-Forwarded-For/-Proto are believed; nobody's by default.
     trusted_proxies: tuple[IPNetwork, ...] = ()
+    # Below this many MB free in the data dir's disk `/healthz` says "degraded".
+    min_free_disk_mb: int = 100
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -233,6 +236,7 @@ def load_settings(host: str = "127.0.0.1", port: int = 8000, environ: dict[str, 
         mail_retry_hours=_int("MAIL_RETRY_HOURS", get("MAIL_RETRY_HOURS", "48"), minimum=1),
         fetch_deadline=_seconds("FETCH_DEADLINE", get("FETCH_DEADLINE", "15")),
         trusted_proxies=_networks("TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
+        min_free_disk_mb=_int("MIN_FREE_DISK_MB", get("MIN_FREE_DISK_MB", "100")),
     )
 
 

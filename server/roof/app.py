@@ -15,11 +15,15 @@ from server.floor.settings import Settings
 
 
 async def healthz(request: Request) -> JSONResponse:
-    """Database, broker and worker heartbeat: 200 when all are well, 503 otherwise."""
+    """Database, broker, worker heartbeat and `serve`'s children: 200 when all are well (status "degraded"
+    when the disk runs low), 503 otherwise."""
     from server.roof.health import health
 
     uptime = time.monotonic() - request.app.state.started
-    healthy, report = await run_in_threadpool(health, get_settings(), uptime)
+    # `serve` puts its worker and scheduler here when it runs them, so crash loops show.
+    children = getattr(request.app.state, "children", None)
+    report_children = children.report() if children is not None else None
+    healthy, report = await run_in_threadpool(health, get_settings(), uptime, report_children)
     return JSONResponse(report, status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"})
 
 

@@ -21,9 +21,16 @@ DEFAULT_QUEUE = "default"
 
 
 def broker_folders(settings: Settings) -> dict[str, Path]:
-    """The embedded transport's folders in the data dir (messages in/out, exchange table)."""
+    """The embedded transport's folders in the data dir (messages in/out, exchange table, and where
+    undecodable files are set aside and messages are read from: server.roof.file_broker)."""
     root = settings.data_dir / "broker"
-    return {"data_folder_in": root / "queue", "data_folder_out": root / "queue", "control_folder": root / "control"}
+    return {
+        "data_folder_in": root / "queue",
+        "data_folder_out": root / "queue",
+        "control_folder": root / "control",
+        "bad_folder": root / "bad",
+        "claimed_folder": root / "claimed",
+    }
 
 
 def schedule_file(settings: Settings) -> Path:
@@ -80,6 +87,9 @@ def make_celery(settings: Settings) -> Celery:
             folder.mkdir(parents=True, exist_ok=True)
         app.conf.update(
             broker_transport_options={**{k: str(v) for k, v in folders.items()}, "store_processed": False},
+            # kombu's filesystem transport, except that a file a full disk cut short is set aside instead
+            # of killing the worker at every start.
+            broker_transport="server.roof.file_broker:Transport",
             # The file transport has no broadcast for remote control; the database is the only state.
             worker_enable_remote_control=False,
         )

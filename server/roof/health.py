@@ -3,6 +3,7 @@ counts the mails that wait for a person (uncertain, failed), which make no insta
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -13,6 +14,8 @@ from server.floor.clock import now
 from server.floor.db import session_scope
 from server.floor.heartbeat import JOBS_STALE_AFTER, STALE_AFTER, last_beat
 from server.floor.settings import Settings
+
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,38 @@ def mail_counts() -> dict[str, int] | None:
         return None
 
 
-def health(settings: Settings, uptime: float) -> tuple[bool, dict[str, Any]]:
-    """Whether the instance is healthy (`uptime`: seconds since the web app started), and the report."""
+def check_disk(settings: Settings) -> Check:
+    """Free space where the data dir lives; below MECHMOOC_MIN_FREE_DISK_MB the instance is degraded."""
+    try:
+        free = shutil.disk_usage(settings.data_dir).free
+    except OSError as error:
+        return Check(False, f"data dir {settings.data_dir}: {error.strerror}")
+    free_mb, least = free // MB, settings.min_free_disk_mb
+    if free_mb < least:
+        return Check(False, f"{free_mb} MB free in {settings.data_dir}, below {least} MB: writes may fail soon")
+    return Check(True, f"{free_mb} MB free in {settings.data_dir}")
+
+
+def check_children(children: dict[str, dict[str, Any]]) -> Check:
+    """The worker and scheduler `serve` runs: unwell while one of them is in a crash loop."""
+    looping = {name: state for name, state in children.items() if state.get("crash_loop")}
+    if not looping:
+        return Check(True, "running" if all(s.get("running") for s in children.values()) else "restarting")
+    return Check(
+        False,
+        "; ".join(
+            f"the {name} crashed {state['crashes_in_a_row']} times in a row (last exit code {state['last_exit']}), "
+            f"next start in {state['next_start_in'] or 0:.0f} s"
+            for name, state in looping.items()
+        ),
+    )
+
+
+def health(
+    settings: Settings, uptime: float, children: dict[str, dict[str, Any]] | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """Whether the instance is healthy (`uptime`: seconds since the web app started), and the report;
+    `children`: what `serve` knows of its worker and scheduler (None when it runs none)."""
     database, age, jobs_age = check_database()
     checks = {
         "database": database,
@@ -107,6 +140,14 @@ def health(settings: Settings, uptime: float) -> tuple[bool, dict[str, Any]]:
         "worker": check_worker(age, uptime),
         "jobs": check_jobs(jobs_age, uptime),
     }
+    if children is not None:
+        checks["children"] = check_children(children)
     healthy = all(check.ok for check in checks.values())
-    report = {"status": "ok" if healthy else "unhealthy", **{k: asdict(v) for k, v in checks.items()}}
+    # Low disk does not make the instance unhealthy (it still serves): the status says "degraded".
+    disk = check_disk(settings)
+    checks["disk"] = disk
+    status = "unhealthy" if not healthy else "ok" if disk.ok else "degraded"
+    report = {"status": status, **{k: asdict(v) for k, v in checks.items()}}
+    if children is not None:
+        report["processes"] = children
     return healthy, {**report, "mail": mail_counts() if database.ok else None}

@@ -88,43 +88,118 @@ def child_environment(settings: Settings) -> dict[str, str]:
 
 
 class Children:
-    """`mechmooc worker` and `mechmooc scheduler` as child processes, restarted if one dies."""
+    """`mechmooc worker` and `mechmooc scheduler` as child processes, restarted if one dies.
+
+    A child that dies within STABLE_AFTER seconds of its start crashed: each crash in a row doubles the
+    wait before the next start (BACKOFF_BASE up to BACKOFF_CAP), so a child that cannot start does not
+    spin every few seconds, and CRASH_LOOP crashes in a row are reported by `/healthz`.
+    """
 
     COMMANDS = ("worker", "scheduler")
     WATCH_EVERY = 2.0
-    # A child that dies this soon after starting is not restarted at once (no tight crash loop).
-    RESTART_AFTER = 10.0
+    STABLE_AFTER = 60.0
+    BACKOFF_BASE = 5.0
+    BACKOFF_CAP = 300.0
+    CRASH_LOOP = 3
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, commands: dict[str, list[str]] | None = None) -> None:
         self.env = child_environment(settings)
+        # The command line of each child (tests start others).
+        self.argv = commands or {command: [*CLI, command] for command in self.COMMANDS}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.started_at: dict[str, float] = {}
+        self.crashes: dict[str, int] = {}
+        self.restarts: dict[str, int] = {}
+        self.last_exit: dict[str, int | None] = {}
+        self.next_start: dict[str, float] = {}
+        self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.watcher = threading.Thread(target=self._watch, name="children-watcher", daemon=True)
 
     def _spawn(self, command: str) -> None:
         # A session of their own: a terminal's Ctrl-C reaches `serve` alone, which stops them in order.
         self.processes[command] = subprocess.Popen(
-            [*CLI, command], env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+            self.argv[command], env=self.env, start_new_session=True, preexec_fn=_die_with_parent
         )
         self.started_at[command] = time.monotonic()
+        self.next_start.pop(command, None)
 
     def start(self) -> None:
         """Start every child and the thread that restarts them."""
-        for command in self.COMMANDS:
+        for command in self.argv:
             self._spawn(command)
         self.watcher.start()
+
+    def backoff(self, crashes: int) -> float:
+        """Seconds to wait before starting a child again after `crashes` crashes in a row (0: it ran a while)."""
+        if crashes <= 0:
+            return 0.0
+        return float(min(self.BACKOFF_CAP, self.BACKOFF_BASE * 2 ** (crashes - 1)))
+
+    def _exited(self, command: str, code: int) -> None:
+        """Note that a child exited: a crash when it died young, and when to start it again."""
+        lived = time.monotonic() - self.started_at[command]
+        with self.lock:
+            self.crashes[command] = self.crashes.get(command, 0) + 1 if lived < self.STABLE_AFTER else 0
+            self.last_exit[command] = code
+            crashes = self.crashes[command]
+            self.next_start[command] = time.monotonic() + self.backoff(crashes)
+        wait = self.backoff(crashes)
+        if crashes >= self.CRASH_LOOP:
+            log.error(
+                "the %s (pid %s) exited with %s, %d times in a row within %.0f s of starting: "
+                "a crash loop; starting it again in %.0f s",
+                command,
+                self.processes[command].pid,
+                code,
+                crashes,
+                self.STABLE_AFTER,
+                wait,
+            )
+        else:
+            log.warning(
+                "the %s (pid %s) exited with %s; starting it again in %.0f s",
+                command,
+                self.processes[command].pid,
+                code,
+                wait,
+            )
 
     def _watch(self) -> None:
         while not self.stopping.wait(self.WATCH_EVERY):
             for command, process in list(self.processes.items()):
                 code = process.poll()
-                if code is None or time.monotonic() - self.started_at[command] < self.RESTART_AFTER:
+                if code is None:
+                    if self.crashes.get(command) and time.monotonic() - self.started_at[command] >= self.STABLE_AFTER:
+                        with self.lock:
+                            self.crashes[command] = 0  # it came up and stayed: the loop is over
                     continue
-                if self.stopping.is_set():
-                    return
-                log.warning("the %s (pid %s) exited with %s; starting it again", command, process.pid, code)
-                self._spawn(command)
+                if command not in self.next_start:
+                    self._exited(command, code)
+                if time.monotonic() < self.next_start[command] or self.stopping.is_set():
+                    continue
+                with self.lock:
+                    self.restarts[command] = self.restarts.get(command, 0) + 1
+                    self._spawn(command)
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Each child's state for `/healthz`: running, pid, restarts, crashes in a row, last exit, next start."""
+        moment = time.monotonic()
+        with self.lock:
+            return {
+                command: {
+                    "running": process.poll() is None,
+                    "pid": process.pid,
+                    "restarts": self.restarts.get(command, 0),
+                    "crashes_in_a_row": self.crashes.get(command, 0),
+                    "crash_loop": self.crashes.get(command, 0) >= self.CRASH_LOOP,
+                    "last_exit": self.last_exit.get(command),
+                    "next_start_in": (
+                        round(max(0.0, self.next_start[command] - moment), 1) if command in self.next_start else None
+                    ),
+                }
+                for command, process in self.processes.items()
+            }
 
     def stop(self, timeout: float = CHILD_STOP_TIMEOUT) -> None:
         """Ask each child to finish its work (SIGTERM: Celery's warm shutdown), kill it after `timeout`."""
@@ -189,10 +264,12 @@ def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None
         signal.signal(signum, note_signal)
     receiver = start_inbound_smtp(settings)
     children = Children(settings)
+    app = create_app(settings)
     if worker and settings.embedded_broker:
         children.start()
+        app.state.children = children  # /healthz reports crash loops
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         log_level="info",
         timeout_graceful_shutdown=30,
         server_header=False,

@@ -52,7 +52,9 @@ def health(as_json: bool) -> None:
         report,
         as_json,
         lambda r: "\n".join(
-            f"{k}: {'ok' if v['ok'] else 'FAIL'} ({v['detail']})" for k, v in r.items() if k != "status"
+            f"{k}: {'ok' if v['ok'] else 'FAIL'} ({v['detail']})"
+            for k, v in r.items()
+            if isinstance(v, dict) and "ok" in v
         ),
     )
     if not healthy:
