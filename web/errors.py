@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
 from jinja2 import TemplateError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from server.floor.db import RETRY_AFTER_SECONDS, unavailable
 from server.floor.disk import RETRY_AFTER as DISK_RETRY_AFTER
 from server.floor.disk import disk_full
 from server.floor.errors import Invalid, NotFound, PermissionDenied, RateLimited
@@ -32,6 +36,11 @@ DISK_FULL = (
     "The server's disk is full, so nothing can be saved right now and what you sent was not kept. "
     "Please try again in a few minutes."
 )
+DATABASE_AWAY = (
+    "The database cannot be reached right now (it may be restarting), so nothing was read or saved. "
+    "Please try again in a few seconds."
+)
+log = logging.getLogger("mechmooc.web")
 JSON_TYPES = ("application/json", "application/activity+json", "application/ld+json", "application/jrd+json")
 MACHINE_PREFIXES = ("/api/", "/.well-known/", "/nodeinfo", "/mail/")
 
@@ -76,7 +85,22 @@ def server_error(request: Request, exc: Exception) -> Response:
     # Starlette re-raises the exception after this answer, so the server logs it with its traceback.
     if disk_full(exc):
         return _static_error(request, 503, DISK_FULL, {"Retry-After": str(DISK_RETRY_AFTER)})
+    if unavailable(exc):  # raised outside the routes (a middleware): the same answer as database_error's
+        return _static_error(request, 503, DATABASE_AWAY, {"Retry-After": str(RETRY_AFTER_SECONDS)})
     return _static_error(request, 500, "The error has been logged. Please try again in a moment.")
+
+
+def database_error(request: Request, exc: Exception) -> Response:
+    """503 with Retry-After while the database cannot be reached (a restart, a failover, no free connection),
+    one log line each instead of a traceback; any other database error is a bug, a logged 500."""
+    if disk_full(exc) or not unavailable(exc):
+        raise exc  # to server_error, through Starlette's outermost middleware, which logs it
+    log.warning("database unavailable for %s %s: %s", request.method, request.url.path, _first_line(exc))
+    return _static_error(request, 503, DATABASE_AWAY, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(getattr(exc, "orig", None) or exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
 def _static_error(request: Request, status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
@@ -118,5 +142,7 @@ def exception_handlers() -> dict[Any, Any]:
         PermissionDenied: domain_error,
         Invalid: domain_error,
         RateLimited: domain_error,
+        DBAPIError: database_error,
+        PoolTimeout: database_error,
         Exception: server_error,
     }

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -129,3 +130,25 @@ def immediate(session: Session) -> None:
 def is_postgres(session: Session) -> bool:
     """True when the session talks to PostgreSQL (SKIP LOCKED available)."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+# SQLite's OperationalErrors that say "not now" (locked too long, I/O, unreadable file), not "wrong statement".
+# A full disk is server.floor.disk's to answer.
+_SQLITE_UNAVAILABLE = ("locked", "busy", "i/o error", "unable to open", "readonly")
+RETRY_AFTER_SECONDS = 10
+
+
+def unavailable(error: BaseException) -> bool:
+    """True when `error` says the database cannot be reached or written right now (down, restarting,
+    failing over, out of connections, locked too long), not that a statement is wrong."""
+    if isinstance(error, sa_exc.TimeoutError):  # every pooled connection is busy
+        return True
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return False
+    if type(error.orig).__module__.startswith("sqlite3"):
+        return any(word in str(error.orig).lower() for word in _SQLITE_UNAVAILABLE)
+    return True  # PostgreSQL's OperationalError: connection refused or lost, shutting down, starting up
