@@ -4,23 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.floor.db import Base, UTCDateTime
-
-
-class Attempt(Base):
-    """One throttled attempt (a failed login, a reset request); shared by every web process."""
-
-    __tablename__ = "web_attempts"
-    __table_args__ = (Index("ix_web_attempts_scope_key_at", "scope", "key", "at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # What is counted ("login-email", "login-client", "reset-email"); `key` is the address or client.
-    scope: Mapped[str] = mapped_column(String(16))
-    key: Mapped[str] = mapped_column(String(320))
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class PasswordReset(Base):

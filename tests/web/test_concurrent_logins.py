@@ -9,8 +9,8 @@ import httpx
 from sqlalchemy import func, select
 
 from server.floor.db import session_scope
+from server.floor.ratelimit import RateHit
 from tests.support.browser import LiveServer
-from web.models import Attempt
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 CLIENTS, TRIES = 8, 3
@@ -28,5 +28,5 @@ def test_concurrent_failures_are_all_recorded(live_server: LiveServer) -> None:
         statuses = [s for batch in pool.map(lambda n: guess(live_server.url, n), range(CLIENTS)) for s in batch]
     assert statuses == [400] * CLIENTS * TRIES
     with session_scope() as db:
-        counted = db.scalar(select(func.count(Attempt.id)).where(Attempt.scope == "login-email"))
+        counted = db.scalar(select(func.count(RateHit.id)).where(RateHit.scope == "login-email"))
     assert counted == CLIENTS * TRIES

@@ -8,14 +8,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from server.floor import ratelimit
 from server.floor.accounts import Account, hash_password
 from server.floor.clock import frozen
 from server.floor.db import session_scope
+from server.floor.ratelimit import RateHit
 from server.floor.settings import Settings
 from tests.web.conftest import PASSWORD, build_app, csrf_of, log_in
 from web import throttle
 from web.auth import safe_next
-from web.models import Attempt
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -121,12 +122,15 @@ def test_client_limit_counts_many_addresses(settings: Settings) -> None:
     limit = throttle.LOGIN_PER_CLIENT
     with session_scope() as db, frozen(T0):
         for _ in range(limit.attempts - 1):
-            throttle.record(db, limit, "203.0.113.9")
-        assert throttle.wait_time(db, limit, "203.0.113.9") is None
-        throttle.record(db, limit, "203.0.113.9")
-        assert throttle.wait_time(db, limit, "203.0.113.9") == limit.window
-        assert throttle.wait_time(db, limit, "198.51.100.1") is None
+            assert isinstance(ratelimit.reserve(db, [(limit, "203.0.113.9")]), list)
+        assert ratelimit.wait_time(db, limit, "203.0.113.9") is None
+        assert isinstance(ratelimit.reserve(db, [(limit, "203.0.113.9")]), list)
+        assert ratelimit.wait_time(db, limit, "203.0.113.9") == limit.window
+        assert ratelimit.reserve(db, [(limit, "203.0.113.9")]) == limit.window  # refused, nothing counted
+        assert ratelimit.wait_time(db, limit, "198.51.100.1") is None
     with session_scope() as db, frozen(T0 + limit.window):
-        assert throttle.wait_time(db, limit, "203.0.113.9") is None
-        throttle.record(db, limit, "203.0.113.9")  # prunes what left the window
-        assert db.query(Attempt).count() == 1
+        assert ratelimit.wait_time(db, limit, "203.0.113.9") is None
+        ratelimit.reserve(db, [(limit, "203.0.113.9")])  # prunes what left the window
+        assert db.query(RateHit).count() == 1
+    with session_scope() as db, frozen(T0 + limit.window + ratelimit.KEEP):
+        assert ratelimit.purge(db) == 1 and db.query(RateHit).count() == 0

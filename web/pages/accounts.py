@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from server.floor import ratelimit
 from server.floor.accounts import Account, check_password, end_sessions, hash_password
 from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid
@@ -51,10 +52,10 @@ def login_submit(request: Request) -> Response:
     # Reserve the attempt before checking the password, in one locked transaction: parallel guesses
     # cannot all pass the count before any is recorded. Argon2 runs after it, holding no lock.
     with write_scope() as db:
-        reserved = throttle.reserve(db, checks)
+        reserved = ratelimit.reserve(db, checks)
         account = passwords.find_account(db, email) if email and not isinstance(reserved, timedelta) else None
     if isinstance(reserved, timedelta):
-        error = f"Too many failed attempts. Try again in {throttle.minutes(reserved)} minutes, or reset your password."
+        error = f"Too many failed attempts. Try again in {ratelimit.minutes(reserved)} minutes, or reset your password."
         response = render(request, "accounts/login.html", {**context, "error": error}, status=429)
         response.headers["Retry-After"] = str(int(reserved.total_seconds()))
         return response
@@ -64,8 +65,8 @@ def login_submit(request: Request) -> Response:
         # The reservation stays: it is the failed attempt.
         return render(request, "accounts/login.html", {**context, "error": BAD_LOGIN}, status=400)
     with session_scope() as db:
-        throttle.release(db, reserved)
-        throttle.clear(db, throttle.LOGIN_PER_EMAIL, email.lower())
+        ratelimit.release(db, reserved)
+        ratelimit.clear(db, throttle.LOGIN_PER_EMAIL, email.lower())
     log_in(request, account)
     flash(request, f"Welcome back, {account.display_name or account.handle}.", "success")
     return RedirectResponse(target, status_code=303)
@@ -92,7 +93,7 @@ def forgot_submit(request: Request) -> Response:
     limits = ((throttle.RESET_PER_EMAIL, email.lower()), (throttle.RESET_PER_CLIENT, client_key(request)))
     with write_scope() as db:
         # Over a limit, the answer stays the same (it must not tell which addresses exist); no mail goes out.
-        if not isinstance(throttle.reserve(db, limits), timedelta):
+        if not isinstance(ratelimit.reserve(db, limits), timedelta):
             passwords.request_reset(db, email)
     flash(request, f"If {email} belongs to an account, a link to reset its password is on its way.", "success")
     return RedirectResponse("/login", status_code=303)
@@ -164,14 +165,14 @@ def change_password(request: Request) -> Response:
     errors: dict[str, str] = {}
     # Reserved before the check, like a login (argon2 outside the locked transaction).
     with write_scope() as db:
-        reserved = throttle.reserve(db, [(throttle.LOGIN_PER_EMAIL, account.email.lower())])
+        reserved = ratelimit.reserve(db, [(throttle.LOGIN_PER_EMAIL, account.email.lower())])
     if isinstance(reserved, timedelta):
         errors["current"] = "Current password: too many wrong tries; wait a few minutes."
     elif not check_password(account, current):
         errors["current"] = "Current password: that is not your current password."
     else:
         with session_scope() as db:
-            throttle.release(db, reserved)
+            ratelimit.release(db, reserved)
     try:
         passwords.check_new_password(new, confirm)
     except Invalid as error:

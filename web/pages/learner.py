@@ -23,18 +23,16 @@ from courses.addresses import check_email
 from courses.models import Enrollment
 from courses.runs import next_run
 from courses.signup import by_token
-from server.floor import urls
+from server.floor import ratelimit, urls
 from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid, NotFound
 from web import throttle
 from web.csrf import posted_form
 from web.flash import flash
-from web.pages.signup import zone_names
 from web.templating import render
 
-FIND_PER_EMAIL = throttle.Limit("find-group-email", 3, timedelta(hours=1))
-# "Mail me a link" on the learner's page: a few a day per address, the mails go to that address only.
-LINK_PER_EMAIL = throttle.Limit("place-link-email", 5, timedelta(hours=1))
+# "Mail me a link" on the learner's page: a few an hour per address, the mails go to that address only.
+FIND_PER_EMAIL, LINK_PER_EMAIL = throttle.FIND_PER_EMAIL, throttle.LINK_PER_EMAIL
 FIND_SENT = "If {email} has a place in a run here, a mail with your personal links is on its way."
 VISIBLE = ("pending", "confirmed", "waitlisted", "paused")
 
@@ -91,7 +89,6 @@ def me_page(request: Request) -> Response:
             "me": enrollment,
             "here": place_view(session, enrollment),
             "places": [place_view(session, place) for place in places_of(session, enrollment)],
-            "zones": zone_names(),
             "errors": {},
         }
         return render(request, "learner/me.html", context)
@@ -162,15 +159,14 @@ def mail_place_link(request: Request) -> Response:
         if place is None or not place.email:
             raise HTTPException(404, f"place {wanted} is not another place of yours with an address to mail to")
         address = place.email
-        wait = throttle.wait_time(session, LINK_PER_EMAIL, address.lower())
-        if wait is not None:
+        wait = ratelimit.reserve(session, [(LINK_PER_EMAIL, address.lower())])
+        if isinstance(wait, timedelta):
             flash(
                 request,
-                f"Links were mailed several times already: try again in {throttle.minutes(wait)} minutes.",
+                f"Links were mailed several times already: try again in {ratelimit.minutes(wait)} minutes.",
                 "error",
             )
             return RedirectResponse(f"/me/{token}", status_code=303)
-        throttle.record(session, LINK_PER_EMAIL, address.lower())
         _queue_links(session, address, [place])
         title = place.run.course.title
     flash(request, f"The link to your place in {title} is on its way to {address}.", "success")
@@ -191,8 +187,7 @@ def find_submit(request: Request) -> Response:
         errors = {"email": "Email address: enter the address you signed up with, like name@example.org."}
         return render(request, "learner/find.html", {"email": raw, "errors": errors}, status=400)
     with write_scope() as session:
-        if throttle.wait_time(session, FIND_PER_EMAIL, email.lower()) is None:
-            throttle.record(session, FIND_PER_EMAIL, email.lower())
+        if not isinstance(ratelimit.reserve(session, [(FIND_PER_EMAIL, email.lower())]), timedelta):
             mail_links(session, email)
     flash(request, FIND_SENT.format(email=email), "success")
     return RedirectResponse("/find-my-group", status_code=303)
