@@ -14,15 +14,23 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from tests.support.backends import IN_CI
+
 # Fixtures (the booted instance, its session) are set up once per test, not per example: the
 # examples share and pile up state, which is what a hostile peer would do too.
+# No per-example deadline and a generous time bound: these tests look for crashes and for inputs
+# whose cost grows without bound (seconds to minutes), not for speed, which bench/ measures; on a
+# loaded 2-core CI machine a 2 s bound failed on ordinary inputs. In CI the examples are the same
+# every run (derandomize), so a red CI is about the change, not about a new random draw; locally
+# each run explores new inputs.
 FUZZ = settings(
     max_examples=60,
-    deadline=2000,
+    deadline=None,
+    derandomize=IN_CI,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-FUZZ_PURE = settings(FUZZ, max_examples=150, deadline=1000)
-TIME_BOUND = 2.0  # seconds one hostile input may take, whatever its size
+FUZZ_PURE = settings(FUZZ, max_examples=150)
+TIME_BOUND = 20.0  # seconds one hostile input may take, whatever its size
 
 
 @contextmanager
@@ -36,7 +44,7 @@ def bounded(seconds: float = TIME_BOUND) -> Iterator[None]:
 
 def huge(alphabet: st.SearchStrategy[str] | None = None, low: int = 10_000, high: int = 300_000) -> Any:
     """A huge string, built cheaply: one short piece repeated."""
-    piece = alphabet or st.text(min_size=1, max_size=8)
+    piece = alphabet if alphabet is not None else st.text(min_size=1, max_size=8)
     return st.builds(lambda text, n: (text * (n // len(text) + 1))[:n], piece, st.integers(low, high))
 
 
