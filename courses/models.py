@@ -129,6 +129,8 @@ class Run(Base):
     previous_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
     organizer_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
     anonymised: Mapped[bool] = mapped_column(default=False)
+    # When its learners are forgotten, as they were told (courses.privacy): set when the notice went out.
+    anonymise_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     course: Mapped[Course] = relationship()
@@ -192,6 +194,9 @@ class Enrollment(Base):
     lawful_basis: Mapped[str | None] = mapped_column(String(500), nullable=True)
     # The account that enrolled or invited them (None: they signed up, or the command line did).
     enrolled_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True)
+    # The learner's own consent to stay in their study group after the run ("keep me in the group"):
+    # their name and address are then kept for the group when the run's learners are forgotten.
+    keep_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Scheduling cursor maintained by the mail package: the next unit position and when it is due.
     next_position: Mapped[int] = mapped_column(default=0)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

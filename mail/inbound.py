@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 
 from mail.addresses import bare, bounce_token
 from mail.bounces import handle_bounce
-from mail.lists import MAX_MESSAGE_BYTES, accept_group_mail, group_for
+from mail.lists import CLOSED, MAX_MESSAGE_BYTES, accept_group_mail, group_for, is_closed
 from mail.unsubscribe import unsubscribe
 from server.floor.config import get_settings
 from server.floor.db import session_scope
@@ -57,14 +57,23 @@ def parse(raw: bytes) -> Message:
 
 
 def known_recipient(address: str) -> bool:
-    """True for the addresses we take mail for: bounces+, unsubscribe+ and group lists on our mail domain."""
+    """True for the addresses we take mail for: bounces+, unsubscribe+ and open group lists on our mail domain."""
+    return rcpt_refusal(address) is None
+
+
+def rcpt_refusal(address: str) -> str | None:
+    """The SMTP answer refusing `address` at RCPT (an unknown address, a closed group), or None to take it."""
     local, _, domain = bare(address).partition("@")
     if domain != get_settings().mail_domain.lower():
-        return False
+        return "550 5.1.1 no such list here"
     if bounce_token(address) or local.startswith(UNSUBSCRIBE_PREFIX):
-        return True
+        return None
     with session_scope() as session:
-        return group_for(session, address) is not None
+        group = group_for(session, address)
+        if group is None:
+            return "550 5.1.1 no such list here"
+        # The sender's server turns this into a bounce that says why, in the sender's own mailbox.
+        return f"550 5.2.1 {CLOSED}" if is_closed(session, group) else None
 
 
 def receive(raw: bytes, recipients: Sequence[str], envelope_sender: str | None = None) -> list[str]:
@@ -95,8 +104,9 @@ def receive(raw: bytes, recipients: Sequence[str], envelope_sender: str | None =
 
 class _Handler:
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
-        if not await asyncio.to_thread(known_recipient, address):
-            return "550 5.1.1 no such list here"
+        refusal = await asyncio.to_thread(rcpt_refusal, address)
+        if refusal is not None:
+            return refusal
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mail.compose import send_scheduled
+from mail.retention import forget_local_outbox
 from mail.scheduler import schedule_all_due
 from mail.sender import SendReport, send_all
+from server.floor.config import get_settings
 from server.floor.db import session_scope
 from server.floor.jobs import job
 
@@ -25,6 +27,13 @@ def send_job() -> int:
     """Send every mail due in the outbox; the number that went out."""
     with session_scope() as session:
         return send_all(session).sent
+
+
+@job("mail.forget_local_outbox", every=3600, queue="mail")
+def forget_local_outbox_job() -> int:
+    """Remove from the local Maildir outbox the mails of learners who were anonymised; how many."""
+    with session_scope() as session:
+        return forget_local_outbox(session, get_settings().data_dir)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ MAX_MESSAGE_BYTES = 5 * 1024 * 1024
 MEMBERS = ("confirmed",)  # who gets the group's mail (a paused learner asked for no mail for now)
 POSTERS = ("confirmed", "paused")  # whose mail to the group goes through: paused means no units, not muted
 _MSGID = re.compile(r"<[^<>\s]+>")
+CLOSED = "this group has closed"
 
 
 def _text(value: str) -> str:
@@ -49,6 +50,15 @@ def group_for(session: Session, address: str) -> StudyGroup | None:
         return None
     group = session.scalar(select(StudyGroup).where(StudyGroup.handle == local))
     return current_group(session, group) if group is not None else None
+
+
+def is_closed(session: Session, group: StudyGroup) -> bool:
+    """True for a group whose run's learners were forgotten and that nobody stayed in: it has closed (its
+    address bounces, saying so, instead of holding mail for an organizer who has moved on)."""
+    if not group.run.anonymised:
+        return False
+    member = select(Enrollment.id).where(Enrollment.group_id == group.id, Enrollment.status.in_(POSTERS))
+    return session.scalar(member.limit(1)) is None
 
 
 def is_loop(message: Message, group: StudyGroup) -> bool:
@@ -126,6 +136,8 @@ def accept_group_mail(
     message's Return-Path stands for it)."""
     if len(raw) > MAX_MESSAGE_BYTES:
         return "rejected: too large"
+    if is_closed(session, group):
+        return f"rejected: {CLOSED}"
     if is_loop(message, group):
         return "loop"
     message_id = (_MSGID.findall(_text(str(message.get("Message-ID", "")))) or [f"<{new_token()}@inbound.invalid>"])[0]

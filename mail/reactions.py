@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from courses.models import Enrollment
 from courses.versions import pinned
-from mail import notices, scheduler
+from mail import notices, retention, scheduler
 from mail.messages import confirmation_mail
 from mail.outbox import check_address, enqueue_many, mail_row
 from mail.suppressions import lift
@@ -131,4 +131,6 @@ def register() -> None:
     subscribe("post.created", on_post_created)
     subscribe("group.merged", notices.on_group_merged)
     subscribe("run.version_changed", on_run_version_changed)
+    subscribe("run.closing", retention.on_run_closing)
+    subscribe("run.anonymising", retention.on_run_anonymising)
     import mail.jobs  # noqa: F401 - declares the periodic jobs

@@ -39,6 +39,7 @@ PAGE_MODULES = (
     "web.pages.runs",
     "web.pages.signup",
     "web.pages.learner",
+    "web.pages.learner_privacy",
     "web.pages.groups",
     "web.pages.organize",
     "web.pages.organize_remote",

@@ -153,6 +153,9 @@ def test_privacy_visibility_and_anonymising(session: Session) -> None:
     assert run.status == "finished"
     with frozen(datetime(2027, 3, 10, tzinfo=UTC)):
         assert anonymise_finished_runs(session, older_than_days=30) == []
+        # Ada is in a study group: she is told first, and forgotten RETENTION_NOTICE later.
+        assert anonymise_finished_runs(session, older_than_days=5) == []
+    with frozen(datetime(2027, 3, 24, tzinfo=UTC)):
         assert anonymise_finished_runs(session, older_than_days=5) == [run]
     session.refresh(ada)
     assert ada.email.endswith("@anonymised.invalid") and ada.name == "" and run.anonymised
