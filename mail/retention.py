@@ -37,6 +37,7 @@ from mail.transport import outbox_path
 from server.floor import urls
 from server.floor.accounts import Account
 from server.floor.clock import now
+from server.floor.errors import Invalid
 from server.floor.queue import QUEUED
 
 _OUT = table(OutgoingMail)
@@ -152,7 +153,10 @@ def on_run_closing(session: Session, payload: dict[str, Any]) -> None:
     rows = []
     for member in members:
         active = member.id in readers or (member.email or "").lower() in posters
-        rows.append(_closing_row(member, run, snapshot, at, active))
+        try:
+            rows.append(_closing_row(member, run, snapshot, at, active))
+        except Invalid:
+            continue  # an address no mail can reach (stored before addresses were checked): nobody to tell
     enqueue_many(session, rows)
 
 
