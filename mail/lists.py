@@ -8,6 +8,7 @@ links are scrubbed out of what members quote (mail.scrub).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from email.message import EmailMessage, Message
 from email.utils import parseaddr
@@ -32,6 +33,8 @@ from server.floor.config import get_settings
 from server.floor.events import publish
 
 MAX_MESSAGE_BYTES = 5 * 1024 * 1024
+MAX_ADDRESS = 254
+MAX_MESSAGE_ID = 500
 MEMBERS = ("confirmed",)  # who gets the group's mail (a paused learner asked for no mail for now)
 POSTERS = ("confirmed", "paused")  # whose mail to the group goes through: paused means no units, not muted
 _MSGID = re.compile(r"<[^<>\s]+>")
@@ -141,11 +144,15 @@ def accept_group_mail(
     if is_loop(message, group):
         return "loop"
     message_id = (_MSGID.findall(_text(str(message.get("Message-ID", "")))) or [f"<{new_token()}@inbound.invalid>"])[0]
+    if len(message_id) > MAX_MESSAGE_ID:
+        # Longer than any real one (and than the column): keep it findable by its digest.
+        message_id = f"<{hashlib.sha256(message_id.encode()).hexdigest()}@inbound.invalid>"
     seen = session.scalar(select(InboundMessage.id).where(InboundMessage.message_id == message_id))
     if seen is not None or session.scalar(select(Post.id).where(Post.message_id == message_id)) is not None:
         return "duplicate"
     name, sender = parseaddr(_text(str(message.get("From", ""))))
-    sender = sender.lower()
+    # An address longer than SMTP allows (RFC 5321: 254) is nobody's: no member, no column overflow.
+    sender = sender.lower() if len(sender) <= MAX_ADDRESS else ""
     envelope = envelope_sender if envelope_sender is not None else return_path(message)
     if is_auto_reply(message, envelope):
         # Recorded (so a repeat is a duplicate, and an admin can see it) but never posted nor relayed.

@@ -217,3 +217,20 @@ def test_the_group_archive_shows_no_remote_image(
     for copy in smtp_sink.to(BOB):
         html = copy.message.get_body(("html",)).get_content()  # type: ignore[attr-defined]
         assert "<img" not in html and "tracker.example" not in html
+
+
+def test_oversized_from_and_message_id_are_held_not_a_crash(
+    session: Session, smtp_settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    """A From longer than SMTP allows overflowed posts.author_email on PostgreSQL (the fuzz test found it)."""
+    group = a_group(session)
+    long_from = "a" * 400 + "@example.org"
+    raw = mail(group, "x" * 700, sender=f"Someone <{long_from}>")
+    with receiver(smtp_settings) as client:
+        client.sendmail(ANN, [group], raw)
+    rows = session.execute(select(InboundMessage.message_id, InboundMessage.sender, InboundMessage.outcome)).all()
+    session.commit()
+    assert len(rows) == 1
+    message_id, sender, outcome = rows[0]
+    assert len(message_id) <= 500 and sender == "" and outcome == "held"
+    assert relayed_to_bob(smtp_sink) == []
