@@ -9,6 +9,7 @@ seated after that is placed at once. A learner taken out of a group by moderatio
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
@@ -139,6 +140,40 @@ def form_groups(session: Session, run: Run) -> list[int]:
     ids = _new_groups(session, run, [grouping.label(g, zones, 0 if keyed else None) for g in groups])
     _assign(session, {gid: [m.id for m in members] for gid, members in zip(ids, groups, strict=True)})
     return ids
+
+
+@dataclass(frozen=True)
+class GroupingOutcome:
+    """What forming a run's groups did: learners placed, groups opened, small groups merged away."""
+
+    placed: int
+    new_groups: int
+    merged: int
+
+
+def _waiting_count(session: Session, run: Run) -> int:
+    waiting = select(func.count()).where(
+        Enrollment.run_id == run.id,
+        Enrollment.group_id.is_(None),
+        Enrollment.status.in_(GROUPED_STATUSES),
+        Enrollment.solo.is_(False),
+    )
+    return int(session.scalar(waiting) or 0)
+
+
+def _group_rows(session: Session, run: Run) -> int:
+    return int(session.scalar(select(func.count()).where(StudyGroup.run_id == run.id)) or 0)
+
+
+def group_now(session: Session, run: Run) -> GroupingOutcome:
+    """An organizer's "form groups now": group everyone waiting, merge groups below half size; the counts."""
+    waiting, groups = _waiting_count(session, run), _group_rows(session, run)
+    form_groups(session, run)
+    merged = len(merge_remnants(session, run))
+    # A merged group stays as a forward (a row): the rows added are the groups opened.
+    return GroupingOutcome(
+        placed=waiting - _waiting_count(session, run), new_groups=_group_rows(session, run) - groups, merged=merged
+    )
 
 
 def _shapes(session: Session, run: Run) -> list[grouping.GroupShape]:

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from courses.grouping import utc_offset
 from courses.models import Enrollment, Run, StudyGroup
+from courses.zones import local_midnight, offset_span
 from server.floor import urls
 
 
@@ -31,6 +33,13 @@ def run_summary(session: Session, run: Run, with_learners: bool = True) -> dict[
     # A group merged into another is only a forwarding address now: not listed.
     current = (StudyGroup.run_id == run.id, StudyGroup.merged_into_id.is_(None))
     groups = session.scalars(select(StudyGroup).where(*current).order_by(StudyGroup.number))
+    # Offsets at the start, as grouping compares them: a group's real span, not only its commonest zone.
+    start = local_midnight(run.start_date, run.timezone)
+
+    def span(group: StudyGroup) -> str:
+        zones = {member["timezone"] for member in members.get(group.id, [])} or {group.timezone}
+        return offset_span(utc_offset(zone, start) for zone in zones)
+
     return {
         "id": urls.run(run.handle),
         "handle": run.handle,
@@ -55,6 +64,7 @@ def run_summary(session: Session, run: Run, with_learners: bool = True) -> dict[
                 "address": urls.group_address(group.handle),
                 "name": group.name,
                 "timezone": group.timezone,
+                "zones": span(group),
                 "language": group.language,
                 "members": members.get(group.id, []),
             }

@@ -71,7 +71,8 @@ def run_stats(session: Session, run: Run) -> dict[str, Any]:
     # Positions are indexes in position order, as the scheduler writes them in `unit_position`.
     ordered = sorted(pinned(session, run).get("units", []), key=lambda unit: int(unit.get("position", 0)))
     units: dict[int, dict[str, Any]] = {
-        index: {"position": index, "slug": unit.get("slug"), **_empty()} for index, unit in enumerate(ordered)
+        index: {"position": index, "slug": unit.get("slug"), "title": unit.get("title") or unit.get("slug"), **_empty()}
+        for index, unit in enumerate(ordered)
     }
     names = dict(
         session.execute(
@@ -87,7 +88,8 @@ def run_stats(session: Session, run: Run) -> dict[str, Any]:
     for mail in mails:
         if mail.kind == "unit":
             unit = units.setdefault(
-                mail.unit_position or 0, {"position": mail.unit_position, "slug": mail.unit_slug, **_empty()}
+                mail.unit_position or 0,
+                {"position": mail.unit_position, "slug": mail.unit_slug, "title": mail.unit_slug, **_empty()},
             )
         else:
             unit = _other_row(others, subjects, mail.kind, mail.key)

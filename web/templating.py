@@ -14,6 +14,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from courses.zone_list import listed_zone, zone_regions
 from server.floor.db import session_scope
 from server.floor.instance import instance_info
 from server.floor.untrusted import http_url
@@ -72,6 +73,8 @@ def environment() -> Environment:
     env.filters["markdown"] = markdown
     env.filters["href"] = safe_href
     env.globals["static_url"] = static_url
+    env.globals["zone_regions"] = zone_regions  # the time zone picker (_zones.html)
+    env.globals["listed_zone"] = listed_zone
     return env
 
 

@@ -33,10 +33,11 @@ def status_of(email: str) -> str:
 
 def test_run_page_has_the_form_with_a_zone_select_and_the_solo_choice(world: World, web: TestClient) -> None:
     page = web.get(f"/runs/{world.run}").text
-    assert '<select id="f-timezone" name="timezone" data-detect-timezone' in page
-    assert '<option value="Pacific/Auckland">' in page and '<option value="UTC" selected>' in page
+    assert '<select id="f-timezone" name="timezone" data-zone-picker data-detect-timezone' in page
+    assert '<optgroup label="Pacific">' in page and '<option value="Pacific/Auckland"' in page
+    assert '<option value="UTC" data-aliases="' in page and "selected>UTC (Coordinated" in page
     assert "I&#39;ll learn on my own" in page or "I'll learn on my own" in page
-    assert 'name="handle"' in page and "signup.js" in page
+    assert 'name="handle"' in page and "forms.js" in page
     assert web.get(f"/runs/{world.run}").headers["x-frame-options"] == "DENY"
 
 

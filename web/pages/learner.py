@@ -20,10 +20,12 @@ from starlette.routing import BaseRoute, Route
 
 from courses import learner as learner_service
 from courses.addresses import check_email
+from courses.groups import grouping_at, has_groups
 from courses.models import Enrollment
 from courses.runs import next_run
 from courses.signup import by_token
 from server.floor import ratelimit, urls
+from server.floor.clock import now
 from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid, NotFound
 from web import throttle
@@ -64,6 +66,8 @@ def place_view(session: Session, place: Enrollment) -> dict[str, Any]:
         "run_start": run.start_date,
         "run_status": run.status,
         "solo": place.solo,
+        # When the groups form, until they do (then: a group, or "solo", or waiting for a seat).
+        "groups_form_at": grouping_at(run) if grouping_at(run) > now() and not has_groups(session, run) else None,
         "group": None
         if group is None
         else {"name": group.name, "handle": group.handle, "address": urls.group_address(group.handle)},

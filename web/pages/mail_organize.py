@@ -36,7 +36,10 @@ def _bars(report: dict[str, Any]) -> list[dict[str, Any]]:
     for unit in report["units"]:
         sent = max(1, unit["sent"])
         bars.append(
-            {"slug": unit["slug"], "shares": {c: round(100 * unit[c] / sent) for c in ("clicked", "replies", "opened")}}
+            {
+                "title": unit["title"],
+                "shares": {c: round(100 * unit[c] / sent) for c in ("clicked", "replies", "opened")},
+            }
         )
     return bars
 

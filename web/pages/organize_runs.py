@@ -20,19 +20,19 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from courses import bulk
-from courses.groups import find_group, form_groups, move_learner
+from courses.groups import GroupingOutcome, find_group, group_now, grouping_at, move_learner
 from courses.models import Enrollment, Run
 from courses.privacy import can_see_learners
 from courses.runs import check_timezone, create_run, find_run
 from courses.signup import admin_enroll, invite, seats_taken
 from courses.summary import run_summary
-from server.floor.db import session_scope
+from server.floor.clock import now
+from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid, NotFound, PermissionDenied
 from web.auth import current_account, require_role
 from web.csrf import posted_form
 from web.flash import flash
 from web.organizer import editable_course, me, sentence
-from web.pages.signup import zone_names
 from web.templating import render
 
 MAX_CSV_BYTES = 20_000_000
@@ -101,7 +101,8 @@ def new_run_form(request: Request) -> Response:
     with session_scope() as session:
         course = editable_course(session, request)
         values = {"timezone": me(request).timezone or "UTC", "group_size": str(course.group_size)}
-        context = {"course": course, "values": values, "errors": {}, "zones": zone_names()}
+        # The browser's zone is a better guess than UTC, not better than the organizer's own setting.
+        context = {"course": course, "values": values, "errors": {}, "detect_zone": not me(request).timezone}
         return render(request, "organize/run_new.html", context)
 
 
@@ -119,7 +120,7 @@ def new_run_submit(request: Request) -> Response:
             course = editable_course(session, request)
             values = {name: str(form.get(name, "")) for name in RUN_FIELDS}
             errors = {_run_field(str(error)): sentence(str(error))}
-            context = {"course": course, "values": values, "errors": errors, "zones": zone_names()}
+            context = {"course": course, "values": values, "errors": errors, "detect_zone": False}
             return render(request, "organize/run_new.html", context, status=400)
     flash(request, f"The run {handle} is scheduled. Share its page to let people sign up.", "success")
     return RedirectResponse(f"/organize/runs/{handle}", status_code=303)
@@ -131,7 +132,11 @@ def run_admin(request: Request) -> Response:
     with session_scope() as session:
         run = visible_run(session, request)
         learners = list(session.scalars(select(Enrollment).where(Enrollment.run_id == run.id).order_by(Enrollment.id)))
-        context = {"run": run, "summary": run_summary(session, run), "learners": learners, "groups": run.groups}
+        forms_at = grouping_at(run)
+        context = {
+            "run": run, "summary": run_summary(session, run), "learners": learners, "groups": run.groups,
+            "grouping_at": forms_at if forms_at > now() else None,
+        }  # fmt: skip
         return render(request, "organize/run.html", context)
 
 
@@ -193,13 +198,29 @@ def enroll(request: Request) -> Response:
     return RedirectResponse(f"/organize/runs/{handle}#learners", status_code=303)
 
 
+def grouping_sentence(outcome: GroupingOutcome) -> str:
+    """The flash after "Form groups now": what happened, counted."""
+
+    def count(number: int, one: str, many: str) -> str:
+        return f"{number} {one if number == 1 else many}"
+
+    if not (outcome.placed or outcome.merged):
+        return "Nobody was waiting for a group, and no group was small enough to merge."
+    done = [count(outcome.placed, "learner placed", "learners placed")]
+    done.append(count(outcome.new_groups, "new group", "new groups") if outcome.new_groups else "no new group")
+    if outcome.merged:
+        done.append(
+            count(outcome.merged, "small group merged into a nearby one", "small groups merged into nearby ones")
+        )
+    return "Grouping done: " + ", ".join(done) + "."
+
+
 @require_role("organizer")
-def group_now(request: Request) -> Response:
-    """POST /organize/runs/{handle}/group: form the groups now (normally done when the run starts)."""
-    with session_scope() as session:
-        run = visible_run(session, request)
-        made = len(form_groups(session, run))
-    flash(request, f"Grouping done: {made} learners placed." if made else "Nobody was waiting for a group.", "success")
+def group_submit(request: Request) -> Response:
+    """POST /organize/runs/{handle}/group: form the groups now (normally done before the run starts)."""
+    with write_scope() as session:
+        outcome = group_now(session, visible_run(session, request))
+    flash(request, grouping_sentence(outcome), "success")
     return RedirectResponse(f"/organize/runs/{request.path_params['handle']}#groups", status_code=303)
 
 
@@ -331,7 +352,7 @@ def routes() -> list[BaseRoute]:
         Route("/organize/runs/{handle}", run_admin),
         Route("/organize/runs/{handle}/move", move, methods=["POST"]),
         Route("/organize/runs/{handle}/enroll", enroll, methods=["POST"]),
-        Route("/organize/runs/{handle}/group", group_now, methods=["POST"]),
+        Route("/organize/runs/{handle}/group", group_submit, methods=["POST"]),
         Route("/organize/runs/{handle}/learners.csv", export_csv),
         Route("/organize/runs/{handle}/import", import_form),
         Route("/organize/runs/{handle}/import", import_preview, methods=["POST"]),

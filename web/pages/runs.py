@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from courses import versions
+from courses.groups import grouping_at
 from courses.models import Enrollment, Run, StudyGroup
 from courses.runs import find_run, times_of
 from courses.signup import SEATED
@@ -60,6 +61,7 @@ def run_facts(session: Session, run: Run) -> dict[str, Any]:
         "places_left": None if run.capacity is None else max(0, run.capacity - int(seated or 0)),
         "group_size": run.group_size,
         "groups": int(groups or 0),
+        "groups_form_at": grouping_at(run),
         "units": len(units),
         "send_time": snapshot.get("send_time", "09:00"),
     }

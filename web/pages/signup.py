@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
-from zoneinfo import available_timezones
 
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -44,12 +42,6 @@ HANDLE_UNUSABLE = (
     "We could not reach that fediverse account. Check the handle (like @name@example.social) and try again."
 )
 log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=1)
-def zone_names() -> tuple[str, ...]:
-    """Every IANA time zone name, sorted (the <select> fallback when the browser cannot say)."""
-    return tuple(sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC"))
 
 
 @dataclass
@@ -92,7 +84,6 @@ def form_context(session: Session, run: Run, attempt: SignupAttempt | None = Non
         "send_time": snapshot.get("send_time", "09:00"),
         "language": snapshot.get("language", "en"),
         "groups_by_language": "language" in (snapshot.get("group_by") or []),
-        "zones": zone_names(),
         "values": {"timezone": "UTC", **attempt.values},
         "errors": attempt.errors,
     }
