@@ -16,14 +16,16 @@ from flufl.bounce import all_failures
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from courses.models import Enrollment
 from mail.addresses import bare, bounce_token
+from mail.leaving import leave_run
 from mail.models import MailEvent, OutgoingMail
 from mail.suppressions import soft_bounce, suppress
 from mail.transport import Outcome
 from server.floor.clock import now
 from server.floor.errors import Invalid
 
-HARD, SOFT = "bounce", "soft_bounce"  # MailEvent kinds
+HARD, SOFT, COMPLAINT = "bounce", "soft_bounce", "complaint"  # MailEvent kinds
 # RFC 3463 enhanced status: class.subject.detail. Subjects 1 (address) and 2 (mailbox) are about the
 # recipient; 7 (policy: relay denied, spam), 3, 4, 5, 6 are about the server, our setup or the content.
 _ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -118,6 +120,25 @@ def complaint(session: Session, body: bytes, message: Message | None = None) -> 
         address = mail.to_addr if mail else address
     if not address:
         raise Invalid("complaint names no address: give email, token, or an ARF report of one of our mails")
-    suppress(session, address, "complaint")
-    session.add(MailEvent(mail_id=mail.id if mail else None, kind="complaint", email=address, created_at=now()))
+    record_complaint(session, mail, address)
     return address
+
+
+def record_complaint(session: Session, mail: OutgoingMail | None, address: str, detail: str = "") -> bool:
+    """A complaint (marked as spam): the address suppressed, its recipient out of the mail's run (counted as
+    an unsubscribe too), once per mail; False when that mail's complaint was already counted."""
+    suppress(session, address, "complaint", detail)
+    if mail is not None:
+        if _bounced(session, mail.id, COMPLAINT):
+            return False
+        enrollment = session.get(Enrollment, mail.enrollment_id) if mail.enrollment_id is not None else None
+        if enrollment is not None and leave_run(session, enrollment):
+            session.add(
+                MailEvent(mail_id=mail.id, kind="unsubscribe", email=address, detail="complaint", created_at=now())
+            )
+    session.add(
+        MailEvent(
+            mail_id=mail.id if mail else None, kind=COMPLAINT, email=address, detail=detail[:2000], created_at=now()
+        )
+    )
+    return True

@@ -1,7 +1,9 @@
 """HTTP endpoints of the mail package (machine-facing): one-click unsubscribe, pixel, clicks, provider webhooks.
 
-Webhooks authenticate with `webhook_token()` (derived from the instance secret), given as
-`Authorization: Bearer TOKEN` or `?token=TOKEN` for providers that only let you set a URL.
+The inbound and complaint webhooks authenticate with `webhook_token()` (derived from the instance
+secret), given as `Authorization: Bearer TOKEN` or `?token=TOKEN` for providers that only let you set a
+URL; the providers' own bounce and complaint webhooks (SES, Mailgun, Postmark, SendGrid) are checked
+the way each provider signs them (mail.webhooks).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from mail.lists import MAX_MESSAGE_BYTES
 from mail.models import MailEvent
 from mail.tracking import click_target
 from mail.unsubscribe import SCOPES, ask_to_stop_all, stop_all, unsubscribe
+from mail.webhooks.routes import routes as provider_webhooks
 from server.floor.clock import now
 from server.floor.config import get_settings
 from server.floor.db import session_scope
@@ -163,4 +166,5 @@ def routes() -> list[BaseRoute]:
         Route("/mail/c/{token}", click, methods=["GET"]),
         Route("/mail/webhooks/inbound", inbound_webhook, methods=["POST"]),
         Route("/mail/webhooks/complaint", complaint_webhook, methods=["POST"]),
+        *provider_webhooks(),
     ]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from courses.models import Enrollment
 from mail.addresses import UNSUBSCRIBE, new_token, token_of
 from mail.bounces import mail_by_token
+from mail.leaving import leave_run
 from mail.markup import document, text_html
 from mail.mime import compose
 from mail.models import MailEvent, OutgoingMail
@@ -25,20 +26,11 @@ from mail.suppressions import suppress
 from server.floor.clock import now
 from server.floor.config import get_settings
 from server.floor.errors import NotFound
-from server.floor.events import publish
 from server.floor.urls import absolute
 
 SCOPES = ("run", "all")
 STOP_ALL_DAYS = 7
 _STOP_ALL_SALT = "mail-stop-all"
-
-
-def _leave(session: Session, enrollment: Enrollment) -> None:
-    if enrollment.status == "unsubscribed":
-        return
-    enrollment.status = "unsubscribed"
-    enrollment.next_due_at = None
-    publish(session, "enrollment.changed", {"enrollment_id": enrollment.id, "change": "unsubscribed"})
 
 
 def mail_for(session: Session, key: str) -> OutgoingMail:
@@ -55,7 +47,7 @@ def unsubscribe(session: Session, key: str) -> str:
     mail = mail_for(session, key)
     enrollment = session.get(Enrollment, mail.enrollment_id) if mail.enrollment_id is not None else None
     if enrollment is not None:
-        _leave(session, enrollment)
+        leave_run(session, enrollment)
     session.add(MailEvent(mail_id=mail.id, kind="unsubscribe", email=mail.to_addr, detail="run", created_at=now()))
     return mail.to_addr
 
@@ -117,7 +109,7 @@ def stop_all(session: Session, signed: str) -> str:
     address, mail_id = stop_all_request(signed)
     suppress(session, address, "unsubscribed", "unsubscribed from every mail of the instance (confirmed)")
     for enrollment in session.scalars(select(Enrollment).where(Enrollment.email == address)):
-        _leave(session, enrollment)
+        leave_run(session, enrollment)
     if mail_id is not None and session.get(OutgoingMail, mail_id) is None:
         mail_id = None
     session.add(MailEvent(mail_id=mail_id, kind="unsubscribe", email=address, detail="all", created_at=now()))

@@ -45,7 +45,10 @@ PATHS: tuple[tuple[re.Pattern[str], BodyLimits], ...] = (
     (re.compile(r"/organize/runs/[^/]+/import/confirm"), BodyLimits(body=21 * MB, part=21 * MB)),
     # The signup API checks 64,000 bytes itself; mail providers hand over messages of up to 5 MB.
     (re.compile(r"/api/runs/[^/]+/signup"), BodyLimits(body=64 * KB)),
-    (re.compile(r"/mail/webhooks/(?:inbound|complaint)"), BodyLimits(body=5 * MB + 64 * KB)),
+    (
+        re.compile(r"/mail/webhooks/(?:inbound|complaint|ses|mailgun|postmark|sendgrid)"),
+        BodyLimits(body=5 * MB + 64 * KB),
+    ),
     # Mastodon clients upload pictures of up to 16 MB (with a thumbnail).
     (re.compile(r"/api/v[12]/media"), BodyLimits(body=16 * MB, files=2)),
 )

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 from server.floor.errors import SettingsError
+from server.floor.webhook_keys import basic_credentials, sendgrid_public_key, sns_topics
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 PREFIX = "MECHMOOC_"
@@ -38,6 +41,11 @@ KNOWN = {
     "MAIL_RETRY_HOURS",
     "TRUSTED_PROXIES",
     "MIN_FREE_DISK_MB",
+    "WEBHOOK_MAILGUN_KEY",
+    "WEBHOOK_POSTMARK_AUTH",
+    "WEBHOOK_SENDGRID_KEY",
+    "WEBHOOK_SES",
+    "WEBHOOK_SES_CONFIRM",
 }
 
 
@@ -74,6 +82,14 @@ class Settings:
     trusted_proxies: tuple[IPNetwork, ...] = ()
     # Below this many MB free in the data dir's disk `/healthz` says "degraded".
     min_free_disk_mb: int = 100
+    # Bounce and complaint webhooks of mail providers (mail.webhooks), each off until its secret is set:
+    # Mailgun's webhook signing key, Postmark's Basic auth user:password, SendGrid's verification key,
+    # the SNS topics of SES notifications (and whether to confirm their subscriptions).
+    webhook_mailgun_key: str | None = None
+    webhook_postmark_auth: str | None = None
+    webhook_sendgrid_key: str | None = None
+    webhook_ses_topics: tuple[str, ...] = ()
+    webhook_ses_confirm: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -212,7 +228,7 @@ def load_settings(host: str = "127.0.0.1", port: int = 8000, environ: dict[str, 
         raise SettingsError(
             f"{PREFIX}MAIL_RATE must be a number of mails per second, not {get('MAIL_RATE')!r}"
         ) from None
-
+    hooks = _webhooks(get)
     return Settings(
         url=url,
         data_dir=data_dir,
@@ -237,7 +253,39 @@ def load_settings(host: str = "127.0.0.1", port: int = 8000, environ: dict[str, 
         fetch_deadline=_seconds("FETCH_DEADLINE", get("FETCH_DEADLINE", "15")),
         trusted_proxies=_networks("TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
         min_free_disk_mb=_int("MIN_FREE_DISK_MB", get("MIN_FREE_DISK_MB", "100")),
+        webhook_mailgun_key=hooks["webhook_mailgun_key"],
+        webhook_postmark_auth=hooks["webhook_postmark_auth"],
+        webhook_sendgrid_key=hooks["webhook_sendgrid_key"],
+        webhook_ses_topics=hooks["webhook_ses_topics"],
+        webhook_ses_confirm=hooks["webhook_ses_confirm"],
     )
+
+
+class _Webhooks(TypedDict):
+    webhook_mailgun_key: str | None
+    webhook_postmark_auth: str | None
+    webhook_sendgrid_key: str | None
+    webhook_ses_topics: tuple[str, ...]
+    webhook_ses_confirm: bool
+
+
+def _webhooks(get: Callable[..., str]) -> _Webhooks:
+    """The provider webhooks' settings, each secret checked now (a wrong key is an error at start)."""
+    sendgrid = get("WEBHOOK_SENDGRID_KEY") or None
+    if sendgrid:
+        sendgrid_public_key(sendgrid)
+    topics = sns_topics(get("WEBHOOK_SES"))
+    confirm = _bool("WEBHOOK_SES_CONFIRM", get("WEBHOOK_SES_CONFIRM", "0"))
+    if confirm and not topics:
+        raise SettingsError(f"{PREFIX}WEBHOOK_SES_CONFIRM=1 needs {PREFIX}WEBHOOK_SES (the topics to confirm)")
+    postmark = get("WEBHOOK_POSTMARK_AUTH") or None
+    return {
+        "webhook_mailgun_key": get("WEBHOOK_MAILGUN_KEY").strip() or None,
+        "webhook_postmark_auth": basic_credentials(postmark) if postmark else None,
+        "webhook_sendgrid_key": sendgrid,
+        "webhook_ses_topics": topics,
+        "webhook_ses_confirm": confirm,
+    }
 
 
 def _seconds(name: str, value: str) -> float:

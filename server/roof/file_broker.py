@@ -62,7 +62,7 @@ class Channel(filesystem.Channel):
         configured = self.transport_options.get("claimed_folder")
         return Path(configured) if configured else Path(self.data_folder_in).parent / "claimed"
 
-    def _get(self, queue: str) -> dict[str, Any]:
+    def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
         """The next decodable message of `queue`; undecodable ones are set aside on the way."""
         wanted = f"{queue}.msg"
         folder = Path(self.data_folder_in)
