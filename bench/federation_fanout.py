@@ -68,8 +68,7 @@ def main() -> None:
             delivery.enqueue(session, note, sender=course, recipients=[f"{course}/followers"])
             session.commit()
         enqueued = time.perf_counter() - start
-        while delivery.deliver_batch(session):
-            pass
+        delivery.deliver_due()  # what the worker's job runs: every batch, connections kept between them
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         done = session.scalar(select(func.count()).select_from(Delivery).where(Delivery.state == "done"))
         session.close()

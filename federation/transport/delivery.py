@@ -6,7 +6,9 @@ collapse onto shared inboxes, and each inbox gets one row in the caller's transa
 not in the cache gets a row addressed to the actor itself; the worker resolves it.
 
 The `federation.deliver` job claims due rows, signs each POST with its sender's key and sends them
-concurrently (at most PER_HOST at once per host). Success marks the row done; 4xx other than
+concurrently (at most PER_HOST at once per host) with `federation.transport.poster`, whose
+kept-alive connections serve every batch of the job's run; the outcomes of a batch are set on
+their rows and hosts and written by one flush (federation.transport.hosts keeps the hosts). Success marks the row done; 4xx other than
 401/408/429 is final; anything else retries with exponential backoff, or the host's Retry-After
 if longer, until the row is MECHMOOC_DELIVERY_GIVE_UP_DAYS (default 4) old. A host is judged by
 time, not by a count: one that has failed at least HOST_DOWN_AFTER times in a row over at least
@@ -25,29 +27,37 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-import anyio
-import httpx
-from sqlalchemy import event, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from federation.models import ActorBlock, Delivery, Follower, RemoteActor, RemoteHost
 from federation.protocol.crypto import SigningKey
+from federation.protocol.signatures import sign_request
 from federation.transport import fetch
-from federation.transport.fetch import FetchError, store_actor
-from federation.transport.guard import AsyncGuardedTransport, Refused
-from federation.transport.httpsig import HttpSignatureAuth
+from federation.transport.fetch import USER_AGENT, FetchError, store_actor
+from federation.transport.guard import Refused
+from federation.transport.hosts import (  # noqa: F401 - HOST_DOWN_AFTER, MIN_PROBE, PROBE_INTERVAL: part of this API
+    HOST_DOWN_AFTER,
+    MIN_PROBE,
+    PROBE_INTERVAL,
+    delivery_host,
+    hold_down_hosts,
+    host_answered,
+    host_row,
+    is_down,
+    load_hosts,
+    probe_delay,
+)
 from federation.transport.keys import instance_signing_key, is_local, signing_key
 from federation.transport.moderation import blocked_domains, is_blocked, is_blocked_in
+from federation.transport.poster import Poster, PostError
 from server.floor import urls
 from server.floor.clock import now
 from server.floor.config import get_settings
 from server.floor.db import session_factory
 from server.floor.jobs import job, wake
-from server.floor.queue import QUEUED, backoff, claim, fail, retry_later, succeed
+from server.floor.queue import backoff, claim, fail, retry_later, succeed
 
 JOB = "federation.deliver"
 PUBLIC = {"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"}
@@ -57,16 +67,7 @@ PER_HOST = 4
 PER_HOST_BATCH = 40  # 40 / PER_HOST x the 15 s timeout stays well inside claim()'s 5-minute lease
 CONCURRENCY = 64
 BATCH = 500
-HOST_DOWN_AFTER = 8
-DOWN_AFTER = timedelta(minutes=5)
-MIN_PROBE = timedelta(minutes=1)
-PROBE_INTERVAL = timedelta(hours=1)
-TIMEOUT = httpx.Timeout(15.0, connect=5.0)
-
-
-def delivery_host(inbox: str) -> str:
-    """What concurrency limits and availability are counted against: the inbox's host[:port]."""
-    return urlsplit(inbox).netloc.lower()
+CONNECT_TIMEOUT = 5.0
 
 
 def _target_rows(session: Session, recipient: str, sender: str) -> list[tuple[str, str]]:
@@ -162,46 +163,56 @@ def retry_after(value: str | None, at: datetime) -> timedelta | None:
     return max(timedelta(0), instant - at) if instant.tzinfo else None
 
 
-async def _post(http: httpx.AsyncClient, limit: asyncio.Semaphore, row: Delivery, key: SigningKey) -> Attempt:
-    deadline = get_settings().fetch_deadline
+async def _post(poster: Poster, limit: asyncio.Semaphore, row: Delivery, key: SigningKey) -> Attempt:
+    settings = get_settings()
+    deadline = settings.fetch_deadline
+    body = row.body.encode()
+    headers = {
+        "Content-Type": CONTENT_TYPE,
+        "Accept": "application/activity+json",
+        "User-Agent": USER_AGENT.format(url=settings.url),
+    }
     async with limit:
         try:
-            # The whole POST, answer body included, within the deadline: per-read timeouts alone let a
+            # The whole POST, answer included, within the deadline: per-read timeouts alone let a
             # server that drips a byte every few seconds hold a worker (and its host's slot) for ever.
-            with anyio.fail_after(deadline):
-                response = await http.post(
-                    row.inbox,
-                    content=row.body.encode(),
-                    headers={"Content-Type": CONTENT_TYPE, "Accept": "application/activity+json"},
-                    auth=HttpSignatureAuth(key),
-                )
-                await response.aclose()
+            async with asyncio.timeout(deadline):
+                signed = sign_request(key, "POST", row.inbox, headers, body, now())
+                answer = await poster.post(row.inbox, headers | signed, body)
         except Refused as error:
             return Attempt(row.id, 0, str(error))
-        except httpx.HTTPError as error:
-            return Attempt(row.id, None, f"{type(error).__name__}: {error}")
+        except PostError as error:
+            return Attempt(row.id, None, str(error))
         except TimeoutError:
             return Attempt(row.id, None, f"no complete answer within {deadline:g} s")
-        return Attempt(row.id, response.status_code, "", retry_after(response.headers.get("retry-after"), now()))
+        return Attempt(row.id, answer.status, "", retry_after(answer.retry_after, now()))
 
 
-async def send_all(
-    rows: list[Delivery], keys: dict[str, SigningKey], transport: httpx.AsyncBaseTransport | None = None
-) -> list[Attempt]:
-    """POST every row concurrently, at most PER_HOST at once per host and CONCURRENCY in all."""
+def new_poster() -> Poster:
+    """The delivery client: its every connection passes the SSRF guard."""
+    return Poster(allow_private=get_settings().insecure_http, connect_timeout=CONNECT_TIMEOUT)
+
+
+async def send_all(rows: list[Delivery], keys: dict[str, SigningKey], poster: Poster | None = None) -> list[Attempt]:
+    """POST every row concurrently, at most PER_HOST at once per host and CONCURRENCY in all.
+
+    `poster` keeps its connections for the next call (within the same event loop); without one, a
+    client for this call alone is made and closed."""
     overall = asyncio.Semaphore(CONCURRENCY)
     per_host: dict[str, asyncio.Semaphore] = {}
-    guard = AsyncGuardedTransport(allow_private=get_settings().insecure_http, inner=transport)
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(transport=guard, timeout=TIMEOUT, limits=limits) as http:
+    client = poster or new_poster()
 
-        async def one(row: Delivery) -> Attempt:
-            async with overall:
-                return await _post(
-                    http, per_host.setdefault(row.host, asyncio.Semaphore(PER_HOST)), row, keys[row.sender]
-                )
+    async def one(row: Delivery) -> Attempt:
+        async with overall:
+            return await _post(
+                client, per_host.setdefault(row.host, asyncio.Semaphore(PER_HOST)), row, keys[row.sender]
+            )
 
+    try:
         return await asyncio.gather(*(one(row) for row in rows))
+    finally:
+        if poster is None:
+            client.close()
 
 
 def _fetch_unknown(session: Session, actors: set[str]) -> dict[str, RemoteActor | str]:
@@ -255,52 +266,26 @@ def _resolve_actor_rows(session: Session, rows: list[Delivery], give_up_after: t
     return ready
 
 
-def _load_hosts(session: Session, names: set[str]) -> None:
-    """Make sure each host has its row (another worker may be adding the same) and load them all."""
-    if not names:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(RemoteHost).values([{"host": n, "failures": 0} for n in names]).on_conflict_do_nothing())
-    list(session.scalars(select(RemoteHost).where(RemoteHost.host.in_(names))))
-
-
-def _host(session: Session, name: str) -> RemoteHost:
-    row = session.get(RemoteHost, name)
-    if row is None:
-        _load_hosts(session, {name})
-        row = session.get(RemoteHost, name)
-    assert row is not None
-    return row
-
-
-def host_answered(session: Session, name: str) -> None:
-    """A host is reachable again: forget its failures and make its waiting deliveries due now."""
-    host = _host(session, name)
-    was_down = host.unavailable_since is not None
-    host.failures, host.failing_since, host.unavailable_since, host.last_success_at = 0, None, None, now()
-    if was_down:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.host == name, Delivery.state == QUEUED)
-            .values(next_attempt_at=now())
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _record(session: Session, row: Delivery, attempt: Attempt, at: datetime, give_up_after: timedelta) -> None:
+def _record(
+    session: Session,
+    row: Delivery,
+    attempt: Attempt,
+    at: datetime,
+    give_up_after: timedelta,
+    hosts: dict[str, RemoteHost] | None = None,
+) -> None:
     row.status_code = attempt.status
     status = attempt.status  # None: a network error (host down, timeout) — worth retrying
     if status is not None and 200 <= status < 300:
         succeed(row)
         row.delivered_at = at
-        host_answered(session, row.host)
+        host_answered(session, row.host, hosts)
         return
     error = attempt.error or f"HTTP {status}"
     if status == 0 or (status is not None and 400 <= status < 500 and status not in {401, 408, 429}):
         fail(row, error)  # refused by our guard, or the receiver will never take it
         return
-    host = _host(session, row.host)
+    host = host_row(session, row.host, hosts)
     host.failures, host.last_failure_at = (host.failures or 0) + 1, at
     host.failing_since = host.failing_since or at
     if is_down(host, at) and host.unavailable_since is None:
@@ -312,34 +297,6 @@ def _record(session: Session, row: Delivery, attempt: Attempt, at: datetime, giv
     if host.unavailable_since is not None:
         delay = max(delay, probe_delay(host, at))
     retry_later(row, error, delay, at=at)
-
-
-def is_down(host: RemoteHost, at: datetime) -> bool:
-    """A host is unavailable when it has failed HOST_DOWN_AFTER times in a row over at least DOWN_AFTER."""
-    failing_for = at - host.failing_since if host.failing_since else timedelta(0)
-    return (host.failures or 0) >= HOST_DOWN_AFTER and failing_for >= DOWN_AFTER
-
-
-def probe_delay(host: RemoteHost, at: datetime) -> timedelta:
-    """How long an unavailable host's rows wait: half of how long it has failed, from a minute to an hour."""
-    failing_for = at - (host.failing_since or host.unavailable_since or at)
-    return min(PROBE_INTERVAL, max(MIN_PROBE, failing_for / 2))
-
-
-def _hold_down_hosts(session: Session, hosts: set[str], at: datetime) -> None:
-    """Every waiting row of a host found unavailable waits for the next probe, not its own backoff."""
-    session.flush()
-    down = session.scalars(
-        select(RemoteHost).where(RemoteHost.host.in_(hosts), RemoteHost.unavailable_since.isnot(None))
-    )
-    for host in down:
-        probe_at = at + probe_delay(host, at)
-        session.execute(
-            update(Delivery)
-            .where(Delivery.host == host.host, Delivery.state == QUEUED, Delivery.next_attempt_at < probe_at)
-            .values(next_attempt_at=probe_at)
-            .execution_options(synchronize_session=False)
-        )
 
 
 def _within_lease(session: Session, rows: list[Delivery]) -> list[Delivery]:
@@ -363,9 +320,12 @@ def deliver_batch(
     session: Session,
     limit: int = BATCH,
     give_up_after: timedelta | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
+    sending: tuple[asyncio.Runner, Poster] | None = None,
 ) -> int:
-    """Claim and send one batch of due deliveries; how many rows were worked."""
+    """Claim and send one batch of due deliveries; how many rows were worked.
+
+    `sending`, an event loop and a client living across batches, keeps connections open from one
+    batch to the next (`deliver_due` passes one); without it the batch has its own."""
     give_up_after = give_up_after or timedelta(days=get_settings().delivery_give_up_days)
     rows = _within_lease(session, claim(session, Delivery, limit=limit))
     if not rows:
@@ -373,13 +333,21 @@ def deliver_batch(
     ready = _resolve_actor_rows(session, rows, give_up_after)
     keys = {sender: signing_key(session, sender) for sender in {row.sender for row in ready}}
     session.commit()  # keys made lazily must be stored before anyone sees our signatures
-    attempts = asyncio.run(send_all(ready, keys, transport)) if ready else []
+    if not ready:
+        attempts = []
+    elif sending is None:
+        attempts = asyncio.run(send_all(ready, keys))
+    else:
+        attempts = sending[0].run(send_all(ready, keys, sending[1]))
     at = now()
-    _load_hosts(session, {row.host for row in ready})
+    hosts = load_hosts(session, {row.host for row in ready})
     by_id = {row.id: row for row in ready}
-    for attempt in attempts:
-        _record(session, by_id[attempt.delivery_id], attempt, at, give_up_after)
-    _hold_down_hosts(session, {row.host for row in ready}, at)
+    # Every outcome is set on its row and host first and written by one flush: rows with the same
+    # outcome columns go as one executemany, each host once.
+    with session.no_autoflush:
+        for attempt in attempts:
+            _record(session, by_id[attempt.delivery_id], attempt, at, give_up_after, hosts)
+    hold_down_hosts(session, {row.host for row in ready}, at)
     session.commit()
     return len(rows)
 
@@ -389,9 +357,13 @@ def deliver_due() -> int:
     """Send every due delivery, batch after batch; how many rows were worked."""
     total = 0
     session = session_factory()()
+    runner, poster = asyncio.Runner(), new_poster()
     try:
-        while worked := deliver_batch(session):
+        while worked := deliver_batch(session, sending=(runner, poster)):
             total += worked
     finally:
         session.close()
+        poster.close()
+        runner.run(asyncio.sleep(0))  # let the closed connections' transports finish closing
+        runner.close()
     return total

@@ -44,14 +44,20 @@ def is_public(address: str) -> bool:
 
 def check_url(url: httpx.URL, allow_private: bool, resolver: Resolver = system_resolver) -> str | None:
     """Refuse `url` unless it is https to public addresses; return the address to pin to (or None)."""
-    if url.scheme not in {"http", "https"}:
+    return check_target(str(url), url.scheme, url.host, url.port, allow_private, resolver)
+
+
+def check_target(
+    url: str, scheme: str, host: str, port: int | None, allow_private: bool, resolver: Resolver = system_resolver
+) -> str | None:
+    """`check_url` on a URL's parts (`url` only names it in errors): the address to pin to, or None."""
+    if scheme not in {"http", "https"}:
         raise Refused(f"{url}: only http(s) URLs may be fetched")
     if allow_private:
         return None
-    if url.scheme != "https":
+    if scheme != "https":
         raise Refused(f"{url}: plain http is refused (set MECHMOOC_INSECURE_HTTP=1 for development)")
-    host = url.host
-    port = url.port or 443
+    port = port or 443
     addresses = resolver(host, port)
     if not addresses:
         raise Refused(f"{host} has no address")

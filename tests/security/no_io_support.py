@@ -27,6 +27,7 @@ from sqlalchemy.pool import Pool
 
 from federation.protocol.crypto import SigningKey, generate_pem
 from federation.transport.guard import AsyncGuardedTransport, GuardedTransport
+from federation.transport.poster import Answer, Poster
 from tests.federation.conftest import payload
 
 # Statements that make a transaction hold (SQLite: take) the write lock until it ends.
@@ -99,6 +100,7 @@ def watch(monkeypatch: pytest.MonkeyPatch) -> Iterator[WriteWatch]:
     for target, name, function in listeners:
         event.listen(target, name, function)
     sync_send, async_send = GuardedTransport.handle_request, AsyncGuardedTransport.handle_async_request
+    poster_post = Poster.post  # deliveries' client
 
     def guarded_sync(self: GuardedTransport, request: httpx.Request) -> httpx.Response:
         watcher.request(str(request.url))
@@ -108,6 +110,11 @@ def watch(monkeypatch: pytest.MonkeyPatch) -> Iterator[WriteWatch]:
         watcher.request(str(request.url))
         return await async_send(self, request)
 
+    async def guarded_post(self: Poster, url: str, headers: dict[str, str], body: bytes) -> Answer:
+        watcher.request(url)
+        return await poster_post(self, url, headers, body)
+
+    monkeypatch.setattr(Poster, "post", guarded_post)
     monkeypatch.setattr(GuardedTransport, "handle_request", guarded_sync)
     monkeypatch.setattr(AsyncGuardedTransport, "handle_async_request", guarded_async)
     try:

@@ -1,0 +1,93 @@
+"""Remote hosts' availability for deliveries: failures in a row, unavailable hosts and their probes.
+
+A host is judged by time, not by a count: one that has failed at least HOST_DOWN_AFTER times in a
+row over at least DOWN_AFTER is unavailable; its rows then wait for a probe spaced by half of how
+long it has been failing (MIN_PROBE up to PROBE_INTERVAL), and when it answers again every waiting
+row is due at once (`host_answered`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from federation.models import Delivery, RemoteHost
+from server.floor.clock import now
+from server.floor.queue import QUEUED
+
+HOST_DOWN_AFTER = 8
+DOWN_AFTER = timedelta(minutes=5)
+MIN_PROBE = timedelta(minutes=1)
+PROBE_INTERVAL = timedelta(hours=1)
+
+
+def delivery_host(inbox: str) -> str:
+    """What concurrency limits and availability are counted against: the inbox's host[:port]."""
+    return urlsplit(inbox).netloc.lower()
+
+
+def load_hosts(session: Session, names: set[str]) -> dict[str, RemoteHost]:
+    """Make sure each host has its row (another worker may be adding the same) and load them all."""
+    if not names:
+        return {}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(RemoteHost).values([{"host": n, "failures": 0} for n in names]).on_conflict_do_nothing())
+    # Held in a dict: the session's identity map keeps objects only weakly, and a host looked up
+    # again once per recorded row cost a SELECT (and an autoflush) each.
+    return {row.host: row for row in session.scalars(select(RemoteHost).where(RemoteHost.host.in_(names)))}
+
+
+def host_row(session: Session, name: str, hosts: dict[str, RemoteHost] | None = None) -> RemoteHost:
+    """The host's row: from `hosts` (this batch's), the session, or made now."""
+    row = (hosts or {}).get(name) or session.get(RemoteHost, name)
+    if row is None:
+        row = load_hosts(session, {name})[name]
+    return row
+
+
+def host_answered(session: Session, name: str, hosts: dict[str, RemoteHost] | None = None) -> None:
+    """A host is reachable again: forget its failures and make its waiting deliveries due now."""
+    host = host_row(session, name, hosts)
+    was_down = host.unavailable_since is not None
+    host.failures, host.failing_since, host.unavailable_since, host.last_success_at = 0, None, None, now()
+    if was_down:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.host == name, Delivery.state == QUEUED)
+            .values(next_attempt_at=now())
+            .execution_options(synchronize_session=False)
+        )
+
+
+def is_down(host: RemoteHost, at: datetime) -> bool:
+    """A host is unavailable when it has failed HOST_DOWN_AFTER times in a row over at least DOWN_AFTER."""
+    failing_for = at - host.failing_since if host.failing_since else timedelta(0)
+    return (host.failures or 0) >= HOST_DOWN_AFTER and failing_for >= DOWN_AFTER
+
+
+def probe_delay(host: RemoteHost, at: datetime) -> timedelta:
+    """How long an unavailable host's rows wait: half of how long it has failed, from a minute to an hour."""
+    failing_for = at - (host.failing_since or host.unavailable_since or at)
+    return min(PROBE_INTERVAL, max(MIN_PROBE, failing_for / 2))
+
+
+def hold_down_hosts(session: Session, hosts: set[str], at: datetime) -> None:
+    """Every waiting row of a host found unavailable waits for the next probe, not its own backoff."""
+    session.flush()
+    down = session.scalars(
+        select(RemoteHost).where(RemoteHost.host.in_(hosts), RemoteHost.unavailable_since.isnot(None))
+    )
+    for host in down:
+        probe_at = at + probe_delay(host, at)
+        session.execute(
+            update(Delivery)
+            .where(Delivery.host == host.host, Delivery.state == QUEUED, Delivery.next_attempt_at < probe_at)
+            .values(next_attempt_at=probe_at)
+            .execution_options(synchronize_session=False)
+        )
