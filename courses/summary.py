@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -12,6 +13,12 @@ from courses.grouping import utc_offset
 from courses.models import Enrollment, Run, StudyGroup
 from courses.zones import local_midnight, offset_span
 from server.floor import urls
+
+
+def zone_span(run: Run, zones: Iterable[str]) -> str:
+    """The UTC offsets `zones` span at the run's start, as grouping compares them: "UTC−5 to UTC−3"."""
+    start = local_midnight(run.start_date, run.timezone)
+    return offset_span(utc_offset(zone, start) for zone in zones)
 
 
 def run_summary(session: Session, run: Run, with_learners: bool = True) -> dict[str, Any]:
@@ -33,12 +40,9 @@ def run_summary(session: Session, run: Run, with_learners: bool = True) -> dict[
     # A group merged into another is only a forwarding address now: not listed.
     current = (StudyGroup.run_id == run.id, StudyGroup.merged_into_id.is_(None))
     groups = session.scalars(select(StudyGroup).where(*current).order_by(StudyGroup.number))
-    # Offsets at the start, as grouping compares them: a group's real span, not only its commonest zone.
-    start = local_midnight(run.start_date, run.timezone)
 
     def span(group: StudyGroup) -> str:
-        zones = {member["timezone"] for member in members.get(group.id, [])} or {group.timezone}
-        return offset_span(utc_offset(zone, start) for zone in zones)
+        return zone_span(run, {member["timezone"] for member in members.get(group.id, [])} or {group.timezone})
 
     return {
         "id": urls.run(run.handle),

@@ -93,6 +93,8 @@ def test_grouping_says_when_then_what_it_did(world: World, web: TestClient) -> N
     assert "Groups form on" not in after and "formed the day before" not in after
     # Its label is the real span of its members' zones at the start (New York, Chicago, Tokyo, Kolkata).
     assert "UTC\u22126 to UTC+9" in after or ("UTC\u22126 to UTC\u22125" in after and "UTC+5:30 to UTC+9" in after)
+    group_page = web.get(f"/groups/{groups[0].handle}").text
+    assert "UTC\u22126 to UTC" in group_page and "(mostly " in group_page
     again = form_groups(web, world.run)
     assert again == "Nobody was waiting for a group, and no group was small enough to merge."
     enroll_many(world.run, 1, start=8)  # a late joiner is placed at once (grouping is due once groups exist)

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 from courses.models import Enrollment, Post, StudyGroup
 from courses.privacy import can_see_learners
 from courses.signup import SEATED, by_token
+from courses.summary import zone_span
 from mail.scrub import scrub_html, scrub_text
 from server.floor import urls
 from server.floor.db import session_scope
@@ -33,17 +34,16 @@ ARCHIVE_LIMIT = 500
 
 def group_facts(session: Session, group: StudyGroup) -> dict[str, Any]:
     """The group as plain data: name, address, run, course, member count."""
-    members = session.scalar(
-        select(func.count())
-        .select_from(Enrollment)
-        .where(Enrollment.group_id == group.id, Enrollment.status.in_(SEATED))
-    )
+    seated = (Enrollment.group_id == group.id, Enrollment.status.in_(SEATED))
+    members = session.scalar(select(func.count()).select_from(Enrollment).where(*seated))
+    zones = set(session.scalars(select(Enrollment.timezone).where(*seated).distinct())) or {group.timezone}
     return {
         "name": group.name,
         "handle": group.handle,
         "id": urls.group(group.handle),
         "address": urls.group_address(group.handle),
         "timezone": group.timezone,
+        "zones": zone_span(group.run, zones),
         "language": group.language,
         "members": int(members or 0),
         "run_handle": group.run.handle,
