@@ -4,7 +4,8 @@
 an admin and an organizer, gentle-python with a run that started 15 days ago, learners who signed up
 over several days in five time zones, their study groups, the first units mailed (local outbox),
 opens and clicks on some of them, posts by email and from the fediverse, one learner who never
-showed a sign of life, a one-off mail, and one person still to confirm.
+showed a sign of life, a one-off mail, one person still to confirm, a blocked domain and a
+suppressed address.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from courses.groups import form_groups
 from courses.models import Enrollment, Post, StudyGroup, Unit
 from courses.runs import create_run
 from courses.signup import admin_enroll, invite
+from federation.transport.moderation import block_domain
 from mail import compose
 from mail.models import MailEvent, OutgoingMail
 from mail.scheduler import schedule_all_due
 from mail.sender import send_all
+from mail.suppressions import suppress
 from server.floor.accounts import create_account
 from server.floor.clock import frozen, now
 from server.floor.db import session_scope
@@ -92,6 +95,9 @@ def _seed() -> Seeded:
             send_all(db)
     with session_scope() as db:
         _engage(db, run_id, today)
+        # What fills the admin's tables: a blocked domain, an address we no longer mail.
+        block_domain(db, "spam.example", "Floods groups with https://spam.example/a-very-long-link-that-never-breaks")
+        suppress(db, "bounced-address-with-a-long-name@example.org", "hard_bounce", "550 5.1.1 user unknown")
         with frozen(today - timedelta(days=1)):
             mail = compose.create(db, run_id, "A word from your organizer", "Hello {{ learner.name }}!", "run")
             compose.send_now(db, mail)
