@@ -139,3 +139,19 @@ def test_another_organizer_gets_403_on_the_charts(world: World, web: TestClient)
     logged_in(web, world.other)
     response = web.get(f"/organize/runs/{world.run}/activity")
     assert response.status_code == 403 and "p0@example.org" not in response.text
+
+
+def test_the_run_page_costs_the_same_queries_for_4_or_40_learners(world: World, web: TestClient) -> None:
+    logged_in(web, world.owner)
+    enroll_many(world.run, 4)
+    form_groups(web, world.run)
+    path = f"/organize/runs/{world.run}"
+    web.get(path)
+    with counted_queries() as small:
+        assert web.get(path).status_code == 200
+    enroll_many(world.run, 36, start=4)
+    form_groups(web, world.run)
+    with counted_queries() as large:
+        assert web.get(path).status_code == 200
+    # A guard: the learners' groups come from the session (run_summary loaded them), not a query per row.
+    assert len(large) == len(small), "\n".join(large)
