@@ -134,13 +134,14 @@ class Poster:
             address = check_target(url, scheme, host, port, True, self.resolver)
         else:  # resolving may block: off the event loop
             address = await asyncio.to_thread(check_target, url, scheme, host, port, False, self.resolver)
-        tls: dict[str, object] = {}
+        context: ssl.SSLContext | None = None
         if scheme == "https":
-            self._ssl = self._ssl or _ssl_context()
-            tls = {"ssl": self._ssl, "server_hostname": host}
+            context = self._ssl = self._ssl or _ssl_context()
         try:
             async with asyncio.timeout(self.connect_timeout):
-                reader, writer = await asyncio.open_connection(address or host, port, limit=MAX_HEAD, **tls)
+                reader, writer = await asyncio.open_connection(
+                    address or host, port, limit=MAX_HEAD, ssl=context, server_hostname=host if context else None
+                )
         except TimeoutError:
             raise PostError(f"could not connect to {host}:{port} within {self.connect_timeout:g} s") from None
         except (OSError, ssl.SSLError) as error:
