@@ -290,7 +290,9 @@ def enroll_actor(session: Session, run: Run, actor_url: str, name: str | None, t
         raise Invalid(f"actor {actor_url!r} must be an http(s) URL")
     existing = session.scalar(select(Enrollment).where(Enrollment.run_id == run.id, Enrollment.actor == actor_url))
     if existing is not None:
-        if existing.status in ("left", "unsubscribed"):
+        # "pending": the handle was typed into the signup form; a Follow or Join signed by the
+        # account itself proves it is theirs as well as the link would (docs/federation-flows.md).
+        if existing.status in ("left", "unsubscribed", "pending"):
             _seat(session, existing, by="actor")
         return existing
     details = check_details(session, run, None, name, timezone)

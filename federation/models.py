@@ -92,6 +92,9 @@ class InboxActivity(QueuedMixin, Base):
     type: Mapped[str] = mapped_column(String(64), default="")
     actor: Mapped[str] = mapped_column(String(URL), default="", index=True)
     recipient: Mapped[str | None] = mapped_column(String(URL), nullable=True)  # None: shared inbox
+    # Who signed the POST when it was not the activity's actor (a forward): its object is then
+    # fetched from its origin before anything is done with it (federation.entry.forwarded).
+    forwarded_by: Mapped[str | None] = mapped_column(String(URL), nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     outcome: Mapped[str] = mapped_column(String(200), default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

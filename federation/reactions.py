@@ -7,7 +7,7 @@ def register() -> None:
     """Subscribe this package's handlers to the domain events and declare its jobs."""
     # The inbox and delivery jobs are declared (@job) when their modules are imported.
     from federation.entry import handlers, inbox  # noqa: F401
-    from federation.flows import announce, bridge, cohorts, forks
+    from federation.flows import announce, bridge, cohorts, forks, relay
     from federation.transport import delivery  # noqa: F401
 
     handlers.load()
@@ -15,5 +15,7 @@ def register() -> None:
     subscribe("run.created", announce.on_run_created)
     subscribe("course.forked", forks.on_course_forked)
     subscribe("unit.due_for_actor", bridge.on_unit_due)
-    subscribe("post.created", bridge.on_post_created)
+    subscribe("post.created", relay.on_post_created)
+    subscribe("post.updated", relay.on_post_updated)
+    subscribe("post.deleted", relay.on_post_deleted)
     subscribe("enrollment.requested", cohorts.on_enrollment_requested)

@@ -1,9 +1,11 @@
 """The inbox: check, verify, record by id, answer 202; a background job applies the effects.
 
-Order of checks on POST: body size (413), JSON (400), blocked domain (403), signature and key
-owner = activity actor (401). An accepted activity is stored as an `InboxActivity` row before any
-effect; its id is unique, so a duplicate or replayed POST changes nothing. The `federation.entry.inbox`
-job then runs the registered handlers (`federation.entry.handlers`) for each row, once.
+Order of checks on POST: body size (413), JSON (400), blocked domain (403), signature (401). An
+accepted activity is stored as an `InboxActivity` row before any effect; its id is unique, so a
+duplicate or replayed POST changes nothing. The `federation.entry.inbox` job then runs the
+registered handlers (`federation.entry.handlers`) for each row, once. An activity signed by
+another actor than its own (a forward) is taken too, marked `forwarded_by`, and believed only
+once its object was fetched from its origin (`federation.entry.forwarded`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import logging
 import threading
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from federation.entry import handlers
+from federation.entry.forwarded import forward_needs, verified
 from federation.entry.handlers import Inbound, activity_type, object_id
 from federation.entry.prefetch import Fetched, gather, handed_in
 from federation.flows.actors import local_actor
@@ -173,6 +176,7 @@ class Arrival:
     actor: str
     recipient: str | None
     key: str
+    forwarded_by: str | None = None
 
 
 @lru_cache(maxsize=1)
@@ -250,9 +254,13 @@ def _unverified(activity: dict[str, Any], actor: str, error: SignatureError) -> 
 
 
 def _recorded(connection: Connection, inbound: Arrival, signer: str, gate: Gate) -> tuple[int, str]:
-    """Record a verified activity (committed) and wake the worker if nothing else was due."""
+    """Record a verified activity (committed) and wake the worker if nothing else was due.
+
+    One signed by someone else than its actor is a forward: recorded under a key of its own (the
+    genuine activity, should it come too, is not taken for its duplicate), checked by the worker.
+    """
     if signer != inbound.actor:
-        return 401, f"signed by {signer}, but the activity's actor is {inbound.actor}"
+        inbound = replace(inbound, key=f"{inbound.key} (forwarded by {signer})", forwarded_by=signer)
     if not _record(connection, inbound):
         return 202, "duplicate"
     if not gate.others_due:
@@ -286,6 +294,7 @@ def _record(connection: Connection, inbound: Arrival) -> bool:
         "type": activity_type(inbound.activity)[:64],
         "actor": inbound.actor,
         "recipient": inbound.recipient,
+        "forwarded_by": inbound.forwarded_by,
         "payload": inbound.activity,
         "received_at": instant,
         "next_attempt_at": instant,
@@ -306,6 +315,11 @@ def inbound_of(session: Session, row: InboxActivity) -> Inbound:
 def apply(session: Session, row: InboxActivity, fetched: Fetched | None = None) -> str:
     """Run the handlers of one stored activity in the caller's transaction, with what `gather` fetched; the outcome."""
     inbound = handed_in(inbound_of(session, row), fetched or Fetched())
+    if row.forwarded_by:
+        checked = verified(inbound, row.forwarded_by)
+        if isinstance(checked, str):
+            return checked[:200]
+        inbound = checked
     return handlers.dispatch(inbound)[:200]
 
 
@@ -336,7 +350,8 @@ def process_inbox(limit: int = 50) -> int:
 def _gathered(session: Session, row: InboxActivity) -> Fetched:
     """`gather` for one row; a failure there (a bad payload) is left for `apply` to meet and record."""
     try:
-        return gather(inbound_of(session, row))
+        inbound = inbound_of(session, row)
+        return gather(inbound, forward_needs(inbound) if row.forwarded_by else None)
     except Exception as error:  # noqa: BLE001 - one bad activity must not stop the others
         log.warning("inbox activity %s: fetching what it needs failed: %s", row.activity_id, error)
         session.rollback()

@@ -13,15 +13,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from courses.models import Course, Post
+from courses.models import Course, Enrollment, Post, StudyGroup
 from courses.versions import public_snapshot
 from federation.entry.http import ActivityPubRoute, activity_json, signed_get_refusal
 from federation.entry.inbox import received_request
-from federation.flows import forks
+from federation.flows import forks, relay
 from federation.flows.posting import is_public, note_document, readable_by
+from federation.models import RemoteActor
 from federation.protocol import vocabulary
 from federation.protocol.signatures import SignatureError
 from federation.transport.authenticate import authenticate
+from federation.transport.delivery import delivery_host
 from server.floor import urls
 from server.floor.config import get_settings
 from server.floor.db import session_scope
@@ -66,6 +68,33 @@ def _post(ref: str, request: Request) -> tuple[int, dict]:
         return 200, note_document(post)
 
 
+def _copy(ref: str, member_ref: str, request: Request) -> tuple[int, dict]:
+    """(status, document) of the copy of a group post written for one member: only to their server, signed."""
+    missing = 404, {"error": f"no post {ref}/to/{member_ref} here"}
+    if not (ref.isdigit() and member_ref.isdigit() and len(ref) < 19 and len(member_ref) < 19):
+        return missing
+    with session_scope() as session:
+        post, member = session.get(Post, int(ref)), session.get(Enrollment, int(member_ref))
+        group = session.get(StudyGroup, post.group_id) if post is not None and post.group_id else None
+        if post is None or member is None or group is None or not member.actor or post.deleted or post.held:
+            return missing
+        try:
+            signer = authenticate(session, received_request(request, b""))
+        except SignatureError as error:
+            return 401, {"error": f"this post is not public; sign the request ({error})"}
+        if delivery_host(signer.actor) not in {delivery_host(member.actor), delivery_host(urls.absolute("/"))}:
+            return missing
+        handle = session.scalar(select(RemoteActor.handle).where(RemoteActor.ap_id == member.actor))
+        return 200, {"@context": vocabulary.AS, **relay.copy_note(session, post, group, member, handle)}
+
+
+async def copy_document(request: Request) -> Response:
+    """GET /posts/{ref}/to/{member} as ActivityPub: the copy of a group post sent to one member."""
+    params = request.path_params
+    status, document = await run_in_threadpool(_copy, params["ref"], params["member"], request)
+    return JSONResponse(document, status_code=status, media_type=AP_JSON)
+
+
 async def post_document(request: Request) -> Response:
     """GET /posts/{ref} as ActivityPub: the Note a boost or a reply points at."""
     status, document = await run_in_threadpool(_post, request.path_params["ref"], request)
@@ -108,7 +137,9 @@ def _unit_response(request: Request) -> Response:
         ids = vocabulary.CourseIds(
             course=course_id, url=course_id, forks=f"{course_id}/forks", version=course.current_version
         )
-        document = vocabulary.unit_document(snapshot, ids, unit)
+        version = next((v for v in course.versions if v.number == course.current_version), None)
+        published = version.published_at.strftime("%Y-%m-%dT%H:%M:%SZ") if version is not None else None
+        document = vocabulary.unit_document(snapshot, ids, unit, published)
     return activity_json({"@context": vocabulary.context(get_settings().url), **document})
 
 
@@ -125,4 +156,5 @@ def routes() -> list[BaseRoute]:
         ActivityPubRoute("/courses/{slug}/versions/{number}", version_document, methods=["GET"]),
         ActivityPubRoute("/courses/{slug}/units/{unit_slug}", unit_document, methods=["GET"]),
         ActivityPubRoute("/posts/{ref}", post_document, methods=["GET"]),
+        ActivityPubRoute("/posts/{ref}/to/{member}", copy_document, methods=["GET"]),
     ]

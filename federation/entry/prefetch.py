@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from federation.entry.handlers import Inbound, needs_of
+from federation.entry.handlers import Inbound, Needs, needs_of
 from federation.models import RemoteActor
 from federation.transport import fetch
 from federation.transport.keys import instance_signing_key
@@ -29,13 +29,13 @@ class Fetched:
     documents: dict[str, dict[str, Any] | str] = field(default_factory=dict)
 
 
-def gather(inbound: Inbound) -> Fetched:
-    """Fetch what the activity's handlers need; the session's transaction is ended before any request.
+def gather(inbound: Inbound, extra: Needs | None = None) -> Fetched:
+    """Fetch what the activity's handlers need (and `extra`); the session's transaction is ended before any request.
 
     Actors fresh in the cache are not fetched again (unless a handler needs them refreshed).
     """
     session = inbound.session
-    needs = needs_of(inbound)
+    needs = needs_of(inbound) | (extra or Needs())
     wanted = set(needs.refreshed)
     if needs.actors - wanted:
         cached = session.scalars(select(RemoteActor).where(RemoteActor.ap_id.in_(needs.actors - wanted)))

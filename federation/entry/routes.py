@@ -20,22 +20,26 @@ from federation.entry import nodeinfo, objects, webfinger
 from federation.entry.http import ActivityPubRoute, activity_json, refused_json, signed_get_refusal
 from federation.entry.inbox import receive
 from federation.flows.actors import document_for, followers_count, local_actor_by_kind
-from federation.flows.outbox import outbox_collection
+from federation.flows.outbox import collection, outbox_collection, outbox_page, page
 from server.floor.db import session_scope
 from server.floor.errors import Invalid, NotFound
 
 JRD_MEDIA_TYPE = "application/jrd+json"
 KIND_PREFIXES = {"person": "users", "course": "courses", "run": "runs", "group": "groups"}
+PARTS = ("outbox", "followers", "following", "featured")
 
 
 def _actor_view(kind: str, part: str) -> Callable[[Request], Any]:
-    """An endpoint serving one part ('' for the actor, 'outbox', 'followers', 'following') of an actor."""
+    """An endpoint serving one part ('' for the actor, or one of PARTS) of an actor; `?page=N` a page."""
 
     def build(request: Request) -> JSONResponse:
         handle = request.path_params.get("handle", "")
         refusal = signed_get_refusal(request, kind == "instance")
         if refusal is not None:
             return refusal
+        number = _page_number(request)
+        if number is None:
+            return refused_json(400, "page must be a whole number from 1 to 10000")
         with session_scope() as session:
             actor = local_actor_by_kind(session, kind, handle)
             if actor is None:
@@ -43,21 +47,30 @@ def _actor_view(kind: str, part: str) -> Callable[[Request], Any]:
             if part == "":
                 return activity_json(document_for(session, actor))
             if part == "outbox":
+                if number:
+                    return activity_json(outbox_page(session, actor.id, number))
                 return activity_json(outbox_collection(session, actor.id))
+            # Who follows whom is not listed (Mastodon's "hide your network"): counts, and empty pages.
+            collection_id = f"{actor.id}/{part}"
+            if number:
+                return activity_json(page(collection_id, number, [], False))
+            if part == "featured":  # pinned posts: none; Mastodon reads the items inline
+                return activity_json({**collection(collection_id, 0), "orderedItems": []})
             total = followers_count(session, actor.id) if part == "followers" else 0
-            collection = {
-                "@context": "https://www.w3.org/ns/activitystreams",
-                "id": f"{actor.id}/{part}",
-                "type": "OrderedCollection",
-                "totalItems": total,
-                "orderedItems": [],
-            }
-            return activity_json(collection)
+            return activity_json(collection(collection_id, total))
 
     async def endpoint(request: Request) -> Response:
         return await run_in_threadpool(build, request)
 
     return endpoint
+
+
+def _page_number(request: Request) -> int | None:
+    """The `page` query parameter: 0 when absent, None when it is not a page number."""
+    value = request.query_params.get("page")
+    if value is None:
+        return 0
+    return int(value) if value.isdigit() and 1 <= int(value) <= 10_000 else None
 
 
 async def webfinger_endpoint(request: Request) -> Response:
@@ -117,11 +130,11 @@ def routes() -> list[BaseRoute]:
         Route("/actor/inbox", receive, methods=["POST"]),
         Route("/actor", _actor_view("instance", ""), methods=["GET"]),
     ]
-    for part in ("outbox", "followers", "following"):
+    for part in PARTS:
         served.append(Route(f"/actor/{part}", _actor_view("instance", part), methods=["GET"]))
     for kind, prefix in KIND_PREFIXES.items():
         served.append(Route(f"/{prefix}/{{handle}}/inbox", receive, methods=["POST"]))
         served.append(ActivityPubRoute(f"/{prefix}/{{handle}}", _actor_view(kind, ""), methods=["GET"]))
-        for part in ("outbox", "followers", "following"):
+        for part in PARTS:
             served.append(Route(f"/{prefix}/{{handle}}/{part}", _actor_view(kind, part), methods=["GET"]))
     return [*served, *objects.routes()]

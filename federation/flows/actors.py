@@ -27,6 +27,7 @@ from server.floor.instance import instance_info
 
 CONTEXT: list[Any] = [vocabulary.AS, vocabulary.SECURITY]
 KINDS = ("instance", "person", "course", "run", "group")
+DEFAULT_AVATAR = "/static/avatar.png"  # served by the web package's static files
 _PREFIXES = {"users": "person", "courses": "course", "runs": "run", "groups": "group"}
 
 
@@ -147,7 +148,7 @@ def _body(session: Session, actor: LocalActor) -> dict[str, Any]:
 def document_for(session: Session, actor: LocalActor) -> dict[str, Any]:
     """The full actor document of a local actor: vocabulary body inside our envelope."""
     body = _body(session, actor)
-    envelope = {
+    envelope: dict[str, Any] = {
         "id": actor.id,
         "preferredUsername": actor.handle,
         "inbox": actor.inbox,
@@ -156,9 +157,15 @@ def document_for(session: Session, actor: LocalActor) -> dict[str, Any]:
         "following": f"{actor.id}/following",
         "publicKey": public_key_document(session, actor.id),
         "endpoints": {"sharedInbox": urls.shared_inbox()},
+        "featured": f"{actor.id}/featured",
         "manuallyApprovesFollowers": False,
         "discoverable": actor.kind != "person",
+        # Mastodon, Lemmy and GoToSocial show an actor without an image as a blank: a default one.
+        "icon": {"type": "Image", "mediaType": "image/png", "url": urls.absolute(DEFAULT_AVATAR)},
     }
+    created = getattr(actor.row, "created_at", None)
+    if created is not None:
+        envelope["published"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"@context": vocabulary.context(get_settings().url), **body, **envelope}
 
 

@@ -1,4 +1,5 @@
-"""What a course tells its followers: a new version (`Update`) and a new run (a Note Mastodon shows).
+"""What a course tells its followers: a new version (`Update` of the actor and `Create` of the version
+`Article`) and a new run (a Note Mastodon shows).
 
 Reactions to `course.published` and `run.created`; both only write rows (a Post for the run's
 announcement, delivery rows through `federation.transport.delivery.enqueue`) in the caller's transaction.
@@ -48,6 +49,23 @@ def on_course_published(session: Session, payload: dict[str, Any]) -> None:
         "object": {k: v for k, v in document.items() if k != "@context"},
     }
     delivery.enqueue(session, update, sender=course_id, recipients=[f"{course_id}/followers"])
+    # The Update refreshes the profile; the Create is what followers' home timelines show (a
+    # Mastodon home feed takes statuses, never profile updates): title, teaser, link.
+    version = next((v for v in course.versions if v.number == payload["version"]), None)
+    if version is not None:
+        ids = vocabulary.CourseIds(course=course_id, url=course_id, forks=f"{course_id}/forks", version=version.number)
+        article = vocabulary.version_article(version.snapshot, ids, iso(version.published_at))
+        create = {
+            "@context": document["@context"],
+            "id": f"{article['id']}/activity",
+            "type": "Create",
+            "actor": course_id,
+            "published": article["published"],
+            "to": article["to"],
+            "cc": article["cc"],
+            "object": article,
+        }
+        delivery.enqueue(session, create, sender=course_id, recipients=[f"{course_id}/followers"])
 
 
 def run_facts(session: Session, run: Run) -> vocabulary.RunFacts:

@@ -2,11 +2,11 @@
 
 - `unit.due_for_actor` (from the mail scheduler, for learners enrolled by fediverse account): the
   unit is rendered (merge tags in Jinja2's sandbox, Markdown to sanitized HTML) and sent as a Note
-  from the run, addressed to the learner alone. The Note is stored as a `Post` (kind "unit") whose
-  id derives from the event's key, so a repeated event sends nothing twice.
-- `post.created` for a post that came by email (or was written here): the study group sends it to
-  its fediverse members as a `Create` of a Note attributed to the group, naming the author.
-  Posts that came from the fediverse are announced by `federation.flows.cohorts` when received.
+  from the course, written for the learner alone (`federation.protocol.addressing.personal_note`:
+  the shape Mastodon, Lemmy, GoToSocial and Misskey keep and show unfiltered). The Note is stored
+  as a `Post` (kind "unit") whose id derives from the event's key, so a repeated event sends
+  nothing twice. Replying to it is posting to the learner's study group.
+- `post.created`: `federation.flows.relay` (a copy of each group post for each fediverse member).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses.merge_tags import sandbox
-from courses.models import Enrollment, Post, StudyGroup
+from courses.models import Enrollment, Post
 from courses.versions import pinned
 from federation.flows.announce import iso
-from federation.flows.cohorts import fediverse_members
+from federation.models import RemoteActor
+from federation.protocol.addressing import personal_note
 from federation.protocol.vocabulary import create_of, unit_id
 from federation.transport import delivery
 from server.floor import urls
@@ -96,19 +97,18 @@ def on_unit_due(session: Session, payload: dict[str, Any]) -> None:
     position = int(payload["position"])
     unit = snapshot["units"][position]
     body = render_unit(unit["body"], _context(enrollment, snapshot, unit, position))
-    run_id = urls.run(run.handle)
-    mention = f'<p><span class="h-card"><a href="{html.escape(enrollment.actor)}" class="u-url mention">@{html.escape(enrollment.name or "learner")}</a></span></p>'
+    course_id = urls.course(run.course.slug)
     group = enrollment.group
-    # A fediverse learner posts to the group by mentioning it: say which one it is, every time.
+    # Replying posts to the group (federation.entry.handlers.replies); mentioning it does too.
     where = (
-        f'<p>Your study group: <a href="{html.escape(urls.group(group.handle))}">@{html.escape(group.handle)}@'
-        f"{html.escape(get_settings().host)}</a> — mention it to write to everyone in the group.</p>"
+        f"<p>Reply to this post to write to your study group, or mention "
+        f'<a href="{html.escape(urls.group(group.handle))}">@{html.escape(group.handle)}@'
+        f"{html.escape(get_settings().host)}</a>.</p>"
         if group is not None
         else ""
     )
-    content = (
-        f"<p><strong>{html.escape(snapshot['title'])} — {html.escape(unit['title'])}</strong></p>{body}{where}{mention}"
-    )
+    # The title goes in the text, never in `name`: GoToSocial would make it a content warning.
+    content = f"<p><strong>{html.escape(snapshot['title'])} — {html.escape(unit['title'])}</strong></p>{body}{where}"
     post = Post(
         ap_id=note_id,
         run_id=run.id,
@@ -116,62 +116,24 @@ def on_unit_due(session: Session, payload: dict[str, Any]) -> None:
         group_id=None,
         kind="unit",
         source="local",
-        author_actor=run_id,
+        author_actor=course_id,
         author_name=snapshot["title"],
         subject=unit["title"],
         text=unit["body"],
-        html=content,
         visibility="direct",
         created_at=now(),
     )
     session.add(post)
     session.flush()
-    note = {
-        "id": note_id,
-        "type": "Note",
-        "attributedTo": run_id,
-        "name": unit["title"],
-        "content": content,
-        "published": iso(post.created_at),
-        "to": [enrollment.actor],
-        "cc": [],
-        "url": unit_id(urls.course(run.course.slug), unit["slug"]),
-        "tag": [{"type": "Mention", "href": enrollment.actor, "name": enrollment.name or enrollment.actor}],
-    }
-    create = create_of(note, run_id)
-    delivery.enqueue(session, create, sender=run_id, recipients=[enrollment.actor])
-
-
-def on_post_created(session: Session, payload: dict[str, Any]) -> None:
-    """Relay a group post that came by email (or was written here) to the group's fediverse members."""
-    post = session.get(Post, payload["post_id"])
-    if post is None or post.source == "activitypub" or post.group_id is None or post.held or post.deleted:
-        return
-    group = session.get(StudyGroup, post.group_id)
-    if group is None:
-        return
-    recipients = fediverse_members(session, group, besides=post.author_actor)
-    if not recipients:
-        return
-    group_id = urls.group(group.handle)
-    if not post.ap_id:
-        post.ap_id = urls.post(post.id)
-    parent = session.get(Post, post.in_reply_to_id) if post.in_reply_to_id else None
-    author = html.escape(post.author_name or "A member")
-    body = post.html or "".join(f"<p>{html.escape(p)}</p>" for p in post.text.split("\n\n") if p.strip())
-    note = {
-        "id": post.ap_id,
-        "type": "Note",
-        "attributedTo": group_id,
-        "audience": group_id,
-        "content": nh3.clean(
-            f"<p><strong>{author}</strong> wrote{': ' + html.escape(post.subject) if post.subject else ''}</p>{body}"
-        ),
-        "published": iso(post.created_at),
-        "to": [f"{group_id}/followers", *recipients],
-        "cc": [],
-    }
-    if parent is not None and parent.ap_id:
-        note["inReplyTo"] = parent.ap_id
-    create = create_of(note, group_id)
-    delivery.enqueue(session, create, sender=group_id, recipients=recipients)
+    handle = session.scalar(select(RemoteActor.handle).where(RemoteActor.ap_id == enrollment.actor))
+    note = personal_note(
+        note_id=note_id,
+        sender=course_id,
+        recipient=enrollment.actor,
+        handle=handle,
+        content=content,
+        published=iso(post.created_at),
+        url=unit_id(course_id, unit["slug"]),
+    )
+    post.html = note["content"]
+    delivery.enqueue(session, create_of(note, course_id, cc=note["cc"]), sender=course_id, recipients=note["to"])

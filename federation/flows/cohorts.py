@@ -4,10 +4,11 @@
   (which groups it and publishes `enrollment.confirmed`, so the mail scheduler starts its units)
   and makes it a follower of the run, so the run's activities reach it. `join_by_handle` is the
   service behind the signup form's "join with your fediverse handle".
-- `receive_group_post` stores a member's post addressed to a study group as a courses `Post`
-  (source activitypub, `post.created` so mail relays it to email members) and has the group
-  `Announce` it to the other fediverse members: the FEP-1b12 Announce of the `Create`, plus the
-  plain Announce of the Note that Mastodon shows as a boost.
+- `receive_group_post` stores a member's post to a study group (addressed to the group, or a
+  reply to a note of the course) as a courses `Post` (source activitypub) and publishes
+  `post.created`: mail relays it to email members, `federation.flows.relay` sends each other
+  fediverse member a copy written for them (Mastodon would drop the group's `Announce`: the
+  learners follow the run, not the group).
 - Moderation: `remove_member` (the learner leaves the group and gets nothing more from it) and
   `block_member` (also refused if they post or join again).
 """
@@ -26,13 +27,15 @@ from courses import learner
 from courses.groups import remove_from_group
 from courses.models import Enrollment, Post, Run, StudyGroup
 from courses.signup import enroll_actor, request_actor_signup
-from federation.flows.follows import activity_id
-from federation.models import ActorBlock, Follower
-from federation.protocol.vocabulary import AS, PUBLIC, create_of
+from federation.flows.copies import post_of_ref
+from federation.models import ActorBlock, Follower, RemoteActor
+from federation.protocol.addressing import personal_note
+from federation.protocol.vocabulary import create_of
 from federation.transport import delivery
 from federation.transport.fetch import cached_actor
 from server.floor import urls
 from server.floor.clock import now
+from server.floor.config import get_settings
 from server.floor.errors import Invalid, PermissionDenied
 from server.floor.events import publish
 from server.floor.ratelimit import hit
@@ -66,6 +69,9 @@ def join(session: Session, run: Run, actor_id: str, follow_id: str | None = None
                 f"try again in {int(wait // 60) + 1} minutes"
             )
         enrollment = enroll_actor(session, run, remote.ap_id, remote.name or remote.handle or "", run.timezone)
+    elif enrollment.status == "pending":
+        # Typed into the signup form, now followed from the account itself: that confirms it.
+        enrollment = enroll_actor(session, run, remote.ap_id, remote.name or remote.handle or "", run.timezone)
     follower = session.scalar(select(Follower).where(Follower.actor == run_id, Follower.follower == remote.ap_id))
     if follower is None:
         session.add(
@@ -95,32 +101,35 @@ def join_by_handle(session: Session, run: Run, actor_id: str) -> Enrollment:
 
 
 def on_enrollment_requested(session: Session, payload: dict[str, Any]) -> None:
-    """A fediverse account was named on the signup form: send it the confirmation link, directly."""
+    """A fediverse account was named on the signup form: send it the confirmation, written for it alone.
+
+    From the course, addressed as every personal note is (`federation.protocol.addressing`), so it
+    is neither dropped (Lemmy, GoToSocial) nor filtered (Mastodon). Following the run confirms too.
+    """
     enrollment = session.get(Enrollment, int(payload["enrollment_id"]))
     if enrollment is None or not enrollment.actor or enrollment.email or enrollment.status != "pending":
         return
     run = enrollment.run
-    run_id = urls.run(run.handle)
+    course_id = urls.course(run.course.slug)
     link = urls.signup_confirm(enrollment.token)
     title = html.escape(run.course.title)
-    note_id = f"{run_id}/confirmations/{enrollment.id}-{int(now().timestamp() * 1000)}"
-    note = {
-        "id": note_id,
-        "type": "Note",
-        "attributedTo": run_id,
-        "content": (
-            f'<p><span class="h-card"><a href="{html.escape(enrollment.actor)}" class="u-url mention">@'
-            f"{html.escape(enrollment.name or 'you')}</a></span> someone asked to enroll this account in "
-            f"<strong>{title}</strong> (starting {run.start_date.isoformat()}). To confirm, open "
-            f'<a href="{html.escape(link)}">{html.escape(link)}</a>. If it was not you, ignore this post.</p>'
-        ),
-        "published": now().isoformat().replace("+00:00", "Z"),
-        "to": [enrollment.actor],
-        "cc": [],
-        "tag": [{"type": "Mention", "href": enrollment.actor}],
-    }
-    create = create_of(note, run_id)
-    delivery.enqueue(session, create, sender=run_id, recipients=[enrollment.actor])
+    run_handle = f"@{run.handle}@{get_settings().host}"
+    content = (
+        f"<p>Someone asked to enroll this account in <strong>{title}</strong> (starting "
+        f'{run.start_date.isoformat()}). To confirm, open <a href="{html.escape(link)}">{html.escape(link)}</a> '
+        f'or follow <a href="{html.escape(urls.run(run.handle))}">{html.escape(run_handle)}</a> from this account. '
+        "If it was not you, ignore this post.</p>"
+    )
+    handle = session.scalar(select(RemoteActor.handle).where(RemoteActor.ap_id == enrollment.actor))
+    note = personal_note(
+        note_id=f"{urls.run(run.handle)}/confirmations/{enrollment.id}-{int(now().timestamp() * 1000)}",
+        sender=course_id,
+        recipient=enrollment.actor,
+        handle=handle,
+        content=content,
+        published=now().isoformat(timespec="seconds").replace("+00:00", "Z"),
+    )
+    delivery.enqueue(session, create_of(note, course_id, cc=note["cc"]), sender=course_id, recipients=note["to"])
 
 
 def leave(session: Session, run: Run, actor_id: str) -> bool:
@@ -193,7 +202,9 @@ def receive_group_post(session: Session, create: dict[str, Any], group: StudyGro
         return None
     html = nh3.clean(str(note.get("content") or ""))
     reply_to = note.get("inReplyTo") if isinstance(note.get("inReplyTo"), str) else None
-    parent = session.scalar(select(Post).where(Post.ap_id == reply_to)) if reply_to else None
+    parent = post_of_ref(session, reply_to) if reply_to else None
+    if parent is not None and parent.group_id != group.id:
+        parent = None  # a reply to a unit (or to another group's post) starts a thread here
     post = Post(
         ap_id=note["id"],
         group_id=group.id,
@@ -214,31 +225,7 @@ def receive_group_post(session: Session, create: dict[str, Any], group: StudyGro
     session.flush()
     post.thread_id = parent.thread_id or parent.id if parent else post.id
     publish(session, "post.created", {"post_id": post.id})
-    announce_to_members(session, group, create, author)
     return post
-
-
-def announce_to_members(session: Session, group: StudyGroup, create: dict[str, Any], author: str) -> None:
-    """The group boosts a member's Create: FEP-1b12 (the activity) and Mastodon's plain form (the Note)."""
-    recipients = fediverse_members(session, group, besides=author)
-    if not recipients:
-        return
-    group_id = urls.group(group.handle)
-    note_id = create["object"]["id"]
-    addressing = {
-        "to": [f"{group_id}/followers", *recipients],
-        "cc": [PUBLIC] if PUBLIC in addressed(create, None) else [],
-    }
-    for kind, obj in (("announce-activity", create), ("announce", note_id)):
-        announce = {
-            "@context": AS,
-            "id": activity_id(group_id, kind),
-            "type": "Announce",
-            "actor": group_id,
-            "object": obj,
-            **addressing,
-        }
-        delivery.enqueue(session, announce, sender=group_id, recipients=recipients)
 
 
 def remove_member(session: Session, group: StudyGroup, actor_or_email: str) -> Enrollment:

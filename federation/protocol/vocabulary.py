@@ -15,8 +15,8 @@ same for runs and study groups (FEP-1b12 `Group`). The envelope adds `id`, `inbo
 `followers`, `publicKey`, `endpoints` and `preferredUsername`, and uses `context()` as `@context`.
 Units are `Article`s too: `name`, a plain-text teaser `summary` and `url` (their page) from
 `federation.protocol.unit_text`, which renders merge tags neutrally; `unit_document` is a unit served at its id.
-`snapshot_from_course(document)` is the inverse used by forks: AS2 back to a course snapshot in
-the shape of `courses.versions.snapshot_of`.
+`snapshot_from_course(document)` is the inverse used by forks (in `course_reading`, re-exported
+here): AS2 back to a course snapshot in the shape of `courses.versions.snapshot_of`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+# Re-exported: forks and tests read courses back through this module.
+from federation.protocol.course_reading import is_course as is_course
+from federation.protocol.course_reading import snapshot_from_course as snapshot_from_course
+from federation.protocol.course_reading import version_of as version_of
 from federation.protocol.unit_text import facts_of, rendered
 from server.floor.errors import Invalid
 
@@ -131,10 +135,26 @@ def _unit_object(snapshot: dict[str, Any], ids: CourseIds, unit: dict[str, Any])
     return body
 
 
-def unit_document(snapshot: dict[str, Any], ids: CourseIds, unit: dict[str, Any]) -> dict[str, Any]:
+def _public(course_id: str) -> dict[str, Any]:
+    """Addressing of a course's public Articles: without `to`/`cc` Mastodon takes them for direct
+    messages (`StatusParser#visibility`) and GoToSocial refuses them (`ap.ExtractVisibility`:
+    "message wasn't TO or CC anyone")."""
+    return {"to": [PUBLIC], "cc": [f"{course_id}/followers"]}
+
+
+def unit_document(
+    snapshot: dict[str, Any], ids: CourseIds, unit: dict[str, Any], published: str | None = None
+) -> dict[str, Any]:
     """A unit on its own (served at its id): the embedded object plus its sanitized HTML `content`."""
     content, _teaser = rendered(facts_of(snapshot, ids.url, unit))
-    return {**_unit_object(snapshot, ids, unit), "content": content, "context": ids.course}
+    dated = {"published": published} if published else {}
+    return {
+        **_unit_object(snapshot, ids, unit),
+        "content": content,
+        "context": ids.course,
+        **_public(ids.course),
+        **dated,
+    }
 
 
 def _structure(snapshot: dict[str, Any], ids: CourseIds) -> dict[str, Any]:
@@ -188,129 +208,22 @@ def version_article(snapshot: dict[str, Any], ids: CourseIds, published: str) ->
     """A published version as the `Article` Mastodon degrades to: name, teaser summary, url."""
     if ids.version is None:
         raise Invalid("a version Article needs a version number")
+    structure = _structure(snapshot, ids)
+    # Mastodon shows an Article as name, summary and link (`ActivityPub::Activity::Create#converted_text`);
+    # GoToSocial shows its content (and the summary as a content warning over it).
+    teaser = f"<p>{structure['summary']}</p>" if structure["summary"] else ""
+    link = f'<p><a href="{html.escape(ids.url)}">{html.escape(ids.url)}</a></p>'
+    content = f"<p><strong>{html.escape(snapshot['title'])}</strong>, version {ids.version}</p>{teaser}{link}"
     return {
         "type": "Article",
         "id": f"{ids.course}/versions/{ids.version}",
         "attributedTo": ids.course,
         "context": ids.course,
         "published": published,
-        **_structure(snapshot, ids),
+        **_public(ids.course),
+        **structure,
+        "content": content,
     }
-
-
-def _text(value: Any, field: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Invalid(f"course document field {field} must be text")
-    return value
-
-
-def _int(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid(f"course document field {field} must be a whole number, not {value!r}")
-    return value
-
-
-def _list(value: Any, field: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise Invalid(f"course document field {field} must be a list")
-    return value
-
-
-def _object(value: Any, field: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise Invalid(f"course document field {field} must be an object")
-    return value
-
-
-def _html_to_text(value: str) -> str:
-    """Markup from another server reduced to text (we escaped it; others may not have)."""
-    return html.unescape(re.sub(r"<[^>]*>", "", value))
-
-
-def _unit_from(obj: Any, index: int) -> dict[str, Any]:
-    where = f"units[{index}]"
-    if not isinstance(obj, dict):
-        raise Invalid(f"course document field {where} must be an object")
-    source = obj.get("source") or {}
-    body = source.get("content") if isinstance(source, dict) else None
-    if body is None:
-        raise Invalid(f"course document field {where}.source.content (the Markdown body) is missing")
-    slug = _text(obj.get("slug"), f"{where}.slug") or str(obj.get("id", "")).rstrip("/").rsplit("/", 1)[-1]
-    if not slug:
-        raise Invalid(f"course document field {where}.slug is missing")
-    return {
-        "slug": slug,
-        "title": _text(obj.get("name"), f"{where}.name"),
-        "day": _int(obj.get("day"), f"{where}.day"),
-        "body": _text(body, f"{where}.source.content"),
-        "position": _int(obj.get("position", index), f"{where}.position"),
-        "origin": _text(obj.get("origin"), f"{where}.origin") or None,
-        "extra": _object(obj.get("extra"), f"{where}.extra"),
-    }
-
-
-def _tags(document: dict[str, Any]) -> list[str]:
-    tags = document.get("tag")
-    if isinstance(tags, dict):
-        tags = [tags]
-    return [
-        t["name"][1:] if t["name"].startswith("#") else t["name"]
-        for t in _list(tags, "tag")
-        if isinstance(t, dict) and t.get("type") == "Hashtag" and isinstance(t.get("name"), str)
-    ]
-
-
-def _resource_from(link: Any) -> dict[str, Any]:
-    if not isinstance(link, dict):
-        raise Invalid("course document field resources must hold Link objects")
-    resource = {"title": _text(link.get("name"), "resources.name"), "url": _text(link.get("href"), "resources.href")}
-    return {**resource, **_object(link.get("extra"), "resources.extra")}
-
-
-def is_course(document: dict[str, Any]) -> bool:
-    """True when `document` is one of our course actors or version Articles (it has units)."""
-    return isinstance(document.get("units"), list) and isinstance(document.get("slug"), str)
-
-
-def snapshot_from_course(document: dict[str, Any]) -> dict[str, Any]:
-    """A course actor or version Article back to a course snapshot; Invalid naming the bad field."""
-    if not is_course(document):
-        raise Invalid(f"{document.get('id', 'the document')} is not a course of a Mechanical MOOC instance (no units)")
-    origin = document.get("origin")
-    if isinstance(origin, dict):
-        origin = origin.get("id")
-    # Every field a peer sends is checked for its type: a list where a string belongs, or a number
-    # where a list belongs, is an Invalid naming the field, not a TypeError deep in the fork code.
-    return {
-        "slug": _text(document.get("slug"), "slug"),
-        "title": _text(document.get("name"), "name"),
-        "summary": _html_to_text(_text(document.get("summary"), "summary")),
-        "language": _text(document.get("language"), "language") or "en",
-        "license": _text(document.get("license"), "license"),
-        "tags": _tags(document),
-        "resources": [_resource_from(r) for r in _list(document.get("resources"), "resources")],
-        "send_time": _text(document.get("sendTime"), "sendTime") or "09:00",
-        "late_join": _text(document.get("lateJoin"), "lateJoin") or "catch_up",
-        "group_size": _int(document.get("groupSize", 20), "groupSize"),
-        "group_by": [_text(k, "groupBy") for k in _list(document.get("groupBy"), "groupBy")],
-        "questions": _list(document.get("questions"), "questions"),
-        "extra": _object(document.get("extra"), "extra"),
-        "origin": _text(origin, "origin") or None,
-        "lineage": [_text(i, "lineage") for i in _list(document.get("lineage"), "lineage")],
-        "units": [_unit_from(u, i) for i, u in enumerate(document["units"])],
-    }
-
-
-def version_of(document: dict[str, Any]) -> int | None:
-    """The published version a course document describes, if it says."""
-    value = document.get("version")
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)
@@ -338,7 +251,8 @@ def run_teaser(facts: RunFacts) -> str:
 
 
 def run_fields(facts: RunFacts) -> dict[str, Any]:
-    """A run as a FEP-1b12 `Group` actor: joinable by Follow or Join, attributed to its course."""
+    """A run as a FEP-1b12 `Group` actor, joinable by Follow or Join; no `attributedTo` (FEP-1b12 and
+    Lemmy read a Group's `attributedTo` as its moderators collection: `AttributedTo::url`)."""
     return {
         "type": "Group",
         "id": facts.run,
@@ -346,7 +260,6 @@ def run_fields(facts: RunFacts) -> dict[str, Any]:
         "summary": text_as_html(run_teaser(facts)),
         "url": facts.url,
         "course": facts.course,
-        "attributedTo": facts.course,
         "startDate": facts.start_date,
         "timezone": facts.timezone,
         "signup": facts.url,
@@ -363,7 +276,6 @@ def group_fields(group: str, url: str, name: str, run: str, run_name: str) -> di
         "summary": text_as_html(f"A study group of {run_name}. Posts addressed to it reach every member."),
         "url": url,
         "run": run,
-        "attributedTo": run,
         "postingRestrictedToMods": False,
     }
 

@@ -95,12 +95,22 @@ def test_body_tampered_after_signing_is_refused(client: InstanceClient, session:
     assert count(session, InboxActivity) == 0
 
 
-def test_activity_signed_by_someone_else_is_refused(client: InstanceClient, session: Session, remote: Remote) -> None:
+def test_activity_signed_by_someone_else_is_taken_but_never_believed(
+    client: InstanceClient, session: Session, remote: Remote
+) -> None:
+    # A forward (item 8 of issue 13): 202, so the forwarder does not retry for days; a Follow cannot
+    # be checked at its origin, so it does nothing (tests/federation/test_forwarded.py for the rest).
     course = make_course(session)
     remote.actor(ASONIX)
     mallory = remote.actor("https://evil.example/users/mallory")
     response = signed_post(client, "/inbox", follow_payload(course), mallory)
-    assert response.status_code == 401 and "actor is" in response.json()["error"]
+    assert response.status_code == 202
+    row = session.scalar(select(InboxActivity))
+    assert row is not None and row.forwarded_by == "https://evil.example/users/mallory" and row.actor == ASONIX
+    assert client.process_inbox() == 1
+    session.expire_all()
+    assert count(session, Follower) == 0 and count(session, Delivery) == 0
+    assert "cannot be checked at its origin" in (session.scalar(select(InboxActivity.outcome)) or "")
 
 
 def test_key_that_does_not_match_the_published_one_is_refused(

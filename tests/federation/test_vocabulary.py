@@ -188,7 +188,8 @@ def test_run_is_a_group_and_its_announcement_reads_well() -> None:
         units=7,
     )
     group = vocabulary.run_fields(facts)
-    assert group["type"] == "Group" and group["attributedTo"] == IDS.course
+    # No attributedTo: FEP-1b12 and Lemmy (AttributedTo::url) read a Group's as its moderators collection.
+    assert group["type"] == "Group" and group["course"] == IDS.course and "attributedTo" not in group
     note = vocabulary.run_announcement(facts, f"{BASE}/posts/1", "2026-11-25T00:00:00Z", f"{IDS.course}/followers")
     assert note["type"] == "Note" and vocabulary.PUBLIC in note["to"]
     assert "Gentle &lt;Python&gt;" in note["content"] and "2026-12-01" in note["content"]

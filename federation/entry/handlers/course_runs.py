@@ -1,26 +1,31 @@
 """Runs are joinable Groups: Follow or Join of a run enrolls the account; Leave or Undo leaves.
 
-The protocol's follow.py records every Follow of a local actor and answers Accept; here a Follow
-of a *run* also enrolls the follower (grouped, units delivered as posts). A `Join` of a run or of
-one of its study groups does the same and is answered with `Accept` of the Join.
+The protocol's follow.py records every Follow of a person or course and answers Accept; here a
+Follow of a *run* also enrolls the follower (grouped, units delivered as posts). A `Join` of a run
+or of one of its study groups does the same and is answered with `Accept` of the Join. A Follow of
+a *study group* is accepted from its members; from anyone else it is a join of the group's run
+(the run's rules place them), accepted when that places them in this group and answered `Reject`
+otherwise (or when the run refuses them): following a group never silently makes a non-member a
+follower whose posts the group would then drop.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from courses.models import Run, StudyGroup
+from courses.models import Enrollment, Run, StudyGroup
 from federation.entry.handlers import Inbound, activity_type, handles, object_id
 from federation.entry.handlers.follow import reject_follow
 from federation.flows import follows
-from federation.flows.cohorts import JoinLimited, join, leave
+from federation.flows.cohorts import JoinLimited, is_blocked_from, join, leave
 from federation.flows.follows import activity_id
 from federation.models import RemoteActor
 from federation.protocol.vocabulary import AS
 from federation.transport import delivery
 from federation.transport.moderation import blocks
 from server.floor import urls
-from server.floor.errors import PermissionDenied
+from server.floor.errors import Invalid, PermissionDenied
 
 # Actor types that are people: only they are enrolled by a Follow (Mastodon's way of joining).
 LEARNER_TYPES = frozenset({"Person"})
@@ -102,3 +107,43 @@ def leave_run(inbound: Inbound) -> str | None:
         return None
     left = leave(inbound.session, run, inbound.actor)
     return f"{inbound.actor} left {run.handle}" if left else None
+
+
+@handles("Follow")
+def follow_group(inbound: Inbound) -> str | None:
+    """A Follow of a study group: a member's is accepted; anyone else's joins the run, or is rejected."""
+    target = inbound.object_id or ""
+    handle = target.rstrip("/").rsplit("/", 1)[-1]
+    if target != urls.group(handle):
+        return None
+    session = inbound.session
+    group = session.scalar(select(StudyGroup).where(StudyGroup.handle == handle))
+    if group is None:
+        return None
+    if blocks(session, target, inbound.actor) or is_blocked_from(session, group.run, inbound.actor):
+        reject_follow(inbound, target)
+        return f"rejected follow of {target}: blocked"
+    member = _membership(session, group, inbound.actor)
+    if member is None:
+        follower = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == inbound.actor))
+        if follower is not None and follower.type not in LEARNER_TYPES:
+            reject_follow(inbound, target)
+            return f"rejected follow of {target}: {follower.type} accounts do not join study groups"
+        try:
+            enrollment = join(session, group.run, inbound.actor, follow_id=None)
+        except (PermissionDenied, Invalid) as error:  # blocked, too many from one host, signups closed
+            reject_follow(inbound, target)
+            return f"rejected follow of {target}: {error}"
+        if enrollment.group_id != group.id:
+            reject_follow(inbound, target)
+            placed = enrollment.group.handle if enrollment.group is not None else "no group yet"
+            return f"rejected follow of {target}: joined run {group.run.handle} ({enrollment.status}), group {placed}"
+    follows.accept_follower(session, target, inbound.activity)
+    return f"accepted follower of {target}"
+
+
+def _membership(session: Session, group: StudyGroup, actor: str) -> Enrollment | None:
+    query = select(Enrollment).where(
+        Enrollment.group_id == group.id, Enrollment.actor == actor, Enrollment.status.in_(("confirmed", "paused"))
+    )
+    return session.scalar(query)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from courses.models import Post
+from courses.posts import delete_post as delete_post_row
 from federation.entry.handlers import Inbound, changed, handles
 from federation.models import Follower, Following, RemoteActor
 
@@ -24,14 +25,11 @@ def delete_actor(inbound: Inbound) -> str | None:
 
 @handles("Delete")
 def delete_post(inbound: Inbound) -> str | None:
-    """The author deleted a post we keep: hide it (only its author may)."""
+    """The author deleted a post we keep: hide it (only its author may); copies sent to members go too."""
     target = inbound.object_id
     if not target or target == inbound.actor:
         return None
-    hidden = changed(
-        inbound.session,
-        update(Post)
-        .where(Post.ap_id == target, Post.author_actor == inbound.actor)
-        .values(deleted=True, text="", html=""),
-    )
+    query = select(Post).where(Post.ap_id == target, Post.author_actor == inbound.actor, Post.deleted.is_(False))
+    # courses.posts publishes post.deleted: federation.flows.relay deletes the members' copies.
+    hidden = [post for post in inbound.session.scalars(query) if delete_post_row(inbound.session, post, by="author")]
     return f"deleted post {target}" if hidden else None

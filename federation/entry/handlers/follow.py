@@ -13,7 +13,6 @@ from federation.models import Follower, Following
 from federation.transport import delivery
 from federation.transport.keys import is_local
 from federation.transport.moderation import blocks
-from server.floor import urls
 
 
 @needs("Follow", "Join")
@@ -28,8 +27,8 @@ def follow(inbound: Inbound) -> str | None:
     """Someone follows a local person, course, run or group: record them and Accept (never manual)."""
     target = inbound.object_id
     local = local_actor(inbound.session, target) if target else None
-    if local is None or local.id.startswith(urls.run("")):
-        return None  # a run's follows are answered by course_runs.follow_run (it may enroll or refuse)
+    if local is None or local.kind in {"run", "group"}:
+        return None  # answered by course_runs.follow_run / follow_group (they may enroll or refuse)
     if blocks(inbound.session, local.id, inbound.actor):
         reject_follow(inbound, local.id)
         return f"rejected follow of {local.id}: blocked"
