@@ -13,7 +13,7 @@ from server.floor.db import session_scope
 from server.floor.jobs import job
 
 
-@job("mail.schedule", every=5, queue="mail")
+@job("mail.schedule", every=5, queue="mail", summary="wrote {n} mails of units due now")
 def schedule_job() -> int:
     """Emit every unit due now; the number of mails (and fediverse deliveries) written."""
     with session_scope() as session:
@@ -22,7 +22,7 @@ def schedule_job() -> int:
         return schedule_all_due(session) + composed
 
 
-@job("mail.send", every=5, queue="mail")
+@job("mail.send", every=5, queue="mail", summary="sent {n} mails")
 def send_job() -> int:
     """Send every mail due in the outbox; the number that went out."""
     with session_scope() as session:

@@ -27,7 +27,9 @@ from web.templating import STATIC_DIR
 # Each module has `routes() -> list[BaseRoute]`; their order is the order routes are tried.
 PAGE_MODULES = (
     "web.pages.home",
+    "web.pages.welcome",
     "web.pages.accounts",
+    "web.pages.login_link",
     "web.pages.admin",
     "web.pages.admin_accounts",
     "web.pages.admin_moderation",

@@ -3,10 +3,22 @@
 A job is a plain function of no arguments that claims due rows and works them (see
 `server.floor.queue`). `every` makes it periodic (the scheduler runs it); `wake(name)` asks a worker to
 run it soon (the broker only wakes workers up; the rows hold the state).
+
+No wake-up is lost, at either end:
+- `wake` is called after the caller's commit. It sends a message at once, or, when it sent one for
+  the same job less than WAKE_GAP ago, makes sure one more leaves after the gap (one message then
+  stands for every wake-up of the gap: a busy inbox does not send a message per activity);
+- a worker runs a job through `run(name)`: a wake-up that arrives while the job runs in that
+  process makes the running job go once more when it ends, so whatever was committed before the
+  wake-up is claimed by a run that starts after it. (A job that only looked for due rows once more
+  at its end, and a sender that woke nobody when work was due already, lost the rows that came in
+  between until the next periodic tick: a second Follow 0.1 s after the first waited 28 s.)
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,17 +33,29 @@ class Job:
     function: JobFunction
     every: float | None
     queue: str
+    # What a run that did something says in the console, `{n}` the count the function returned
+    # ("sent {n} mails"); a job without one (or a run that did nothing) says nothing.
+    summary: str | None = None
+
+    def summarise(self, result: object) -> str | None:
+        """The console line for a run that returned `result`, or None when there is nothing to say."""
+        if self.summary is None or isinstance(result, bool) or not isinstance(result, int) or result <= 0:
+            return None
+        return self.summary.format(n=result)
 
 
 _jobs: dict[str, Job] = {}
 _wakers: list[Callable[[str], None]] = []
 
 
-def job(name: str, every: float | None = None, queue: str = "default") -> Callable[[JobFunction], JobFunction]:
-    """Declare `function` as the background job `name`, periodic every `every` seconds if given."""
+def job(
+    name: str, every: float | None = None, queue: str = "default", summary: str | None = None
+) -> Callable[[JobFunction], JobFunction]:
+    """Declare `function` as the background job `name`, periodic every `every` seconds if given; `summary`
+    (like "sent {n} mails") is what a run that returned a positive count says in the console."""
 
     def register(function: JobFunction) -> JobFunction:
-        _jobs[name] = Job(name=name, function=function, every=every, queue=queue)
+        _jobs[name] = Job(name=name, function=function, every=every, queue=queue, summary=summary)
         return function
 
     return register
@@ -48,10 +72,71 @@ def set_waker(waker: Callable[[str], None]) -> None:
     _wakers.append(waker)
 
 
+WAKE_GAP = 0.05  # seconds between two wake-up messages of one job from one process (latency it may add)
+_wake_lock = threading.Lock()
+_last_sent: dict[str, float] = {}
+_pending: set[str] = set()  # jobs whose next message leaves when their gap is over
+
+
 def wake(name: str) -> None:
-    """Ask a worker to run job `name` soon; harmless if no worker listens (the scheduler will)."""
+    """Ask a worker to run job `name` soon (call it after committing the work); harmless if no worker
+    listens (the scheduler will). Never dropped: at most WAKE_GAP later, a message leaves for it."""
+    if not _wakers:
+        return
+    with _wake_lock:
+        if name in _pending:
+            return  # the message due after the gap leaves after this commit too: it stands for both
+        wait = _last_sent.get(name, float("-inf")) + WAKE_GAP - time.monotonic()
+        if wait > 0:
+            _pending.add(name)
+            timer = threading.Timer(wait, _send_pending, (name,))
+            timer.daemon = True
+            timer.start()
+            return
+        _last_sent[name] = time.monotonic()
+    _send(name)
+
+
+def _send_pending(name: str) -> None:
+    with _wake_lock:
+        _pending.discard(name)
+        _last_sent[name] = time.monotonic()
+    _send(name)
+
+
+def _send(name: str) -> None:
     for waker in _wakers:
         try:
             waker(name)
         except Exception:  # noqa: BLE001 - the periodic tick is the safety net
             pass
+
+
+_run_lock = threading.Lock()
+_woken: dict[str, int] = {}  # job -> wake-ups received while it runs in this process
+
+
+def run(name: str) -> object:
+    """Run job `name` (what a worker does with a wake-up or a tick). If it runs in this process already,
+    return at once: the running one goes once more when it ends. The counts of every pass, added up."""
+    function = _jobs[name].function
+    with _run_lock:
+        if name in _woken:
+            _woken[name] += 1
+            return None
+        _woken[name] = 0
+    total: object = None
+    try:
+        while True:
+            result = function()
+            both_counts = isinstance(result, int) and isinstance(total, int)
+            total = total + result if both_counts else result  # type: ignore[operator]
+            with _run_lock:
+                if not _woken[name]:
+                    del _woken[name]
+                    return total
+                _woken[name] = 0  # woken meanwhile: what came in may have missed this pass's claims
+    except BaseException:
+        with _run_lock:
+            _woken.pop(name, None)  # a failed pass is not repeated at once (a spin); the tick comes
+        raise

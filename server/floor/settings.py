@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,7 +47,11 @@ KNOWN = {
     "WEBHOOK_SENDGRID_KEY",
     "WEBHOOK_SES",
     "WEBHOOK_SES_CONFIRM",
+    "LOG_LEVEL",
 }
+# Where `mechmooc serve` writes the URL it serves, so that other commands on the same data dir link to it.
+INSTANCE_FILE = "instance.json"
+LOG_LEVELS = ("debug", "info", "warning")
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,8 @@ class Settings:
     webhook_sendgrid_key: str | None = None
     webhook_ses_topics: tuple[str, ...] = ()
     webhook_ses_confirm: bool = False
+    # How much `mechmooc serve` and its worker print: debug, info (a line per request, job summaries), warning.
+    log_level: str = "info"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -109,7 +116,8 @@ class Settings:
 
     def celery_broker(self) -> str:
         """The Celery broker URL, an embedded filesystem transport by default."""
-        return self.broker_url or "filesystem://"
+        # A host name, though the files need none: without one kombu warns at every connection.
+        return self.broker_url or "filesystem://localhost//"
 
 
 def _bool(name: str, value: str) -> bool:
@@ -177,8 +185,38 @@ def read_environment(cwd: Path | None = None) -> dict[str, str]:
     return values
 
 
-def load_settings(host: str = "127.0.0.1", port: int = 8000, environ: dict[str, str] | None = None) -> Settings:
-    """Read and validate the settings; raise SettingsError naming the variable at fault."""
+def remembered_url(data_dir: Path) -> str | None:
+    """The URL the last `mechmooc serve` on `data_dir` served (DATA_DIR/instance.json), or None."""
+    path = data_dir / INSTANCE_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{path} cannot be read ({error}); delete it or set {PREFIX}URL") from None
+    try:
+        url = json.loads(text)["url"]
+    except (ValueError, KeyError, TypeError):
+        url = None
+    if not isinstance(url, str) or not url:
+        raise SettingsError(f"{path} is not what `mechmooc serve` writes; delete it or set {PREFIX}URL")
+    return url
+
+
+def remember_url(settings: Settings) -> None:
+    """Write the URL `serve` serves to DATA_DIR/instance.json (atomically), for the other commands."""
+    path = settings.data_dir / INSTANCE_FILE
+    partial = path.with_name(f".{INSTANCE_FILE}.{os.getpid()}")
+    partial.write_text(json.dumps({"url": settings.url}) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+
+
+def load_settings(host: str | None = None, port: int | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate the settings; raise SettingsError naming the variable at fault.
+
+    The URL is MECHMOOC_URL; else `http://HOST:PORT` when `serve` passes where it listens; else the
+    URL the last `serve` on the data dir remembered; else http://127.0.0.1:8000.
+    """
     raw = read_environment() if environ is None else dict(environ)
     unknown = sorted(k for k in raw if k[len(PREFIX) :] not in KNOWN)
     if unknown:
@@ -188,7 +226,13 @@ def load_settings(host: str = "127.0.0.1", port: int = 8000, environ: dict[str, 
         return raw.get(PREFIX + key) or default
 
     insecure = _bool("INSECURE_HTTP", get("INSECURE_HTTP", "0"))
-    url = get("URL") or f"http://{host}:{port}"
+    data_dir = Path(get("DATA_DIR") or "./var").expanduser().resolve()
+    if get("URL"):
+        url = get("URL")
+    elif host is not None or port is not None:
+        url = f"http://{host or '127.0.0.1'}:{port or 8000}"
+    else:
+        url = remembered_url(data_dir) or "http://127.0.0.1:8000"
     _check_url("URL", url, {"http", "https"})
     url = url.rstrip("/")
     if insecure and url.startswith("https://"):
@@ -196,7 +240,6 @@ def load_settings(host: str = "127.0.0.1", port: int = 8000, environ: dict[str, 
     if url.startswith("http://") and not insecure and not _is_local(url):
         raise SettingsError(f"{PREFIX}URL must be https:// in production (set {PREFIX}INSECURE_HTTP=1 for development)")
 
-    data_dir = Path(get("DATA_DIR") or "./var").expanduser().resolve()
     database_url = get("DATABASE_URL") or f"sqlite:///{data_dir / 'mechmooc.sqlite3'}"
     if "://" not in database_url or database_url.split("://")[0].split("+")[0] not in {"sqlite", "postgresql"}:
         raise SettingsError(
@@ -258,7 +301,15 @@ def load_settings(host: str = "127.0.0.1", port: int = 8000, environ: dict[str, 
         webhook_sendgrid_key=hooks["webhook_sendgrid_key"],
         webhook_ses_topics=hooks["webhook_ses_topics"],
         webhook_ses_confirm=hooks["webhook_ses_confirm"],
+        log_level=_log_level(get("LOG_LEVEL", "info")),
     )
+
+
+def _log_level(value: str) -> str:
+    level = value.strip().lower()
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"{PREFIX}LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+    return level
 
 
 class _Webhooks(TypedDict):

@@ -47,7 +47,9 @@ def check_database(settings: Settings) -> None:
         raise SettingsError(f"MECHMOOC_DATABASE_URL: cannot connect: {reason}") from None
 
 
-def boot(settings: Settings | None = None, migrate: bool = True, host: str = "127.0.0.1", port: int = 8000) -> Settings:
+def boot(
+    settings: Settings | None = None, migrate: bool = True, host: str | None = None, port: int | None = None
+) -> Settings:
     """Make this process an instance process; return its settings."""
     settings = settings or load_settings(host=host, port=port)
     prepare_data_dir(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 import migrations
 
 SCRIPT_LOCATION = str(Path(migrations.__file__).parent)
+log = logging.getLogger("mechmooc.migrate")
 
 
 def alembic_config(database_url: str) -> Config:
@@ -24,12 +26,18 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply every migration up to the heads of all branches."""
+def upgrade(engine: Engine) -> int:
+    """Apply every migration up to the heads of all branches; how many were applied (one console line)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
+    script = ScriptDirectory.from_config(config)
     with engine.begin() as connection:
+        heads = tuple(MigrationContext.configure(connection).get_current_heads())
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")
+    # Alembic says a line per migration (at debug on the console); this is the one line at info.
+    done = len(list(script.walk_revisions())) - (len(list(script.iterate_revisions(heads, "base"))) if heads else 0)
+    log.info("database migrated to the latest version (%d migrations applied)", done)
+    return done
 
 
 def is_current(engine: Engine) -> bool:

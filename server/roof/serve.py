@@ -18,20 +18,25 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from types import FrameType
 from typing import Any
 
 import uvicorn
 
+from server.floor.config import use_settings
 from server.floor.db import session_scope
 from server.floor.errors import MechMoocError, SettingsError
-from server.floor.settings import Settings, load_settings
+from server.floor.settings import Settings, load_settings, remember_url
+from server.roof import console
 from server.roof.bootstrap import boot
 
 log = logging.getLogger("mechmooc.serve")
 CHILD_STOP_TIMEOUT = 60.0
 # The children are started as `mechmooc <command>` with this interpreter, the entry point's own code.
 CLI = [sys.executable, "-c", "from server.roof.cli import main; main()"]
+# `serve --demo` receives group mail here unless MECHMOOC_INBOUND_SMTP says where (a free port if taken).
+DEMO_INBOUND = ("127.0.0.1", 2525)
 
 
 class PortBusy(MechMoocError):
@@ -83,6 +88,7 @@ def child_environment(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["MECHMOOC_URL"] = settings.url
     env["MECHMOOC_DATA_DIR"] = str(settings.data_dir)
+    env["MECHMOOC_LOG_LEVEL"] = settings.log_level  # `serve --log-level` reaches them too
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -105,7 +111,8 @@ class Children:
     def __init__(self, settings: Settings, commands: dict[str, list[str]] | None = None) -> None:
         self.env = child_environment(settings)
         # The command line of each child (tests start others).
-        self.argv = commands or {command: [*CLI, command] for command in self.COMMANDS}
+        # --embedded: they print as `serve` does (console.py), without banners or a line per task.
+        self.argv = commands or {command: [*CLI, command, "--embedded"] for command in self.COMMANDS}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.started_at: dict[str, float] = {}
         self.crashes: dict[str, int] = {}
@@ -231,26 +238,77 @@ def start_inbound_smtp(settings: Settings) -> Any:
     except (OSError, RuntimeError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise SettingsError(f"MECHMOOC_INBOUND_SMTP {host}:{port}: cannot listen: {reason}") from None
-    log.info("receiving group-list mail and bounces by SMTP on %s:%s", host, port)
     return receiver
 
 
-def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None:
+def demo_inbound(settings: Settings) -> Settings:
+    """`serve --demo` receives group mail by SMTP: on MECHMOOC_INBOUND_SMTP if set, else on 127.0.0.1:2525,
+    else (2525 is taken, by another demo for instance) on a free port; the ready block says which."""
+    if settings.inbound_smtp is not None:
+        return settings
+    host, port = DEMO_INBOUND
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            probe.bind((host, 0))
+            port = int(probe.getsockname()[1])
+    return replace(settings, inbound_smtp=(host, port))
+
+
+def ready_lines(settings: Settings, login_link: str | None, demo: bool) -> list[str]:
+    """The block `serve` prints once it listens: where the instance is, where mail goes, what to do next."""
+    lines = [f"Mechanical MOOC is ready at {settings.url}"]
+    if demo:
+        lines.append(f"  first steps: {settings.url}/welcome")
+    if login_link:
+        lines.append(f"  log in as the demo admin (this link works once, within 30 minutes): {login_link}")
+    if not settings.smtp_url:
+        lines.append(
+            f"  mails are not sent: they go to {settings.data_dir / 'outbox'} (read them at {settings.url}/admin/mail)"
+        )
+    if settings.inbound_smtp is not None:
+        host, port = settings.inbound_smtp
+        lines.append(f"  group lists receive mail by SMTP on {host}:{port}")
+    return lines
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, printing the ready block once it listens (and not if it could not start)."""
+
+    def __init__(self, config: uvicorn.Config, ready: list[str]) -> None:
+        super().__init__(config)
+        self.ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start listening, then say so."""
+        await super().startup(sockets=sockets)
+        if not self.should_exit:
+            console.announce(self.ready)
+
+
+def serve(host: str, port: int, worker: bool = True, demo: bool = False, log_level: str | None = None) -> None:
     """Run the instance until SIGTERM/SIGINT: migrate, keys, optional demo, web app and children."""
     from server.roof.app import create_app
     from server.roof.celery_app import install_waker, make_celery
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.INFO)
     settings = load_settings(host=host, port=port)
+    if log_level:
+        settings = replace(settings, log_level=log_level)
+    console.configure(settings.log_level)
     sock = bind_socket(host, port)
     settings = boot(settings)
+    # Other commands on this data dir (`run show`, `mail send-due`) then link to this URL, not port 8000.
+    remember_url(settings)
     ensure_keys()
+    login_link = None
     if demo:
-        from server.roof.demo import fill_demo
+        from server.roof.demo import demo_login_link, fill_demo
 
         fill_demo()
+        login_link = demo_login_link()
+        settings = demo_inbound(settings)
+        use_settings(settings)  # the first-run page shows where group mail is received
     install_waker(make_celery(settings))
     stop_requested = threading.Event()
 
@@ -270,19 +328,21 @@ def serve(host: str, port: int, worker: bool = True, demo: bool = False) -> None
         app.state.children = children  # /healthz reports crash loops
     config = uvicorn.Config(
         app,
-        log_level="info",
+        log_level=settings.log_level,
+        access_log=console.access_log(settings.log_level),
         timeout_graceful_shutdown=30,
         server_header=False,
         # X-Forwarded-For is read by the app, from MECHMOOC_TRUSTED_PROXIES only (web.proxies);
         # uvicorn's own handling would believe it from FORWARDED_ALLOW_IPS (127.0.0.1 by default).
         proxy_headers=False,
     )
-    log.info("serving %s on http://%s:%s (data in %s)", settings.url, host, port, settings.data_dir)
+    console.after_uvicorn_config(settings.log_level)
     try:
         if not stop_requested.is_set():
-            uvicorn.Server(config).run(sockets=[sock])
+            _Server(config, ready_lines(settings, login_link, demo)).run(sockets=[sock])
     finally:
         children.stop()
         if receiver is not None:
             receiver.stop()
         sock.close()
+        log.info("Mechanical MOOC stopped")

@@ -7,14 +7,18 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server.floor.config import get_settings
+from server.floor.db import session_scope
 from server.floor.untrusted import http_url
+from web import welcome
 from web.pages.catalogue import catalogue_context
 from web.templating import instance, render
 
 
 def home(request: Request) -> Response:
-    """The instance's introduction and the catalogue of courses."""
-    return render(request, "home.html", {"catalogue": catalogue_context(request)})
+    """The instance's introduction and the catalogue of courses (and the first-run page's link while it is new)."""
+    with session_scope() as session:
+        first_steps = welcome.welcome(session).linked
+    return render(request, "home.html", {"catalogue": catalogue_context(request), "first_steps": first_steps})
 
 
 def contact_href(contact: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from server.floor.errors import Invalid
 from server.roof.cli.base import emit, instance, json_option
 
 
@@ -33,6 +34,24 @@ def create(email: str, password: str | None, role: str, handle: str | None, disp
     else:
         click.echo(f"created {data['role']} {data['email']} (@{data['handle']})")
         click.echo(str(data["id"]))
+
+
+@user.command("login-link")
+@click.argument("email")
+def login_link(email: str) -> None:
+    """Print a one-time login link for the account EMAIL (it works once, for 30 minutes)."""
+    from server.floor.db import session_scope
+    from web.login_links import LIFETIME, issue_login_link
+    from web.passwords import find_account
+
+    instance()
+    with session_scope() as session:
+        account = find_account(session, email)
+        if account is None:
+            raise Invalid(f"no enabled account has the email {email}")
+        url = issue_login_link(session, account)
+    click.echo(f"log in as {account.email} once, within {int(LIFETIME.total_seconds() // 60)} minutes:")
+    click.echo(url)
 
 
 commands: list[click.Command] = [user]
