@@ -1,4 +1,5 @@
-"""What a learner does from the magic link in every mail: change details, pause, resume, leave, move on."""
+"""What a learner does from the magic link in every mail: change details, pause, resume, leave (and take
+the place back), move on."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from courses.groups import merge_remnants, place_enrollment
-from courses.models import Enrollment, StudyGroup
-from courses.runs import next_run
-from courses.signup import by_token, check_name, promote_waitlisted, seats_taken
+from courses.models import Enrollment, Run, StudyGroup
+from courses.runs import next_run, status_at, times_of
+from courses.signup import SEATED, by_token, check_name, promote_waitlisted, seats_taken
 from courses.zones import check_timezone
 from server.floor.clock import now
 from server.floor.errors import Invalid
@@ -85,6 +86,35 @@ def leave(session: Session, token: str) -> Enrollment:
     enrollment.status = "left"
     _changed(session, enrollment, "left")
     _free_place(session, enrollment)
+    return enrollment
+
+
+def rejoin_refusal(session: Session, enrollment: Enrollment) -> str | None:
+    """Why a learner who left cannot take their place back now; None when they can."""
+    run = enrollment.run
+    if enrollment.status != "left":
+        return f"this place is {enrollment.status}: only a place you left can be taken back"
+    if run.anonymised or status_at(times_of(session, run), now()) == "finished":
+        return f"run {run.handle} has ended: sign up for a later run from the course's page"
+    if run.capacity is not None and seats_taken(session, run) >= run.capacity:
+        return f"run {run.handle} is full now: sign up again from the run's page to join its waiting list"
+    return None
+
+
+def rejoin(session: Session, token: str) -> Enrollment:
+    """Take back the place one left, while the run has not ended and a seat is free; units come again
+    (those missed by the course's late-join policy) and a group is found as for a latecomer."""
+    enrollment = by_token(session, token)
+    if enrollment.status in SEATED:
+        return enrollment  # a second click, or another tab: nothing to undo
+    # The run's row first: two people taking the last free seat at once must not both get it.
+    session.execute(select(Run.id).where(Run.id == enrollment.run_id).with_for_update())
+    refusal = rejoin_refusal(session, enrollment)
+    if refusal is not None:
+        raise Invalid(refusal)
+    enrollment.status, enrollment.paused_at = "confirmed", None
+    _changed(session, enrollment, "rejoined")
+    place_enrollment(session, enrollment)
     return enrollment
 
 

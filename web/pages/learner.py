@@ -72,6 +72,8 @@ def place_view(session: Session, place: Enrollment) -> dict[str, Any]:
         if group is None
         else {"name": group.name, "handle": group.handle, "address": urls.group_address(group.handle)},
         "next_run": None if following is None else {"handle": following.handle, "start": following.start_date},
+        # A place one left can be taken back from the same page while the run lasts and has a free seat.
+        "rejoin_refusal": learner_service.rejoin_refusal(session, place) if place.status == "left" else None,
     }
 
 
@@ -98,12 +100,17 @@ def me_page(request: Request) -> Response:
         return render(request, "learner/me.html", context)
 
 
-def _act(request: Request, action: Callable[[Session, str], Enrollment], done: str) -> Response:
-    """Run one learner operation on the place of the path's token and come back to the page."""
+def _act(
+    request: Request, action: Callable[[Session, str], Enrollment], done: str | Callable[[Session, Enrollment], str]
+) -> Response:
+    """Run one learner operation on the place of the path's token and come back to the page; `done` says what
+    happened (or makes the sentence from the place, in the transaction)."""
     token = request.path_params["token"]
     try:
         with write_scope() as session:
-            action(session, token)
+            enrollment = action(session, token)
+            if callable(done):
+                done = done(session, enrollment)
     except NotFound:
         return render(request, "learner/invalid.html", status=404)
     except Invalid as error:
@@ -140,14 +147,51 @@ def resume(request: Request) -> Response:
     return _act(request, learner_service.resume, "Welcome back: units come again.")
 
 
+def leave_form(request: Request) -> Response:
+    """GET /me/{token}/leave: what leaving means, and the button that does it (nothing leaves on a GET)."""
+    token = request.path_params["token"]
+    with session_scope() as session:
+        try:
+            enrollment = by_token(session, token)
+        except NotFound:
+            return render(request, "learner/invalid.html", status=404)
+        if enrollment.status not in ("confirmed", "paused", "waitlisted"):
+            return RedirectResponse(f"/me/{token}", status_code=303)
+        context = {"token": token, "me": enrollment, "here": place_view(session, enrollment)}
+        return render(request, "learner/leave.html", context)
+
+
 def leave(request: Request) -> Response:
-    """POST /me/{token}/leave."""
-    return _act(request, learner_service.leave, "You left the run. Nothing more will be sent about it.")
+    """POST /me/{token}/leave (from the confirmation page)."""
+
+    def said(session: Session, place: Enrollment) -> str:
+        can_undo = learner_service.rejoin_refusal(session, place) is None
+        undo = " Changed your mind? Rejoin below, while the run lasts and a seat is free." if can_undo else ""
+        return "You left the run: nothing more will be sent about it." + undo
+
+    return _act(request, learner_service.leave, said)
+
+
+def rejoin(request: Request) -> Response:
+    """POST /me/{token}/rejoin: take back the place one left."""
+
+    def said(session: Session, place: Enrollment) -> str:
+        group = f" You are in {place.group.name}." if place.group else ""
+        return "Welcome back: your place in the run is yours again and the units come again." + group
+
+    return _act(request, learner_service.rejoin, said)
 
 
 def move_next(request: Request) -> Response:
-    """POST /me/{token}/next: move the place to the next run of the course."""
-    return _act(request, learner_service.move_to_next_run, "Moved: your place is in the next run now.")
+    """POST /me/{token}/next: move the place to the next run of the course, saying when it starts."""
+
+    def said(session: Session, place: Enrollment) -> str:
+        start = place.run.start_date.isoformat()
+        if place.status == "waitlisted":
+            return f"Moved to the run starting {start}: it is full, so you are on its waiting list."
+        return f"Moved: your place is in the run starting {start}. Its first unit comes that day."
+
+    return _act(request, learner_service.move_to_next_run, said)
 
 
 def mail_place_link(request: Request) -> Response:
@@ -232,7 +276,9 @@ def routes() -> list[BaseRoute]:
         Route("/me/{token}/details", change_details, methods=["POST"]),
         Route("/me/{token}/pause", pause, methods=["POST"]),
         Route("/me/{token}/resume", resume, methods=["POST"]),
+        Route("/me/{token}/leave", leave_form),
         Route("/me/{token}/leave", leave, methods=["POST"]),
+        Route("/me/{token}/rejoin", rejoin, methods=["POST"]),
         Route("/me/{token}/next", move_next, methods=["POST"]),
         Route("/me/{token}/places/{place:int}/link", mail_place_link, methods=["POST"]),
         Route("/find-my-group", find_form, name="find_my_group"),
