@@ -333,7 +333,7 @@ def _answer_connection(session: Session) -> Iterator[Connection | None]:
     # BEGIN, UPDATE, COMMIT and a flush per answer capped sending at a few hundred mails/s. A killed worker
     # still loses nothing committed this way (the server has it); only a crash of PostgreSQL itself may lose
     # the last fraction of a second of answers, and those mails then go again.
-    connection = session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT")
+    connection = session.get_bind().engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
         connection.exec_driver_sql("SET synchronous_commit TO OFF")
         yield connection

@@ -12,6 +12,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
+from server.floor.heartbeat import JOBS
 from tests.support.backends import REDIS_URL, require_postgres, require_redis
 from tests.support.instances import (
     Command,
@@ -39,10 +40,12 @@ def _parent_of(pid: int) -> int:
 
 
 def _heartbeats(database_url: str) -> list[tuple[str, int]]:
+    """The beats of the periodic heartbeat job (`host:pid jobs`; the worker's own thread beats as `host:pid`)."""
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
-            return [(row[0], row[1]) for row in connection.execute(text("SELECT worker, beats FROM worker_heartbeats"))]
+            rows = connection.execute(text("SELECT worker, beats FROM worker_heartbeats"))
+            return [(row[0].removesuffix(JOBS), row[1]) for row in rows if row[0].endswith(JOBS)]
     finally:
         engine.dispose()
 
