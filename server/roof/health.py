@@ -15,6 +15,8 @@ from server.floor.db import session_scope
 from server.floor.heartbeat import JOBS_STALE_AFTER, STALE_AFTER, last_beat
 from server.floor.settings import Settings
 
+STARTUP_GRACE = 60.0  # seconds after the web app starts before a worker must have beaten once
+
 MB = 1024 * 1024
 
 
@@ -74,7 +76,7 @@ def check_worker(age: float | None, uptime: float) -> Check:
     """A worker is healthy when it beat recently; in the first minute up, not having beaten yet is fine."""
     limit = STALE_AFTER.total_seconds()
     if age is None:
-        starting = uptime < limit
+        starting = uptime < STARTUP_GRACE  # a worker takes a while to start; a beating one that stops, not
         return Check(starting, "starting: no heartbeat yet" if starting else "no worker has ever run the heartbeat")
     return Check(age <= limit, "beating" if age <= limit else f"last heartbeat {age:.0f} s ago", round(age, 1))
 

@@ -87,6 +87,7 @@ def test_a_worker_silent_for_twenty_seconds_is_presumed_dead():
     # /healthz said "beating" up to a minute after every worker had died.
     assert STALE_AFTER <= timedelta(seconds=20) and HEARTBEAT_EVERY <= 5
     assert check_worker(15.0, uptime=300).ok and not check_worker(25.0, uptime=300).ok
+    assert check_worker(None, uptime=45).ok  # a worker that is still starting keeps its minute of grace
 
 
 def test_a_worker_beats_from_a_thread_of_its_own(session):
