@@ -70,6 +70,8 @@ def set_waker(waker: Callable[[str], None]) -> None:
     """Install how `wake` reaches the workers (the Celery app does this)."""
     _wakers.clear()
     _wakers.append(waker)
+    with _wake_lock:
+        _last_sent.clear()  # a new way to the workers: its first wake-up leaves at once
 
 
 WAKE_GAP = 0.05  # seconds between two wake-up messages of one job from one process (latency it may add)
@@ -116,10 +118,10 @@ _run_lock = threading.Lock()
 _woken: dict[str, int] = {}  # job -> wake-ups received while it runs in this process
 
 
-def run(name: str) -> object:
+def run(name: str, function: JobFunction | None = None) -> object:
     """Run job `name` (what a worker does with a wake-up or a tick). If it runs in this process already,
     return at once: the running one goes once more when it ends. The counts of every pass, added up."""
-    function = _jobs[name].function
+    function = function or _jobs[name].function
     with _run_lock:
         if name in _woken:
             _woken[name] += 1

@@ -66,7 +66,7 @@ def beat_schedule(jobs: dict[str, Job]) -> dict[str, dict[str, Any]]:
 def _task_body(job_name: str) -> Any:
     def run() -> None:
         job = registered()[job_name]
-        said = job.summarise(run_job(job_name))  # a wake-up during a run makes that run go again
+        said = job.summarise(run_job(job_name, job.function))  # a wake-up during a run makes it go again
         if said:
             log.info("%s", said)  # "sent 12 mails": one line when a run did something, none otherwise
 
