@@ -2,8 +2,9 @@
 
 A imports gentle-python; B follows and forks it; C forks B's fork (lineage A <- B <- C); A publishes a
 changed version (by opening a run), B hears of it and sees the diff; a person on B joins A's run,
-receives a unit as a post, and posts to the study group, which reaches A's email member, the
-group's archive and (announced by the group) a member on C; an email reply reaches the person on B.
+receives a unit as a post from the course, and posts to the study group, which reaches A's email
+member, the group's archive and (a copy written for her) a member on C; replying to the unit posts
+to the group too; an email reply reaches the person on B as a note she keeps.
 """
 
 from __future__ import annotations
@@ -135,13 +136,26 @@ def test_three_instances_follow_fork_lineage_and_a_cohort_across_them(
         assert "+- Discuss with {{ group.address }}: what puzzled you" in diff
         assert "puzzled" not in json.dumps(document(fork_b))  # nothing merged until asked
         # The run was announced to the course's followers as a Note that reads well in Mastodon.
-        announced = eventually(
-            lambda: query(b, "SELECT payload FROM federation_inbox WHERE type = 'Create' AND actor = ?", course_a),
+        eventually(
+            lambda: [
+                row
+                for row in query(
+                    b, "SELECT payload FROM federation_inbox WHERE type = 'Create' AND actor = ?", course_a
+                )
+                if '"Note"' in row[0]
+            ],
             "the run announcement at B",
             everyone,
         )
-        note = json.loads(announced[0][0])["object"]
-        assert note["type"] == "Note" and run_a in note["content"] and start in note["content"]
+        rows = query(b, "SELECT payload FROM federation_inbox WHERE type = 'Create' AND actor = ?", course_a)
+        created = [json.loads(row[0])["object"] for row in rows]
+        (note,) = [o for o in created if o["type"] == "Note"]
+        assert run_a in note["content"] and start in note["content"]
+        # The new version came as a Create of its Article too: what a home timeline shows (issue 13, item 5).
+        (version,) = [o for o in created if o["type"] == "Article"]
+        assert version["id"].startswith(f"{course_a}/versions/") and version["to"] == [
+            "https://www.w3.org/ns/activitystreams#Public"
+        ]
 
         # A cohort: an email learner on A, grouped; a person on B joins A's run by following it.
         ok(a.cli("run", "enroll", run_a, "ann@example.org", "--name", "Ann"))
@@ -165,12 +179,16 @@ def test_three_instances_follow_fork_lineage_and_a_cohort_across_them(
         # Day 0 of the run (caught up by late joiners): Ann gets the unit by mail, Bea as a post on B.
         ok(a.cli("mail", "send-due", "--now", datetime.now(UTC).isoformat(timespec="seconds")))
         assert sink.to("ann@example.org"), "Ann got no unit mail"
+        # Units come from the course (a Service: Lemmy keeps private messages from no Group), written for Bea.
         welcome = eventually(
-            lambda: query(b, "SELECT subject, html FROM posts WHERE kind = 'direct' AND author_actor = ?", run_a),
+            lambda: query(
+                b, "SELECT ap_id, html FROM posts WHERE kind = 'direct' AND author_actor = ? ORDER BY id", course_a
+            ),
             "the unit Note at B",
             everyone,
         )
-        assert welcome[0][0] and "<p>" in welcome[0][1]
+        unit_note, unit_html = welcome[0]
+        assert "/posts/unit-" in unit_note and "<p>" in unit_html and "@<span>bea</span>" in unit_html
 
         # Bea posts to the study group: stored in A's archive and relayed to Ann by email.
         post_b = ok(b.cli("federation", "post", "bea", "Hello group, I am Bea from B.", "--to", group_a))
@@ -187,10 +205,30 @@ def test_three_instances_follow_fork_lineage_and_a_cohort_across_them(
             "Bea's post relayed to Ann by email",
             everyone,
         )
-        # FEP-1b12: the group Announces it to its other fediverse member; C fetches it from B (signed).
+        # Cy on C gets a copy written for her by the course (Mastodon would drop a group's Announce:
+        # learners follow the run, not the group).
         eventually(
-            lambda: query(c, "SELECT author_actor FROM posts WHERE ap_id = ?", post_b) == [(bea,)],
-            "Bea's post announced by the group to Cy on C",
+            lambda: query(c, "SELECT 1 FROM posts WHERE author_actor = ? AND text LIKE '%I am Bea from B%'", course_a),
+            "Bea's post copied to Cy on C",
+            everyone,
+        )
+
+        # Bea answers the unit from B (a reply to the course's note): a post in her group on A.
+        reply_b = ok(
+            b.cli("federation", "post", "bea", "Question on the unit from Bea.", "--to", course_a,
+                  "--in-reply-to", unit_note)
+        )  # fmt: skip
+        eventually(
+            lambda: query(a, "SELECT source FROM posts WHERE ap_id = ? AND group_id IS NOT NULL", reply_b),
+            "Bea's reply to the unit in her group on A",
+            everyone,
+        )
+        eventually(
+            lambda: any(
+                "Question on the unit" in m.message.get_body(("plain",)).get_content()
+                for m in sink.to("ann@example.org")
+            ),
+            "Bea's reply to the unit relayed to Ann by email",
             everyone,
         )
 
@@ -206,12 +244,14 @@ def test_three_instances_follow_fork_lineage_and_a_cohort_across_them(
         assert handed.status_code == 200, handed.text
         eventually(
             lambda: query(
-                b, "SELECT 1 FROM posts WHERE author_actor = ? AND text LIKE '%greetings from the email side%'", group_a
+                b,
+                "SELECT 1 FROM posts WHERE author_actor = ? AND text LIKE '%greetings from the email side%'",
+                course_a,
             ),
             "Ann's email reply at B",
             everyone,
         )
-        assert len(query(a, "SELECT 1 FROM posts WHERE group_id IS NOT NULL")) == 2  # the archive shows both
+        assert len(query(a, "SELECT 1 FROM posts WHERE group_id IS NOT NULL")) == 3  # the archive shows all three
 
         # Moderation: Cy is blocked from the group; A keeps the block and takes Cy out of it.
         ok(a.cli("federation", "remove-member", group_handle, cy, "--block"))
