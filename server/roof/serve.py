@@ -241,19 +241,19 @@ def start_inbound_smtp(settings: Settings) -> Any:
     return receiver
 
 
-def demo_inbound(settings: Settings) -> Settings:
-    """`serve --demo` receives group mail by SMTP: on MECHMOOC_INBOUND_SMTP if set, else on 127.0.0.1:2525,
-    else (2525 is taken, by another demo for instance) on a free port; the ready block says which."""
-    if settings.inbound_smtp is not None:
-        return settings
+def start_demo_inbound(settings: Settings) -> tuple[Settings, Any]:
+    """`serve --demo` receives group mail by SMTP on 127.0.0.1:2525, else (taken: by another demo, or
+    between our look and our bind) on a free port; the settings say where, for the ready block and /welcome."""
     host, port = DEMO_INBOUND
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    for _ in range(3):
+        chosen = replace(settings, inbound_smtp=(host, port))
         try:
-            probe.bind((host, port))
-        except OSError:
-            probe.bind((host, 0))
-            port = int(probe.getsockname()[1])
-    return replace(settings, inbound_smtp=(host, port))
+            return chosen, start_inbound_smtp(chosen)
+        except SettingsError:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind((host, 0))
+                port = int(probe.getsockname()[1])
+    return chosen, start_inbound_smtp(chosen)  # the third free port taken too: its one-line error
 
 
 def ready_lines(settings: Settings, login_link: str | None, demo: bool) -> list[str]:
@@ -307,8 +307,6 @@ def serve(host: str, port: int, worker: bool = True, demo: bool = False, log_lev
 
         fill_demo()
         login_link = demo_login_link()
-        settings = demo_inbound(settings)
-        use_settings(settings)  # the first-run page shows where group mail is received
     install_waker(make_celery(settings))
     stop_requested = threading.Event()
 
@@ -320,7 +318,11 @@ def serve(host: str, port: int, worker: bool = True, demo: bool = False, log_lev
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, note_signal)
-    receiver = start_inbound_smtp(settings)
+    if demo and settings.inbound_smtp is None:
+        settings, receiver = start_demo_inbound(settings)
+        use_settings(settings)  # the first-run page shows where group mail is received
+    else:
+        receiver = start_inbound_smtp(settings)
     children = Children(settings)
     app = create_app(settings)
     if worker and settings.embedded_broker:

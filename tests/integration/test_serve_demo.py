@@ -152,3 +152,21 @@ def _run_of(instance: Instance) -> str:
     """The demo run's handle, from its first-steps page."""
     page = instance.get("/welcome").text
     return re.search(r'href="/runs/([^"#]+)#signup"', page).group(1)  # type: ignore[union-attr]
+
+
+def test_a_taken_port_2525_moves_the_demo_receiver_to_a_free_one(instance_factory) -> None:  # type: ignore[no-untyped-def]
+    import smtplib
+
+    with socket.socket() as taken:
+        try:
+            taken.bind(("127.0.0.1", 2525))
+            taken.listen()
+        except OSError:
+            pass  # something else holds it already: the same case
+        demo = instance_factory("busy2525", demo=True, worker=False)
+        found = re.search(r"group lists receive mail by SMTP on 127\.0\.0\.1:(\d+)", demo.logs())
+        assert found and found.group(1) != "2525", demo.logs()
+        with smtplib.SMTP("127.0.0.1", int(found.group(1)), timeout=10) as client:
+            assert client.noop()[0] == 250
+        assert f"127.0.0.1:{found.group(1)}" in demo.get("/welcome").text
+    assert demo.stop() == 0
