@@ -170,3 +170,17 @@ def test_a_taken_port_2525_moves_the_demo_receiver_to_a_free_one(instance_factor
             assert client.noop()[0] == 250
         assert f"127.0.0.1:{found.group(1)}" in demo.get("/welcome").text
     assert demo.stop() == 0
+
+
+def test_log_levels(instance_factory) -> None:  # type: ignore[no-untyped-def]
+    quiet = instance_factory("quiet", worker=False, args=["--log-level", "warning"])
+    for _ in range(5):
+        assert quiet.get("/").status_code == 200
+    assert f"Mechanical MOOC is ready at {quiet.url}" in quiet.logs()  # at every level
+    assert '"GET / HTTP/1.1"' not in quiet.logs() and "INFO:" not in quiet.logs(), quiet.logs()
+    assert quiet.stop() == 0
+
+    chatty = instance_factory("chatty", env={"MECHMOOC_LOG_LEVEL": "debug"})
+    wait_for("Celery's task lines", lambda: "Task server.heartbeat" in chatty.logs(), timeout=40)
+    assert "Running upgrade" in chatty.logs() and '"GET /.well-known/nodeinfo HTTP/1.1"' in chatty.logs()
+    assert chatty.stop() == 0
