@@ -96,6 +96,11 @@ def received(fedify: str, kind: str) -> list[dict[str, Any]]:
     return [r for r in httpx.get(fedify + "/_received", timeout=10).json() if r["kind"] == kind]
 
 
+def listed(value: Any) -> list[Any]:
+    """A JSON-LD value as a list (compaction writes a one-item list as the item)."""
+    return value if isinstance(value, list) else [value]
+
+
 def test_fedify_and_mechmooc_follow_and_deliver_to_each_other(instance_factory: InstanceFactory, fedify: str) -> None:
     ours = instance_factory("ours")
     course = ok(ours.cli("course", "import", str(FIXTURES / "courses" / "gentle-python")))
@@ -122,8 +127,14 @@ def test_fedify_and_mechmooc_follow_and_deliver_to_each_other(instance_factory: 
     # A new run is announced to the course's followers: Fedify receives and verifies the Create.
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     run = ok(ours.cli("run", "create", "gentle-python", "--start", yesterday))
-    creates = eventually(lambda: received(fedify, "Create"), "our run announcement at Fedify", ours)
-    assert creates[0]["actor"] == course and run in json.dumps(creates[0]["json"])
+    announced = eventually(
+        lambda: [c for c in received(fedify, "Create") if run in json.dumps(c["json"])],
+        "our run announcement at Fedify",
+        ours,
+    )
+    assert announced[0]["actor"] == course
+    # Publishing the version (opening the run did) sent a Create of its Article: Fedify verified and kept it.
+    assert [c for c in received(fedify, "Create") if c["json"]["object"]["type"] == "Article"]
 
     # Alice joins the run by following it (found by its WebFinger handle) and gets the first unit.
     handle = run.rsplit("/", 1)[1]
@@ -132,10 +143,18 @@ def test_fedify_and_mechmooc_follow_and_deliver_to_each_other(instance_factory: 
     eventually(lambda: query(ours, "SELECT status FROM enrollments WHERE actor = ?", alice) == [("confirmed",)],
                "alice enrolled in the run", ours)  # fmt: skip
     ok(ours.cli("mail", "send-due", "--now", datetime.now(UTC).isoformat(timespec="seconds")))
+    # Units come from the course (a Service), written for alice alone: to her, cc the course, a Mention of her.
     units = eventually(
-        lambda: [c for c in received(fedify, "Create") if c["actor"] == run], "the first unit as a Note at Fedify", ours
+        lambda: [
+            c for c in received(fedify, "Create") if c["actor"] == course and "/posts/unit-" in json.dumps(c["json"])
+        ],
+        "the first unit as a Note at Fedify",
+        ours,
     )
-    assert "Welcome" in json.dumps(units[0]["json"])
+    unit = units[0]["json"]["object"]  # compacted by Fedify's JSON-LD: one-item lists become the item
+    (mention,) = listed(unit["tag"])
+    assert "Welcome" in unit["content"] and listed(unit["to"]) == [alice] and listed(unit["cc"]) == [course]
+    assert mention["href"] == alice and mention["name"] == f"@alice@{fedify_host}"
 
     # Fedify sends a Note to our course; we verify its signature and record it.
     sent = httpx.post(f"{fedify}/_note", params={"to": course, "text": "Hello from Fedify"}, timeout=60)
