@@ -18,7 +18,7 @@ from courses.versions import public_snapshot
 from federation.entry.http import ActivityPubRoute, activity_json, signed_get_refusal
 from federation.entry.inbox import received_request
 from federation.flows import forks, relay
-from federation.flows.posting import is_public, note_document, readable_by
+from federation.flows.posting import delivered_note, is_public, note_document, readable_by
 from federation.models import RemoteActor
 from federation.protocol import vocabulary
 from federation.protocol.signatures import SignatureError
@@ -65,6 +65,11 @@ def _post(ref: str, request: Request) -> tuple[int, dict]:
                 return 401, {"error": f"this post is not public; sign the request ({error})"}
             if not readable_by(session, post, signer.actor):
                 return 404, {"error": f"no post {ref} here"}
+            # A unit (or a personal post) is served as it was sent: addressed, with its Mention and
+            # no `name` (GoToSocial would show a name as a content warning).
+            delivered = delivered_note(session, post)
+            if delivered is not None:
+                return 200, {"@context": vocabulary.AS, **delivered}
         return 200, note_document(post)
 
 

@@ -157,6 +157,16 @@ def _to_remote_group(session: Session, create_id: str) -> bool:
     return isinstance(note, dict) and isinstance(note.get("audience"), str)
 
 
+def delivered_note(session: Session, post: Post) -> dict[str, Any] | None:
+    """The Note of `post` exactly as we delivered it (its addressing and Mention), if we did."""
+    body = session.scalar(select(Delivery.body).where(Delivery.activity_id == f"{post.ap_id}/activity").limit(1))
+    try:
+        note = json.loads(body).get("object") if body else None
+    except ValueError:
+        return None
+    return note if isinstance(note, dict) and note.get("id") == post.ap_id else None
+
+
 def note_document(post: Post) -> dict[str, Any]:
     """A stored local post as the Note its id names (what a server fetching a boosted post gets)."""
     public = is_public(post)
@@ -169,8 +179,6 @@ def note_document(post: Post) -> dict[str, Any]:
         "published": iso(post.created_at),
         "to": ["https://www.w3.org/ns/activitystreams#Public"] if public else [],
     }
-    if post.subject and post.kind == "unit":
-        note["name"] = post.subject
     if post.in_reply_to_ref:
         note["inReplyTo"] = post.in_reply_to_ref
     return note

@@ -119,6 +119,14 @@ def test_a_members_copy_is_served_to_their_server_only(
 
     status, note = get(bea)
     assert status == 200 and note["to"] == [bea] and note["tag"][0]["name"] == "@bea@social.example"
+    # The unit note too is served as it was sent (no `name`: a content warning in GoToSocial).
+    publish_event(session, "unit.due_for_actor", {"enrollment_id": member.id, "position": 0, "key": "unit:doc:0"})
+    session.commit()
+    (unit,) = [b["object"] for _r, b in deliveries(session, "Create") if "/posts/unit-" in b["object"]["id"]]
+    path = unit["id"].removeprefix(settings.url)
+    unit_status, served = get(bea)
+    assert unit_status == 200 and "name" not in served and served["to"] == [bea] and served["cc"] == unit["cc"]
+    path = copy_id(post, member).removeprefix(settings.url)
     (delivered,) = [
         body["object"] for _row, body in deliveries(session, "Create") if body["object"]["id"] == note["id"]
     ]
