@@ -4,6 +4,8 @@ first-steps page from the home page, the demo admin's one-time login link, and a
 
 from __future__ import annotations
 
+import smtplib
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -11,11 +13,15 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from courses.models import Enrollment
+from courses.models import Enrollment, Run, StudyGroup
+from mail.inbound import start_receiver
+from mail.sender import send_all
+from server.floor import urls
 from server.floor.config import use_settings
 from server.floor.db import session_scope
 from server.roof.demo import demo_login_link, fill_demo
 from tests.support.browser import ACTION_TIMEOUT_MS, LiveServer
+from tests.support.smtp import free_port
 from tests.web.test_browser_organizer import axe_script, axe_violations, overflow
 
 pytestmark = pytest.mark.browser
@@ -99,3 +105,68 @@ def test_leaving_asks_first_and_rejoining_undoes_it(demo: LiveServer, chromium: 
     assert not problems, "\n".join(problems)
     with session_scope() as db:
         assert db.scalar(select(Enrollment.status).where(Enrollment.token == token)) == "confirmed"
+
+
+def _send_everything() -> None:
+    with session_scope() as db:
+        send_all(db)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_demo_tour(demo: LiveServer, chromium: Browser, width: int) -> None:
+    """The tour the first-steps page describes, as a newcomer takes it: sign up a learner, read the mail
+    at /admin/mail, write to the study group's list, see the post in the archive, open the charts."""
+    with session_scope() as db:
+        run_handle = db.scalars(select(Run.handle)).one()
+        group_handle = db.scalars(select(StudyGroup.handle)).one()
+    page, problems = page_at(chromium, width), []
+    try:
+        # A visitor signs up on the run's page.
+        page.goto(f"{demo.url}/runs/{run_handle}")
+        checked(page, problems)
+        page.get_by_label("Email address").fill("newcomer@example.org")
+        page.get_by_label("Your name").fill("New Comer")
+        page.get_by_role("button", name="Sign up").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Almost there")
+        checked(page, problems)
+        # What the worker of `serve --demo` does within seconds (in a thread: Playwright's loop runs here).
+        sender = threading.Thread(target=_send_everything)
+        sender.start()
+        sender.join(60)
+
+        # The demo admin reads the confirmation mail on the outbox page.
+        link = demo_login_link()
+        assert link is not None
+        page.goto(link)
+        page.get_by_role("button", name="Log in as Demo admin").click()
+        page.goto(f"{demo.url}/admin/mail")
+        expect(page.get_by_text("newcomer@example.org").first).to_be_visible()
+        checked(page, problems)
+
+        # A member writes to the study group's list through the built-in SMTP receiver.
+        inbound = replace(demo.settings, inbound_smtp=("127.0.0.1", free_port()))
+        use_settings(inbound)
+        receiver = start_receiver(inbound)
+        try:
+            address = urls.group_address(group_handle)
+            message = (
+                f"From: Ada <ada@example.org>\r\nTo: {address}\r\nSubject: Hello group\r\n"
+                "Message-ID: <tour-1@example.org>\r\n\r\nWho wants to pair on exercise 2?\r\n"
+            )
+            assert inbound.inbound_smtp is not None
+            with smtplib.SMTP(*inbound.inbound_smtp) as client:
+                client.sendmail("ada@example.org", [address], message.encode())
+        finally:
+            receiver.stop()
+            use_settings(demo.settings)
+
+        # The post is in the group's archive, and the run's charts open.
+        page.goto(f"{demo.url}/groups/{group_handle}")
+        expect(page.get_by_text("Who wants to pair on exercise 2?")).to_be_visible()
+        checked(page, problems)
+        page.goto(f"{demo.url}/organize/runs/{run_handle}/activity")
+        expect(page.locator("svg").first).to_be_visible()
+        checked(page, problems)
+    finally:
+        page.context.close()
+    assert not problems, "\n".join(problems)
