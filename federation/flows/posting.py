@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from courses.models import Enrollment, Post
 from federation.flows.announce import iso
-from federation.models import Delivery
+from federation.models import Delivery, RemoteActor
+from federation.protocol.addressing import mention
 from federation.protocol.vocabulary import AS, create_of
 from federation.transport import delivery
 from federation.transport.delivery import delivery_host
@@ -38,6 +39,9 @@ def post_as(session: Session, handle: str, to: list[str], text: str, in_reply_to
     if not to:
         raise Invalid("a post needs at least one recipient (an actor id)")
     author = urls.person(handle)
+    handles = dict(
+        session.execute(select(RemoteActor.ap_id, RemoteActor.handle).where(RemoteActor.ap_id.in_(to))).tuples().all()
+    )
     content = "".join(f"<p>{html.escape(p)}</p>" for p in text.split("\n\n") if p.strip())
     post = Post(
         kind="status",
@@ -61,7 +65,7 @@ def post_as(session: Session, handle: str, to: list[str], text: str, in_reply_to
         "published": iso(post.created_at),
         "to": list(to),
         "cc": [],
-        "tag": [{"type": "Mention", "href": actor} for actor in to],
+        "tag": [mention(actor, handles.get(actor)) for actor in to],  # named @user@host (GoToSocial's namestring)
     }
     if in_reply_to:
         note["inReplyTo"] = in_reply_to

@@ -49,3 +49,20 @@ def test_a_boost_of_a_post_by_someone_of_another_server_is_not_kept(session: Ses
         },
     )
     assert "not kept" in outcome and session.scalar(select(Post.id)) is None
+
+
+def test_a_local_persons_post_names_each_mention_user_at_host(session: Session) -> None:
+    # GoToSocial reads a Mention's name as the @user@host namestring (internal/ap/extract.go, ExtractMention);
+    # a bare href without it was the shape before issue 13.
+    from federation.flows.posting import post_as
+    from tests.federation.flows_support import deliveries, remote_person
+
+    create_account(session, "bea@example.org", handle="bea")
+    dan = remote_person(session, "dan").ap_id
+    group = "https://a.example/groups/gp-g1"
+    post_as(session, "bea", [dan, group], "Hello both")
+    ((_row, create),) = deliveries(session, "Create")[:1]
+    assert create["object"]["tag"] == [
+        {"type": "Mention", "href": dan, "name": "@dan@social.example"},
+        {"type": "Mention", "href": group, "name": "@gp-g1@a.example"},
+    ]
