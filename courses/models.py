@@ -155,6 +155,9 @@ class StudyGroup(Base):
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("study_groups.id", ondelete="SET NULL"), nullable=True
     )
+    # Groups live on after their run until the organizer closes them (courses.closing): then mail to
+    # the address is refused and fediverse posts to the group are not taken.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     run: Mapped[Run] = relationship(back_populates="groups")

@@ -71,6 +71,7 @@ def run_summary(session: Session, run: Run, with_learners: bool = True) -> dict[
                 "zones": span(group),
                 "language": group.language,
                 "members": members.get(group.id, []),
+                "closed": group.closed_at is not None,
             }
             for group in groups
         ],

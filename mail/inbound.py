@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 
 from mail.addresses import bare, bounce_token
 from mail.bounces import handle_bounce
-from mail.lists import CLOSED, MAX_MESSAGE_BYTES, accept_group_mail, group_for, is_closed
+from mail.lists import MAX_MESSAGE_BYTES, accept_group_mail, closed_reason, group_for
 from mail.unsubscribe import unsubscribe
 from server.floor.config import get_settings
 from server.floor.db import session_scope
@@ -73,7 +73,8 @@ def rcpt_refusal(address: str) -> str | None:
         if group is None:
             return "550 5.1.1 no such list here"
         # The sender's server turns this into a bounce that says why, in the sender's own mailbox.
-        return f"550 5.2.1 {CLOSED}" if is_closed(session, group) else None
+        reason = closed_reason(session, group)
+        return f"550 5.2.1 {reason}" if reason is not None else None
 
 
 def receive(raw: bytes, recipients: Sequence[str], envelope_sender: str | None = None) -> list[str]:

@@ -17,8 +17,10 @@ from html import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from courses.closing import is_closed_by_organizer
 from courses.groups import current_group
 from courses.models import Enrollment, Post, StudyGroup
+from courses.posts import approve_post, group_post, message_id_of, store_group_post
 from mail.addresses import bare, new_token, unsubscribe_key
 from mail.markup import document, html_text, text_html
 from mail.messages import list_headers
@@ -30,7 +32,6 @@ from mail.scrub import scrub_html, scrub_text
 from server.floor import urls
 from server.floor.clock import now
 from server.floor.config import get_settings
-from server.floor.events import publish
 
 MAX_MESSAGE_BYTES = 5 * 1024 * 1024
 MAX_ADDRESS = 254
@@ -39,6 +40,7 @@ MEMBERS = ("confirmed",)  # who gets the group's mail (a paused learner asked fo
 POSTERS = ("confirmed", "paused")  # whose mail to the group goes through: paused means no units, not muted
 _MSGID = re.compile(r"<[^<>\s]+>")
 CLOSED = "this group has closed"
+CLOSED_BY_ORGANIZER = "this group was closed by its organizer after the run and takes no more mail"
 
 
 def _text(value: str) -> str:
@@ -55,9 +57,19 @@ def group_for(session: Session, address: str) -> StudyGroup | None:
     return current_group(session, group) if group is not None else None
 
 
+def closed_reason(session: Session, group: StudyGroup) -> str | None:
+    """Why `group` takes no mail (its organizer closed it, or it has closed after retention), or None."""
+    if is_closed_by_organizer(group):
+        return CLOSED_BY_ORGANIZER
+    return CLOSED if is_closed(session, group) else None
+
+
 def is_closed(session: Session, group: StudyGroup) -> bool:
-    """True for a group whose run's learners were forgotten and that nobody stayed in: it has closed (its
-    address bounces, saying so, instead of holding mail for an organizer who has moved on)."""
+    """True for a group its organizer closed, or whose run's learners were forgotten and that nobody stayed in:
+    it has closed (its address bounces, saying so, instead of holding mail for an organizer who has moved on).
+    A run that merely finished leaves its groups open (courses.closing)."""
+    if is_closed_by_organizer(group):
+        return True
     if not group.run.anonymised:
         return False
     member = select(Enrollment.id).where(Enrollment.group_id == group.id, Enrollment.status.in_(POSTERS))
@@ -139,8 +151,8 @@ def accept_group_mail(
     message's Return-Path stands for it)."""
     if len(raw) > MAX_MESSAGE_BYTES:
         return "rejected: too large"
-    if is_closed(session, group):
-        return f"rejected: {CLOSED}"
+    if (reason := closed_reason(session, group)) is not None:
+        return f"rejected: {reason}"
     if is_loop(message, group):
         return "loop"
     message_id = (_MSGID.findall(_text(str(message.get("Message-ID", "")))) or [f"<{new_token()}@inbound.invalid>"])[0]
@@ -170,42 +182,27 @@ def accept_group_mail(
         outcome = "posted" if member else "held"
     text, html = _bodies(message)
     parent, ref = _parent(session, message, group)
-    post = Post(
-        message_id=message_id,
-        group_id=group.id,
-        run_id=group.run_id,
-        kind="group",
+    post = store_group_post(
+        session,
+        group,
         source="email",
-        author_email=sender,
-        author_name=_text(member.name if member and member.name else name)[:200],
-        subject=_text(scrub_text(" ".join(str(message.get("Subject", "")).split())))[:500],
         text=_text(text),
         html=_text(html),
-        in_reply_to_id=parent.id if parent else None,
+        subject=_text(scrub_text(" ".join(str(message.get("Subject", "")).split()))),
+        author_email=sender,
+        author_name=_text(member.name if member and member.name else name),
+        parent=parent,
         in_reply_to_ref=ref,
+        message_id=message_id,
         held=member is None,
-        created_at=now(),
     )
-    session.add(post)
-    session.flush()
-    post.ap_id = urls.post(post.id)
-    post.thread_id = (parent.thread_id or parent.id) if parent else post.id
     _record(session, group, message_id, sender, outcome, raw, post.id)
-    if member:
-        publish(session, "post.created", {"post_id": post.id})
     return outcome
 
 
 def release_held(session: Session, post_id: int) -> Post:
     """An organizer lets a held post through: it is archived and relayed like any other."""
-    post = session.get(Post, post_id)
-    if post is None or not post.held:
-        from server.floor.errors import NotFound
-
-        raise NotFound(f"no held post {post_id}")
-    post.held = False
-    publish(session, "post.created", {"post_id": post.id})
-    return post
+    return approve_post(session, group_post(session, post_id))
 
 
 def relay_message(post: Post, group: StudyGroup, member: Enrollment, token: str) -> tuple[str, str]:
@@ -231,7 +228,7 @@ def relay_message(post: Post, group: StudyGroup, member: Enrollment, token: str)
 
 def relay_message_id(post: Post) -> str:
     """The Message-ID every copy of `post` carries: the author's own, or one naming the post (no secret in either)."""
-    return post.message_id or f"<post-{post.id}@{get_settings().mail_domain}>"
+    return message_id_of(post)
 
 
 def relay_bodies(post: Post, group: StudyGroup, token: str) -> tuple[str, str]:
@@ -251,6 +248,8 @@ def relay_post(session: Session, post_id: int) -> int:
         return 0
     group = session.get(StudyGroup, post.group_id)
     assert group is not None
+    if is_closed_by_organizer(group):
+        return 0  # however it got in (a held post released late, a web post), a closed group relays nothing
     members = session.scalars(
         select(Enrollment).where(
             Enrollment.group_id == group.id, Enrollment.status.in_(MEMBERS), Enrollment.email.is_not(None)

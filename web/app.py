@@ -48,6 +48,7 @@ PAGE_MODULES = (
     "web.pages.organize_privacy",
     "web.pages.organize_units",
     "web.pages.organize_runs",
+    "web.pages.organize_closing",
     "web.pages.organize_activity",
     # The mail package's pages (mail engineer): unsubscribe confirmation, run mail dashboard, outbox admin.
     "web.pages.mail_unsubscribe",

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from courses import learner
+from courses.closing import is_closed_by_organizer
 from courses.groups import remove_from_group
 from courses.models import Enrollment, Post, Run, StudyGroup
 from courses.signup import enroll_actor, request_actor_signup
@@ -195,6 +196,8 @@ def receive_group_post(session: Session, create: dict[str, Any], group: StudyGro
     note = create.get("object")
     if not isinstance(note, dict) or not isinstance(note.get("id"), str):
         raise Invalid("a post to a study group must embed its object with an id")
+    if is_closed_by_organizer(group):
+        return None  # closed by its organizer (courses.closing): nothing is posted, nobody gets a copy
     member = session.scalar(select(Enrollment).where(Enrollment.group_id == group.id, Enrollment.actor == author))
     if member is None or member.status not in {"confirmed", "paused"} or is_blocked_from(session, group.run, author):
         return None  # not a member: FEP-1b12 groups announce members' posts only

@@ -22,6 +22,7 @@ import nh3
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from courses.closing import is_closed_by_organizer
 from courses.models import Enrollment, Post, StudyGroup
 from federation.flows.announce import iso
 from federation.flows.cohorts import members
@@ -87,8 +88,8 @@ def on_post_created(session: Session, payload: dict[str, Any]) -> None:
     if post is None or post.group_id is None or post.held or post.deleted or post.kind != "group":
         return
     group = session.get(StudyGroup, post.group_id)
-    if group is None:
-        return
+    if group is None or is_closed_by_organizer(group):
+        return  # a closed group relays nothing (courses.closing), however the post got in
     if not post.ap_id:
         post.ap_id = urls.post(post.id)  # the post's own id, for the archive and email replies
     targets = [m for m in members(session, group) if m.actor and m.actor != post.author_actor]

@@ -150,6 +150,27 @@ def group_command(run_id: str) -> None:
     click.echo(f"grouped into {len(set(touched))} groups")
 
 
+@run_group.command("close-groups")
+@click.argument("run_id")
+@click.option("--group", "group_ref", default=None, help="Close this one group (handle or number) instead of all.")
+def close_groups_command(run_id: str, group_ref: str | None) -> None:
+    """Close the run's study groups (or one): their address refuses mail, fediverse posts get no copies."""
+    instance()
+    from courses.closing import close_group, close_groups
+    from courses.groups import find_group
+    from courses.runs import find_run
+    from server.floor.db import session_scope
+
+    with session_scope() as session:
+        run = find_run(session, run_id)
+        if group_ref is not None:
+            group = find_group(session, run, group_ref)
+            handles = [group.handle] if close_group(session, group) else []
+        else:
+            handles = [group.handle for group in close_groups(session, run)]
+    click.echo(f"closed {len(handles)} groups" + (f": {', '.join(handles)}" if handles else " (all were closed)"))
+
+
 @run_group.command("show")
 @click.argument("run_id")
 @json_option
