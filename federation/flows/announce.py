@@ -1,5 +1,6 @@
 """What a course tells its followers: a new version (`Update` of the actor and `Create` of the version
-`Article`) and a new run (a Note Mastodon shows).
+`Article`) and a new run (a Note Mastodon shows); each followed run boosts both to its own followers
+(`federation.flows.run_news`: learners follow the run, not the course).
 
 Reactions to `course.published` and `run.created`; both only write rows (a Post for the run's
 announcement, delivery rows through `federation.transport.delivery.enqueue`) in the caller's transaction.
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from courses.models import Course, Post, Run
 from federation.flows import actors
 from federation.flows.follows import activity_id, follower_count
+from federation.flows.run_news import followed_runs, relay_news
 from federation.protocol import vocabulary
 from federation.transport import delivery
 from server.floor import urls
@@ -32,9 +34,13 @@ def on_course_published(session: Session, payload: dict[str, Any]) -> None:
     if course is None:
         return
     course_id = urls.course(course.slug)
+    session.expire(course, ["versions"])  # the version just added is not in the loaded list yet
+    version = next((v for v in course.versions if v.number == payload["version"]), None)
+    if version is not None:  # learners who followed a run (not the course) get it boosted by the run
+        ids = vocabulary.CourseIds(course=course_id, url=course_id, forks=f"{course_id}/forks", version=version.number)
+        relay_news(session, course, vocabulary.version_article(version.snapshot, ids, iso(version.published_at))["id"])
     if follower_count(session, course_id) == 0:
         return
-    session.expire(course, ["versions"])  # the version just added is not in the loaded list yet
     document = actors.actor_document(session, course_id)
     if document is None:
         return
@@ -51,7 +57,6 @@ def on_course_published(session: Session, payload: dict[str, Any]) -> None:
     delivery.enqueue(session, update, sender=course_id, recipients=[f"{course_id}/followers"])
     # The Update refreshes the profile; the Create is what followers' home timelines show (a
     # Mastodon home feed takes statuses, never profile updates): title, teaser, link.
-    version = next((v for v in course.versions if v.number == payload["version"]), None)
     if version is not None:
         ids = vocabulary.CourseIds(course=course_id, url=course_id, forks=f"{course_id}/forks", version=version.number)
         article = vocabulary.version_article(version.snapshot, ids, iso(version.published_at))
@@ -79,7 +84,7 @@ def on_run_created(session: Session, payload: dict[str, Any]) -> None:
     if run is None:
         return
     course_id = urls.course(run.course.slug)
-    if follower_count(session, course_id) == 0:
+    if follower_count(session, course_id) == 0 and not followed_runs(session, run.course):
         return
     facts = run_facts(session, run)
     post = Post(
@@ -101,3 +106,5 @@ def on_run_created(session: Session, payload: dict[str, Any]) -> None:
     post.html = note["content"]
     create = vocabulary.create_of(note, course_id, vocabulary.context(get_settings().url), cc=note["cc"])
     delivery.enqueue(session, create, sender=course_id, recipients=[f"{course_id}/followers"])
+    # Learners of the course's other runs who joined by following their run: the run boosts the news.
+    relay_news(session, run.course, post.ap_id)
