@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from courses import forks as course_forks
-from courses.models import Course, Run
+from courses.models import Course, CourseVersion, Run
 from courses.runs import find_course
 from courses.versions import snapshot_of
 from server.floor import urls
@@ -39,20 +39,75 @@ def upcoming_runs(session: Session, course_id: int | None = None) -> list[Run]:
     return list(session.scalars(query.order_by(Run.start_date, Run.id)))
 
 
+SHOWN_RUNS = 3  # the catalogue shows each course's next three runs (catalogue/_catalogue.html)
+
+
 def catalogue(session: Session) -> list[dict[str, Any]]:
-    """Courses with upcoming runs, each with title, summary, url and its next runs."""
+    """Courses with upcoming runs, soonest first, each with title, summary, url and its next runs.
+
+    Two statements whatever the size of the catalogue: each course's next SHOWN_RUNS runs (a window
+    over the upcoming runs), then those courses with the fields the cards show from their latest
+    published version (the draft's when never published), read out of the JSON by the database:
+    a snapshot holds every unit's text, and loading it per course made the page N+1."""
+    rank = func.row_number().over(partition_by=Run.course_id, order_by=(Run.start_date, Run.id)).label("rank")
+    upcoming = (
+        select(Run.id, Run.course_id, Run.handle, Run.start_date, Run.status, rank)
+        .where(Run.status.in_(UPCOMING))
+        .subquery()
+    )
+    runs = session.execute(
+        select(upcoming.c.course_id, upcoming.c.handle, upcoming.c.start_date, upcoming.c.status)
+        .where(upcoming.c.rank <= SHOWN_RUNS)
+        .order_by(upcoming.c.start_date, upcoming.c.id)
+    ).all()
+    cards = _course_cards(session, {run.course_id for run in runs})
     by_course: dict[int, dict[str, Any]] = {}
-    for run in upcoming_runs(session):
+    for run in runs:
         entry = by_course.get(run.course_id)
         if entry is None:
-            snapshot = published(run.course) or snapshot_of(run.course)
-            entry = by_course[run.course_id] = {
-                "slug": run.course.slug, "title": snapshot["title"], "summary": snapshot.get("summary", ""),
-                "url": f"/courses/{run.course.slug}", "language": snapshot.get("language", ""),
-                "tags": snapshot.get("tags", []), "runs": [],
-            }  # fmt: skip
+            entry = by_course[run.course_id] = {**cards[run.course_id], "runs": []}
         entry["runs"].append({"handle": run.handle, "start": run.start_date, "status": run.status})
     return list(by_course.values())
+
+
+def _course_cards(session: Session, course_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Slug, title, summary, url, language and tags of each course, as its latest published version says."""
+    if not course_ids:
+        return {}
+    latest = (
+        select(CourseVersion.course_id, func.max(CourseVersion.number).label("number"))
+        .where(CourseVersion.course_id.in_(course_ids))
+        .group_by(CourseVersion.course_id)
+        .subquery()
+    )
+    snapshot = CourseVersion.snapshot
+    query = (
+        select(
+            Course.id,
+            Course.slug,
+            CourseVersion.id.label("version_id"),
+            snapshot["title"].as_string(),
+            snapshot["summary"].as_string(),
+            snapshot["language"].as_string(),
+            snapshot["tags"].as_json(),
+            Course.title.label("draft_title"),
+            Course.summary.label("draft_summary"),
+            Course.language.label("draft_language"),
+            Course.tags.label("draft_tags"),
+        )
+        .outerjoin(latest, latest.c.course_id == Course.id)
+        .outerjoin(CourseVersion, (CourseVersion.course_id == Course.id) & (CourseVersion.number == latest.c.number))
+        .where(Course.id.in_(course_ids))
+    )
+    cards = {}
+    for row in session.execute(query):
+        published = row.version_id is not None
+        title, summary, language, tags = row[3:7] if published else row[7:11]
+        cards[row.id] = {
+            "slug": row.slug, "title": title, "summary": summary or "", "url": f"/courses/{row.slug}",
+            "language": language or "", "tags": tags or [],
+        }  # fmt: skip
+    return cards
 
 
 def actor_label(actor_id: str) -> str:

@@ -1,0 +1,63 @@
+"""The public pages issue a fixed number of SQL statements whatever the data size (no N+1).
+
+Each page is counted on a small catalogue (2 courses, 2 runs each, 20 learners) and again once a
+larger one sits beside it in the same database (8 courses, 5 runs each, 2,000 learners): the
+catalogue then lists five times the courses, the course page shows a course with more runs, the
+run page a run with more learners. Counted with SQLAlchemy's before_cursor_execute on the engine,
+on the second request of each page (the first fills the per-process caches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import event
+from starlette.testclient import TestClient
+
+from server.floor.db import get_engine, session_scope
+from server.floor.settings import Settings
+from server.roof.app import create_app
+from tests.support.catalogue_world import Catalogue, build_catalogue
+
+
+@pytest.fixture
+def web(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), base_url="http://testserver.localhost") as client:
+        yield client
+
+
+def statements(web: TestClient, path: str) -> int:
+    """How many SQL statements the second GET of `path` ran (the first warms the caches)."""
+    assert web.get(path).status_code == 200, path
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    event.listen(get_engine(), "before_cursor_execute", count)
+    try:
+        assert web.get(path).status_code == 200, path
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", count)
+    return len(seen)
+
+
+def pages(catalogue: Catalogue) -> dict[str, str]:
+    return {
+        "home": "/",
+        "catalogue": "/courses",
+        "course": f"/courses/{catalogue.course}",
+        "run": f"/runs/{catalogue.run}",
+    }
+
+
+def test_pages_issue_as_many_statements_with_more_data(web: TestClient) -> None:
+    with session_scope() as session:
+        small = build_catalogue(session, courses=2, runs_per_course=2, learners=20, prefix="small")
+    before = {name: statements(web, path) for name, path in pages(small).items()}
+    with session_scope() as session:
+        large = build_catalogue(session, courses=8, runs_per_course=5, learners=2000, prefix="large")
+    after = {name: statements(web, path) for name, path in pages(large).items()}
+    assert after == before, f"statements per page grew with the data: {before} -> {after}"
+    assert max(after.values()) <= 12, after  # a handful each
