@@ -30,6 +30,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
         "learner_page": "https://example.org/me/token", "me": "https://example.org/me/token",
         "unsubscribe": "https://example.org/mail/unsubscribe/token", "course": "https://example.org/courses/a-course",
         "run": "https://example.org/runs/a-course", "group": "https://example.org/groups/a-course-g1",
+        "alumni": "https://example.org/me/token/alumni",
     },
 }  # fmt: skip
 TEMPLATE_NAME = "<unit body>"

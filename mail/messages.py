@@ -39,6 +39,7 @@ def context(
         "course": urls.course(slug),
         "run": urls.run(run.handle),
         "group": urls.group(group.handle) if group else "",
+        "alumni": urls.alumni_join(enrollment.token),
     }
     data: dict[str, Any] = {
         "learner": {
@@ -84,7 +85,7 @@ def sample_context(run: Run, snapshot: dict[str, Any], unit: dict[str, Any] | No
     )  # fmt: skip
     data = context(sample, run, snapshot, "sample", unit)
     page = urls.sample_learner_page()
-    data["links"].update({"learner_page": page, "me": page, "unsubscribe": page, "group": page})
+    data["links"].update({"learner_page": page, "me": page, "unsubscribe": page, "group": page, "alumni": page})
     data["group"] = {
         "name": "Sample group",
         "handle": "sample-group",

@@ -41,6 +41,7 @@ PAGE_MODULES = (
     "web.pages.runs",
     "web.pages.signup",
     "web.pages.learner",
+    "web.pages.alumni",
     "web.pages.learner_privacy",
     "web.pages.groups",
     "web.pages.organize",

@@ -70,6 +70,11 @@ def learner_page(token: str) -> str:
     return absolute(f"/me/{token}")
 
 
+def alumni_join(token: str) -> str:
+    """Where a learner joins their course's alumni community (the `links.alumni` merge tag)."""
+    return absolute(f"/me/{token}/alumni")
+
+
 def sample_learner_page() -> str:
     """Where a learner's links lead in previews and test mails: a sample page, nobody's own."""
     return absolute("/me/sample")
