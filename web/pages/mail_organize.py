@@ -67,7 +67,9 @@ def _compositions_context(session: Session, request: Request, run: Run) -> dict[
     """The run's groups (to write to one), its one-off mails, and the other runs they may be copied to."""
     account = current_account(request)
     groups = run_summary(session, run, with_learners=False)["groups"]
-    others = session.scalars(select(Run).where(Run.id != run.id, Run.status.not_in(("finished", "alumni"))).order_by(Run.start_date))
+    others = session.scalars(
+        select(Run).where(Run.id != run.id, Run.status.not_in(("finished", "alumni"))).order_by(Run.start_date)
+    )
     return {
         "groups": [{"handle": g["handle"], "name": g["name"] or g["handle"]} for g in groups],
         "compositions": compose.of_run(session, run.id),
