@@ -10,6 +10,7 @@ MODEL_MODULES = (
     "server.floor.ratelimit",
     "web.models",
     "courses.models",
+    "courses.facilitators",
     "mail.models",
     "federation.models",
 )

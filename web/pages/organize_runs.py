@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from courses import bulk
+from courses.facilitators import facilitators
 from courses.groups import GroupingOutcome, find_group, group_now, grouping_at, move_learner
 from courses.models import Enrollment, Run
 from courses.privacy import can_see_learners
@@ -136,6 +137,7 @@ def run_admin(request: Request) -> Response:
         context = {
             "run": run, "summary": run_summary(session, run), "learners": learners, "groups": run.groups,
             "grouping_at": forms_at if forms_at > now() else None,
+            "facilitators": facilitators(session, run),
         }  # fmt: skip
         return render(request, "organize/run.html", context)
 
