@@ -14,6 +14,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from courses.alumni import is_alumni_group, join_alumni
 from courses.models import Enrollment, Run, StudyGroup
 from federation.entry.handlers import Inbound, activity_type, handles, object_id
 from federation.entry.handlers.follow import reject_follow
@@ -124,7 +125,15 @@ def follow_group(inbound: Inbound) -> str | None:
         reject_follow(inbound, target)
         return f"rejected follow of {target}: blocked"
     member = _membership(session, group, inbound.actor)
-    if member is None:
+    if member is None and is_alumni_group(group):
+        # The alumni community takes past learners of the course and accounts of instances that forked
+        # it (courses.alumni.may_join), whatever the rules of a run: there is no run to sign up for.
+        try:
+            join_alumni(session, group.run.course, actor=inbound.actor)
+        except Invalid as error:
+            reject_follow(inbound, target)
+            return f"rejected follow of {target}: {error}"
+    elif member is None:
         follower = session.scalar(select(RemoteActor).where(RemoteActor.ap_id == inbound.actor))
         if follower is not None and follower.type not in LEARNER_TYPES:
             reject_follow(inbound, target)
