@@ -48,7 +48,10 @@ def store_group_post(
     held: bool = False,
 ) -> Post:
     """Store a post in `group` (threaded under `parent`) and, unless held, publish `post.created`
-    (mail relays it to email members, federation copies it to fediverse members)."""
+    (mail relays it to email members, federation copies it to fediverse members); Invalid when the
+    group's organizer closed it."""
+    if group.closed_at is not None:
+        raise Invalid(f"{group.name or group.handle} was closed by its organizer and takes no more posts")
     if parent is not None and parent.group_id != group.id:
         parent = None  # a reply to another group's post starts a thread here
     post = Post(

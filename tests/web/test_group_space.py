@@ -25,6 +25,7 @@ from server.floor import urls
 from server.floor.accounts import Account
 from server.floor.config import use_settings
 from server.floor.db import session_factory, session_scope
+from server.floor.errors import Invalid
 from server.floor.settings import Settings
 from tests.mail.conftest import gentle_run
 from tests.support.smtp import SmtpSink
@@ -319,3 +320,20 @@ def test_facilitator_rows_need_a_local_account(world: dict[str, str]) -> None:
         run = session.scalars(select(Run)).one()
         with pytest.raises(Exception, match="no account"):
             add_facilitator(session, run, "someone@elsewhere.example")
+
+
+def test_a_closed_group_takes_no_post_from_the_web(client: TestClient, world: dict[str, str]) -> None:
+    from courses.closing import close_group
+    from courses.posts import store_group_post
+
+    with session_scope() as session:
+        group = session.scalars(select(StudyGroup).where(StudyGroup.handle == world["group"])).one()
+        assert close_group(session, group)
+    page = f"/me/{world['ann']}/group"
+    answer = client.post(page + "/posts", data={"csrf_token": csrf(client, page), "text": "anyone still here?"})
+    assert answer.status_code == 400 and "closed by its organizer" in answer.text
+    with session_scope() as session:
+        assert session.scalars(select(Post)).all() == []
+        group = session.scalars(select(StudyGroup).where(StudyGroup.handle == world["group"])).one()
+        with pytest.raises(Invalid, match="closed by its organizer"):
+            store_group_post(session, group, source="web", text="through the back door")

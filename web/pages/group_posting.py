@@ -61,7 +61,9 @@ def _write(request: Request, session: Session, group: StudyGroup, member: Enroll
     subject = " ".join(str(form.get("subject", "")).replace("\x00", "").split())
     values = {"text": text, "subject": subject, "reply_to": str(form.get("reply_to", ""))[:20]}
     errors: dict[str, str] = {}
-    if not text:
+    if group.closed_at is not None:
+        errors["text"] = "This group was closed by its organizer: it takes no more posts (the archive stays)."
+    elif not text:
         errors["text"] = "Write something before posting."
     elif len(text) > MAX_TEXT:
         errors["text"] = f"The post is {len(text):,} characters long; at most {MAX_TEXT:,} fit."
