@@ -45,19 +45,23 @@ def store_group_post(
     parent: Post | None = None,
     in_reply_to_ref: str | None = None,
     message_id: str | None = None,
+    ap_id: str | None = None,
     held: bool = False,
 ) -> Post:
     """Store a post in `group` (threaded under `parent`) and, unless held, publish `post.created`
     (mail relays it to email members, federation copies it to fediverse members); Invalid when the
-    group's organizer closed it."""
+    group's organizer closed it. Every way in (mail, the web, the fediverse: `ap_id` is then the
+    remote object's id) stores its posts here."""
     if group.closed_at is not None:
         raise Invalid(f"{group.name or group.handle} was closed by its organizer and takes no more posts")
     if parent is not None and parent.group_id != group.id:
         parent = None  # a reply to another group's post starts a thread here
     post = Post(
         message_id=message_id,
+        ap_id=ap_id,
         group_id=group.id,
         run_id=group.run_id,
+        course_id=group.run.course_id,
         kind="group",
         source=source,
         author_email=author_email,

@@ -27,6 +27,7 @@ from courses import learner
 from courses.closing import is_closed_by_organizer
 from courses.groups import remove_from_group
 from courses.models import Enrollment, Post, Run, StudyGroup
+from courses.posts import store_group_post
 from courses.signup import enroll_actor, request_actor_signup
 from federation.flows.copies import post_of_ref
 from federation.models import ActorBlock, Follower, RemoteActor
@@ -38,7 +39,6 @@ from server.floor import urls
 from server.floor.clock import now
 from server.floor.config import get_settings
 from server.floor.errors import Invalid, PermissionDenied
-from server.floor.events import publish
 from server.floor.ratelimit import hit
 
 # Enrollments by Follow/Join one remote host may make in one run per hour (docs/security.md):
@@ -192,7 +192,7 @@ def _text(html: str) -> str:
 
 
 def receive_group_post(session: Session, create: dict[str, Any], group: StudyGroup, author: str) -> Post | None:
-    """Store a member's post to `group`, publish `post.created`, Announce it to the other members."""
+    """Store a member's post to `group` (`courses.posts.store_group_post`: post.created copies it to the others)."""
     note = create.get("object")
     if not isinstance(note, dict) or not isinstance(note.get("id"), str):
         raise Invalid("a post to a study group must embed its object with an id")
@@ -205,30 +205,19 @@ def receive_group_post(session: Session, create: dict[str, Any], group: StudyGro
         return None
     html = nh3.clean(str(note.get("content") or ""))
     reply_to = note.get("inReplyTo") if isinstance(note.get("inReplyTo"), str) else None
-    parent = post_of_ref(session, reply_to) if reply_to else None
-    if parent is not None and parent.group_id != group.id:
-        parent = None  # a reply to a unit (or to another group's post) starts a thread here
-    post = Post(
-        ap_id=note["id"],
-        group_id=group.id,
-        run_id=group.run_id,
-        course_id=group.run.course_id,
-        kind="group",
+    return store_group_post(
+        session,
+        group,
         source="activitypub",
-        author_actor=author,
-        author_name=member.name,
-        subject=str(note.get("summary") or note.get("name") or "")[:500],
+        ap_id=note["id"],
         text=_text(html),
         html=html,
-        in_reply_to_id=parent.id if parent else None,
+        subject=str(note.get("summary") or note.get("name") or ""),
+        author_actor=author,
+        author_name=member.name,
+        parent=post_of_ref(session, reply_to) if reply_to else None,  # another group's post: a new thread
         in_reply_to_ref=reply_to,
-        created_at=now(),
     )
-    session.add(post)
-    session.flush()
-    post.thread_id = parent.thread_id or parent.id if parent else post.id
-    publish(session, "post.created", {"post_id": post.id})
-    return post
 
 
 def remove_member(session: Session, group: StudyGroup, actor_or_email: str) -> Enrollment:
