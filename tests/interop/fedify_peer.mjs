@@ -99,6 +99,7 @@ async function control(url) {
         attribution: ctx.getActorUri("alice"),
         tos: [to.id],
         content: url.searchParams.get("text") ?? "",
+        replyTarget: url.searchParams.get("inReplyTo") ? new URL(url.searchParams.get("inReplyTo")) : null,
       }),
     }));
     return { status: 200, body: { note: noteId.href } };

@@ -4,19 +4,24 @@ The test installs the pinned Fedify into tests/interop/node_modules (`npm ci`, f
 registry) and starts `fedify_peer.mjs` on 127.0.0.1. Fedify verifies every signature we send it;
 we verify every one it sends us. Covered: WebFinger both ways, Fedify's signed Follow of one of our
 courses accepted (our Accept verified by Fedify), our follow of Fedify's actor accepted (its Accept
-verified by us), our run announcement delivered to Fedify, Fedify's Note delivered to us, and a
-forged signature claiming Fedify's actor refused with 401.
+verified by us), our run announcement delivered to Fedify, Fedify's Note delivered to us, a
+Fedify learner and an email learner talking in one study group (the email post reaches Fedify as a
+note for her, her reply reaches the email learner by mail), and a forged signature claiming
+Fedify's actor refused with 401.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import hmac
 import json
 import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -187,3 +192,68 @@ def test_a_forged_signature_in_fedify_actors_name_is_refused(instance_factory: I
     assert answer.status_code == 401, answer.text
     assert "signature" in answer.text.lower(), answer.text
     assert query(ours, "SELECT count(*) FROM federation_inbox") == [(0,)]
+
+
+def test_a_fedify_learner_and_an_email_learner_talk_in_one_study_group(
+    instance_factory: InstanceFactory, fedify: str
+) -> None:
+    """Issue 13 from the Fedify side: alice (Fedify) and Ann (email) are in one study group; Ann's mail
+    reaches alice as a note written for her (verified and kept by Fedify), and alice's reply to it
+    reaches Ann by mail."""
+    secret = "fedify-group-secret"
+    ours = instance_factory("ours", env={"MECHMOOC_SECRET_KEY": secret, "MECHMOOC_MAIL_DOMAIN": "lists.ours.example"})
+    course = ok(ours.cli("course", "import", str(FIXTURES / "courses" / "gentle-python")))
+    alice = f"{fedify}/users/alice"
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    run = ok(ours.cli("run", "create", "gentle-python", "--start", yesterday))
+    ok(ours.cli("run", "enroll", run, "ann@example.org", "--name", "Ann"))
+    handle = run.rsplit("/", 1)[1]
+    joined = httpx.post(f"{fedify}/_follow", params={"target": f"@{handle}@{ours.host}"}, timeout=60)
+    assert joined.status_code == 200, joined.text
+    eventually(lambda: query(ours, "SELECT status FROM enrollments WHERE actor = ?", alice) == [("confirmed",)],
+               "alice enrolled in the run", ours)  # fmt: skip
+    ok(ours.cli("run", "group", run))
+    shown = ours.cli("run", "show", run, "--json")
+    assert shown.returncode == 0, shown.stderr
+    (group,) = json.loads(shown.stdout)["groups"]
+    members = query(ours, "SELECT COUNT(*) FROM enrollments WHERE group_id IS NOT NULL")
+    assert members == [(2,)], members
+
+    # Ann writes to the group's list (handed over by the mail provider's webhook).
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "Ann <ann@example.org>", group["address"], "Pairing?"
+    mail["Message-ID"], mail["Return-Path"] = "<ann-fedify-1@example.org>", "<ann@example.org>"
+    mail.set_content("Who wants to pair on the loops exercise?")
+    token = hmac.new(secret.encode(), b"mail-webhook", hashlib.sha256).hexdigest()[:32]
+    handed = httpx.post(f"{ours.url}/mail/webhooks/inbound?token={token}", content=mail.as_bytes(), timeout=30)
+    assert handed.status_code == 200, handed.text
+
+    # alice gets it as a note from the course, written for her alone; Fedify verified its signature.
+    copies = eventually(
+        lambda: [c for c in received(fedify, "Create") if "pair on the loops" in json.dumps(c["json"])],
+        "Ann's post as a note at Fedify",
+        ours,
+    )
+    note = copies[0]["json"]["object"]
+    assert copies[0]["actor"] == course and listed(note["to"]) == [alice]
+    assert any(tag.get("href") == alice for tag in listed(note["tag"]))
+
+    # alice answers that note from Fedify: the reply is a post of the group, mailed to Ann.
+    sent = httpx.post(
+        f"{fedify}/_note",
+        params={"to": course, "text": "Me! Tomorrow at noon?", "inReplyTo": note["id"]},
+        timeout=60,
+    )
+    assert sent.status_code == 200, sent.text
+    ((reply_id,),) = eventually(
+        lambda: query(ours, "SELECT id FROM posts WHERE author_actor = ? AND text LIKE '%Tomorrow at noon%'", alice),
+        "alice's reply stored as a group post",
+        ours,
+    )
+    relayed = eventually(
+        lambda: query(ours, "SELECT 1 FROM mail_outgoing WHERE to_addr = 'ann@example.org' AND post_id = ?", reply_id),
+        "alice's reply relayed to Ann by mail",
+        ours,
+    )
+    assert relayed
+    assert not [r for r in httpx.get(fedify + "/_received", timeout=10).json() if r["kind"] == "error"]
