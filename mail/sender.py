@@ -4,8 +4,9 @@ A mail can be lost or doubled only in the gap between the SMTP server accepting 
 recording that. Each connection works in rounds of ROUND_PER_CONNECTION mails: before a round goes on
 the wire its rows' `sending_at` is committed (rounds are marked one per connection in one transaction,
 when a connection finds none left), and each answer is committed before the same connection hands over
-its next mail (answers that come back together share one commit). So a worker killed mid-send leaves
-at most one mail per SMTP connection accepted but not recorded.
+its next mail can be accepted: the commit is awaited after that mail's DATA command and before its body,
+so the answers of all connections that came back meanwhile share one commit. So a worker killed
+mid-send leaves at most one mail per SMTP connection accepted but not recorded.
 
 Leases are short (LEASE) and renewed while the pass runs, so a dead pass's rows are free soon after it
 stopped: those it had not begun are leased again at once; those with `sending_at` become UNCERTAIN and
@@ -20,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -277,13 +278,17 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
         commit_answers()  # in flight, durably, before any byte leaves (with the answers so far)
         ready.extend(zip(chunks, waits, strict=True))
 
-    async def answered_durably(epoch: int) -> None:
-        # The answer is committed before this connection hands over another mail: a crash leaves at most
-        # one accepted but unrecorded mail per connection. Yield once first, so that the answers of
-        # other connections that came back at the same time share the commit.
-        await asyncio.sleep(0)
-        if commits["durable"] <= epoch:
-            commit_answers()
+    def durable_gate(epoch: int) -> Callable[[], Awaitable[None]]:
+        # This connection's last answer (given in `epoch`) is committed before the server can accept its
+        # next mail: a crash leaves at most one accepted but unrecorded mail per connection. The wait sits
+        # after the next mail's MAIL, RCPT and DATA (transport: before the body), so by then the other
+        # connections' answers have come back too and share the commit: about one commit per round of
+        # the connections instead of one per mail or two.
+        async def gate() -> None:
+            if commits["durable"] <= epoch:
+                commit_answers()
+
+        return gate
 
     async def keep_leases() -> None:
         while True:
@@ -299,19 +304,22 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
     async def lane(index: int) -> None:
         # Each connection takes the next marked round when it is free, so a slow connection does not
         # hold the others back; the first one to find none marks a round for every connection.
+        gate: Callable[[], Awaitable[None]] | None = None  # none before this connection's first answer
         while ready or waiting:
             if not ready:
                 refill()
             chunk, wait = ready.popleft()
             if wait > 0:
+                if gate is not None:
+                    await gate()  # the last answer is not left unwritten while the rate limit holds
                 await asyncio.sleep(wait)
             for row in chunk:
-                (outcome,) = await transport.send_on(index, [envelope(row, signer)])
+                (outcome,) = await transport.send_on(index, [envelope(row, signer)], gate)
                 record(row, outcome, report, window)
                 answered.append(row)
                 if not outcome.accepted:
                     report.errors.append(f"{row.to_addr}: {outcome.detail}")
-                await answered_durably(commits["epoch"])
+                gate = durable_gate(commits["epoch"])
 
     with _answer_connection(session) as fast:  # read by commit_answers()
         keeper = asyncio.ensure_future(keep_leases())

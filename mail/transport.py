@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import mailbox
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+from aiosmtplib.typing import SMTPStatus
 
 from server.floor.errors import SettingsError
 
@@ -75,9 +78,51 @@ def parse_smtp_url(url: str) -> SmtpTarget:
 _PLAIN = re.compile(r"[!#-;=?-~]+@[A-Za-z0-9.-]+")
 
 
-async def _transaction(client: aiosmtplib.SMTP, envelope: Envelope) -> str:
+# What the sender awaits before a mail may be accepted: the previous answer on the connection is durable.
+Gate = Callable[[], Awaitable[None]]
+
+
+async def _open_gate(gate: Gate | None) -> None:
+    if gate is not None:
+        await gate()
+
+
+async def _data(client: aiosmtplib.SMTP, data: bytes, gate: Gate | None) -> str:
+    """DATA, then (after the server's 354) `gate`, then the body and its terminator: what aiosmtplib's
+    `data()` does, with the wait for the previous answer's commit overlapping MAIL, RCPT and DATA."""
+    protocol = client.protocol
+    if protocol is None or protocol._command_lock is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    # As aiosmtplib's execute_data_command: CRLF line ends, leading dots doubled, the terminator.
+    message = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(data)) + b".\r\n"
+    try:
+        async with protocol._command_lock:
+            protocol._response_pending = True
+            protocol.write(b"DATA\r\n")
+            start = await protocol.read_response(timeout=client.timeout)
+            if start.code != SMTPStatus.start_input:
+                raise aiosmtplib.SMTPDataError(start.code, start.message)
+            try:
+                await _open_gate(gate)
+            except BaseException:
+                # No terminator may follow (the mail must not be accepted): drop the connection.
+                client.close()
+                raise
+            protocol._response_pending = True
+            protocol.write(message)
+            response = await protocol.read_response(timeout=client.timeout)
+            if response.code != SMTPStatus.completed:
+                raise aiosmtplib.SMTPDataError(response.code, response.message)
+            return response.message
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()
+        raise
+
+
+async def _transaction(client: aiosmtplib.SMTP, envelope: Envelope, gate: Gate | None = None) -> str:
     """One mail transaction at the command level: what `sendmail` does for one recipient, without
-    parsing both addresses three times (a third of its cost). Refusals raise as `sendmail`'s do."""
+    parsing both addresses three times (a third of its cost). Refusals raise as `sendmail`'s do.
+    `gate` is awaited after DATA's 354 and before the body: the server cannot accept the mail sooner."""
     if client.is_ehlo_or_helo_needed:  # no STARTTLS or login on connect: EHLO not yet said
         await client.ehlo()
     options = [b"SIZE=%d" % len(envelope.data)] if client.supports_extension("size") else []
@@ -89,7 +134,7 @@ async def _transaction(client: aiosmtplib.SMTP, envelope: Envelope) -> str:
         if response.code not in (250, 251):
             refused = aiosmtplib.SMTPRecipientRefused(response.code, response.message, envelope.recipient)
             raise aiosmtplib.SMTPRecipientsRefused([refused])
-        return (await client.data(envelope.data)).message
+        return await _data(client, envelope.data, gate)
     except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
         try:
             await client.rset()
@@ -129,13 +174,13 @@ class SmtpPool:
         self.clients[index] = client
         return client
 
-    async def _send_share(self, index: int, share: list[Envelope]) -> list[Outcome]:
+    async def _send_share(self, index: int, share: list[Envelope], gate: Gate | None = None) -> list[Outcome]:
         outcomes = []
         for envelope in share:
-            outcomes.append(await self._send_one(index, envelope))
+            outcomes.append(await self._send_one(index, envelope, gate))
         return outcomes
 
-    async def _send_one(self, index: int, envelope: Envelope) -> Outcome:
+    async def _send_one(self, index: int, envelope: Envelope, gate: Gate | None = None) -> Outcome:
         try:
             client = await self._client(index)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
@@ -144,9 +189,11 @@ class SmtpPool:
             return Outcome(envelope.mail_id, accepted=False, permanent=False, detail=f"connection: {error}")
         try:
             if _PLAIN.fullmatch(envelope.sender) and _PLAIN.fullmatch(envelope.recipient):
-                response = await _transaction(client, envelope)
+                response = await _transaction(client, envelope, gate)
             else:
-                # Anything else (an internationalised address, say) takes aiosmtplib's careful path.
+                # Anything else (an internationalised address, say) takes aiosmtplib's careful path,
+                # the gate passed before it begins.
+                await _open_gate(gate)
                 utf8 = not (envelope.sender + envelope.recipient).isascii()
                 _, response = await client.sendmail(
                     envelope.sender, [envelope.recipient], envelope.data, mail_options=["SMTPUTF8"] if utf8 else []
@@ -186,9 +233,10 @@ class SmtpPool:
         """How many mails can be on their way at once (one per connection)."""
         return len(self.clients)
 
-    async def send_on(self, lane: int, envelopes: list[Envelope]) -> list[Outcome]:
-        """Send `envelopes` one after the other on connection `lane`; one Outcome each."""
-        return await self._send_share(lane, envelopes)
+    async def send_on(self, lane: int, envelopes: list[Envelope], gate: Gate | None = None) -> list[Outcome]:
+        """Send `envelopes` one after the other on connection `lane`; one Outcome each. Before the server can
+        accept each one (after DATA's 354, before the body), `gate` is awaited."""
+        return await self._send_share(lane, envelopes, gate)
 
     async def close(self) -> None:
         """Say QUIT on every open connection."""
@@ -210,8 +258,9 @@ class MaildirOutbox:
 
     lanes = 1
 
-    async def send_on(self, lane: int, envelopes: list[Envelope]) -> list[Outcome]:
-        """The same as `send`: a Maildir has one lane."""
+    async def send_on(self, lane: int, envelopes: list[Envelope], gate: Gate | None = None) -> list[Outcome]:
+        """The same as `send` (a Maildir has one lane), `gate` awaited first."""
+        await _open_gate(gate)
         return await self.send(envelopes)
 
     async def send(self, envelopes: list[Envelope]) -> list[Outcome]:
