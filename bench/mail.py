@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -134,7 +135,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--sink", choices=["fast", "aiosmtpd"], default="fast")
     parser.add_argument("--dkim", action="store_true", help="sign every mail with a 2048-bit RSA DKIM key")
-    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; the best of each is kept")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; best of each and median ratio")
     parser.add_argument("--postgres", action="store_true", help="use MECHMOOC_TEST_POSTGRES (default: SQLite)")
     args = parser.parse_args()
 
@@ -211,8 +212,14 @@ def main() -> None:
         ]
         for label, seconds in rows:
             print(f"{label:<52} {n / seconds:7.0f} mails/s  {seconds:6.1f} s")
-        print(f"ratio at the due instant (sending / blast):  {baseline / pipeline:.2f}  (target >= 0.5, aim 0.8)")
-        print(f"ratio end to end ((render + send) / blast):  {baseline / end_to_end:.2f}")
+        print(f"ratio at the due instant (sending / blast):  {baseline / pipeline:.2f}  (best of each; target 0.8)")
+        print(f"ratio end to end ((render + send) / blast):  {baseline / end_to_end:.2f}  (best of each; target 0.6)")
+        # Each round's ratio compares with the blast of the same round; the median is what the targets are about.
+        at_due = [b / p for b, p in zip(blasts, pipelines, strict=True)]
+        whole = [b / (r + p) for b, r, p in zip(blasts, renders, pipelines, strict=True)]
+        for label, ratios in (("at the due instant", at_due), ("end to end", whole)):
+            rounds = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+            print(f"median ratio {label}, of {len(ratios)} rounds: {statistics.median(ratios):.2f}  ({rounds})")
         if signer is not None:
             print(
                 f"DKIM signing alone (rsa-sha256, 2048 bits, one core): {1 / min(signs):8.0f} mails/s"
