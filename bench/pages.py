@@ -44,8 +44,10 @@ PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 def schema_key() -> str:
     """A short hash of the migrations: a cached database is rebuilt when they change."""
-    names = sorted(path.name for path in (ROOT / "migrations" / "versions").glob("*.py"))
-    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:10]
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "migrations" / "versions").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:10]
 
 
 def build(environ: dict[str, str], courses: int, runs: int, learners: int) -> tuple[str, str]:
@@ -119,8 +121,15 @@ def postgres_database(courses: int, runs: int, learners: int) -> tuple[str, str,
     return url, course, run
 
 
-async def hammer(base: str, path: str, count: int, concurrency: int) -> float:
-    """GET `path` `count` times, `concurrency` at a time; requests per second (every answer must be 200)."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+
+
+async def hammer(base: str, path: str, count: int, concurrency: int, pid: int) -> tuple[float, float]:
+    """GET `path` `count` times, `concurrency` at a time; (requests per second, server CPU ms per request).
+    Every answer must be 200."""
     limit = asyncio.Semaphore(concurrency)
     async with httpcore.AsyncConnectionPool(max_connections=concurrency) as pool:
 
@@ -130,9 +139,9 @@ async def hammer(base: str, path: str, count: int, concurrency: int) -> float:
                 assert response.status == 200, (path, response.status)
 
         await asyncio.gather(*(one() for _ in range(min(count, 3 * concurrency))))  # warm
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), cpu_seconds(pid)
         await asyncio.gather(*(one() for _ in range(count)))
-        return count / (time.perf_counter() - began)
+        return count / (time.perf_counter() - began), (cpu_seconds(pid) - cpu) / count * 1000
 
 
 def start_hello() -> tuple[subprocess.Popen[bytes], str]:
@@ -177,13 +186,19 @@ def main() -> None:
     pages = {"home": "/", "catalogue": "/courses", "course": f"/courses/{course}", "run": f"/runs/{run}"}
     hello, hello_url = start_hello()
     rounds: list[dict[str, float]] = []
+    cpu: list[dict[str, float]] = []
     try:
         with Instance(root / "alpha", env=env, worker=False) as instance:
             for number in range(1, args.repeat + 1):
-                figures = {"hello": asyncio.run(hammer(hello_url, "/", args.requests, args.concurrency))}
+                assert instance.process is not None
+                measured = {"hello": asyncio.run(hammer(hello_url, "/", args.requests, args.concurrency, hello.pid))}
                 for name, path in pages.items():
-                    figures[name] = asyncio.run(hammer(instance.url, path, args.requests, args.concurrency))
+                    measured[name] = asyncio.run(
+                        hammer(instance.url, path, args.requests, args.concurrency, instance.process.pid)
+                    )
+                figures = {name: rate for name, (rate, _) in measured.items()}
                 rounds.append(figures)
+                cpu.append({name: ms for name, (_, ms) in measured.items()})
                 print(
                     f"round {number}: hello-world {figures['hello']:.0f}/s; "
                     + ", ".join(
@@ -198,11 +213,20 @@ def main() -> None:
         f"database {args.database}: {args.courses} courses, {args.runs} runs, {args.learners} learners; "
         f"{args.requests} requests a page, {args.concurrency} at a time, {args.repeat} rounds (medians)"
     )
-    print(f"hello-world JSON endpoint: {statistics.median(r['hello'] for r in rounds):.0f} requests/s")
+    hello_cpu = statistics.median(c["hello"] for c in cpu)
+    print(
+        f"hello-world JSON endpoint: {statistics.median(r['hello'] for r in rounds):.0f} requests/s, "
+        f"{hello_cpu:.2f} ms server CPU each"
+    )
     for name, path in pages.items():
         rate = statistics.median(r[name] for r in rounds)
         ratio = statistics.median(r[name] / r["hello"] for r in rounds)
-        print(f"{name} ({path}): {rate:.0f} requests/s, ratio to hello-world {ratio:.2f}")
+        ms = statistics.median(c[name] for c in cpu)
+        cpu_ratio = statistics.median(c["hello"] / c[name] for c in cpu)
+        print(
+            f"{name} ({path}): {rate:.0f} requests/s, ratio to hello-world {ratio:.2f}; "
+            f"{ms:.2f} ms server CPU each, ratio in CPU time {cpu_ratio:.2f}"
+        )
 
 
 if __name__ == "__main__":

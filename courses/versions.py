@@ -59,12 +59,18 @@ def publish(session: Session, course: Course) -> CourseVersion:
 
 
 def get_version(session: Session, course_id: int, number: int) -> CourseVersion:
-    """One published version of a course."""
-    version = session.scalar(
-        select(CourseVersion).where(CourseVersion.course_id == course_id, CourseVersion.number == number)
-    )
+    """One published version of a course (read once per session: a published version never changes)."""
+    # A run page asked for its pinned version six times (the facts, signup times, the form), each a
+    # SELECT and a decode of the whole snapshot, units' text included.
+    known: dict[tuple[int, int], CourseVersion] = session.info.setdefault("course_versions", {})
+    version = known.get((course_id, number))
     if version is None:
-        raise NotFound(f"course {course_id} has no version {number}")
+        version = session.scalar(
+            select(CourseVersion).where(CourseVersion.course_id == course_id, CourseVersion.number == number)
+        )
+        if version is None:
+            raise NotFound(f"course {course_id} has no version {number}")
+        known[(course_id, number)] = version
     return version
 
 

@@ -61,3 +61,20 @@ def test_pages_issue_as_many_statements_with_more_data(web: TestClient) -> None:
     after = {name: statements(web, path) for name, path in pages(large).items()}
     assert after == before, f"statements per page grew with the data: {before} -> {after}"
     assert max(after.values()) <= 12, after  # a handful each
+
+
+def test_the_catalogue_pages_through_the_courses(web: TestClient) -> None:
+    with session_scope() as session:
+        build_catalogue(session, courses=30, runs_per_course=1, learners=0)
+    home = web.get("/").text
+    assert home.count('class="card"') == 12 and 'href="/courses"' in home and "All 30 courses" in home
+    first = web.get("/courses").text
+    assert first.count('class="card"') == 24 and 'href="/courses?page=2"' in first and 'rel="prev"' not in first
+    second = web.get("/courses?page=2").text
+    assert second.count('class="card"') == 6 and 'href="/courses?page=1"' in second and 'rel="next"' not in second
+    titles = [line for line in first.splitlines() + second.splitlines() if "<h3>" in line]
+    assert len(set(titles)) == 30  # every course once, none twice
+    assert web.get("/courses?page=3").status_code == 404
+    for bad in ("0", "x", "-1", "١", "9" * 30):
+        response = web.get(f"/courses?page={bad}")
+        assert response.status_code == 400 and "page must be a whole number" in response.text

@@ -44,8 +44,9 @@ def run_facts(session: Session, run: Run) -> dict[str, Any]:
         "handle": run.handle,
         "url": f"/runs/{run.handle}",
         "id": urls.run(run.handle),
-        "course_slug": snapshot.get("slug", run.course.slug),
-        "course_title": snapshot.get("title", run.course.title),
+        # The course row only for a snapshot without these (get's default would load it every time).
+        "course_slug": snapshot["slug"] if "slug" in snapshot else run.course.slug,
+        "course_title": snapshot["title"] if "title" in snapshot else run.course.title,
         "course_summary": snapshot.get("summary", ""),
         "version": run.version_number,
         "start": run.start_date,
