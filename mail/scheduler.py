@@ -19,12 +19,14 @@ groups yet (`HOLD`) rather than render without one.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Table, any_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Integer, Table, any_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, selectinload
 
@@ -127,14 +129,19 @@ def start_many(session: Session, run_id: int, enrollment_ids: list[int], at: dat
     )
     postgres = is_postgres(session)
 
+    json_ids = not postgres and sqlite3.sqlite_version_info >= (3, 33)
+
     def chunks(ids: list[int]) -> list[list[int]]:
-        # PostgreSQL takes the ids as one array parameter (= ANY): an IN list of thousands of
-        # parameters costs more to send and plan than the work itself.
-        return [ids] if postgres else [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+        # PostgreSQL takes the ids as one array parameter (= ANY), SQLite as one JSON array: an IN
+        # list of thousands of parameters costs more to send and plan than the work itself.
+        return [ids] if postgres or json_ids else [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
 
     def among(chunk: list[int]) -> Any:
         if postgres:
             return Enrollment.id == any_(bindparam("ids", chunk, type_=ARRAY(Integer)))
+        if json_ids:
+            chosen = select(func.json_each(json.dumps(chunk)).table_valued("value").c.value).scalar_subquery()
+            return Enrollment.id.in_(chosen)
         return Enrollment.id.in_(chunk)
 
     by_zone: dict[str, list[int]] = {}
