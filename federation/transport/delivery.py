@@ -33,7 +33,6 @@ from sqlalchemy.orm import Session
 
 from federation.models import ActorBlock, Delivery, Follower, RemoteActor, RemoteHost
 from federation.protocol.crypto import SigningKey
-from federation.protocol.signatures import sign_request
 from federation.transport import fetch
 from federation.transport.fetch import USER_AGENT, FetchError, store_actor
 from federation.transport.guard import Refused
@@ -52,6 +51,7 @@ from federation.transport.hosts import (  # noqa: F401 - HOST_DOWN_AFTER, MIN_PR
 from federation.transport.keys import instance_signing_key, is_local, signing_key
 from federation.transport.moderation import blocked_domains, is_blocked, is_blocked_in
 from federation.transport.poster import Poster, PostError
+from federation.transport.presign import Signed, sign_ahead
 from server.floor import urls
 from server.floor.clock import now
 from server.floor.config import get_settings
@@ -172,22 +172,25 @@ def retry_after(value: str | None, at: datetime) -> timedelta | None:
     return max(timedelta(0), instant - at) if instant.tzinfo else None
 
 
-async def _post(poster: Poster, limit: asyncio.Semaphore, row: Delivery, key: SigningKey) -> Attempt:
-    settings = get_settings()
-    deadline = settings.fetch_deadline
-    body = row.body.encode()
-    headers = {
+def _headers() -> dict[str, str]:
+    return {
         "Content-Type": CONTENT_TYPE,
         "Accept": "application/activity+json",
-        "User-Agent": USER_AGENT.format(url=settings.url),
+        "User-Agent": USER_AGENT.format(url=get_settings().url),
     }
+
+
+async def _post(
+    poster: Poster, limit: asyncio.Semaphore, row: Delivery, signing: asyncio.Future[Signed], headers: dict[str, str]
+) -> Attempt:
+    deadline = get_settings().fetch_deadline
     async with limit:
         try:
             # The whole POST, answer included, within the deadline: per-read timeouts alone let a
             # server that drips a byte every few seconds hold a worker (and its host's slot) for ever.
             async with asyncio.timeout(deadline):
-                signed = sign_request(key, "POST", row.inbox, headers, body, now())
-                answer = await poster.post(row.inbox, headers | signed, body)
+                signed = (await signing)[row.id]
+                answer = await poster.post(row.inbox, headers | signed, row.body.encode())
         except Refused as error:
             return Attempt(row.id, 0, str(error))
         except PostError as error:
@@ -210,12 +213,13 @@ async def send_all(rows: list[Delivery], keys: dict[str, SigningKey], poster: Po
     overall = asyncio.Semaphore(CONCURRENCY)
     per_host: dict[str, asyncio.Semaphore] = {}
     client = poster or new_poster()
+    headers = _headers()
+    signing = sign_ahead(rows, keys, headers)  # in threads, while the first POSTs go out
 
     async def one(row: Delivery) -> Attempt:
         async with overall:
-            return await _post(
-                client, per_host.setdefault(row.host, asyncio.Semaphore(PER_HOST)), row, keys[row.sender]
-            )
+            limit = per_host.setdefault(row.host, asyncio.Semaphore(PER_HOST))
+            return await _post(client, limit, row, signing[row.id], headers)
 
     try:
         return await asyncio.gather(*(one(row) for row in rows))

@@ -209,3 +209,27 @@ def test_outcomes_are_recorded_in_a_fixed_number_of_statements(session: Session,
         many = _statements_to_deliver(session, large.url, 30)
     # One statement per recorded row (a host looked up per outcome) made this 30 more, not equal.
     assert many == few
+
+
+def test_the_job_signs_in_threads_beside_the_event_loop(
+    session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RSA signing releases the GIL: the signer threads sign while the loop sends (issue 16)."""
+    from federation.transport import presign
+
+    signed_in: list[str] = []
+    real = presign.sign_request
+
+    def recording(*args: object, **kwargs: object) -> dict[str, str]:
+        signed_in.append(threading.current_thread().name)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(presign, "sign_request", recording)
+    with http_server() as server:
+        _followers(session, server.url, 30)
+        activity = {"id": f"{COURSE}#s", "type": "Announce", "actor": COURSE, "object": COURSE}
+        delivery.enqueue(session, activity, COURSE, [f"{COURSE}/followers"])
+        session.commit()
+        assert delivery.deliver_due() == 30
+        assert len(server.requests) == 30 and all(b"\r\nSignature: keyId=" in head for head, _ in server.requests)
+    assert len(signed_in) == 30 and all(name.startswith("delivery-signer") for name in signed_in)
