@@ -76,12 +76,18 @@ def _ssl_context() -> ssl.SSLContext:
 class Poster:
     """POSTs over kept-alive connections, one asyncio event loop's worth (use within one loop)."""
 
-    def __init__(self, allow_private: bool, resolver: Resolver = system_resolver, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        allow_private: bool,
+        resolver: Resolver = system_resolver,
+        connect_timeout: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.allow_private = allow_private
         self.resolver = resolver
         self.connect_timeout = connect_timeout
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = ssl_context  # certifi's trust store when None (tests bring their own CA)
 
     async def post(self, url: str, headers: dict[str, str], body: bytes) -> Answer:
         """POST `body` to `url` with `headers` (Host is the URL's netloc); raise PostError or guard.Refused."""

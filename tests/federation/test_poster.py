@@ -6,12 +6,19 @@ Real HTTP servers on 127.0.0.1 (asyncio, in a thread); the job's tests deliver t
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -233,3 +240,84 @@ def test_the_job_signs_in_threads_beside_the_event_loop(
         assert delivery.deliver_due() == 30
         assert len(server.requests) == 30 and all(b"\r\nSignature: keyId=" in head for head, _ in server.requests)
     assert len(signed_in) == 30 and all(name.startswith("delivery-signer") for name in signed_in)
+
+
+def _tls(tmp_path: Path, name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for `name`, and a client context trusting only it."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
+        .not_valid_after(datetime.now(UTC) + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    client = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+    return server, client
+
+
+@contextmanager
+def tls_server(context: ssl.SSLContext) -> Iterator[tuple[int, list[str]]]:
+    """An HTTPS server on 127.0.0.1 answering 202; the port and the SNI names it was asked for."""
+    names: list[str] = []
+    context.sni_callback = lambda sock, name, ctx: names.append(name or "")  # type: ignore[assignment]
+    loop = asyncio.new_event_loop()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
+            await reader.readexactly(length)
+            writer.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass
+        writer.close()
+
+    listening = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0, ssl=context))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield listening.sockets[0].getsockname()[1], names
+    finally:
+        loop.call_soon_threadsafe(listening.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+
+
+def test_https_is_pinned_to_the_checked_address_and_verifies_the_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from federation.transport import guard
+
+    server_context, client_context = _tls(tmp_path, "inbox.example")
+    # The guard judges 127.0.0.1 public here so that the pinned path (address checked, name kept
+    # for SNI and the certificate) runs against a local server.
+    monkeypatch.setattr(guard, "is_public", lambda address: True)
+    looked_up: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        looked_up.append(host)
+        return ["127.0.0.1"]
+
+    with tls_server(server_context) as (port, names):
+        poster = Poster(allow_private=False, resolver=resolver, ssl_context=client_context)
+        answers = asyncio.run(_post_many(poster, f"https://inbox.example:{port}/inbox", 3))
+        assert [answer.status for answer in answers] == [202, 202, 202]
+        assert looked_up == ["inbox.example"] * 3 and names[0] == "inbox.example"
+        # A name the certificate does not carry fails verification: no POST goes out unverified.
+        other = Poster(allow_private=False, resolver=lambda host, port: ["127.0.0.1"], ssl_context=client_context)
+        with pytest.raises(PostError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed|match"):
+            asyncio.run(other.post(f"https://elsewhere.example:{port}/inbox", {}, b"x"))
