@@ -11,7 +11,6 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.floor.accounts import Account
@@ -19,6 +18,7 @@ from server.floor.clock import now
 from server.floor.errors import Invalid
 from server.floor.urls import absolute
 from web.models import PasswordReset
+from web.passwords import spend_link, usable_link
 
 LIFETIME = timedelta(minutes=30)
 SPENT = "this login link has expired or was already used"
@@ -48,8 +48,8 @@ def issue_login_link(session: Session, account: Account, lifetime: timedelta = L
 
 def link_account(session: Session, token: str) -> Account | None:
     """The enabled account an unspent, unexpired login link opens, or None (the link is not spent)."""
-    link = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == _digest(token)))
-    if link is None or link.used_at is not None or link.expires_at <= now():
+    link = usable_link(session, _digest(token))
+    if link is None:
         return None
     account = session.get(Account, link.account_id)
     return None if account is None or account.disabled else account
@@ -57,17 +57,7 @@ def link_account(session: Session, token: str) -> Account | None:
 
 def redeem_login_link(session: Session, token: str) -> Account:
     """Spend the link and return its account; Invalid when it expired, was used or its account is disabled."""
-    spent = session.execute(
-        update(PasswordReset)
-        .where(
-            PasswordReset.token_hash == _digest(token),
-            PasswordReset.used_at.is_(None),
-            PasswordReset.expires_at > now(),
-        )
-        .values(used_at=now())
-        .returning(PasswordReset.account_id)
-    ).scalar_one_or_none()
-    # The conditional UPDATE is the single-use guarantee: of two concurrent uses, one gets no row.
+    spent = spend_link(session, _digest(token))
     account = session.get(Account, spent) if spent is not None else None
     if account is None or account.disabled:
         raise Invalid(SPENT)

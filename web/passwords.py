@@ -100,28 +100,38 @@ def send_invitation(session: Session, account: Account, invited_by: str) -> None
     queue_system_mail(session, to=account.email, subject=f"Your account on {name}", text=text)
 
 
-def valid_reset(session: Session, token: str) -> PasswordReset | None:
-    """The unused, unexpired reset behind `token`, or None."""
-    reset = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == _digest(token)))
-    if reset is None or reset.used_at is not None or reset.expires_at <= now():
+def usable_link(session: Session, token_hash: str) -> PasswordReset | None:
+    """The unused, unexpired link (a reset or a login link) with this digest, or None."""
+    link = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == token_hash))
+    if link is None or link.used_at is not None or link.expires_at <= now():
         return None
-    return reset
+    return link
 
 
-def redeem_reset(session: Session, token: str, password: str, confirm: str | None = None) -> Account:
-    """Set the new password and spend the link (and the account's other links); Invalid otherwise."""
-    check_new_password(password, confirm)
-    spent = session.execute(
+def spend_link(session: Session, token_hash: str) -> int | None:
+    """Spend the unused, unexpired link with this digest: its account's id, or None when there is none."""
+    # The conditional UPDATE is the single-use guarantee: of two concurrent uses, one gets no row.
+    return session.execute(
         update(PasswordReset)
         .where(
-            PasswordReset.token_hash == _digest(token),
+            PasswordReset.token_hash == token_hash,
             PasswordReset.used_at.is_(None),
             PasswordReset.expires_at > now(),
         )
         .values(used_at=now())
         .returning(PasswordReset.account_id)
     ).scalar_one_or_none()
-    # The conditional UPDATE is the single-use guarantee: of two concurrent uses, one gets no row.
+
+
+def valid_reset(session: Session, token: str) -> PasswordReset | None:
+    """The unused, unexpired reset behind `token`, or None."""
+    return usable_link(session, _digest(token))
+
+
+def redeem_reset(session: Session, token: str, password: str, confirm: str | None = None) -> Account:
+    """Set the new password and spend the link (and the account's other links); Invalid otherwise."""
+    check_new_password(password, confirm)
+    spent = spend_link(session, _digest(token))
     if spent is None:
         raise Invalid("this password reset link has expired or was already used; ask for a new one")
     account = session.get(Account, spent)
