@@ -19,6 +19,7 @@ from server.floor.disk import disk_full
 from server.floor.errors import Invalid, NotFound, PermissionDenied, RateLimited
 from server.floor.instance import DEFAULTS
 from web.headers import CSP, STRICT
+from web.learner_links import InvalidLink, invalid_link
 from web.templating import environment, render
 
 TITLES = {
@@ -138,6 +139,7 @@ def exception_handlers() -> dict[Any, Any]:
     """Handlers to give the Starlette app (the roof passes them on)."""
     return {
         HTTPException: http_exception,
+        InvalidLink: invalid_link,
         NotFound: domain_error,
         PermissionDenied: domain_error,
         Invalid: domain_error,

@@ -14,13 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from courses.signup import SEATED, by_token
+from courses.signup import SEATED
 from server.floor.db import session_scope
-from server.floor.errors import NotFound
 from web.auth import current_account
+from web.learner_links import place_of
 from web.pages import group_posting, run_facilitators
 from web.pages.group_view import Viewer, find_group, render_group, viewer_of
-from web.templating import render
 
 
 def group_page(request: Request) -> Response:
@@ -35,10 +34,7 @@ def member_archive(request: Request) -> Response:
     """GET /me/{token}/group: the learner's own group (the magic link is the key)."""
     token = request.path_params["token"]
     with session_scope() as session:
-        try:
-            enrollment = by_token(session, token)
-        except NotFound:
-            return render(request, "learner/invalid.html", status=404)
+        enrollment = place_of(session, token)
         if enrollment.group is None or enrollment.status not in SEATED:
             raise HTTPException(404, "you are not in a study group of this run (yet)")
         return render_group(request, session, enrollment.group, Viewer(member=enrollment, token=token))

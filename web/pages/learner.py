@@ -23,7 +23,6 @@ from courses.addresses import check_email
 from courses.groups import grouping_at, has_groups
 from courses.models import Enrollment
 from courses.runs import next_run
-from courses.signup import by_token
 from server.floor import ratelimit, urls
 from server.floor.clock import now
 from server.floor.db import session_scope, write_scope
@@ -31,6 +30,7 @@ from server.floor.errors import Invalid, NotFound
 from web import throttle
 from web.csrf import posted_form
 from web.flash import flash
+from web.learner_links import place_of
 from web.templating import render
 
 # "Mail me a link" on the learner's page: a few an hour per address, the mails go to that address only.
@@ -86,10 +86,7 @@ def me_page(request: Request) -> Response:
     """GET /me/{token}: the learner's runs and groups, and the forms to change them."""
     token = request.path_params["token"]
     with session_scope() as session:
-        try:
-            enrollment = by_token(session, token)
-        except NotFound:
-            return render(request, "learner/invalid.html", status=404)
+        enrollment = place_of(session, token)
         context = {
             "token": token,
             "me": enrollment,
@@ -151,10 +148,7 @@ def leave_form(request: Request) -> Response:
     """GET /me/{token}/leave: what leaving means, and the button that does it (nothing leaves on a GET)."""
     token = request.path_params["token"]
     with session_scope() as session:
-        try:
-            enrollment = by_token(session, token)
-        except NotFound:
-            return render(request, "learner/invalid.html", status=404)
+        enrollment = place_of(session, token)
         if enrollment.status not in ("confirmed", "paused", "waitlisted"):
             return RedirectResponse(f"/me/{token}", status_code=303)
         context = {"token": token, "me": enrollment, "here": place_view(session, enrollment)}
@@ -199,10 +193,7 @@ def mail_place_link(request: Request) -> Response:
     their address (rate-limited); the page never shows it."""
     token, wanted = request.path_params["token"], request.path_params["place"]
     with write_scope() as session:
-        try:
-            enrollment = by_token(session, token)
-        except NotFound:
-            return render(request, "learner/invalid.html", status=404)
+        enrollment = place_of(session, token)
         place = next((p for p in places_of(session, enrollment) if p.id == wanted and p.id != enrollment.id), None)
         if place is None or not place.email:
             raise HTTPException(404, f"place {wanted} is not another place of yours with an address to mail to")

@@ -17,7 +17,6 @@ from starlette.routing import BaseRoute, Route
 
 from courses.models import Enrollment
 from courses.privacy import STAYING, keep_in_group, learner_data
-from courses.signup import by_token
 from mail.retention import mails_of
 from server.floor import urls
 from server.floor.db import session_scope, write_scope
@@ -25,6 +24,7 @@ from server.floor.errors import Invalid, NotFound
 from web.csrf import posted_form
 from web.errors import error_response
 from web.flash import flash
+from web.learner_links import place_of
 from web.templating import render
 
 
@@ -32,10 +32,7 @@ def data_download(request: Request) -> Response:
     """GET /me/{token}/data.json: everything we keep about the learner, as a file to save."""
     token = request.path_params["token"]
     with session_scope() as session:
-        try:
-            enrollment = by_token(session, token)
-        except NotFound:
-            return render(request, "learner/invalid.html", status=404)
+        enrollment = place_of(session, token)
         data = learner_data(session, enrollment)
         identity = Enrollment.email == enrollment.email if enrollment.email else Enrollment.id == enrollment.id
         places = list(session.scalars(select(Enrollment.id).where(identity)))
@@ -66,10 +63,7 @@ def keep_page(request: Request) -> Response:
     """GET /me/{token}/keep: what staying in the group after the run means, and the button."""
     token = request.path_params["token"]
     with session_scope() as session:
-        try:
-            enrollment = by_token(session, token)
-        except NotFound:
-            return render(request, "learner/invalid.html", status=404)
+        enrollment = place_of(session, token)
         return render(request, "learner/keep.html", _keep_context(enrollment, token))
 
 
