@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Date, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from community.models import Status as Post  # noqa: F401  (one model for all statuses)
 from server.floor.clock import now
 from server.floor.db import Base, JSONDoc, UTCDateTime
 
@@ -207,40 +208,6 @@ class Enrollment(Base):
 
     run: Mapped[Run] = relationship()
     group: Mapped[StudyGroup | None] = relationship()
-
-
-class Post(Base):
-    """A status in a study group (or a course/run announcement): from email or the fediverse.
-
-    The first statuses of the coming community layer: a timeline can list these rows as they are.
-    """
-
-    __tablename__ = "posts"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # ActivityPub id: ours for local posts, the remote id for fediverse posts.
-    ap_id: Mapped[str | None] = mapped_column(String(2000), unique=True, nullable=True)
-    message_id: Mapped[str | None] = mapped_column(String(500), unique=True, nullable=True)
-    group_id: Mapped[int | None] = mapped_column(
-        ForeignKey("study_groups.id", ondelete="CASCADE"), nullable=True, index=True
-    )
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), nullable=True, index=True)
-    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), nullable=True)
-    kind: Mapped[str] = mapped_column(String(16), default="group")  # group | announcement | unit
-    source: Mapped[str] = mapped_column(String(16), default="email")  # email | activitypub | local
-    author_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
-    author_actor: Mapped[str | None] = mapped_column(String(2000), nullable=True)
-    author_name: Mapped[str] = mapped_column(String(200), default="")
-    subject: Mapped[str] = mapped_column(String(500), default="")
-    text: Mapped[str] = mapped_column(Text, default="")
-    html: Mapped[str] = mapped_column(Text, default="")  # sanitized
-    in_reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"), nullable=True)
-    in_reply_to_ref: Mapped[str | None] = mapped_column(String(2000), nullable=True)
-    thread_id: Mapped[int | None] = mapped_column(nullable=True, index=True)
-    visibility: Mapped[str] = mapped_column(String(16), default="group")
-    held: Mapped[bool] = mapped_column(default=False)
-    deleted: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
 
 
 def table(model: type[Base]) -> Table:

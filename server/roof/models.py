@@ -9,6 +9,7 @@ MODEL_MODULES = (
     "server.floor.heartbeat",
     "server.floor.ratelimit",
     "web.models",
+    "community.models",
     "courses.models",
     "courses.facilitators",
     "mail.models",
