@@ -1,6 +1,7 @@
 """Who is logged in, logging in and out, and the guards that pages put on their handlers.
 
-Roles nest: an admin may do everything an organizer may, an organizer everything a learner may.
+Roles nest: an admin may do everything an organizer or a moderator may, each of them everything a
+learner may (`server.floor.accounts.HOLDS`).
 The rule for pages that list or edit things (courses, runs, mails): show an account only what it
 may change — `may_change(account, owner_id)` — admins everything, organizers what they own.
 """
@@ -19,14 +20,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 
-from server.floor.accounts import ROLES, Account, end_sessions
+from server.floor.accounts import ROLES, Account, end_sessions, holds_role
 from server.floor.config import get_settings
 from server.floor.db import session_scope
 
 SESSION_ACCOUNT = "account_id"
 SESSION_STAMP = "auth"
 SESSION_EPOCH = "epoch"
-RANK = {"learner": 0, "organizer": 1, "admin": 2}
 _UNSET = object()
 
 Handler = TypeVar("Handler", bound=Callable[..., Response | Awaitable[Response]])
@@ -85,10 +85,10 @@ def log_out(connection: HTTPConnection) -> None:
 
 
 def has_role(account: Account | None, role: str) -> bool:
-    """True when `account` holds `role` or a higher one (admin > organizer > learner)."""
+    """True when `account` holds `role` or one that includes it (admin > organizer, moderator > learner)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
-    return account is not None and RANK.get(account.role, -1) >= RANK[role]
+    return account is not None and holds_role(account.role, role)
 
 
 def may_change(account: Account | None, owner_id: int | None) -> bool:

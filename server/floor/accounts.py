@@ -14,7 +14,15 @@ from server.floor.clock import now
 from server.floor.db import Base, UTCDateTime
 from server.floor.errors import Invalid
 
-ROLES = ("admin", "organizer", "learner")
+ROLES = ("admin", "organizer", "moderator", "learner")
+# What each role may act as: roles nest, but not in one line - an admin is an organizer and a moderator,
+# an organizer runs courses, a moderator looks after reports and sign-ups; everyone is a learner.
+HOLDS = {
+    "admin": frozenset(ROLES),
+    "organizer": frozenset({"organizer", "learner"}),
+    "moderator": frozenset({"moderator", "learner"}),
+    "learner": frozenset({"learner"}),
+}
 HANDLE = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,62}$")
 _hasher = PasswordHasher()
 
@@ -46,6 +54,16 @@ class Account(Base):
     def is_organizer(self) -> bool:
         """Organizers (and admins) may run courses."""
         return self.role in {"admin", "organizer"}
+
+    @property
+    def is_moderator(self) -> bool:
+        """Moderators (and admins) handle reports, sign-ups awaiting approval and accounts."""
+        return self.role in {"admin", "moderator"}
+
+
+def holds_role(role: str | None, wanted: str) -> bool:
+    """True when an account of `role` may act as `wanted` (an admin as anything, a moderator as a learner)."""
+    return wanted in HOLDS.get(role or "", frozenset())
 
 
 def hash_password(password: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from server.floor.accounts import Account
@@ -94,3 +95,30 @@ def test_bad_instance_form_names_the_field_and_saves_nothing(client: TestClient,
     with session_scope() as db:
         assert instance_info(db)["name"] == "Mechanical MOOC"
         assert instance_info(db)["description"] != "x"
+
+
+def test_moderators_and_organizers_are_different_roles() -> None:
+    admin, organizer, moderator, learner = (
+        Account(id=n, role=r) for n, r in ((1, "admin"), (2, "organizer"), (3, "moderator"), (4, "learner"))
+    )
+    assert has_role(admin, "moderator") and has_role(moderator, "moderator") and has_role(moderator, "learner")
+    assert not has_role(moderator, "organizer") and not has_role(organizer, "moderator")
+    assert not has_role(learner, "moderator") and not has_role(moderator, "admin")
+    assert admin.is_moderator and moderator.is_moderator and not organizer.is_moderator
+
+
+def test_an_admin_makes_someone_a_moderator(client: TestClient, people: dict[str, str]) -> None:
+    log_in(client, people["admin"])
+    page = client.get("/admin/accounts")
+    assert '<option value="moderator"' in page.text
+    with session_scope() as db:
+        lena = db.scalar(select(Account).where(Account.email == people["learner"]))
+        assert lena is not None
+        lena_id = lena.id
+    token = csrf_of(client, "/admin/accounts")
+    response = client.post(
+        f"/admin/accounts/{lena_id}", data={"action": "role", "role": "moderator", "csrf_token": token}
+    )
+    assert response.status_code == 200 and "is now moderator" in response.text
+    with session_scope() as db:
+        assert db.get(Account, lena_id).role == "moderator"  # type: ignore[union-attr]

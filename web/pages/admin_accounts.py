@@ -36,9 +36,9 @@ def list_accounts(session: Session, query: str = "") -> list[Account]:
                 func.lower(Account.display_name).like(pattern),
             )
         )
-    rank = {"admin": 0, "organizer": 1, "learner": 2}
+    rank = {"admin": 0, "organizer": 1, "moderator": 2, "learner": 3}
     rows = session.scalars(statement.order_by(Account.email).limit(PAGE_SIZE)).all()
-    return sorted(rows, key=lambda account: (rank.get(account.role, 3), account.email))
+    return sorted(rows, key=lambda account: (rank.get(account.role, 4), account.email))
 
 
 def _other_enabled_admins(session: Session, account: Account) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from server.floor.accounts import ROLES
 from server.floor.errors import Invalid
 from server.roof.cli.base import emit, instance, json_option
 
@@ -16,7 +17,7 @@ def user() -> None:
 @user.command()
 @click.argument("email")
 @click.option("--password", default=None, help="Login password (at least 8 characters); without it, use a reset link.")
-@click.option("--role", type=click.Choice(["admin", "organizer", "learner"]), default="organizer", show_default=True)
+@click.option("--role", type=click.Choice(list(ROLES)), default="organizer", show_default=True)
 @click.option("--handle", default=None, help="Fediverse handle (default: the email's local part).")
 @click.option("--name", "display_name", default="", help="Display name (default: the handle).")
 @json_option
