@@ -14,8 +14,10 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+import web.api
 from server.floor.errors import SettingsError
 from server.floor.settings import Settings
+from web.api.cors import ApiHeadersMiddleware
 from web.csrf import CSRFMiddleware
 from web.errors import error_response
 from web.errors import exception_handlers as _exception_handlers
@@ -61,8 +63,8 @@ SESSION_DAYS = 14
 
 
 def routes() -> list[BaseRoute]:
-    """Every page route, then the static files under /static."""
-    collected: list[BaseRoute] = []
+    """The Mastodon client API (web.api), every page route, then the static files under /static."""
+    collected: list[BaseRoute] = list(web.api.routes())
     for name in PAGE_MODULES:
         collected.extend(importlib.import_module(name).routes())
     collected.append(Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"))
@@ -77,6 +79,8 @@ def middleware(settings: Settings) -> list[Middleware]:
         raise SettingsError("MECHMOOC_SECRET_KEY is empty: session cookies cannot be signed")
     return [
         Middleware(ForwardedClientMiddleware, trusted=settings.trusted_proxies),
+        # The client API's CORS preflights and rate-limit headers (web.api.cors).
+        Middleware(ApiHeadersMiddleware),
         Middleware(SecurityHeadersMiddleware),
         Middleware(
             SessionMiddleware,

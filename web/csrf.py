@@ -30,6 +30,7 @@ HEADER = "x-csrf-token"
 SESSION_KEY = "csrf"
 FORM_STATE = "posted_form"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+OAUTH_TOKEN_PATHS = ("/oauth/token", "/oauth/revoke")
 ACTIVITYPUB_TYPES = ("application/activity+json", "application/ld+json")
 EXPIRED = "The form was missing its security token, or it had expired. Go back, reload the page and try again."
 
@@ -40,12 +41,13 @@ def media_type(content_type: str) -> str:
 
 
 def is_exempt(method: str, path: str, content_type: str) -> bool:
-    """True for machine endpoints: /mail/..., /api/... (JSON with CORS), and ActivityPub deliveries.
+    """True for machine endpoints: /mail/..., /api/... (JSON with CORS), the OAuth token endpoints (apps
+    authenticate with their client secret and bearer tokens, never a cookie), and ActivityPub deliveries.
 
     A delivery is a POST of an ActivityPub document to exactly an inbox route; a form posted to an
     inbox address (or to any other path ending in /inbox) is checked like every other form.
     """
-    if path.startswith(("/mail/", "/api/")):
+    if path.startswith(("/mail/", "/api/")) or path in OAUTH_TOKEN_PATHS:
         return True
     return method == "POST" and is_inbox_path(path) and media_type(content_type) in ACTIVITYPUB_TYPES
 

@@ -9,6 +9,7 @@ MODEL_MODULES = (
     "server.floor.heartbeat",
     "server.floor.ratelimit",
     "web.models",
+    "web.api.models",
     "community.models",
     "courses.models",
     "courses.facilitators",
