@@ -151,6 +151,7 @@ class Status(Base):
     __table_args__ = (
         Index("ix_posts_profile_id_id", "profile_id", "id"),
         Index("ix_posts_local_visibility_id", "local", "visibility", "id"),
+        Index("ix_posts_visibility_id", "visibility", "id"),  # the federated timeline (20261212_comm_search)
     )
 
 

@@ -48,6 +48,7 @@ KNOWN = {
     "WEBHOOK_SES",
     "WEBHOOK_SES_CONFIRM",
     "LOG_LEVEL",
+    "MAX_STATUS_CHARS",
 }
 # Where `mechmooc serve` writes the URL it serves, so that other commands on the same data dir link to it.
 INSTANCE_FILE = "instance.json"
@@ -97,6 +98,8 @@ class Settings:
     webhook_ses_confirm: bool = False
     # How much `mechmooc serve` and its worker print: debug, info (a line per request, job summaries), warning.
     log_level: str = "info"
+    # The longest status a local person may post, counted as Mastodon counts (a URL is 23).
+    max_status_chars: int = 500
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -302,6 +305,7 @@ def load_settings(host: str | None = None, port: int | None = None, environ: dic
         webhook_ses_topics=hooks["webhook_ses_topics"],
         webhook_ses_confirm=hooks["webhook_ses_confirm"],
         log_level=_log_level(get("LOG_LEVEL", "info")),
+        max_status_chars=_int("MAX_STATUS_CHARS", get("MAX_STATUS_CHARS", "500"), minimum=1),
     )
 
 

@@ -1,0 +1,113 @@
+"""Who may see what: blocks both ways, follows, mentions, and `can_see` for one status; plus the
+SQL conditions timelines share (hidden authors, a viewer's blocks and mutes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from community.models import Block, FeedEntry, Follow, Mention, Mute, Profile, Status
+
+
+def blocked_between(session: Session, a: int, b: int) -> bool:
+    """True when either profile blocks the other."""
+    query = select(Block.id).where(
+        or_(and_(Block.profile_id == a, Block.target_id == b), and_(Block.profile_id == b, Block.target_id == a))
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def follows(session: Session, profile_id: int, target_id: int, *, accepted: bool = True) -> bool:
+    """True when `profile_id` follows `target_id` (an accepted follow unless `accepted` is False)."""
+    query = select(Follow.id).where(Follow.profile_id == profile_id, Follow.target_id == target_id)
+    if accepted:
+        query = query.where(Follow.accepted.is_(True))
+    return session.scalar(query.limit(1)) is not None
+
+
+def mutes(session: Session, profile_id: int, target_id: int) -> Mute | None:
+    """The mute of `target_id` by `profile_id`, if any."""
+    return session.scalar(select(Mute).where(Mute.profile_id == profile_id, Mute.target_id == target_id))
+
+
+def mentioned(session: Session, status_id: int, profile_id: int) -> bool:
+    """True when the status mentions the profile."""
+    query = select(Mention.status_id).where(Mention.status_id == status_id, Mention.profile_id == profile_id)
+    return session.scalar(query.limit(1)) is not None
+
+
+def can_see(session: Session, status: Status, viewer: Profile | None) -> bool:
+    """Whether `viewer` (None: an anonymous visitor) may see `status`: not deleted or held (but to
+    its author), its author not suspended, no block either way, and its visibility allows it:
+    public/unlisted to all, followers-only to accepted followers and the mentioned, direct to the
+    mentioned, a group post to the mentioned and those it was delivered to (members' home feeds).
+    A boost is visible when the boosted status is."""
+    viewer_id = viewer.id if viewer is not None else None
+    author = session.get(Profile, status.profile_id) if status.profile_id is not None else None
+    own = viewer_id is not None and status.profile_id == viewer_id
+    if status.deleted or (status.held and not own):
+        return False
+    if author is not None and (author.suspended_at is not None or author.deleted_at is not None) and not own:
+        return False
+    if viewer is not None and (viewer.suspended_at is not None):
+        return False
+    if viewer_id is not None and author is not None and not own and blocked_between(session, viewer_id, author.id):
+        return False
+    if status.reblog_of_id is not None:
+        original = session.get(Status, status.reblog_of_id)
+        return original is not None and can_see(session, original, viewer)
+    if own or status.visibility in ("public", "unlisted"):
+        return True
+    if viewer_id is None:
+        return False
+    if mentioned(session, status.id, viewer_id):
+        return True
+    if status.visibility == "private":
+        return author is not None and follows(session, viewer_id, author.id)
+    if status.visibility == "group":
+        query = select(FeedEntry.status_id).where(FeedEntry.profile_id == viewer_id, FeedEntry.status_id == status.id)
+        return session.scalar(query) is not None
+    return False
+
+
+def author_shown() -> ColumnElement[bool]:
+    """Statuses whose author is not suspended or deleted (statuses without a profile pass)."""
+    hidden = aliased(Profile)
+    return ~exists(
+        select(hidden.id).where(
+            hidden.id == Status.profile_id, or_(hidden.suspended_at.is_not(None), hidden.deleted_at.is_not(None))
+        )
+    )
+
+
+def not_filtered_for(viewer_id: int, column: Any = None) -> ColumnElement[bool]:
+    """Statuses whose author (`column`, default Status.profile_id) the viewer neither blocks, nor
+    mutes, nor is blocked by."""
+    author = Status.profile_id if column is None else column
+    return and_(
+        ~exists(select(Block.id).where(Block.profile_id == viewer_id, Block.target_id == author)),
+        ~exists(select(Block.id).where(Block.profile_id == author, Block.target_id == viewer_id)),
+        ~exists(select(Mute.id).where(Mute.profile_id == viewer_id, Mute.target_id == author)),
+    )
+
+
+def reblog_shown(viewer_id: int | None) -> ColumnElement[bool]:
+    """A boost passes when the boosted status is not deleted, its author not hidden, and (for a
+    viewer) neither blocked nor muted; a status that is no boost passes."""
+    original = aliased(Status)
+    author = aliased(Profile)
+    conditions: list[ColumnElement[bool]] = [
+        original.id == Status.reblog_of_id,
+        original.deleted.is_(False),
+        ~exists(
+            select(author.id).where(
+                author.id == original.profile_id, or_(author.suspended_at.is_not(None), author.deleted_at.is_not(None))
+            )
+        ),
+    ]
+    if viewer_id is not None:
+        conditions.append(not_filtered_for(viewer_id, original.profile_id))
+    return or_(Status.reblog_of_id.is_(None), exists(select(original.id).where(*conditions)))
