@@ -7,7 +7,7 @@ def register() -> None:
     """Subscribe this package's handlers to the domain events and declare its jobs."""
     # The inbox and delivery jobs are declared (@job) when their modules are imported.
     from federation.entry import handlers, inbox  # noqa: F401
-    from federation.flows import announce, bridge, cohorts, forks, relay
+    from federation.flows import announce, bridge, cohorts, forks, relay, reports
     from federation.transport import delivery  # noqa: F401
 
     handlers.load()
@@ -19,3 +19,7 @@ def register() -> None:
     subscribe("post.updated", relay.on_post_updated)
     subscribe("post.deleted", relay.on_post_deleted)
     subscribe("enrollment.requested", cohorts.on_enrollment_requested)
+    subscribe("profile.suspended", reports.on_profile_suspended)
+    subscribe("profile.unsuspended", reports.on_profile_unsuspended)
+    subscribe("domain_block.created", reports.on_domain_block_created)
+    subscribe("domain_block.deleted", reports.on_domain_block_deleted)

@@ -11,6 +11,7 @@ MODEL_MODULES = (
     "web.models",
     "web.api.models",
     "community.models",
+    "community.moderation_models",
     "courses.models",
     "courses.facilitators",
     "mail.models",

@@ -1,10 +1,16 @@
-"""Flag: a report from another server's moderators or users, queued for our admins."""
+"""Flag: a report from another server's moderators or users, queued for our moderators.
+
+About one of our people or their statuses: a community report (`federation.flows.reports.bridge_flag`,
+the queue at /admin/reports). About anything else of ours (a course, a run, a group): a federation
+`Report`, in the admin's queue at /admin/moderation.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from federation.entry.handlers import Inbound, handles, object_id
+from federation.flows.reports import bridge_flag
 from federation.models import Report
 from federation.protocol.sanitize import sanitize_text
 from federation.transport.keys import is_local
@@ -21,12 +27,16 @@ def flag(inbound: Inbound) -> str | None:
     if session.scalar(select(Report.id).where(Report.activity_id == inbound.activity_id)) is not None:
         return "already reported"
     content = inbound.activity.get("content")
+    text = sanitize_text(content if isinstance(content, str) else "")
+    bridged = bridge_flag(session, inbound.activity_id, inbound.actor, [r for r in targets if is_local(r)], text)
+    if bridged is not None:
+        return f"report {bridged.id} about @{bridged.target_id} queued for the moderators"
     session.add(
         Report(
             activity_id=inbound.activity_id,
             reporter=inbound.actor,
             targets=targets,
-            content=sanitize_text(content if isinstance(content, str) else ""),
+            content=text,
         )
     )
     return f"report about {len(targets)} object(s) queued for the admins"
