@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from courses.models import Enrollment
 from courses.versions import pinned
-from mail import notices, retention, scheduler
+from mail import accounts, notices, retention, scheduler
 from mail.messages import confirmation_mail
 from mail.outbox import check_address, enqueue_many, mail_row
 from mail.suppressions import lift
@@ -133,4 +133,7 @@ def register() -> None:
     subscribe("run.version_changed", on_run_version_changed)
     subscribe("run.closing", retention.on_run_closing)
     subscribe("run.anonymising", retention.on_run_anonymising)
+    subscribe("registration.created", accounts.on_registration_created)
+    subscribe("registration.approved", accounts.on_registration_approved)
+    subscribe("registration.rejected", accounts.on_registration_rejected)
     import mail.jobs  # noqa: F401 - declares the periodic jobs

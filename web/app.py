@@ -36,6 +36,9 @@ PAGE_MODULES = (
     "web.pages.admin_accounts",
     "web.pages.admin_moderation",
     "web.pages.admin_queues",
+    # People (people helper): sign-up, invites and approval.
+    "web.pages.registration",
+    "web.pages.admin_registrations",
     # The course world's pages (courses web-pages engineer).
     "web.pages.api_signup",
     "web.pages.courses",

@@ -19,3 +19,5 @@ RESET_PER_CLIENT = Limit("reset-client", 10, timedelta(hours=1))
 # A learner who lost their link asks for it again; a learner's page mails another place's link.
 FIND_PER_EMAIL = Limit("find-group-email", 3, timedelta(hours=1))
 LINK_PER_EMAIL = Limit("place-link-email", 5, timedelta(hours=1))
+# Sign-ups from one client address (each one mails a confirmation link to the address it names).
+SIGN_UP_PER_CLIENT = Limit("sign-up-client", 5, timedelta(hours=1))

@@ -66,8 +66,9 @@ def nodeinfo(session: Session, version: str = "2.1") -> dict[str, Any]:
         "software": software,
         "protocols": ["activitypub"],
         "services": {"inbound": [], "outbound": []},
-        # Accounts are made by an admin only (`mechmooc user create`); signing up for a run is not an account.
-        "openRegistrations": False,
+        # As Mastodon says it: open unless closed or by invite (community.registrations; approval counts as
+        # open). Signing up for a run is not an account.
+        "openRegistrations": info.get("registrations") in ("open", "approval"),
         "usage": {
             "users": {
                 "total": users,

@@ -12,6 +12,8 @@ DEFAULTS = {
     "description": "A community server for peer-learning courses: study groups, scheduled lessons, no teachers.",
     "rules": "Be kind. Help each other learn.",
     "contact": "",
+    # Who may sign up (community.registrations.MODES): open, approval, invite or closed.
+    "registrations": "closed",
 }
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from community import registrations
 from server.floor import ratelimit
 from server.floor.accounts import Account, check_password, end_sessions, hash_password
 from server.floor.db import session_scope, write_scope
@@ -26,6 +29,15 @@ BAD_LOGIN = "That email address and password do not match an account."
 def _decoy() -> Account:
     """An account nobody has, checked when the address is unknown so both cases take as long."""
     return Account(email="", handle="", password_hash=hash_password("decoy password, never valid"))
+
+
+def _waiting_sign_up(db: Session, email: str) -> tuple[Account, str] | None:
+    """A disabled account of a sign-up still waiting (address unconfirmed, approval pending), with why."""
+    account = db.scalar(select(Account).where(func.lower(Account.email) == email.strip().lower()))
+    if account is None or not account.disabled:
+        return None
+    reason = registrations.waiting_reason(registrations.registration_of(db, account.id))
+    return (account, reason) if reason else None
 
 
 def client_key(request: Request) -> str:
@@ -54,13 +66,18 @@ def login_submit(request: Request) -> Response:
     with write_scope() as db:
         reserved = ratelimit.reserve(db, checks)
         account = passwords.find_account(db, email) if email and not isinstance(reserved, timedelta) else None
+        waiting = _waiting_sign_up(db, email) if account is None and email else None
     if isinstance(reserved, timedelta):
         error = f"Too many failed attempts. Try again in {ratelimit.minutes(reserved)} minutes, or reset your password."
         response = render(request, "accounts/login.html", {**context, "error": error}, status=429)
         response.headers["Retry-After"] = str(int(reserved.total_seconds()))
         return response
     if account is None or not check_password(account, password):
-        if account is None:
+        if account is None and waiting is not None and check_password(waiting[0], password):
+            # The right password of a sign-up that is not open yet: say what is missing (the one who
+            # knows the password learns nothing new by it).
+            return render(request, "accounts/login.html", {**context, "error": waiting[1]}, status=403)
+        if account is None and waiting is None:
             check_password(_decoy(), password)
         # The reservation stays: it is the failed attempt.
         return render(request, "accounts/login.html", {**context, "error": BAD_LOGIN}, status=400)

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from community import registrations
 from mail import attention
 from server.floor.db import session_scope, write_scope
 from server.floor.instance import instance_info, set_instance_info
@@ -17,6 +18,12 @@ from web.flash import flash
 from web.templating import render
 
 FIELDS = ("name", "description", "rules", "contact")
+REGISTRATION_MODES = (
+    ("open", "Anyone (open)"),
+    ("approval", "Anyone, approved by a moderator (the form asks why)"),
+    ("invite", "Only with an invite link"),
+    ("closed", "Nobody (closed)"),
+)
 MAX_LENGTH = {"name": 100, "description": 2000, "rules": 10000, "contact": 320}
 
 
@@ -32,6 +39,8 @@ class AdminSection:
 SECTIONS: tuple[AdminSection, ...] = (
     AdminSection("Instance", "/admin/instance", "Name, description, rules and contact shown to visitors."),
     AdminSection("Accounts", "/admin/accounts", "Who may log in: add organizers and admins, change roles, disable."),
+    AdminSection("Sign-ups", "/admin/sign_ups", "Sign-ups awaiting approval: approve or reject them."),
+    AdminSection("Invites", "/admin/invites", "Invite links: make one with a use limit and an expiry, or withdraw it."),
     AdminSection(
         "Moderation", "/admin/moderation", "Reports from other servers, blocked domains, study group members."
     ),
@@ -71,8 +80,12 @@ def check_instance_form(values: dict[str, str]) -> dict[str, str]:
 def instance_form(request: Request) -> Response:
     """The instance settings, ready to edit."""
     with session_scope() as db:
-        values = instance_info(db)
-    return render(request, "admin/instance.html", {"values": values, "errors": {}})
+        values = instance_info(db) | {"registrations": registrations.mode(db)}
+    return render(request, "admin/instance.html", _context(values, {}))
+
+
+def _context(values: dict[str, str], errors: dict[str, str]) -> dict[str, object]:
+    return {"values": values, "errors": errors, "registration_modes": REGISTRATION_MODES}
 
 
 @require_role("admin")
@@ -81,10 +94,14 @@ def instance_submit(request: Request) -> Response:
     form = posted_form(request)
     values = {name: str(form.get(name, "")).strip().replace("\r\n", "\n") for name in FIELDS}
     errors = check_instance_form(values)
+    mode = str(form.get("registrations", "") or "closed")
+    if mode not in registrations.MODES:
+        errors["registrations"] = "Who may sign up: choose one of the listed modes."
     if errors:
-        return render(request, "admin/instance.html", {"values": values, "errors": errors}, status=400)
+        return render(request, "admin/instance.html", _context(values | {"registrations": mode}, errors), status=400)
     with write_scope() as db:
         set_instance_info(db, **values)
+        registrations.set_mode(db, mode)
     flash(request, "The instance settings are saved.", "success")
     return RedirectResponse("/admin/instance", status_code=303)
 
