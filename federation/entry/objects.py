@@ -8,6 +8,7 @@ from the web package.
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,9 +20,12 @@ from federation.entry.http import ActivityPubRoute, activity_json, signed_get_re
 from federation.entry.inbox import received_request
 from federation.flows import forks, relay
 from federation.flows.posting import delivered_note, is_public, note_document, readable_by
-from federation.models import RemoteActor
+from federation.flows.status_notes import note_document as status_note_document
+from federation.flows.status_notes import status_uri
+from federation.models import Delivery, RemoteActor
 from federation.protocol import vocabulary
 from federation.protocol.signatures import SignatureError
+from federation.protocol.statuses import tombstone
 from federation.transport.authenticate import authenticate
 from federation.transport.delivery import delivery_host
 from server.floor import urls
@@ -54,8 +58,16 @@ def _post(ref: str, request: Request) -> tuple[int, dict]:
     """(status, document) of a local post: announcements to anyone, others to signed server fetches."""
     with session_scope() as session:
         post = session.scalar(select(Post).where(Post.ap_id == urls.absolute(f"/posts/{ref}")))
+        if post is None and ref.isdigit() and len(ref) < 20:
+            post = session.get(Post, int(ref))  # a person's status whose ap_id is left to its default
+            post = post if post is not None and post.local and post.kind == "status" else None
+        if post is not None and post.kind == "status" and post.local and post.deleted:
+            # Mastodon answers a deleted status's id with 410 and a Tombstone (`StatusesController`).
+            return 410, {"@context": vocabulary.AS, **tombstone(status_uri(post))}
         if post is None or post.deleted or post.held or post.source == "activitypub":
             return 404, {"error": f"no post {ref} here"}
+        if post.kind == "status" and post.local and post.profile_id is not None and post.reblog_of_id is None:
+            return _status(session, post, request, ref)
         if not is_public(post):
             # Group and personal posts: only to a server that proves who it is (it fetches a boost)
             # and is among those the post was addressed to; others cannot tell it from a missing post.
@@ -71,6 +83,26 @@ def _post(ref: str, request: Request) -> tuple[int, dict]:
             if delivered is not None:
                 return 200, {"@context": vocabulary.AS, **delivered}
         return 200, note_document(post)
+
+
+def _status(session: Session, status: Post, request: Request, ref: str) -> tuple[int, dict]:
+    """A local person's status as its Note: public and unlisted ones to anyone, others to a signed
+    server they were delivered to (a follower's, a mentioned account's)."""
+    if status.visibility not in {"public", "unlisted"}:
+        try:
+            signer = authenticate(session, received_request(request, b""))
+        except SignatureError as error:
+            return 401, {"error": f"this post is not public; sign the request ({error})"}
+        if not readable_by(session, status, signer.actor) and not _delivered(session, status, signer.actor):
+            return 404, {"error": f"no post {ref} here"}
+    return 200, status_note_document(session, status)
+
+
+def _delivered(session: Session, status: Post, signer: str) -> bool:
+    """True when the status's Create went to an inbox on the signer's server."""
+    create = f"{status_uri(status)}/activity"
+    sent = select(Delivery.id).where(Delivery.activity_id == create, Delivery.host == delivery_host(signer))
+    return session.scalar(sent.limit(1)) is not None
 
 
 def _copy(ref: str, member_ref: str, request: Request) -> tuple[int, dict]:

@@ -21,6 +21,7 @@ from federation.entry.http import ActivityPubRoute, activity_json, refused_json,
 from federation.entry.inbox import receive
 from federation.flows.actors import document_for, followers_count, local_actor_by_kind
 from federation.flows.outbox import collection, outbox_collection, outbox_page, page
+from federation.flows.person_actor import gone_person, person_collection
 from server.floor.db import session_scope
 from server.floor.errors import Invalid, NotFound
 
@@ -37,10 +38,14 @@ def _actor_view(kind: str, part: str) -> Callable[[Request], Any]:
         refusal = signed_get_refusal(request, kind == "instance")
         if refusal is not None:
             return refusal
+        if kind == "person" and part:
+            return _person_part(handle, part, dict(request.query_params))
         number = _page_number(request)
         if number is None:
             return refused_json(400, "page must be a whole number from 1 to 10000")
         with session_scope() as session:
+            if kind == "person" and (gone := gone_person(session, handle)) is not None:
+                return activity_json(gone, status=410)
             actor = local_actor_by_kind(session, kind, handle)
             if actor is None:
                 return refused_json(404, f"no {kind} called {handle!r} here")
@@ -63,6 +68,17 @@ def _actor_view(kind: str, part: str) -> Callable[[Request], Any]:
         return await run_in_threadpool(build, request)
 
     return endpoint
+
+
+def _person_part(handle: str, part: str, params: dict[str, str]) -> JSONResponse:
+    """A person's outbox, followers, following or featured (pages by id cursor, `?page=true&max_id=`)."""
+    with session_scope() as session:
+        if (gone := gone_person(session, handle)) is not None:
+            return activity_json(gone, status=410)
+        actor = local_actor_by_kind(session, "person", handle)
+        if actor is None:
+            return refused_json(404, f"no person called {handle!r} here")
+        return activity_json(person_collection(session, actor.row, part, params))
 
 
 def _page_number(request: Request) -> int | None:

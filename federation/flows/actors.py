@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from courses.models import Course, Run, StudyGroup
 from courses.versions import snapshot_of
+from federation.flows.person_actor import person_fields
 from federation.models import Follower
 from federation.protocol import vocabulary
 from federation.transport.keys import public_key_document
@@ -134,7 +135,7 @@ def _body(session: Session, actor: LocalActor) -> dict[str, Any]:
         return {"type": "Application", "name": info["name"], "summary": info["description"], "url": get_settings().url}
     if actor.kind == "person":
         account: Account = actor.row
-        return {"type": "Person", "name": account.display_name or account.handle, "url": actor.id}
+        return {"type": "Person", "name": account.display_name or account.handle, "url": actor.id}  # see document_for
     if actor.kind == "course":
         return _course_body(session, actor.row, actor.id)
     if actor.kind == "run":
@@ -166,6 +167,9 @@ def document_for(session: Session, actor: LocalActor) -> dict[str, Any]:
     created = getattr(actor.row, "created_at", None)
     if created is not None:
         envelope["published"] = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if actor.kind == "person":
+        # A person's profile (community's Profile) says more than the envelope's defaults.
+        envelope |= person_fields(session, actor.row, actor.id)
     return {"@context": vocabulary.context(get_settings().url), **body, **envelope}
 
 

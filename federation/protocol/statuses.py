@@ -115,9 +115,7 @@ def note(facts: NoteFacts) -> dict[str, Any]:
     if facts.group and facts.group not in to:
         to = [*to, facts.group]
     tags: list[dict[str, Any]] = [{"type": "Mention", "href": m.href, "name": m.acct} for m in facts.mentions]
-    tags += [
-        {"type": "Hashtag", "href": f"{facts.tag_base}/tags/{name}", "name": f"#{name}"} for name in facts.tags
-    ]
+    tags += [{"type": "Hashtag", "href": f"{facts.tag_base}/tags/{name}", "name": f"#{name}"} for name in facts.tags]
     document: dict[str, Any] = {
         "id": facts.id,
         "type": "Note",
@@ -143,7 +141,12 @@ def note(facts: NoteFacts) -> dict[str, Any]:
 
 
 def _document(image: Image) -> dict[str, Any]:
-    found: dict[str, Any] = {"type": "Document", "mediaType": image.media_type, "url": image.url, "name": image.description or None}
+    found: dict[str, Any] = {
+        "type": "Document",
+        "mediaType": image.media_type,
+        "url": image.url,
+        "name": image.description or None,
+    }
     if image.blurhash:
         found["blurhash"] = image.blurhash
     if image.width and image.height:
@@ -153,7 +156,15 @@ def _document(image: Image) -> dict[str, Any]:
 
 def wrap(kind: str, activity_id: str, actor: str, obj: Any, to: list[str], cc: list[str]) -> dict[str, Any]:
     """An activity of `kind` (Create, Update, Delete, Announce...) with the status context."""
-    return {"@context": STATUS_CONTEXT, "id": activity_id, "type": kind, "actor": actor, "to": to, "cc": cc, "object": obj}
+    return {
+        "@context": STATUS_CONTEXT,
+        "id": activity_id,
+        "type": kind,
+        "actor": actor,
+        "to": to,
+        "cc": cc,
+        "object": obj,
+    }
 
 
 def tombstone(object_id: str, deleted: str | None = None) -> dict[str, Any]:
@@ -207,7 +218,9 @@ def ref(value: Any) -> str | None:
 
 
 def _http(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) <= 2000 else None
+    return (
+        value if isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) <= 2000 else None
+    )
 
 
 def _ids(value: Any) -> list[str]:
@@ -255,7 +268,7 @@ def _content(document: dict[str, Any]) -> str:
 
 def _images(document: dict[str, Any]) -> tuple[Image, ...]:
     found: list[Image] = []
-    for item in listed(document.get("attachment"))[:MAX_ATTACHMENTS * 4]:
+    for item in listed(document.get("attachment"))[: MAX_ATTACHMENTS * 4]:
         if not isinstance(item, dict) or item.get("type") not in {"Document", "Image", "Video", "Audio"}:
             continue
         url = _http(ref(item.get("url")) if not isinstance(item.get("url"), list) else ref(item["url"][0]))

@@ -139,6 +139,35 @@ def enqueue(session: Session, activity: dict[str, Any], sender: str, recipients:
     return rows
 
 
+def enqueue_to_inboxes(session: Session, activity: dict[str, Any], sender: str, inboxes: list[str]) -> list[Delivery]:
+    """Like `enqueue`, to inboxes known already (those an earlier activity reached: a Delete follows its Create)."""
+    activity_id = activity.get("id")
+    if not isinstance(activity_id, str) or not is_local(sender):
+        raise ValueError(f"an activity to deliver needs an id and a local sender (got {activity_id!r}, {sender})")
+    body = json.dumps(activity, separators=(",", ":"), ensure_ascii=False)
+    existing = set(session.scalars(select(Delivery.inbox).where(Delivery.activity_id == activity_id)))
+    domains = blocked_domains(session)
+    at = now()
+    rows = [
+        Delivery(
+            activity_id=activity_id,
+            sender=sender,
+            inbox=inbox,
+            host=delivery_host(inbox.removeprefix(ACTOR_TARGET)),
+            body=body,
+            created_at=at,
+            next_attempt_at=at,
+        )  # fmt: skip
+        for inbox in dict.fromkeys(inboxes)
+        if inbox not in existing and not is_blocked_in(inbox.removeprefix(ACTOR_TARGET), domains)
+    ]
+    session.add_all(rows)
+    session.flush()
+    if rows:
+        _wake_after_commit(session)
+    return rows
+
+
 def _wake_after_commit(session: Session) -> None:
     if not session.info.get("federation_wake"):
         session.info["federation_wake"] = True
