@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.models import ModerationAction, Notification, Profile, Report, Status
+from community.people import local_profile
 from server.floor.accounts import Account
 from server.floor.clock import now
 from server.floor.errors import Invalid, NotFound, PermissionDenied
@@ -92,18 +93,15 @@ def _statuses_of(session: Session, target: Profile, status_ids: Iterable[int]) -
 
 
 def moderator_profiles(session: Session) -> list[Profile]:
-    """The community profiles of the enabled local moderators and admins (those who have one)."""
-    query = (
-        select(Profile)
-        .join(Account, Account.id == Profile.account_id)
-        .where(Account.role.in_(MODERATOR_ROLES), Account.disabled.is_(False))
-        .order_by(Profile.id)
-    )
-    return list(session.scalars(query))
+    """The community profiles of the enabled local moderators and admins (made if they have none yet)."""
+    query = select(Account).where(Account.role.in_(MODERATOR_ROLES), Account.disabled.is_(False)).order_by(Account.id)
+    return [local_profile(session, account) for account in session.scalars(query)]
 
 
 def _notify_moderators(session: Session, report: Report) -> None:
-    """An `admin.report` notification for every local moderator and admin (not the reporter)."""
+    """An `admin.report` notification for every local moderator and admin (not the reporter). Made
+    here rather than by `notifications.notify`, which keeps one notification per (type, sender):
+    every report is news, even a second one from the same person."""
     for profile in moderator_profiles(session):
         if profile.id in (report.reporter_id, report.target_id):
             continue

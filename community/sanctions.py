@@ -18,17 +18,20 @@ packages react to:
   (`community.moderation_models`). A sanction a domain block set carries the block's time, so
   lifting the block lifts exactly those sanctions, not one a moderator set on an account by hand.
 
-Timelines read the sanctions through `hidden_authors` (see `visible`).
+Timelines read the sanctions from the profiles (`community.access.author_shown`: no suspended
+author anywhere; `community.timelines` public and hashtag timelines: no silenced author), so a
+domain block needs nothing of its own there: it is the sanctions it sets on its accounts.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select, union, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from community.models import FeedEntry, Profile, Status
+from community import statuses
+from community.models import Profile, Status
 from community.moderation import log_action, require_moderator
 from community.moderation_models import SEVERITIES, BlockedDomain, domain_suffixes
 from server.floor.accounts import Account, end_sessions
@@ -37,30 +40,12 @@ from server.floor.config import get_settings
 from server.floor.errors import Invalid, NotFound
 from server.floor.events import publish
 
-Scope = Literal["public", "home"]
-
 
 def _profile(session: Session, profile_id: int) -> Profile:
     profile = session.get(Profile, profile_id)
     if profile is None:
         raise NotFound(f"no account {profile_id}")
     return profile
-
-
-def hidden_authors(scope: Scope) -> Select[Any]:
-    """The profiles whose statuses a timeline of `scope` leaves out: suspended ones everywhere,
-    silenced ones too in public timelines. A small set, read by index (uncorrelated subquery)."""
-    suspended = select(Profile.id).where(Profile.suspended_at.is_not(None))
-    if scope == "home":
-        return suspended
-    return select(union(suspended, select(Profile.id).where(Profile.silenced_at.is_not(None))).subquery().c.id)
-
-
-def visible(author_column: InstrumentedAttribute[Any] | ColumnElement[Any], scope: Scope) -> ColumnElement[bool]:
-    """A condition for timeline queries: the status's author (`author_column`, e.g. Status.profile_id)
-    is not sanctioned for `scope` ("public": local, federated and hashtag timelines; "home": home
-    feeds, profiles, threads, groups). Statuses without a profile (old group posts) stay visible."""
-    return or_(author_column.is_(None), author_column.not_in(hidden_authors(scope)))
 
 
 def delete_status(
@@ -71,20 +56,7 @@ def delete_status(
     status = session.get(Status, status_id)
     if status is None or status.deleted:
         raise NotFound(f"no status {status_id}")
-    status.deleted = True
-    session.execute(
-        FeedEntry.__table__.delete().where(FeedEntry.status_id == status.id)  # type: ignore[attr-defined]
-    )
-    publish(
-        session,
-        "status.deleted",
-        {
-            "status_id": status.id,
-            "profile_id": status.profile_id,
-            "ap_id": status.ap_id,
-            "reblog_of_id": status.reblog_of_id,
-        },
-    )
+    statuses.delete(session, status, by="moderator")
     log_action(
         session,
         moderator,

@@ -2,7 +2,7 @@
 (sanctioned profiles, reports by their Flag's id, open reports)
 
 Revision ID: 20261212_comm_moderation
-Revises: 20261211_community
+Revises: 20261212_comm_search
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import server.floor.db
 
 revision: str = "20261212_comm_moderation"
-down_revision: str | Sequence[str] | None = "20261211_community"
+down_revision: str | Sequence[str] | None = "20261212_comm_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

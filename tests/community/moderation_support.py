@@ -1,59 +1,59 @@
-"""People, profiles and statuses for the moderation tests (plain rows: no network, no core services)."""
+"""People, profiles and statuses for the moderation tests, made through the community services."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from community.models import Follow, Profile, Status
-from server.floor import urls
+from community import graph, statuses
+from community.models import Profile, Status
+from community.people import local_profile, upsert_remote
 from server.floor.accounts import Account, create_account
 from server.floor.events import DomainEvent
 
 
 def person(session: Session, handle: str, role: str = "learner", password: str | None = None) -> Profile:
-    """A local account and its community profile."""
-    account = create_account(session, f"{handle}@example.org", password, role="learner", handle=handle)
-    account.role = role  # "moderator" may not be in ROLES yet (the people helper adds it)
-    profile = Profile(account_id=account.id, uri=urls.person(handle), username=handle, display_name=handle.title())
-    session.add(profile)
-    session.flush()
-    return profile
+    """A local account with `role` and its community profile."""
+    account = create_account(session, f"{handle}@example.org", password, role=role, handle=handle)
+    return local_profile(session, account)
 
 
 def remote(session: Session, username: str, domain: str, uri: str | None = None) -> Profile:
     """A remote actor's profile."""
     uri = uri or f"https://{domain}/users/{username}"
-    profile = Profile(
-        uri=uri, username=username, domain=domain, inbox_url=f"{uri}/inbox", shared_inbox_url=f"https://{domain}/inbox"
+    return upsert_remote(
+        session,
+        uri=uri,
+        username=username,
+        domain=domain,
+        inbox_url=f"{uri}/inbox",
+        shared_inbox_url=f"https://{domain}/inbox",
     )
-    session.add(profile)
-    session.flush()
-    return profile
 
 
 def status(session: Session, author: Profile, text: str, visibility: str = "public") -> Status:
-    """A personal status of `author`."""
-    row = Status(
-        profile_id=author.id,
-        kind="status",
-        source="local" if author.local else "activitypub",
-        local=author.local,
-        visibility=visibility,
-        text=text,
+    """A status of `author`: posted here (fanned out to followers) or received from its server."""
+    if author.local:
+        return statuses.post(session, author, text, visibility=visibility)
+    number = session.scalar(select(Status.id).order_by(Status.id.desc()).limit(1)) or 0
+    received = statuses.receive(
+        session,
+        author,
+        ap_id=f"{author.uri}/statuses/{number + 1}",
         html=f"<p>{text}</p>",
-        ap_id=None if author.local else f"{author.uri}/statuses/{len(text)}{abs(hash(text)) % 10**9}",
+        text=text,
+        visibility=visibility,
+        force=True,
     )
-    session.add(row)
-    session.flush()
-    if author.local and row.ap_id is None:
-        row.ap_id = urls.post(row.id)
-    return row
+    assert received is not None
+    return received
 
 
 def follow(session: Session, follower: Profile, target: Profile) -> None:
-    """`follower` follows `target` (accepted)."""
-    session.add(Follow(profile_id=follower.id, target_id=target.id, accepted=True))
+    """`follower` follows `target` (accepted: local unlocked targets accept at once)."""
+    row = graph.follow(session, follower, target)
+    if not row.accepted:
+        graph.accept(session, row)
     session.flush()
 
 
