@@ -21,7 +21,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from community.models import Invite, ModerationAction, Notification, Profile, Registration
+from community.models import Invite, ModerationAction, Profile, Registration
+from community.notifications import notify
+from community.people import local_profile
 from server.floor.accounts import Account
 from server.floor.clock import now
 from server.floor.config import get_settings
@@ -297,37 +299,20 @@ def waiting_reason(registration: Registration | None) -> str | None:
 
 
 def staff_profiles(session: Session) -> list[Profile]:
-    """The local profiles of the enabled admins and moderators (those who have one)."""
-    query = (
-        select(Profile)
-        .join(Account, Account.id == Profile.account_id)
-        .where(Account.role.in_(STAFF_ROLES), Account.disabled.is_(False))
-    )
-    return list(session.scalars(query))
+    """The local profiles of the enabled admins and moderators (made for those who have none yet)."""
+    query = select(Account).where(Account.role.in_(STAFF_ROLES), Account.disabled.is_(False)).order_by(Account.id)
+    return [local_profile(session, account) for account in session.scalars(query)]
 
 
 def _tell_staff(session: Session, account_id: int) -> None:
-    """An `admin.sign_up` notification for each admin and moderator (from the newcomer's profile, if any)."""
-    newcomer = session.scalar(select(Profile.id).where(Profile.account_id == account_id))
+    """An `admin.sign_up` notification for each admin and moderator, from the newcomer's profile (Mastodon's
+    shape); `report_id` carries the account awaiting approval, the table having no account column."""
+    account = session.get(Account, account_id)
+    if account is None:
+        return
+    newcomer = local_profile(session, account)
     for profile in staff_profiles(session):
-        exists = session.scalar(
-            select(Notification.id).where(
-                Notification.profile_id == profile.id,
-                Notification.type == "admin.sign_up",
-                Notification.from_profile_id.is_(None)
-                if newcomer is None
-                else Notification.from_profile_id == newcomer,
-                Notification.report_id == account_id,
-            )
-        )
-        if exists is None:
-            # report_id carries the account awaiting approval (the table has no account column).
-            note = Notification(
-                profile_id=profile.id, type="admin.sign_up", from_profile_id=newcomer, report_id=account_id
-            )
-            session.add(note)
-            session.flush()
-            publish(session, "notification.created", {"notification_id": note.id, "profile_id": profile.id})
+        notify(session, profile, "admin.sign_up", from_profile_id=newcomer.id, report_id=account_id)
 
 
 def pending(session: Session, limit: int = 200) -> list[tuple[Account, Registration]]:

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from community import registrations
 from community.models import Invite, ModerationAction, Notification, Profile, Registration
+from community.people import local_profile
 from server.floor.accounts import Account, create_account
 from server.floor.clock import frozen
 from server.floor.errors import Invalid, NotFound
-from server.floor.urls import person
 
 
 def sign_up(session: Session, email: str = "newt@example.org", handle: str = "newt", **fields: object) -> Account:
@@ -30,11 +30,7 @@ def sign_up(session: Session, email: str = "newt@example.org", handle: str = "ne
 
 
 def staff_profile(session: Session, role: str, handle: str) -> Profile:
-    account = create_account(session, f"{handle}@example.org", role=role, handle=handle)
-    profile = Profile(account_id=account.id, uri=person(handle), username=handle)
-    session.add(profile)
-    session.flush()
-    return profile
+    return local_profile(session, create_account(session, f"{handle}@example.org", role=role, handle=handle))
 
 
 def test_closed_by_default_and_the_modes_are_checked(session: Session) -> None:
@@ -93,10 +89,16 @@ def test_approval_mode_waits_for_a_moderator_who_is_notified(session: Session) -
     assert [a.id for a, _ in registrations.pending(session)] == [account.id]
     notified = {n.profile_id for n in session.scalars(select(Notification).where(Notification.type == "admin.sign_up"))}
     assert notified == {admin.id, moderator.id} and organizer.id not in notified
+    second = sign_up(session, "second@example.org", "second", reason="me too")
+    registrations.confirm(session, registrations.confirmation_token(second.id))
+    notes = session.scalars(select(Notification).where(Notification.profile_id == admin.id)).all()
+    assert sorted(note.report_id for note in notes) == sorted([account.id, second.id])  # type: ignore[type-var]
+    assert all(note.type == "admin.sign_up" for note in notes)
     registrations.decide(session, account.id, True, moderator_id=moderator.account_id)
-    assert not account.disabled and registrations.pending(session) == []
+    assert not account.disabled
     log = session.scalars(select(ModerationAction)).all()
     assert [entry.action for entry in log] == ["approve_sign_up"]
+    assert [a.id for a, _ in registrations.pending(session)] == [second.id]
     with pytest.raises(NotFound):
         registrations.decide(session, account.id, False, moderator_id=None)
 
