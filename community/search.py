@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from sqlalchemy import case, func, or_, select, text
+from sqlalchemy import Integer, case, column, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from community import paging
@@ -97,7 +97,9 @@ def statuses(
         statement = statement.where(text(f"{_PG_DOCUMENT} @@ plainto_tsquery('simple', :q)")).params(q=query)
     else:
         matches = text("SELECT rowid FROM community_status_search WHERE community_status_search MATCH :q")
-        statement = statement.where(Status.id.in_(matches.columns())).params(q=_fts_query(query))
+        statement = statement.where(Status.id.in_(matches.columns(column("rowid", Integer)))).params(
+            q=_fts_query(query)
+        )
     return paging.fetch(session, statement, Status.id, max_id=max_id, min_id=min_id, limit=limit)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 # Each module has a `register()` that subscribes its handlers and declares its jobs.
-REACTION_MODULES = ("courses.reactions", "mail.reactions", "federation.reactions")
+REACTION_MODULES = ("courses.reactions", "mail.reactions", "federation.reactions", "web.api.reactions")
 _connected: list[bool] = []
 
 

@@ -13,6 +13,16 @@ API_MODULES = (
     "web.api.oauth",
     "web.api.apps",
     "web.api.instance",
+    "web.api.accounts",
+    "web.api.relations",
+    "web.api.statuses",
+    "web.api.status_actions",
+    "web.api.timelines",
+    "web.api.notifications",
+    "web.api.media",
+    "web.api.search",
+    "web.api.misc",
+    "web.api.streaming",
     "web.api.settings_page",
 )
 
