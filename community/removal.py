@@ -17,7 +17,7 @@ DISTRIBUTABLE = ("public", "unlisted")
 
 
 def _uncount(session: Session, status: Status) -> None:
-    if status.visibility != "direct":
+    if status.visibility not in ("direct", "group"):
         bump(session, status.profile_id, statuses_count=-1)
     if status.reblog_of_id is not None:
         original = session.get(Status, status.reblog_of_id)

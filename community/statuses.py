@@ -178,7 +178,7 @@ def _distribute(
     if mentioned:
         session.execute(insert(Mention), [{"status_id": status.id, "profile_id": p.id} for p in mentioned])
     tags.attach(session, status.id, tag_rows)
-    if status.visibility != "direct":
+    if status.visibility not in ("direct", "group"):
         bump(session, author.id, statuses_count=1)
     author.last_status_at = status.created_at
     if parent is not None and status.visibility in DISTRIBUTABLE:

@@ -15,6 +15,9 @@ from html import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from community import search
+from community.removal import withdraw
+from courses.group_reach import author_profile, reach_members
 from courses.models import Post, StudyGroup
 from server.floor import urls
 from server.floor.clock import now
@@ -47,11 +50,17 @@ def store_group_post(
     message_id: str | None = None,
     ap_id: str | None = None,
     held: bool = False,
+    author_account_id: int | None = None,
 ) -> Post:
     """Store a post in `group` (threaded under `parent`) and, unless held, publish `post.created`
     (mail relays it to email members, federation copies it to fediverse members); Invalid when the
     group's organizer closed it. Every way in (mail, the web, the fediverse: `ap_id` is then the
-    remote object's id) stores its posts here."""
+    remote object's id) stores its posts here.
+
+    The post is a community status of the group (`visibility` group): by the author's profile
+    when they have one (a local account, matched by `author_account_id` or address, or a known
+    fediverse actor), in the home feeds of the members with a local account, who are told
+    (`group_post`)."""
     if group.closed_at is not None:
         raise Invalid(f"{group.name or group.handle} was closed by its organizer and takes no more posts")
     if parent is not None and parent.group_id != group.id:
@@ -74,7 +83,11 @@ def store_group_post(
         in_reply_to_ref=in_reply_to_ref if in_reply_to_ref or parent is None else message_id_of(parent),
         held=held,
         created_at=now(),
+        visibility="group",
+        local=source != "activitypub",
     )
+    profile = author_profile(session, account_id=author_account_id, email=author_email, actor=author_actor)
+    post.profile_id = profile.id if profile is not None else None
     session.add(post)
     session.flush()
     post.ap_id = post.ap_id or urls.post(post.id)
@@ -82,6 +95,7 @@ def store_group_post(
         post.message_id = message_id_of(post)  # what the relayed copies carry: email replies find the post by it
     post.thread_id = (parent.thread_id or parent.id) if parent else post.id
     if not held:
+        reach_members(session, group, post)
         publish(session, "post.created", {"post_id": post.id})
     return post
 
@@ -109,6 +123,9 @@ def approve_post(session: Session, post: Post) -> Post:
         raise NotFound(f"post {post.id} is not waiting for a moderator")
     post.held = False
     session.flush()
+    group = session.get(StudyGroup, post.group_id) if post.group_id is not None else None
+    if group is not None:
+        reach_members(session, group, post)
     publish(session, "post.created", {"post_id": post.id})
     return post
 
@@ -159,6 +176,7 @@ def delete_post(session: Session, post: Post, by: str) -> bool:
         return False
     post.deleted, post.text, post.html = True, "", ""
     session.flush()
+    withdraw(session, post)  # out of home feeds, notifications and the search index
     publish(session, "post.deleted", {"post_id": post.id, "by": by})
     return True
 
@@ -170,5 +188,7 @@ def edit_post(session: Session, post: Post, text: str, html: str) -> None:
     if not text.strip():
         raise Invalid("the post's new text is empty")
     post.text, post.html = text, html
+    post.edited_at = now()
     session.flush()
+    search.index(session, post)
     publish(session, "post.updated", {"post_id": post.id})
