@@ -23,6 +23,7 @@ import css_inline
 from jinja2 import ChainableUndefined, Template, TemplateError, nodes
 from markdown_it import MarkdownIt
 
+from mail.fastrender import FastTemplate, Unsupported, fast_template
 from server.floor.errors import Invalid
 from server.floor.sandbox import BoundedSandbox
 
@@ -70,6 +71,8 @@ class CompiledBody:
     text: Template
     html: Template
     links: tuple[str, ...]
+    fast_text: FastTemplate | None = None  # the same templates without Jinja2's per-render work (fastrender)
+    fast_html: FastTemplate | None = None
 
 
 def _error(where: str, error: TemplateError) -> Invalid:
@@ -132,7 +135,13 @@ def compile_body(body: str, where: str, tracking: bool) -> CompiledBody:
         html = _html_env.from_string(document)
     except TemplateError as error:
         raise _error(where, error) from None
-    return CompiledBody(text=text, html=html, links=tuple(links))
+    return CompiledBody(
+        text=text,
+        html=html,
+        links=tuple(links),
+        fast_text=fast_template(_text_env, f"{body.rstrip()}\n\n-- \n{FOOTER_TEXT}"),
+        fast_html=fast_template(_html_env, document),
+    )
 
 
 @lru_cache(maxsize=256)
@@ -141,6 +150,11 @@ def _subject(source: str, where: str) -> Template:
         return _text_env.from_string(source)
     except TemplateError as error:
         raise _error(where, error) from None
+
+
+@lru_cache(maxsize=256)
+def _fast_subject(source: str) -> FastTemplate | None:
+    return fast_template(_text_env, source)
 
 
 def render(
@@ -154,6 +168,7 @@ def render(
     """Subject, plain text and HTML of one mail from Markdown `body` with merge tags.
 
     With `track_click` (tracking on), links of the body go through it; `open_pixel` is the image URL.
+    Templates made only of look-ups take the fast path (mail.fastrender), the same text without Jinja2.
     """
     compiled = compile_body(body, where, track_click is not None)
     values = {
@@ -162,6 +177,20 @@ def render(
         "open_pixel": open_pixel,
         "body_links": compiled.links,
     }
+    fast_subject = _fast_subject(subject)
+    if fast_subject is not None and compiled.fast_text is not None and compiled.fast_html is not None:
+        try:
+            title = " ".join(fast_subject.render(values).split())
+            return Rendered(
+                subject=title, text=compiled.fast_text.render(values), html=compiled.fast_html.render(values)
+            )
+        except Unsupported:
+            pass  # this learner's values need Jinja2 (a value that is not text, a very long one)
+    return render_slow(subject, compiled, values, where)
+
+
+def render_slow(subject: str, compiled: CompiledBody, values: dict[str, Any], where: str) -> Rendered:
+    """`render` by Jinja2 alone (what the fast path must equal)."""
     try:
         title = " ".join(_subject(subject, f"{where} (subject)").render(values).split())
         return Rendered(subject=title, text=compiled.text.render(values), html=compiled.html.render(values))
