@@ -60,6 +60,16 @@ PAGE_MODULES = (
     "web.pages.mail_unsubscribe",
     "web.pages.mail_organize",
     "web.pages.mail_admin",
+    # The community's pages (web helper): profiles, compose (before statuses: its /edit POST),
+    # threads and their buttons, relations (after statuses: /@handle/{action}), timelines,
+    # notifications, search. Federation's ActivityPub routes come first and match only AP requests.
+    "web.pages.people",
+    "web.pages.compose",
+    "web.pages.statuses",
+    "web.pages.relations",
+    "web.pages.timelines",
+    "web.pages.notifications_page",
+    "web.pages.search_page",
 )
 SESSION_COOKIE = "mechmooc_session"
 SESSION_DAYS = 14

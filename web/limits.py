@@ -49,6 +49,8 @@ PATHS: tuple[tuple[re.Pattern[str], BodyLimits], ...] = (
         re.compile(r"/mail/webhooks/(?:inbound|complaint|ses|mailgun|postmark|sendgrid)"),
         BodyLimits(body=5 * MB + 64 * KB),
     ),
+    # The compose form: up to 4 pictures of 10 MB (web.social.pictures.MAX_BYTES) and the text.
+    (re.compile(r"/compose"), BodyLimits(body=41 * MB, files=4, part=11 * MB)),
     # Mastodon clients upload pictures of up to 16 MB (with a thumbnail).
     (re.compile(r"/api/v[12]/media"), BodyLimits(body=16 * MB, files=2)),
 )

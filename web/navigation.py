@@ -22,6 +22,8 @@ LINKS: tuple[NavLink, ...] = (
     NavLink("Home", "/"),
     NavLink("Courses", "/courses"),
     NavLink("Find my group", "/find-my-group"),
+    NavLink("Timeline", "/home", role="learner"),
+    NavLink("Community", "/public/local"),
     NavLink("Organize", "/organize", role="organizer"),
     NavLink("About", "/about"),
     NavLink("Admin", "/admin", role="admin"),

@@ -23,6 +23,7 @@ from web.csrf import csrf_input, csrf_token
 from web.flash import pop_flashes
 from web.headers import CSP, content_security_policy
 from web.navigation import navigation
+from web.social.unread import unread_notifications
 
 WEB_DIR = Path(__file__).parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -115,6 +116,7 @@ def page_context(request: Request) -> dict[str, Any]:
         "nav": navigation(account, request.url.path),
         "csrf_input": lambda: csrf_input(request),
         "csrf_token": lambda: csrf_token(request),
+        "unread_notifications": lambda: unread_notifications(request),
     }
 
 

@@ -1,0 +1,172 @@
+"""The community pages over the real app (both backends): profiles, compose, threads, the buttons of a
+status (boost, favourite, bookmark, delete), editing with its history."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.testclient import TestClient
+
+from server.floor.settings import Settings
+from tests.web.community_world import follow, person, post, status
+from tests.web.conftest import csrf_of, log_in
+
+STATUS_PATH = re.compile(r"/@(\w+)/(\d+)$")
+
+
+def _publish(client: TestClient, text: str, **fields: str) -> str:
+    token = csrf_of(client, "/compose")
+    response = client.post(
+        "/compose", data={"csrf_token": token, "status": text, "visibility": "public", **fields}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return str(response.headers["location"])
+
+
+def test_a_profile_shows_the_person_and_their_posts_at_both_addresses(client: TestClient, settings: Settings) -> None:
+    lena = person("lena", "Lena Lovelace")
+    post(lena, "Hello from #python land")
+    post(lena, "only my followers", visibility="private")
+    for path in ("/@lena", "/users/lena"):
+        page = client.get(path, headers={"Accept": "text/html"})
+        assert page.status_code == 200, path
+        assert "text/html" in page.headers["content-type"]
+        assert '<h1 id="profile-name">Lena Lovelace</h1>' in page.text
+        assert "@lena@" in page.text and "Hello from" in page.text
+        assert '/tags/python"' in page.text  # the hashtag links to its timeline
+        assert "only my followers" not in page.text  # a visitor does not see followers-only posts
+        assert "Follow from your server" in page.text  # visitors may follow from elsewhere
+    assert client.get("/@nobody").status_code == 404
+    assert client.get("/users/nobody").status_code == 404
+
+
+def test_compose_a_post_with_a_mention_notifies_the_mentioned_person(client: TestClient, settings: Settings) -> None:
+    person("lena", "Lena")
+    person("otto", "Otto")
+    assert log_in(client, "lena@example.org").status_code == 303
+    page = client.get("/compose")
+    assert page.status_code == 200 and 'data-counter="500"' in page.text
+    location = _publish(client, "Hi @otto, see https://example.org/x #study", spoiler_text="")
+    match = STATUS_PATH.search(location)
+    assert match and match.group(1) == "lena"
+    thread = client.get(location)
+    assert thread.status_code == 200
+    assert 'href="https://example.org/x"' in thread.text and "/@otto" in thread.text
+    client.post("/logout", data={"csrf_token": csrf_of(client, "/")})
+    assert log_in(client, "otto@example.org").status_code == 303
+    home = client.get("/")
+    assert "unread-count" in home.text  # the header shows the unread count
+    notes = client.get("/notifications")
+    assert "mentioned you" in notes.text and "Hi" in notes.text
+    mentions_only = client.get("/notifications?type=follow")
+    assert "mentioned you" not in mentions_only.text
+    token = csrf_of(client, "/notifications")
+    assert client.post("/notifications/read", data={"csrf_token": token}).status_code == 200
+    assert "unread-count" not in client.get("/").text
+
+
+def test_compose_refuses_a_post_over_the_limit_and_keeps_the_text(client: TestClient, settings: Settings) -> None:
+    person("lena")
+    log_in(client, "lena@example.org")
+    token = csrf_of(client, "/compose")
+    too_long = "word " * 200
+    response = client.post("/compose", data={"csrf_token": token, "status": too_long, "visibility": "public"})
+    assert response.status_code == 400
+    assert 'aria-invalid="true"' in response.text and "word word" in response.text
+    empty = client.post("/compose", data={"csrf_token": token, "status": "   ", "visibility": "public"})
+    assert empty.status_code == 400
+
+
+def test_a_post_needs_the_csrf_token_and_a_login(client: TestClient, settings: Settings) -> None:
+    person("lena")
+    assert client.get("/compose", follow_redirects=False).status_code == 303  # to the login page
+    log_in(client, "lena@example.org")
+    assert client.post("/compose", data={"status": "no token"}).status_code == 403
+
+
+def test_a_thread_shows_ancestors_and_replies(client: TestClient, settings: Settings) -> None:
+    lena, otto = person("lena", "Lena"), person("otto", "Otto")
+    first = post(lena, "Who reads chapter two?")
+    second = post(otto, "@lena I do", in_reply_to_id=first)
+    log_in(client, "lena@example.org")
+    reply_form = client.get(f"/compose?in_reply_to={second}")
+    assert reply_form.status_code == 200 and "@otto " in reply_form.text and "Reply to Otto" in reply_form.text
+    third = _publish(client, "@otto great, Thursday?", in_reply_to=str(second))
+    middle = client.get(f"/@otto/{second}")
+    assert middle.status_code == 200
+    above, below = middle.text.split("status-focus", 1)
+    assert "Who reads chapter two?" in above and "great, Thursday?" in below
+    assert client.get(f"/@lena/{second}", follow_redirects=False).status_code == 301  # the author's path
+    assert client.get(f"/posts/{first}", follow_redirects=False).headers["location"] == f"/@lena/{first}"
+    assert STATUS_PATH.search(third)
+
+
+def test_private_posts_stay_hidden_from_visitors_and_strangers(client: TestClient, settings: Settings) -> None:
+    lena, otto = person("lena"), person("otto")
+    person("zoe")
+    secret = post(lena, "for followers", visibility="private")
+    follow(otto, lena)
+    assert client.get(f"/@lena/{secret}").status_code == 404
+    log_in(client, "zoe@example.org")
+    assert client.get(f"/@lena/{secret}").status_code == 404
+    assert (
+        client.post(f"/@lena/{secret}/favourite", data={"csrf_token": csrf_of(client, "/compose")}).status_code == 404
+    )
+    client.post("/logout", data={"csrf_token": csrf_of(client, "/")})
+    log_in(client, "otto@example.org")
+    assert "for followers" in client.get(f"/@lena/{secret}").text
+
+
+def test_boost_favourite_and_bookmark_change_the_counts(client: TestClient, settings: Settings) -> None:
+    lena = person("lena")
+    person("otto")
+    first = post(lena, "Boost me")
+    log_in(client, "otto@example.org")
+    token = csrf_of(client, f"/@lena/{first}")
+    for action in ("boost", "favourite", "bookmark"):
+        response = client.post(
+            f"/@lena/{first}/{action}", data={"csrf_token": token, "next": f"/@lena/{first}"}, follow_redirects=False
+        )
+        assert response.status_code == 303 and response.headers["location"] == f"/@lena/{first}#s-{first}"
+    stored = status(first)
+    assert stored.reblogs_count == 1 and stored.favourites_count == 1
+    page = client.get(f"/@lena/{first}").text
+    assert page.count('aria-pressed="true"') == 3
+    assert "Boost me" in client.get("/bookmarks").text
+    assert "Boost me" in client.get("/@otto").text  # the boost shows on the booster's profile
+    for action in ("unboost", "unfavourite", "unbookmark"):
+        client.post(f"/@lena/{first}/{action}", data={"csrf_token": token, "next": "/home"})
+    stored = status(first)
+    assert stored.reblogs_count == 0 and stored.favourites_count == 0
+    assert "Boost me" not in client.get("/bookmarks").text
+    nonsense = client.post(f"/@lena/{first}/explode", data={"csrf_token": token})
+    assert nonsense.status_code == 404
+
+
+def test_edit_keeps_a_history_and_delete_removes_the_post(client: TestClient, settings: Settings) -> None:
+    lena = person("lena")
+    person("otto")
+    first = post(lena, "Frist post")
+    log_in(client, "otto@example.org")
+    assert client.get(f"/@lena/{first}/edit").status_code == 403  # not the author
+    token = csrf_of(client, "/compose")
+    assert client.post(f"/@lena/{first}/delete", data={"csrf_token": token}).status_code == 403
+    client.post("/logout", data={"csrf_token": token})
+    log_in(client, "lena@example.org")
+    form = client.get(f"/@lena/{first}/edit")
+    assert form.status_code == 200 and "Frist post" in form.text
+    token = csrf_of(client, f"/@lena/{first}/edit")
+    saved = client.post(
+        f"/@lena/{first}/edit", data={"csrf_token": token, "status": "First post"}, follow_redirects=False
+    )
+    assert saved.status_code == 303 and saved.headers["location"] == f"/@lena/{first}"
+    page = client.get(f"/@lena/{first}").text
+    assert "First post" in page and f"/@lena/{first}/history" in page
+    history = client.get(f"/@lena/{first}/history").text
+    assert "Frist post" in history and "First post" in history
+    gone = client.post(
+        f"/@lena/{first}/delete", data={"csrf_token": token, "next": f"/@lena/{first}"}, follow_redirects=False
+    )
+    assert gone.status_code == 303 and gone.headers["location"] == "/home"
+    assert client.get(f"/@lena/{first}").status_code == 404
+    assert "First post" not in client.get("/@lena").text

@@ -1,0 +1,267 @@
+"""Writing from the web: a new post (`/compose`, a reply with `?in_reply_to=ID`, to a study group with
+`?group=HANDLE`) and editing one's own (`/@handle/{id}/edit`).
+
+Plain text as on Mastodon (URLs, @mentions and #hashtags become links), a content warning,
+visibility, language, up to 4 pictures each with its description. The people it mentions are found
+first (remote ones through federation, no transaction open), then the status is written by
+community.statuses in one short transaction. community.js adds a live character counter; without
+it, the server still counts and says what is too long.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from community import people, statuses
+from community.models import Profile, Status
+from server.floor.accounts import Account
+from server.floor.config import get_settings
+from server.floor.db import session_scope, write_scope
+from server.floor.errors import Invalid, PermissionDenied
+from web.auth import current_account, require_login
+from web.csrf import posted_form
+from web.flash import flash
+from web.pages.statuses import visible_status
+from web.social import pictures
+from web.social.cards import cards, status_path
+from web.social.group_post import post_to_group
+from web.social.learning import Membership, memberships
+from web.social.mentions import mention_ids, profiles
+from web.social.viewer import own_profile_id
+from web.templating import render
+
+VISIBILITIES = (
+    ("public", "Public", "Everyone can see it, and it shows in the public timelines."),
+    ("unlisted", "Unlisted", "Everyone can see it, but it stays out of the public timelines."),
+    ("private", "Followers only", "Only your followers (and the people you mention) see it."),
+    ("direct", "Mentioned people only", "Only the people you mention see it."),
+)
+LANGUAGES = (
+    ("", "Not set"),
+    ("en", "English"),
+    ("es", "Español"),
+    ("fr", "Français"),
+    ("de", "Deutsch"),
+    ("it", "Italiano"),
+    ("pt", "Português"),
+    ("nl", "Nederlands"),
+    ("pl", "Polski"),
+    ("sv", "Svenska"),
+    ("tr", "Türkçe"),
+    ("ru", "Русский"),
+    ("uk", "Українська"),
+    ("ar", "العربية"),
+    ("hi", "हिन्दी"),
+    ("ja", "日本語"),
+    ("ko", "한국어"),
+    ("zh", "中文"),
+)
+MAX_SPOILER = 500
+FIELDS = ("status", "spoiler_text", "visibility", "language", "group", "pictures")
+
+
+def _field_of(message: str) -> str:
+    """The form field an error message is about (services name it first: 'text: ...')."""
+    head = message.split(":", 1)[0].strip().lower()
+    aliases = {"text": "status", "spoiler_text": "spoiler_text", "visibility": "visibility", "language": "language"}
+    if head in aliases:
+        return aliases[head]
+    if head.startswith(("media", "picture", "image", "description")):
+        return "pictures"
+    if head.startswith("group"):
+        return "group"
+    return "status"
+
+
+def _values(form: FormData) -> dict[str, str]:
+    return {
+        name: str(form.get(name, "") or "")
+        for name in ("status", "spoiler_text", "visibility", "language", "group", "in_reply_to")
+    }
+
+
+def _form_context(
+    request: Request,
+    values: dict[str, str],
+    errors: dict[str, str],
+    *,
+    groups: list[Membership],
+    reply_card: Any = None,
+    editing: Any = None,
+) -> dict[str, Any]:
+    return {
+        "values": values,
+        "errors": errors,
+        "visibilities": VISIBILITIES,
+        "languages": LANGUAGES,
+        "groups": groups,
+        "limit": get_settings().max_status_chars,
+        "reply": reply_card,
+        "editing": editing,
+        "max_pictures": pictures.MAX_PICTURES,
+        "pictures_available": pictures.available(),
+        "here": request.url.path,
+    }
+
+
+def _reply_defaults(session: Any, me: Profile, status: Status) -> dict[str, str]:
+    """A reply starts by mentioning the author (and whoever they mentioned), with no wider visibility."""
+    author = session.get(Profile, status.profile_id) if status.profile_id else None
+    mentioned = [author.acct] if author is not None and author.id != me.id else []
+    order = [v for v, _, _ in VISIBILITIES]
+    visibility = status.visibility if status.visibility in order else "public"
+    return {"status": "".join(f"@{acct} " for acct in mentioned), "visibility": visibility}
+
+
+@require_login
+def compose_page(request: Request) -> Response:
+    """The form for a new post (a reply when `?in_reply_to=` names a post)."""
+    account = current_account(request)
+    me_id = own_profile_id(request)
+    reply_to = request.query_params.get("in_reply_to", "")
+    with session_scope() as db:
+        me = db.get(Profile, me_id)
+        assert me is not None and account is not None
+        prefs = people.preferences(db, me)
+        values = {
+            "status": "",
+            "spoiler_text": "",
+            "visibility": prefs.default_visibility,
+            "language": prefs.default_language or "",
+        }
+        values |= {"group": request.query_params.get("group", ""), "in_reply_to": ""}
+        reply_card = None
+        if reply_to.isdigit() and len(reply_to) <= 19:
+            status = visible_status(db, int(reply_to), me)
+            values |= _reply_defaults(db, me, status) | {"in_reply_to": reply_to}
+            reply_card = cards(db, [status], me)[0]
+        context = _form_context(request, values, {}, groups=memberships(db, account), reply_card=reply_card)
+        return render(request, "social/compose.html", context)
+
+
+def _group_id(groups: list[Membership], handle: str) -> int | None:
+    if not handle:
+        return None
+    for membership in groups:
+        if membership.group_handle == handle:
+            return membership.group_id
+    raise Invalid("group: you can post only to a study group you belong to")
+
+
+@require_login
+def publish(request: Request) -> Response:
+    """Post the form's status; back to the form with the errors tied to their fields otherwise."""
+    account = current_account(request)
+    assert account is not None
+    form = posted_form(request)
+    values = _values(form)
+    me_id = own_profile_id(request)
+    errors: dict[str, str] = {}
+    uploads = pictures.uploads(form)
+    try:
+        described = pictures.read(uploads, form)  # before any transaction: checks sizes and types
+        found = mention_ids(values["status"])  # network for remote mentions: no transaction open
+        with write_scope() as db:
+            me = db.get(Profile, me_id)
+            if me is None:
+                raise PermissionDenied("your profile is gone")
+            groups = memberships(db, db.get(Account, account.id) or account)
+            group_id = _group_id(groups, values["group"])
+            if group_id is not None:
+                path = post_to_group(db, me, account, group_id, values, described)
+                flash(request, "Your post is in the group's archive and on its way to its members.", "success")
+                return RedirectResponse(path, status_code=303)
+            media_ids = pictures.store(db, me, described)
+            status = statuses.post(
+                db,
+                me,
+                values["status"],
+                visibility=values["visibility"] or "public",
+                spoiler_text=values["spoiler_text"][:MAX_SPOILER],
+                sensitive=bool(values["spoiler_text"].strip()) or bool(form.get("sensitive")),
+                language=values["language"] or None,
+                in_reply_to_id=int(values["in_reply_to"]) if values["in_reply_to"].isdigit() else None,
+                media_ids=media_ids,
+                resolved_mentions=profiles(db, found),
+            )
+            path = status_path(status, me)
+    except (Invalid, PermissionDenied) as error:
+        errors[_field_of(str(error))] = str(error)
+    if errors:
+        with session_scope() as db:
+            groups = memberships(db, account)
+        context = _form_context(request, values, errors, groups=groups)
+        return render(request, "social/compose.html", context, status=400)
+    flash(request, "Your post is published.", "success")
+    return RedirectResponse(path, status_code=303)
+
+
+def _own_status(db: Any, request: Request, me_id: int | None) -> tuple[Profile, Status]:
+    me = db.get(Profile, me_id)
+    status = visible_status(db, request.path_params["status_id"], me)
+    if me is None or status.profile_id != me.id:
+        raise PermissionDenied("only its author edits a post")
+    return me, status
+
+
+@require_login
+def edit_page(request: Request) -> Response:
+    """The form to edit one's own post."""
+    me_id = own_profile_id(request)
+    with session_scope() as db:
+        me, status = _own_status(db, request, me_id)
+        values = {
+            "status": status.text,
+            "spoiler_text": status.spoiler_text,
+            "visibility": status.visibility,
+            "language": status.language or "",
+            "group": "",
+            "in_reply_to": "",
+        }
+        context = _form_context(request, values, {}, groups=[], editing=cards(db, [status], me)[0])
+        return render(request, "social/compose.html", context)
+
+
+@require_login
+def save_edit(request: Request) -> Response:
+    """Save an edit (the earlier version is kept in the history)."""
+    form = posted_form(request)
+    values = _values(form)
+    me_id = own_profile_id(request)
+    try:
+        found = mention_ids(values["status"])
+        with write_scope() as db:
+            me, status = _own_status(db, request, me_id)
+            statuses.edit(
+                db,
+                status,
+                text=values["status"],
+                spoiler_text=values["spoiler_text"][:MAX_SPOILER],
+                sensitive=bool(values["spoiler_text"].strip()) or bool(form.get("sensitive")),
+                language=values["language"] or None,
+                resolved_mentions=profiles(db, found),
+            )
+            path = status_path(status, me)
+    except Invalid as error:
+        with session_scope() as db:
+            me, status = _own_status(db, request, me_id)
+            card = cards(db, [status], me)[0]
+            context = _form_context(request, values, {_field_of(str(error)): str(error)}, groups=[], editing=card)
+            return render(request, "social/compose.html", context, status=400)
+    flash(request, "Your post is saved.", "success")
+    return RedirectResponse(path, status_code=303)
+
+
+def routes() -> list[BaseRoute]:
+    """Compose and edit."""
+    return [
+        Route("/compose", compose_page, methods=["GET"]),
+        Route("/compose", publish, methods=["POST"]),
+        Route("/@{handle}/{status_id:int}/edit", edit_page, methods=["GET"]),
+        Route("/@{handle}/{status_id:int}/edit", save_edit, methods=["POST"]),
+    ]

@@ -1,0 +1,56 @@
+"""Posting to a study group from the compose form: the same path as the group page's form
+(`courses.posts.store_group_post`: archived, relayed by mail and to fediverse members), by the
+signed-in person's seat in the group, under the same hourly limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from community.models import Profile
+from courses.models import Post, StudyGroup
+from courses.posts import store_group_post, text_html
+from server.floor.accounts import Account
+from server.floor.errors import Invalid, PermissionDenied
+from server.floor.ratelimit import hit
+from web.pages.group_posting import MAX_TEXT, POSTS_PER_HOUR
+from web.pages.group_view import seated_member
+
+
+def post_to_group(
+    session: Session, me: Profile | None, account: Account, group_id: int, values: dict[str, str], pictures: list[Any]
+) -> str:
+    """Store the form's text as a post of study group `group_id`; the path to see it."""
+    group = session.get(StudyGroup, group_id)
+    member = seated_member(session, group, account) if group is not None else None
+    if group is None or member is None:
+        raise PermissionDenied("group: you can post only to a study group you belong to")
+    if pictures:
+        raise Invalid("pictures: a post to a study group goes out by mail too and carries no pictures")
+    text = values["status"].replace("\x00", "").strip()
+    if not text:
+        raise Invalid("text: write something before posting")
+    if len(text) > MAX_TEXT:
+        raise Invalid(f"text: the post is {len(text):,} characters long; at most {MAX_TEXT:,} fit")
+    wait = hit(session, "group-post", str(member.id), POSTS_PER_HOUR, 3600)
+    if wait is not None:
+        raise Invalid(f"text: you posted {POSTS_PER_HOUR} times this hour; try again in {int(wait // 60) + 1} minutes")
+    parent = None
+    if values.get("in_reply_to", "").isdigit():
+        candidate = session.get(Post, int(values["in_reply_to"]))
+        parent = candidate if candidate is not None and candidate.group_id == group.id else None
+    post = store_group_post(
+        session,
+        group,
+        source="web",
+        text=text,
+        html=text_html(text),
+        author_email=member.email,
+        author_actor=member.actor,
+        author_name=member.name or (me.display_name if me else "") or account.handle,
+        parent=parent,
+    )
+    if me is not None and post.profile_id is None:
+        post.profile_id = me.id  # the post shows with its author's profile in the group's timeline
+    return f"/groups/{group.handle}#post-{post.id}"
