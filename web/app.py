@@ -36,6 +36,10 @@ PAGE_MODULES = (
     "web.pages.admin_accounts",
     "web.pages.admin_moderation",
     "web.pages.admin_queues",
+    # Moderation of the community (mod helper): the report form, the queue, accounts, domains, audit.
+    "web.pages.moderation",
+    "web.pages.admin_reports",
+    "web.pages.admin_sanctions",
     # People (people helper): sign-up, invites and approval.
     "web.pages.registration",
     "web.pages.admin_registrations",

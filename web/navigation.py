@@ -26,6 +26,7 @@ LINKS: tuple[NavLink, ...] = (
     NavLink("Community", "/public/local"),
     NavLink("Organize", "/organize", role="organizer"),
     NavLink("About", "/about"),
+    NavLink("Moderation", "/admin/reports", role="moderator"),
     NavLink("Admin", "/admin", role="admin"),
 )
 

@@ -42,6 +42,11 @@ SECTIONS: tuple[AdminSection, ...] = (
     AdminSection("Sign-ups", "/admin/sign_ups", "Sign-ups awaiting approval: approve or reject them."),
     AdminSection("Invites", "/admin/invites", "Invite links: make one with a use limit and an expiry, or withdraw it."),
     AdminSection(
+        "Reports",
+        "/admin/reports",
+        "The moderators' queue: reports about people, silence, suspend, domain blocks, audit log.",
+    ),
+    AdminSection(
         "Moderation", "/admin/moderation", "Reports from other servers, blocked domains, study group members."
     ),
     AdminSection("Queue health", "/admin/queues", "Deliveries, inbox, mail outbox and the worker's heartbeat."),
