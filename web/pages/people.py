@@ -45,7 +45,7 @@ def profile_id_for(acct: str) -> int:
         raise NotFound(f"@{acct[:300]} is not a handle")
     if domain is None or domain == host().lower():
         return local_profile_id(username)
-    return resolve(f"{username}@{domain}")
+    return resolve(f"{username}@{domain}", with_posts=True)
 
 
 def _fields(profile: Profile) -> list[dict[str, Any]]:
@@ -123,7 +123,7 @@ def refresh(request: Request) -> Response:
     username, domain = split_acct(acct)
     if domain is None:
         raise Invalid("only profiles on other servers are fetched again")
-    resolve(f"{username}@{domain}", refresh=True)
+    resolve(f"{username}@{domain}", refresh=True, with_posts=True)
     return RedirectResponse(f"/@{username}@{domain}", status_code=303)
 
 

@@ -17,7 +17,6 @@ from server.floor.errors import Invalid
 MAX_PICTURES = 4
 MAX_BYTES = 10 * 1024 * 1024
 MAX_DESCRIPTION = 1500
-TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
 
 @dataclass(frozen=True)
@@ -54,9 +53,7 @@ def read(files: list[tuple[int, UploadFile]], form: FormData) -> list[Described]
         data = upload.file.read(MAX_BYTES + 1)
         if len(data) > MAX_BYTES:
             raise Invalid(f"picture {number} ({upload.filename}) is larger than 10 MB")
-        kind = (upload.content_type or "").split(";")[0].strip().lower()
-        if kind not in TYPES:
-            raise Invalid(f"picture {number} ({upload.filename}) is not a JPEG, PNG, GIF or WebP image")
+        kind = (upload.content_type or "").split(";")[0].strip().lower()  # community.media checks the bytes
         description = str(form.get(f"description{number}", "") or "").strip()
         if len(description) > MAX_DESCRIPTION:
             raise Invalid(f"description of picture {number} is longer than {MAX_DESCRIPTION} characters")
@@ -73,6 +70,9 @@ def store(session: Session, owner: Profile | None, described: list[Described]) -
     media = importlib.import_module("community.media")
     ids = []
     for item in described:
-        stored = media.upload(session, owner, item.data, content_type=item.content_type, description=item.description)
+        try:
+            stored = media.process_upload(session, owner, item.data, description=item.description)
+        except Invalid as error:
+            raise Invalid(f"pictures: {item.filename}: {error}") from error
         ids.append(int(stored.id))
     return ids

@@ -13,7 +13,7 @@ from federation.transport.fetch import JRD_ACCEPT, FetchError, get_json, parse_h
 from federation.transport.keys import instance_signing_key
 from server.floor.config import get_settings
 from server.floor.db import session_scope
-from server.floor.errors import Invalid, NotFound
+from server.floor.errors import Invalid, MechMoocError, NotFound
 from server.floor.untrusted import http_url
 
 SUBSCRIBE = "http://ostatus.org/schema/1.0/subscribe"
@@ -25,9 +25,10 @@ def cached_profile_id(username: str, host: str) -> int | None:
         return db.scalar(select(Profile.id).where(Profile.username == username, Profile.domain == host))
 
 
-def resolve(acct: str, refresh: bool = False) -> int:
+def resolve(acct: str, refresh: bool = False, with_posts: bool = False) -> int:
     """The profile id of remote `user@host` (or an actor URL): cached, else fetched by WebFinger through
-    federation. Network with no transaction open; NotFound when the other server does not know them."""
+    federation (`with_posts`: their recent public posts too, for their profile page). Network with no
+    transaction open; NotFound when the other server does not know them."""
     if not acct.startswith(("http://", "https://")):
         username, host = parse_handle(acct)
         if host == _our_host():
@@ -35,15 +36,35 @@ def resolve(acct: str, refresh: bool = False) -> int:
         found = cached_profile_id(username, host)
         if found is not None and not refresh:
             return found
+    fresh = _resolve(acct, refresh)
+    if with_posts:
+        recent_posts(fresh)
+    return fresh
+
+
+def _resolve(acct: str, refresh: bool) -> int:
     try:
         federated_people = importlib.import_module("federation.flows.people")
     except ModuleNotFoundError:  # the federation of people is not on this server yet
         raise NotFound(f"{acct} is on another server, and this one cannot look people up elsewhere yet") from None
     try:
         profile = federated_people.resolve(acct, refresh=refresh)
-    except (FetchError, Invalid) as error:
+    except MechMoocError as error:  # FetchError, Invalid, NotFound: the other server could not say
         raise NotFound(f"{acct} could not be found: {error}") from error
     return int(profile if isinstance(profile, int) else profile.id)
+
+
+def recent_posts(profile_id: int) -> None:
+    """Fetch a remote person's recent public posts from their outbox (network, no transaction open);
+    a server that does not answer leaves the profile with what this server knew."""
+    try:
+        federated_people = importlib.import_module("federation.flows.people")
+    except ModuleNotFoundError:
+        return
+    try:
+        federated_people.recent_posts(profile_id)
+    except MechMoocError:
+        return
 
 
 def _our_host() -> str:
