@@ -3,12 +3,15 @@ actor (or domain) is refused by the inbox."""
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from community import sanctions
-from community.models import Notification
+from community import moderation, sanctions
+from community.models import Notification, Profile, Status
 from community.models import Report as CommunityReport
+from federation.models import Delivery
 from federation.models import Report as FederationReport
 from server.floor import urls
 from tests.community.moderation_support import account_of, person, status
@@ -85,3 +88,35 @@ def test_a_suspended_domain_is_refused_and_a_silenced_one_is_not(
     assert signed_post(client, "/inbox", create, key).status_code == 403
     sanctions.block_domain(session, moderator, "mastodon.example.org", "silence", "calmer")
     assert signed_post(client, "/inbox", create, key).status_code == 202
+
+
+def test_a_suspended_local_persons_actor_answers_410_until_lifted(client: InstanceClient, session: Session) -> None:
+    moderator = account_of(session, person(session, "mo", "moderator"))
+    troll = person(session, "troll")
+    accept = {"Accept": "application/activity+json"}
+    assert client.get("/users/troll", headers=accept).status_code == 200
+    sanctions.suspend(session, moderator, troll.id, "ban evasion")
+    gone = client.get("/users/troll", headers=accept)
+    assert gone.status_code == 410 and gone.json()["type"] == "Tombstone"
+    sanctions.unsuspend(session, moderator, troll.id, "appeal")
+    assert client.get("/users/troll", headers=accept).status_code == 200
+
+
+def test_a_forwarded_report_sends_an_anonymous_flag_to_the_targets_server(session: Session, remote: Remote) -> None:
+    lena = person(session, "lena")
+    spammer = remote_profile(session, "spam", "spam.example")
+    note = status_of_remote(session, spammer)
+    moderation.report(session, lena, spammer, [note.id], "spam in my mentions", "spam", forward=True)
+    moderation.report(session, lena, spammer, [], "not forwarded", "spam", forward=False)
+    (delivery,) = session.scalars(select(Delivery)).all()
+    flag = json.loads(delivery.body)
+    # To the actor's inbox (resolved when delivered, `actor:` targets) on the target's server only.
+    assert delivery.host == "spam.example" and spammer.uri in delivery.inbox
+    assert flag["type"] == "Flag" and flag["actor"] == urls.instance_actor()  # the instance, never lena
+    assert flag["object"] == [spammer.uri, note.ap_id] and flag["content"] == "spam in my mentions"
+    assert lena.uri not in delivery.body
+
+
+def status_of_remote(session: Session, author: Profile) -> Status:
+    """A remote status kept here (as the inbox would keep one that matters)."""
+    return status(session, author, "buy cheap watches")

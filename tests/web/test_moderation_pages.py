@@ -50,6 +50,10 @@ def test_a_learner_reports_a_post_and_the_moderator_sees_it(
     app: Starlette, people: dict[str, str], world: dict[str, int]
 ) -> None:
     learner = logged_in(app, people["learner"])
+    profile_page = learner.get("/@troll")
+    assert profile_page.status_code == 200 and f'href="/report?account={world["troll"]}"' in profile_page.text
+    thread = learner.get(f"/@troll/{world['post']}")
+    assert f'href="/report?account={world["troll"]}&amp;status={world["post"]}"' in thread.text
     form = learner.get(f"/report?account={world['troll']}&status={world['post']}")
     assert form.status_code == 200 and "Report @troll" in form.text
     assert re.search(rf'value="{world["post"]}" checked', form.text)
