@@ -170,3 +170,19 @@ def test_edit_keeps_a_history_and_delete_removes_the_post(client: TestClient, se
     assert gone.status_code == 303 and gone.headers["location"] == "/home"
     assert client.get(f"/@lena/{first}").status_code == 404
     assert "First post" not in client.get("/@lena").text
+
+
+def test_a_pinned_post_leads_the_profile(client: TestClient, settings: Settings) -> None:
+    lena = person("lena")
+    older = post(lena, "The post worth pinning")
+    for number in range(3):
+        post(lena, f"later chatter {number}")
+    log_in(client, "lena@example.org")
+    token = csrf_of(client, f"/@lena/{older}")
+    client.post(f"/@lena/{older}/pin", data={"csrf_token": token, "next": "/@lena"})
+    profile = client.get("/@lena").text
+    pinned, rest = profile.split('id="posts-title"', 1)
+    assert 'id="pinned-title"' in pinned and "The post worth pinning" in pinned
+    assert 'aria-pressed="true">Pin to profile' in pinned
+    client.post(f"/@lena/{older}/unpin", data={"csrf_token": token, "next": "/@lena"})
+    assert 'id="pinned-title"' not in client.get("/@lena").text

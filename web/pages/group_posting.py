@@ -49,9 +49,9 @@ def _reply_subject(parent: Post | None) -> str:
 
 
 def _post_id(raw: str) -> int:
-    """A post id from a URL or form: digits that fit the column, else -1 (found nowhere)."""
+    """A post id from a URL or form: digits that fit the column (64-bit ids), else -1 (found nowhere)."""
     raw = raw.strip()
-    return int(raw) if raw.isdigit() and len(raw) <= 12 else -1
+    return int(raw) if raw.isdigit() and len(raw) <= 19 and int(raw) < 2**63 else -1
 
 
 def _write(request: Request, session: Session, group: StudyGroup, member: Enrollment, viewer: Viewer) -> Response:
