@@ -16,7 +16,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from community.models import ModerationAction, Notification, Profile, Report, Status
+from community.access import follows, mentioned
+from community.models import FeedEntry, ModerationAction, Notification, Profile, Report, Status
 from community.people import local_profile
 from server.floor.accounts import Account
 from server.floor.clock import now
@@ -78,17 +79,34 @@ def log_action(
     return row
 
 
-def _statuses_of(session: Session, target: Profile, status_ids: Iterable[int]) -> list[int]:
-    """The reported status ids, checked: at most STATUSES_PER_REPORT, each one a status of `target`."""
+def reportable(session: Session, status: Status, reporter: Profile) -> bool:
+    """Whether `reporter` may name `status` in a report: one they could read (public or unlisted,
+    mentioning them, followers-only of someone they follow, or in their home feed). Unlike
+    `access.can_see`, a block between them does not stop it: people report whom they blocked."""
+    if status.visibility in ("public", "unlisted") or mentioned(session, status.id, reporter.id):
+        return True
+    if status.visibility == "private" and status.profile_id is not None:
+        if follows(session, reporter.id, status.profile_id):
+            return True
+    query = select(FeedEntry.status_id).where(FeedEntry.profile_id == reporter.id, FeedEntry.status_id == status.id)
+    return session.scalar(query) is not None
+
+
+def _statuses_of(session: Session, reporter: Profile, target: Profile, status_ids: Iterable[int]) -> list[int]:
+    """The reported status ids, checked: at most STATUSES_PER_REPORT, each one a status of `target`
+    the reporter could read (the same answer for one that does not exist: nothing is revealed)."""
     wanted = list(dict.fromkeys(int(number) for number in status_ids))
     if len(wanted) > STATUSES_PER_REPORT:
         raise Invalid(f"status_ids: at most {STATUSES_PER_REPORT} statuses in one report (now {len(wanted)})")
     if not wanted:
         return []
-    found = set(session.scalars(select(Status.id).where(Status.id.in_(wanted), Status.profile_id == target.id)))
-    missing = [number for number in wanted if number not in found]
-    if missing:
-        raise Invalid(f"status_ids: {missing[0]} is not a status of @{target.acct}")
+    found = {
+        s.id: s for s in session.scalars(select(Status).where(Status.id.in_(wanted), Status.profile_id == target.id))
+    }
+    for number in wanted:
+        status = found.get(number)
+        if status is None or not reportable(session, status, reporter):
+            raise Invalid(f"status_ids: {number} is not a status of @{target.acct}")
     return wanted
 
 
@@ -151,7 +169,7 @@ def report(
     row = Report(
         reporter_id=reporter.id,
         target_id=target.id,
-        status_ids=_statuses_of(session, target, status_ids),
+        status_ids=_statuses_of(session, reporter, target, status_ids),
         comment=text,
         category=category,
         forward=bool(forward) and not target.local,

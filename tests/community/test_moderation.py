@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from community import moderation, sanctions, timelines
+from community import graph, moderation, sanctions, timelines
 from community.models import ModerationAction, Notification, Profile, Report
 from federation.models import ActorBlock, DomainBlock
 from federation.transport import moderation as federation_blocks
@@ -56,6 +56,7 @@ def test_a_report_about_a_remote_account_may_be_forwarded(session: Session) -> N
         ("account", {"target": "self"}),
         ("status_ids", {"status_ids": "other"}),
         ("status_ids", {"status_ids": "many"}),
+        ("status_ids", {"status_ids": "private"}),
         ("comment", {"comment": "x" * 1001}),
         ("category", {"category": "boring"}),
     ],
@@ -64,11 +65,24 @@ def test_a_hostile_report_is_refused_naming_the_field(session: Session, field: s
     lena, troll, other = person(session, "lena"), person(session, "troll"), person(session, "other")
     theirs = status(session, other, "not the troll's")
     mine = status(session, troll, "the troll's")
+    hidden = status(session, troll, "for my followers only", visibility="private")
     target = lena if change.get("target") == "self" else troll
-    ids = {"other": [theirs.id], "many": [mine.id + n for n in range(21)]}.get(change.get("status_ids", ""), [mine.id])
+    ids = {"other": [theirs.id], "many": [mine.id + n for n in range(21)], "private": [hidden.id]}.get(
+        change.get("status_ids", ""), [mine.id]
+    )
     with pytest.raises(Invalid, match=field):
         moderation.report(session, lena, target, ids, change.get("comment", ""), change.get("category", "other"))
     assert session.scalar(select(Report)) is None
+
+
+def test_a_person_reports_what_they_could_read_even_after_blocking_its_author(session: Session) -> None:
+    lena, troll = person(session, "lena"), person(session, "troll")
+    follow(session, lena, troll)
+    hidden = status(session, troll, "followers only", visibility="private")
+    assert moderation.report(session, lena, troll, [hidden.id], "", "other").status_ids == [hidden.id]
+    loud = status(session, troll, "in public")
+    graph.block(session, lena, troll)
+    assert moderation.report(session, lena, troll, [loud.id], "", "other").status_ids == [loud.id]
 
 
 def test_a_remote_flag_is_a_report_once(session: Session) -> None:

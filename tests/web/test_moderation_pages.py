@@ -86,7 +86,13 @@ def test_a_learner_reports_a_post_and_the_moderator_sees_it(
 def test_a_hostile_report_is_answered_400_naming_the_field(
     app: Starlette, people: dict[str, str], world: dict[str, int]
 ) -> None:
+    with session_scope() as db:
+        troll = db.get(Profile, world["troll"])
+        assert troll is not None
+        secret = status(db, troll, "a secret for my followers", visibility="private").id
     learner = logged_in(app, people["learner"])
+    peek = learner.get(f"/report?account={world['troll']}&status={secret}")
+    assert peek.status_code == 200 and "a secret for my followers" not in peek.text
     token = csrf_of(learner, f"/report?account={world['troll']}")
     base = {"csrf_token": token, "account": str(world["troll"]), "category": "spam"}
     wrong = learner.post("/report", data=base | {"status_ids": [str(world["other"])]})

@@ -61,7 +61,11 @@ def _context(session: Session, request: Request, target: Profile, values: dict[s
     recent = timelines.of_profile(session, viewer, target, exclude_reblogs=True, limit=RECENT)
     chosen = [int(n) for n in values["status_ids"]]
     extra = [session.get(Status, n) for n in chosen if n not in {s.id for s in recent}]
-    shown = [s for s in extra if s is not None and s.profile_id == target.id] + list(recent)
+    # A status named in the address is shown only if the reporter could read it anyway.
+    named = [
+        s for s in extra if s is not None and s.profile_id == target.id and moderation.reportable(session, s, viewer)
+    ]
+    shown = named + list(recent)
     return {
         "target": target,
         "statuses": [{"id": s.id, "text": plain_excerpt(s), "checked": s.id in chosen} for s in shown],
