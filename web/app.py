@@ -43,6 +43,8 @@ PAGE_MODULES = (
     # People (people helper): sign-up, invites and approval.
     "web.pages.registration",
     "web.pages.admin_registrations",
+    "web.pages.settings_profile",
+    "web.pages.media",
     # The course world's pages (courses web-pages engineer).
     "web.pages.api_signup",
     "web.pages.courses",

@@ -51,6 +51,8 @@ PATHS: tuple[tuple[re.Pattern[str], BodyLimits], ...] = (
     ),
     # The compose form: up to 4 pictures of 10 MB (web.social.pictures.MAX_BYTES) and the text.
     (re.compile(r"/compose"), BodyLimits(body=41 * MB, files=4, part=11 * MB)),
+    # Profile settings: an avatar and a header of up to 8 MB each (community.media.MAX_BYTES) and the form.
+    (re.compile(r"/settings/profile"), BodyLimits(body=17 * MB, files=2)),
     # Mastodon clients upload pictures of up to 16 MB (with a thumbnail).
     (re.compile(r"/api/v[12]/media"), BodyLimits(body=16 * MB, files=2)),
 )
