@@ -173,6 +173,19 @@ def process_upload(
     return store(session, profile, prepare(data, kind), description)
 
 
+def upload(
+    session: Session,
+    profile: Profile,
+    data: bytes,
+    *,
+    content_type: str = "",
+    description: str = "",
+    kind: str = "attachment",
+) -> Media:
+    """`process_upload` with the declared content type the web's compose form passes (ignored: the bytes decide)."""
+    return process_upload(session, profile, data, description, kind=kind)
+
+
 def store(session: Session, profile: Profile, prepared: Prepared, description: str = "") -> Media:
     """Write a prepared image's files and its Media row (see `process_upload`)."""
     if len(description) > MAX_DESCRIPTION:

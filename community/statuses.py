@@ -122,7 +122,8 @@ def _attach_media(session: Session, author: Profile, status: Status, media_ids: 
     attached = []
     for position, media_id in enumerate(ids):
         media = rows.get(media_id)
-        if media is None or media.profile_id != author.id:
+        # An avatar or a header (community.media keeps their rows too) is no attachment.
+        if media is None or media.profile_id != author.id or media.kind in ("avatar", "header"):
             raise Invalid(f"media_ids: no media {media_id} of yours")
         if media.status_id is not None and media.status_id != status.id:
             raise Invalid(f"media_ids: media {media_id} is attached to another status")

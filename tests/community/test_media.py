@@ -118,3 +118,14 @@ def test_sizes_and_descriptions_are_limited(session: Session, profile: Profile) 
         media.process_upload(session, profile, picture((10, 10)), "x" * 1501)
     with pytest.raises(Invalid, match="kind 'banner'"):
         media.process_upload(session, profile, picture((10, 10)), kind="banner")
+
+
+def test_an_avatar_cannot_be_attached_to_a_status(session: Session, profile: Profile) -> None:
+    from community import statuses
+
+    avatar = media.process_upload(session, profile, picture((100, 100)), kind="avatar")
+    with pytest.raises(Invalid, match="media_ids: no media"):
+        statuses.post(session, profile, "hello", visibility="public", media_ids=[avatar.id])
+    attachment = media.upload(session, profile, picture((100, 100)), content_type="image/png", description="a dot")
+    status = statuses.post(session, profile, "hello", visibility="public", media_ids=[attachment.id])
+    assert attachment.status_id == status.id

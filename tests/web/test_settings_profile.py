@@ -100,6 +100,8 @@ def test_an_avatar_is_uploaded_resized_and_served_safely(client: TestClient, peo
     assert profile_of("lena").avatar_url == profile.avatar_url and profile_of("lena").header_url
     assert client.get("/media/avatar/../../mechmooc.sqlite3").status_code == 404
     assert client.get("/media/avatar/0123.webp").status_code == 404
+    assert client.get("/media/mechmooc.sqlite3").status_code == 404
+    assert client.get("/media/avatar/" + "a" * 32 + ".webp").status_code == 404
 
 
 @pytest.mark.parametrize(

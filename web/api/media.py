@@ -1,6 +1,6 @@
 """Media: POST /api/v2/media (and v1) - a picture checked, upright, shrunk and stripped of its
-metadata (web.api.images) - then GET/PUT /api/v1/media/:id for its state and alt text; and the
-/media/ folder those files are served from.
+metadata (web.api.images) - then GET/PUT /api/v1/media/:id for its state and alt text. The files
+are served at /media/ by web.pages.media (nosniff, image/webp, a sandbox CSP).
 
 Pictures are processed while the upload is answered, so v2 answers 200 with the URL set (Mastodon
 answers 202 with `url: null` while it processes; apps handle both)."""
@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute, Route
 
 from community.models import Media
 from server.floor.db import session_scope, write_scope
 from web.api import lookup
 from web.api.entities import media_attachment
 from web.api.http import ApiError, Call, endpoint
-from web.api.images import media_dir, store_attachment
+from web.api.images import store_attachment
 
 MAX_DESCRIPTION = 1500
 
@@ -86,5 +85,4 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/media", upload, methods=["POST"]),
         Route("/api/v1/media/{id}", show, methods=["GET"]),
         Route("/api/v1/media/{id}", update, methods=["PUT"]),
-        Mount("/media", StaticFiles(directory=media_dir(), check_dir=False), name="media"),
     ]

@@ -1,5 +1,5 @@
-"""Uploaded images (`/media/<kind>/<name>.webp`), as `community.media` stored them: re-encoded WebP
-under random names. Served with their true type, `nosniff` and a policy that lets nothing run, so a
+"""Uploaded images (`/media/<folder>/<name>.webp`), as `community.media` (and the client API's
+`web.api.images`) stored them: re-encoded WebP under random names. Served with their true type, `nosniff` and a policy that lets nothing run, so a
 file can never be read as a page or a script; cached for a year (a changed image gets a new name)."""
 
 from __future__ import annotations
@@ -10,10 +10,14 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from community.media import KINDS, NAME, media_root
+from community.media import media_root
 from server.floor.errors import NotFound
 
-_NAME = re.compile(NAME)
+# The folders and names the writers use: community.media (attachment, avatar, header; "-small"
+# previews) and web.api.images (attachments, attachments/small, avatars, headers). Nothing else is served.
+_PATH = re.compile(
+    r"(?:attachment|avatar|header|attachments|attachments/small|avatars|headers)/[0-9a-f]{32}(?:-small)?\.webp"
+)
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",
@@ -25,16 +29,16 @@ HEADERS = {
 
 
 def media_file(request: Request) -> Response:
-    """GET /media/{kind}/{name}: one stored image, or 404."""
-    kind, name = request.path_params["kind"], request.path_params["name"]
-    if kind not in KINDS or not _NAME.fullmatch(name):
-        raise NotFound(f"no image {kind[:20]}/{name[:80]}")
-    path = media_root() / kind / name
+    """GET /media/{path}: one stored image, or 404."""
+    relative = request.path_params["path"]
+    if not _PATH.fullmatch(relative):
+        raise NotFound(f"no image {relative[:100]}")
+    path = media_root() / relative
     if not path.is_file():
-        raise NotFound(f"no image {kind}/{name}")
+        raise NotFound(f"no image {relative}")
     return FileResponse(path, media_type="image/webp", headers=HEADERS)
 
 
 def routes() -> list[BaseRoute]:
     """Stored images."""
-    return [Route("/media/{kind}/{name}", media_file, methods=["GET", "HEAD"])]
+    return [Route("/media/{path:path}", media_file, methods=["GET", "HEAD"])]
