@@ -102,19 +102,11 @@ def on_follow_ended(session: Session, payload: dict[str, Any]) -> None:
     if local_follower is not None and remote_target is not None:
         actor = actor_uri(local_follower)
         row = session.scalar(select(Following).where(Following.actor == actor, Following.target == remote_target.uri))
-        if row is not None:
-            follows.unfollow(session, actor, remote_target.uri)
-        elif uri:
-            inner = follow_ref(uri, actor, remote_target.uri)
-            undo = {
-                "@context": AS,
-                "id": follows.activity_id(actor, "undo"),
-                "type": "Undo",
-                "actor": actor,
-                "object": inner,
-            }
-            delivery.enqueue(session, undo, sender=actor, recipients=[remote_target.uri])
-        return
+        if row is not None and payload.get("_event") == "follow.rejected":
+            session.delete(row)  # they rejected (or removed) us: nothing to tell them
+        elif row is not None:
+            follows.unfollow(session, actor, remote_target.uri)  # Undo of our Follow
+        return  # no row: never sent, or already undone (a Block or Move the inbox applied)
     local_target, remote_follower = local_person(session, target_id), _remote(session, follower_id)
     if local_target is None or remote_follower is None:
         return

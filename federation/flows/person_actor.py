@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.models import Follow, Profile, Status
-from federation.flows.status_notes import actor_uri, iso, media_url, note_of, status_uri
+from federation.flows.status_notes import actor_uri, announce_id, iso, media_url, note_of, status_uri
 from federation.protocol.statuses import PUBLIC, STATUS_CONTEXT, tombstone
 from server.floor import urls
 from server.floor.accounts import Account
@@ -127,7 +127,7 @@ def _outbox_query(profile: Profile) -> Any:
 def _outbox_item(session: Session, status: Status, actor: str) -> dict[str, Any]:
     if status.reblog_of_id is not None:
         original = session.get(Status, status.reblog_of_id)
-        return {"id": f"{status_uri(status)}/activity", "type": "Announce", "actor": actor,
+        return {"id": announce_id(status_uri(status)), "type": "Announce", "actor": actor,
                 "published": iso(status.created_at), "to": [PUBLIC], "cc": [f"{actor}/followers"],
                 "object": status_uri(original) if original is not None else None}  # fmt: skip
     note = note_of(session, status)

@@ -31,6 +31,11 @@ def status_uri(status: Status) -> str:
     return status.ap_id or urls.post(status.id)
 
 
+def announce_id(boost_uri: str) -> str:
+    """The id of the Announce a boost is sent as (community gives a local boost `/posts/{id}/activity`)."""
+    return boost_uri if boost_uri.endswith("/activity") else f"{boost_uri}/activity"
+
+
 def actor_uri(profile: Profile) -> str:
     """A profile's actor id (a local person's is /users/{handle})."""
     return profile.uri or urls.person(profile.username)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from community.models import Favourite, Profile, Status
-from federation.flows.status_notes import actor_uri, mentioned, note_of, status_uri
+from federation.flows.status_notes import actor_uri, announce_id, mentioned, note_of, status_uri
 from federation.models import Delivery
 from federation.protocol.statuses import PUBLIC, STATUS_CONTEXT, tombstone, wrap
 from federation.transport import delivery
@@ -86,7 +86,7 @@ def _announce(session: Session, status: Status, author: Profile) -> None:
     owner_uri = actor_uri(owner) if owner is not None else None
     to = [PUBLIC] if status.visibility == "public" else [f"{actor}/followers"]
     cc = [c for c in [owner_uri, f"{actor}/followers" if status.visibility == "public" else PUBLIC] if c]
-    announce = wrap("Announce", f"{status_uri(status)}/activity", actor, status_uri(original), to, cc)
+    announce = wrap("Announce", announce_id(status_uri(status)), actor, status_uri(original), to, cc)
     announce["published"] = status.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     recipients = [f"{actor}/followers", *filter(None, [_remote(owner)])]
     delivery.enqueue(session, announce, sender=actor, recipients=recipients)
@@ -118,14 +118,14 @@ def on_status_deleted(session: Session, payload: dict[str, Any]) -> None:
         return
     if payload.get("reblog_of_id"):
         original = session.get(Status, payload["reblog_of_id"])
-        inner = {"id": f"{uri}/activity", "type": "Announce", "actor": actor,
+        inner = {"id": announce_id(uri), "type": "Announce", "actor": actor,
                  "object": status_uri(original) if original is not None else None}  # fmt: skip
-        undo = wrap("Undo", f"{uri}/activity#undo", actor, inner, [PUBLIC], [f"{actor}/followers"])
+        undo = wrap("Undo", f"{announce_id(uri)}#undo", actor, inner, [PUBLIC], [f"{actor}/followers"])
         owner = session.get(Profile, original.profile_id) if original is not None else None
         delivery.enqueue(
             session, undo, sender=actor, recipients=[f"{actor}/followers", *filter(None, [_remote(owner)])]
         )
-        delivery.enqueue_to_inboxes(session, undo, actor, _sent_inboxes(session, f"{uri}/activity"))
+        delivery.enqueue_to_inboxes(session, undo, actor, _sent_inboxes(session, announce_id(uri)))
         return
     delete = wrap("Delete", f"{uri}#delete", actor, tombstone(uri), [PUBLIC], [f"{actor}/followers"])
     delete["@context"] = STATUS_CONTEXT

@@ -29,7 +29,9 @@ def delete_post(inbound: Inbound) -> str | None:
     target = inbound.object_id
     if not target or target == inbound.actor:
         return None
-    query = select(Post).where(Post.ap_id == target, Post.author_actor == inbound.actor, Post.deleted.is_(False))
+    query = select(Post).where(
+        Post.ap_id == target, Post.author_actor == inbound.actor, Post.deleted.is_(False), Post.kind != "status"
+    )  # a person's status: statuses.status_or_person_deleted (community's delete)
     # courses.posts publishes post.deleted: federation.flows.relay deletes the members' copies.
     hidden = [post for post in inbound.session.scalars(query) if delete_post_row(inbound.session, post, by="author")]
     return f"deleted post {target}" if hidden else None

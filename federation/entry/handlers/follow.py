@@ -27,8 +27,10 @@ def follow(inbound: Inbound) -> str | None:
     """Someone follows a local person, course, run or group: record them and Accept (never manual)."""
     target = inbound.object_id
     local = local_actor(inbound.session, target) if target else None
-    if local is None or local.kind in {"run", "group"}:
-        return None  # answered by course_runs.follow_run / follow_group (they may enroll or refuse)
+    if local is None or local.kind in {"run", "group", "person"}:
+        # Runs and groups: course_runs.follow_run / follow_group (they may enroll or refuse);
+        # people: social.followed (community's graph: a locked person gets a request).
+        return None
     if blocks(inbound.session, local.id, inbound.actor):
         reject_follow(inbound, local.id)
         return f"rejected follow of {local.id}: blocked"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from federation.entry.handlers import Inbound, Needs, activity_type, handles, needs, object_id
 from federation.flows.cohorts import addressed, group_for
 from federation.flows.posting import local_people, receive_personal
+from federation.models import RemoteActor
 from federation.transport.fetch import same_origin
 
 
@@ -17,10 +20,16 @@ def note_to_person(inbound: Inbound) -> str | None:
     if group_for(inbound.session, recipients) is not None:
         return None
     people = local_people(inbound.session, recipients)
-    if not people:
-        return None
+    if not people or _from_a_person(inbound):
+        return None  # a person's note is a community status (statuses.status_created)
     post = receive_personal(inbound.session, inbound.activity, inbound.actor)
     return f"post {post.id} for {', '.join(people)}" if post else "already stored"
+
+
+def _from_a_person(inbound: Inbound) -> bool:
+    """True when the note's author is a person (not a course, run or group of another instance)."""
+    kind = inbound.session.scalar(select(RemoteActor.type).where(RemoteActor.ap_id == inbound.actor))
+    return kind in {"Person", "Organization"}
 
 
 def _boosted(inbound: Inbound) -> str | None:

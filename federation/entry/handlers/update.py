@@ -36,8 +36,8 @@ def update_post(inbound: Inbound) -> str | None:
     post = inbound.session.scalar(
         select(Post).where(Post.ap_id == note.get("id"), Post.author_actor == inbound.actor, Post.deleted.is_(False))
     )
-    if post is None:
-        return None
+    if post is None or post.kind == "status":
+        return None  # a person's status: statuses.status_or_profile_updated (community's edit, with history)
     content = nh3.clean(str(note.get("content") or ""))
     text = nh3.clean(content, tags=set()).strip()
     if not text:
