@@ -4,8 +4,10 @@ the look-up itself is federation's, tested with real servers in tests/integratio
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
 
+import web.social.remote
 from community import people, statuses
 from community.models import Profile
 from server.floor.db import session_scope
@@ -70,3 +72,15 @@ def test_a_remote_reply_shows_in_the_local_thread(client: TestClient, settings: 
 
 def test_an_unknown_remote_handle_is_not_found(client: TestClient, settings: Settings) -> None:
     assert client.get("/@nobody@unknown.invalid").status_code == 404
+
+
+def test_visitors_see_only_remote_profiles_this_server_knows(
+    client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked_up: list[str] = []
+    monkeypatch.setattr(web.social.remote, "_resolve", lambda acct, refresh: looked_up.append(acct) or 0)
+    _remote_ann()
+    assert client.get("/@ann@social.example").status_code == 200  # known here: shown
+    assert client.get("/@bob@elsewhere.example").status_code == 404  # unknown: no call out for a visitor
+    assert client.get("/users/ann@social.example").status_code == 404
+    assert looked_up == []

@@ -22,10 +22,11 @@ from server.floor.accounts import Account
 from server.floor.config import get_settings
 from server.floor.db import session_scope
 from server.floor.errors import Invalid, NotFound
+from web.auth import current_account, require_login
 from web.social.cards import cards, clean, person
 from web.social.learning import memberships
 from web.social.paging import cursor, pager
-from web.social.remote import resolve
+from web.social.remote import cached_profile_id, resolve
 from web.social.viewer import local_profile_id, split_acct, viewer
 from web.templating import render
 
@@ -38,13 +39,19 @@ def host() -> str:
     return get_settings().url.split("://", 1)[-1].split("/", 1)[0]
 
 
-def profile_id_for(acct: str) -> int:
-    """The profile id of `acct` (`user` here, `user@host` elsewhere); a remote one is looked up first."""
+def profile_id_for(acct: str, may_fetch: bool = True) -> int:
+    """The profile id of `acct` (`user` here, `user@host` elsewhere); a remote one this server does not
+    know yet is looked up first when `may_fetch` (signed-in people: a visitor never makes us call out)."""
     username, domain = split_acct(acct)
     if not username or len(acct) > 300:
         raise NotFound(f"@{acct[:300]} is not a handle")
     if domain is None or domain == host().lower():
         return local_profile_id(username)
+    if not may_fetch:
+        known = cached_profile_id(username, domain)
+        if known is None:
+            raise NotFound(f"this server does not know @{username}@{domain} yet; log in to look them up")
+        return known
     return resolve(f"{username}@{domain}", with_posts=True)
 
 
@@ -78,7 +85,7 @@ def profile_page(request: Request) -> Response:
 def render_profile(request: Request, remote_follow_error: str | None = None, remote_handle: str = "") -> Response:
     """The profile page of the `handle` in the path (with the remote-follow form's error, status 400)."""
     acct = request.path_params["handle"]
-    profile_id = profile_id_for(acct)
+    profile_id = profile_id_for(acct, may_fetch=current_account(request) is not None)
     page = cursor(request)
     with session_scope() as db:
         profile = db.get(Profile, profile_id)
@@ -113,10 +120,13 @@ def render_profile(request: Request, remote_follow_error: str | None = None, rem
 
 
 def users_page(request: Request) -> Response:
-    """`/users/{handle}` in a browser: the profile page (the actor id doubles as its address)."""
+    """`/users/{handle}` in a browser: the profile page of a local person (their actor id is this URL)."""
+    if "@" in request.path_params["handle"]:
+        raise NotFound("/users/ lists the people of this server only")
     return profile_page(request)
 
 
+@require_login
 def refresh(request: Request) -> Response:
     """Fetch a remote profile again (its server may have changed it)."""
     acct = request.path_params["handle"]
