@@ -4,6 +4,7 @@ remote statuses kept only when they matter, can_see, and the events federation l
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -119,7 +120,7 @@ def test_edit_keeps_history_and_tells_boosters(session: Session, person) -> None
 
 def test_remote_statuses_are_kept_only_when_they_matter(session: Session, person, remote) -> None:
     ann, zed, yan = person("ann"), remote("zed"), remote("yan", "other.example")
-    note = {"html": "<p>hello</p>", "published": now() - timedelta(days=1)}
+    note: dict[str, Any] = {"html": "<p>hello</p>", "published": now() - timedelta(days=1)}
     assert statuses.receive(session, zed, ap_id="https://social.example/s/1", **note) is None
     graph.follow(session, ann, zed)
     assert statuses.receive(session, zed, ap_id="https://social.example/s/2", **note) is None  # not accepted yet
