@@ -78,23 +78,25 @@ class Hub:
             return len({listener for found in self.by_key.values() for listener in found})
 
     def deliver(self, message: dict[str, Any]) -> None:
-        """Hand `message` to the listeners of its keys (in the event loop's thread); each once."""
-        seen: set[Listener] = set()
+        """Hand `message` to the listeners of its keys (in the event loop's thread): once per stream a
+        listener subscribed to (a client on `public` and `hashtag:x` gets a tagged status twice, each
+        labelled, as from Mastodon)."""
         with self.lock:
             if EVERYONE in message["keys"]:
                 everyone = {listener for found in self.by_key.values() for listener in found}
-                targets = [(listener, next(iter(listener.streams), "")) for listener in everyone]
+                targets = [(listener, listener.streams[next(iter(listener.streams))]) for listener in everyone]
             else:
-                targets = [(listener, key) for key in message["keys"] for listener in self.by_key.get(key, ())]
-        for listener, key in targets:
-            if listener in seen:
+                targets = [
+                    (listener, listener.streams.get(key, [key]))
+                    for key in message["keys"]
+                    for listener in self.by_key.get(key, ())
+                ]
+        seen: set[tuple[Listener, tuple[str, ...]]] = set()
+        for listener, label in targets:
+            if (listener, tuple(label)) in seen:
                 continue
-            seen.add(listener)
-            item = {
-                "stream": listener.streams.get(key, [key]),
-                "event": message["event"],
-                "payload": message["payload"],
-            }
+            seen.add((listener, tuple(label)))
+            item = {"stream": label, "event": message["event"], "payload": message["payload"]}
             try:
                 listener.queue.put_nowait(item)
             except asyncio.QueueFull:

@@ -26,6 +26,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from community import people
 from server.floor.accounts import Account
 from server.floor.clock import now
 from web.api import scopes as scope_rules
@@ -251,6 +252,9 @@ class Server(AuthorizationServer):
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         user = request.user
+        if user is not None:
+            # The person's public side exists from the moment an app can act for them (mentions find it).
+            people.local_profile(db(), user)
         db().add(
             Token(
                 application_id=request.client.row.id,
