@@ -52,6 +52,9 @@ def resolve(acct_or_url: str) -> Profile | None:
     except Exception as problem:  # noqa: BLE001 - a remote server's failure is a "not found" here
         log.info("api: could not resolve %s: %s", value[:200], problem)
         return None
+    if isinstance(found, int):
+        with session_scope() as db:
+            return db.get(Profile, found)
     return found if isinstance(found, Profile) else None
 
 
