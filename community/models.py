@@ -371,6 +371,9 @@ class Report(Base):
     )
     target_id: Mapped[int] = mapped_column(BigId, ForeignKey("community_profiles.id", ondelete="CASCADE"))
     status_ids: Mapped[list[int]] = mapped_column(JSONDoc, default=list)
+    # What the reported statuses said when reported ({id, text, html, visibility, created_at}), so a
+    # deletion (by the author or a moderator) does not take the evidence away (moderation's column).
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc, default=list, server_default="[]")
     comment: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str] = mapped_column(String(16), default="other")  # spam|legal|violation|other
     forward: Mapped[bool] = mapped_column(default=False)

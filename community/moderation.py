@@ -31,6 +31,23 @@ REASON_LENGTH = 1000
 STATUSES_PER_REPORT = 20
 REPORTS_PER_DAY = 20  # by one local person: a moderator queue is not a place to flood
 QUEUE_PAGE = 50
+EVIDENCE_HTML = 20_000  # characters of a reported status's HTML kept with the report
+
+
+def _evidence(session: Session, status_ids: list[int]) -> list[dict[str, object]]:
+    """What the reported statuses say now, kept with the report."""
+    rows = {s.id: s for s in session.scalars(select(Status).where(Status.id.in_(status_ids)))} if status_ids else {}
+    return [
+        {
+            "id": number,
+            "text": rows[number].text[:EVIDENCE_HTML],
+            "html": rows[number].html[:EVIDENCE_HTML],
+            "visibility": rows[number].visibility,
+            "created_at": rows[number].created_at.isoformat(),
+        }
+        for number in status_ids
+        if number in rows
+    ]
 
 
 def is_moderator(account: Account | None) -> bool:
@@ -166,10 +183,12 @@ def report(
     )
     if (recent or 0) >= REPORTS_PER_DAY:
         raise Invalid(f"account: at most {REPORTS_PER_DAY} reports a day; the moderators have yours")
+    checked = _statuses_of(session, reporter, target, status_ids)
     row = Report(
         reporter_id=reporter.id,
         target_id=target.id,
-        status_ids=_statuses_of(session, reporter, target, status_ids),
+        status_ids=checked,
+        evidence=_evidence(session, checked),
         comment=text,
         category=category,
         forward=bool(forward) and not target.local,
@@ -202,10 +221,12 @@ def receive_flag(
         return existing
     wanted = list(dict.fromkeys(int(number) for number in status_ids))[:STATUSES_PER_REPORT]
     found = set(session.scalars(select(Status.id).where(Status.id.in_(wanted), Status.profile_id == target.id)))
+    named = [number for number in wanted if number in found]
     row = Report(
         reporter_id=reporter.id if reporter is not None else None,
         target_id=target.id,
-        status_ids=[number for number in wanted if number in found],
+        status_ids=named,
+        evidence=_evidence(session, named),
         comment=(comment or "")[:COMMENT_LENGTH],
         category="other",
         forward=False,

@@ -82,6 +82,20 @@ def test_a_learner_reports_a_post_and_the_moderator_sees_it(
     detail = moderator.get(f"/admin/reports/{report_id}").text
     assert "You are all idiots" in detail and "lena" in detail
 
+    # Deleting the reported post from the report keeps what it said for the moderators.
+    token = csrf_of(moderator, f"/admin/reports/{report_id}")
+    deleted = moderator.post(
+        f"/admin/reports/{report_id}",
+        data={"csrf_token": token, "action": "delete_status", "status_id": str(world["post"]), "reason": "insults"},
+        follow_redirects=False,
+    )
+    assert deleted.status_code == 303
+    after = moderator.get(f"/admin/reports/{report_id}").text
+    assert "Deleted since it was reported" in after and "You are all idiots" in after
+    with session_scope() as db:
+        post = db.get(Status, world["post"])
+        assert post is not None and post.deleted and post.text == ""
+
 
 def test_a_hostile_report_is_answered_400_naming_the_field(
     app: Starlette, people: dict[str, str], world: dict[str, int]

@@ -28,7 +28,7 @@ from server.floor.errors import Invalid
 from web.auth import current_account, require_role
 from web.csrf import posted_form
 from web.flash import flash
-from web.pages.moderation import CATEGORY_LABELS, plain_excerpt
+from web.pages.moderation import CATEGORY_LABELS, plain_excerpt, plain_text
 from web.templating import render
 
 QUEUE = "/admin/reports"
@@ -127,11 +127,18 @@ def _detail(request: Request, report_id: int, errors: dict[str, str], status: in
         (view,) = _report_views(db, [row])
         ids = [int(n) for n in row.status_ids or []]
         found = {s.id: s for s in db.scalars(select(Status).where(Status.id.in_(ids)))} if ids else {}
-        statuses = [
-            {"id": n, "text": plain_excerpt(found[n]), "deleted": found[n].deleted, "at": found[n].created_at}
-            for n in ids
-            if n in found
-        ]
+        kept = {int(item["id"]): item for item in row.evidence or [] if isinstance(item, dict) and "id" in item}
+        statuses = []
+        for number in ids:
+            now_row, then = found.get(number), kept.get(number)
+            if then is not None:  # as it was when reported
+                text = plain_text(str(then.get("text") or ""), str(then.get("html") or ""))
+            elif now_row is not None:
+                text = plain_excerpt(now_row)
+            else:
+                continue
+            deleted = now_row is None or now_row.deleted
+            statuses.append({"id": number, "text": text, "deleted": deleted})
         context = {
             "report": view,
             "statuses": statuses,

@@ -37,13 +37,15 @@ RECENT = 10
 EXCERPT = 500
 
 
+def plain_text(text: str, markup: str) -> str:
+    """A status's words as plain text (its source text, or its HTML without tags), cut at EXCERPT."""
+    words = " ".join((text or html.unescape(nh3.clean(markup or "", tags=set()))).split())
+    return words if len(words) <= EXCERPT else words[: EXCERPT - 1] + "…"
+
+
 def plain_excerpt(status: Status) -> str:
     """A status as plain text for moderators' and reporters' eyes (never its HTML), cut at EXCERPT."""
-    if status.deleted:
-        return "(deleted)"
-    text = status.text or html.unescape(nh3.clean(status.html or "", tags=set()))
-    text = " ".join(text.split())
-    return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
+    return "(deleted)" if status.deleted else plain_text(status.text, status.html)
 
 
 def _target(session: Session, value: str) -> Profile:
