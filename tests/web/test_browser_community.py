@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from io import BytesIO
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.browser import ACTION_TIMEOUT_MS, LiveServer
@@ -37,6 +39,12 @@ def lena_page(chromium: Browser) -> Iterator[Page]:
 @pytest.fixture
 def otto_page(chromium: Browser) -> Iterator[Page]:
     yield from _page(chromium, 390)
+
+
+def _png() -> bytes:
+    out = BytesIO()
+    Image.new("RGB", (120, 80), (30, 90, 160)).save(out, "PNG")
+    return out.getvalue()
 
 
 def log_in(page: Page, base: str, email: str) -> None:
@@ -72,14 +80,20 @@ def test_two_people_write_follow_boost_reply_and_delete(
     expect(lena.locator("#f-status-count")).to_contain_text("characters left")
     lena.get_by_label("Content warning").fill("")
     lena.get_by_role("radio", name="Public").check()
+    lena.get_by_label("Picture 1", exact=True).set_input_files(
+        {"name": "desk.png", "mimeType": "image/png", "buffer": _png()}
+    )
+    lena.get_by_label("Description of picture 1").fill("A tidy desk with a Python book")
     lena.get_by_role("button", name="Publish").click()
     expect(lena.get_by_text("Your post is published.")).to_be_visible()
     assert re.search(r"/@lena/\d+$", lena.url), lena.url
     lena_post = lena.url
+    expect(lena.get_by_role("img", name="A tidy desk with a Python book")).to_be_visible()
     checked(lena)
 
     # Otto sees the mention in his notifications (the header counts it), at 390 px.
     otto.goto(f"{base}/")
+    checked(otto)
     expect(otto.get_by_role("link", name=re.compile(r"Notifications 1 unread"))).to_be_visible()
     otto.get_by_role("link", name=re.compile("Notifications")).first.click()
     expect(otto.get_by_text("mentioned you")).to_be_visible()

@@ -186,3 +186,38 @@ def test_a_pinned_post_leads_the_profile(client: TestClient, settings: Settings)
     assert 'aria-pressed="true">Pin to profile' in pinned
     client.post(f"/@lena/{older}/unpin", data={"csrf_token": token, "next": "/@lena"})
     assert 'id="pinned-title"' not in client.get("/@lena").text
+
+
+def _png(width: int = 64, height: int = 48) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (width, height), (200, 40, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_post_with_pictures_and_their_descriptions(client: TestClient, settings: Settings) -> None:
+    person("lena")
+    log_in(client, "lena@example.org")
+    token = csrf_of(client, "/compose")
+    files = {"picture1": ("red.png", _png(), "image/png"), "picture2": ("blue.png", _png(30, 30), "image/png")}
+    data = {
+        "csrf_token": token,
+        "status": "Two squares",
+        "visibility": "public",
+        "description1": "A red rectangle",
+        "description2": "A smaller square",
+    }
+    sent = client.post("/compose", data=data, files=files, follow_redirects=False)
+    assert sent.status_code == 303, sent.text
+    page = client.get(sent.headers["location"]).text
+    sources = re.findall(r'<img src="(/media/[^"]+)" alt="([^"]*)"', page)
+    assert [alt for _, alt in sources] == ["A red rectangle", "A smaller square"]
+    picture = client.get(sources[0][0])
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/webp"
+    fake = {"picture1": ("evil.png", b"<html><script>alert(1)</script></html>", "image/png")}
+    refused = client.post("/compose", data={**data, "status": "fake"}, files=fake)
+    assert refused.status_code == 400 and "evil.png" in refused.text
+    assert 'id="f-pictures-error"' in refused.text

@@ -104,7 +104,6 @@ def _form_context(
         "reply": reply_card,
         "editing": editing,
         "max_pictures": pictures.MAX_PICTURES,
-        "pictures_available": pictures.available(),
         "here": request.url.path,
     }
 

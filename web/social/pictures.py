@@ -1,16 +1,16 @@
 """Pictures of a post from the compose form: up to 4 files (`picture1`..`picture4`), each with its
-description (`description1`..), read and checked before any transaction opens, then stored by
-community.media (validated, resized and stripped of EXIF with Pillow) inside the post's transaction."""
+description (`description1`..). Decoded, checked, resized and stripped of EXIF by community.media
+(Pillow) before any transaction opens - the slow part never holds the write lock -, then their
+files and rows are stored inside the post's transaction."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
+from community import media
 from community.models import Profile
 from server.floor.errors import Invalid
 
@@ -23,15 +23,9 @@ MAX_DESCRIPTION = 1500
 class Described:
     """One uploaded picture, read, with its description."""
 
-    data: bytes
-    content_type: str
+    prepared: media.Prepared
     filename: str
     description: str
-
-
-def available() -> bool:
-    """Whether this server stores pictures of posts (community.media is there)."""
-    return importlib.util.find_spec("community.media") is not None
 
 
 def uploads(form: FormData) -> list[tuple[int, UploadFile]]:
@@ -46,18 +40,20 @@ def uploads(form: FormData) -> list[tuple[int, UploadFile]]:
 
 def read(files: list[tuple[int, UploadFile]], form: FormData) -> list[Described]:
     """The files' bytes with their descriptions; Invalid naming the picture when one is unfit."""
-    if files and not available():
-        raise Invalid("pictures: this server does not take pictures in posts yet")
     described = []
     for number, upload in files:
         data = upload.file.read(MAX_BYTES + 1)
         if len(data) > MAX_BYTES:
-            raise Invalid(f"picture {number} ({upload.filename}) is larger than 10 MB")
-        kind = (upload.content_type or "").split(";")[0].strip().lower()  # community.media checks the bytes
+            raise Invalid(f"pictures: picture {number} ({upload.filename}) is larger than 10 MB")
         description = str(form.get(f"description{number}", "") or "").strip()
         if len(description) > MAX_DESCRIPTION:
-            raise Invalid(f"description of picture {number} is longer than {MAX_DESCRIPTION} characters")
-        described.append(Described(data, kind, upload.filename or f"picture{number}", description))
+            raise Invalid(f"pictures: the description of picture {number} is longer than {MAX_DESCRIPTION} characters")
+        name = upload.filename or f"picture{number}"
+        try:
+            prepared = media.prepare(data)  # the bytes decide what the file is, not its declared type
+        except Invalid as error:
+            raise Invalid(f"pictures: {name}: {error}") from error
+        described.append(Described(prepared, name, description))
     return described
 
 
@@ -67,12 +63,4 @@ def store(session: Session, owner: Profile | None, described: list[Described]) -
         return []
     if owner is None:
         raise Invalid("pictures: sign in to post pictures")
-    media = importlib.import_module("community.media")
-    ids = []
-    for item in described:
-        try:
-            stored = media.process_upload(session, owner, item.data, description=item.description)
-        except Invalid as error:
-            raise Invalid(f"pictures: {item.filename}: {error}") from error
-        ids.append(int(stored.id))
-    return ids
+    return [int(media.store(session, owner, item.prepared, item.description).id) for item in described]

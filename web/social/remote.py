@@ -3,12 +3,12 @@ transaction opens) and the "follow from your own server" link from a visitor's W
 
 from __future__ import annotations
 
-import importlib
 from urllib.parse import quote
 
 from sqlalchemy import select
 
 from community.models import Profile
+from federation.flows import people as federated_people
 from federation.transport.fetch import JRD_ACCEPT, FetchError, get_json, parse_handle
 from federation.transport.keys import instance_signing_key
 from server.floor.config import get_settings
@@ -44,23 +44,14 @@ def resolve(acct: str, refresh: bool = False, with_posts: bool = False) -> int:
 
 def _resolve(acct: str, refresh: bool) -> int:
     try:
-        federated_people = importlib.import_module("federation.flows.people")
-    except ModuleNotFoundError:  # the federation of people is not on this server yet
-        raise NotFound(f"{acct} is on another server, and this one cannot look people up elsewhere yet") from None
-    try:
-        profile = federated_people.resolve(acct, refresh=refresh)
+        return federated_people.resolve(acct, refresh=refresh)
     except MechMoocError as error:  # FetchError, Invalid, NotFound: the other server could not say
         raise NotFound(f"{acct} could not be found: {error}") from error
-    return int(profile if isinstance(profile, int) else profile.id)
 
 
 def recent_posts(profile_id: int) -> None:
     """Fetch a remote person's recent public posts from their outbox (network, no transaction open);
     a server that does not answer leaves the profile with what this server knew."""
-    try:
-        federated_people = importlib.import_module("federation.flows.people")
-    except ModuleNotFoundError:
-        return
     try:
         federated_people.recent_posts(profile_id)
     except MechMoocError:
