@@ -21,3 +21,6 @@ FIND_PER_EMAIL = Limit("find-group-email", 3, timedelta(hours=1))
 LINK_PER_EMAIL = Limit("place-link-email", 5, timedelta(hours=1))
 # Sign-ups from one client address (each one mails a confirmation link to the address it names).
 SIGN_UP_PER_CLIENT = Limit("sign-up-client", 5, timedelta(hours=1))
+# Login links mailed to an address (passwordless accounts), per address and per client.
+LOGIN_MAIL_PER_EMAIL = Limit("login-mail-email", 3, timedelta(hours=1))
+LOGIN_MAIL_PER_CLIENT = Limit("login-mail-client", 10, timedelta(hours=1))

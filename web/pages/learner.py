@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from courses import learner as learner_service
 from courses.addresses import check_email
+from courses.claims import claim_state
 from courses.groups import grouping_at, has_groups
 from courses.models import Enrollment
 from courses.runs import next_run
@@ -92,6 +93,7 @@ def me_page(request: Request) -> Response:
             "me": enrollment,
             "here": place_view(session, enrollment),
             "places": [place_view(session, place) for place in places_of(session, enrollment)],
+            "claim": claim_state(session, enrollment),
             "errors": {},
         }
         return render(request, "learner/me.html", context)

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from community import registrations
 from courses.addresses import check_email
-from courses.handles import handle_taken
+from courses.claims import check_handle
 from server.floor import ratelimit
 from server.floor.accounts import Account, hash_password, normalise_handle
 from server.floor.db import session_scope, write_scope
@@ -29,14 +29,6 @@ from web.templating import render
 
 FIELDS = ("email", "handle", "display_name", "reason", "invite")
 LIMITS = {"email": 320, "handle": 63, "display_name": 200, "reason": registrations.REASON_LENGTH, "invite": 64}
-# Names that read as the instance speaking (and list or system addresses): nobody signs up as them.
-RESERVED = frozenset(
-    {
-        "admin", "administrator", "root", "postmaster", "abuse", "hostmaster", "webmaster", "support", "security",
-        "noreply", "no-reply", "mailer-daemon", "bounces", "moderator", "moderators", "staff", "instance",
-        "actor", "inbox", "api", "auth", "settings", "media", "static", "well-known",
-    }
-)  # fmt: skip
 
 
 def _context(session: Any, values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
@@ -96,6 +88,18 @@ def _sentence(message: str) -> str:
     return text if text.endswith(".") else text + "."
 
 
+def handle_errors(session: Any, values: dict[str, str]) -> dict[str, str]:
+    """The handle's error, if it is malformed or taken (the shared namespace); stores the normal form."""
+    try:
+        values["handle"] = normalise_handle(values["handle"])
+        values["handle"] = check_handle(session, values["handle"])
+    except Invalid as error:
+        if "taken" in str(error):
+            return {"handle": f"Handle: @{values['handle']} is taken; choose another."}
+        return {"handle": "Handle: use only a-z, 0-9, '_', '.' and '-' (at most 63 characters)."}
+    return {}
+
+
 def check_form(session: Any, values: dict[str, str], password: str, confirm: str) -> dict[str, str]:
     """Errors by field (empty when the sign-up may be stored): lengths, address, handle, password."""
     errors: dict[str, str] = {}
@@ -110,13 +114,7 @@ def check_form(session: Any, values: dict[str, str], password: str, confirm: str
         except Invalid:
             errors["email"] = "Email address: enter an address you read, like name@example.org."
     if "handle" not in errors:
-        try:
-            handle = normalise_handle(values["handle"])
-            if handle in RESERVED or handle_taken(session, handle):
-                errors["handle"] = f"Handle: @{handle} is taken; choose another."
-            values["handle"] = handle
-        except Invalid:
-            errors["handle"] = "Handle: use only a-z, 0-9, '_', '.' and '-' (at most 63 characters)."
+        errors.update(handle_errors(session, values))
     try:
         passwords.check_new_password(password, confirm)
     except Invalid as error:
