@@ -55,6 +55,8 @@ PATHS: tuple[tuple[re.Pattern[str], BodyLimits], ...] = (
     (re.compile(r"/settings/profile"), BodyLimits(body=17 * MB, files=2)),
     # Mastodon clients upload pictures of up to 16 MB (with a thumbnail).
     (re.compile(r"/api/v[12]/media"), BodyLimits(body=16 * MB, files=2)),
+    # An avatar and a header (community.media takes up to 8 MB each) with the profile's fields.
+    (re.compile(r"/api/v1/accounts/update_credentials"), BodyLimits(body=17 * MB, files=2, part=8 * MB + 64 * KB)),
 )
 # ActivityPub inboxes: the federation package refuses activities over 1,000,000 bytes itself.
 INBOX = BodyLimits(body=1 * MB)

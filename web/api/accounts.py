@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from starlette.routing import BaseRoute, Route
 
 from community import graph, people, search, timelines
+from community import media as pictures
 from community.models import Follow, Profile
 from community.text import render
 from server.floor.db import session_scope, write_scope
@@ -17,7 +18,7 @@ from server.floor.events import publish
 from web.api import lookup
 from web.api.entities import account, credential_account
 from web.api.http import ApiError, Call, Page, endpoint
-from web.api.images import store_profile_image
+from web.api.media import read_upload
 from web.api.paging import cursors, link
 
 MAX_NOTE = 500
@@ -65,8 +66,8 @@ def update_credentials(call: Call) -> dict[str, Any]:
     params = call.params
     avatar, header = params.file("avatar"), params.file("header")
     images = {
-        "avatar": store_profile_image(avatar, "avatar") if avatar is not None else None,
-        "header": store_profile_image(header, "header") if header is not None else None,
+        "avatar": read_upload(avatar, "avatar") if avatar is not None else None,
+        "header": read_upload(header, "header") if header is not None else None,
     }
     fields = _fields(call)
     with write_scope() as db:
@@ -81,10 +82,9 @@ def update_credentials(call: Call) -> dict[str, Any]:
                 setattr(profile, flag, params.flag(flag))
         if fields is not None:
             profile.fields = [{"name": f["name"][:255], "value": f["value"][:2000]} for f in fields]
-        if images["avatar"]:
-            profile.avatar_url = images["avatar"]
-        if images["header"]:
-            profile.header_url = images["header"]
+        for prepared in images.values():
+            if prepared is not None:
+                pictures.store(db, profile, prepared)  # sets avatar_url / header_url
         source = params.get("source")
         privacy = (source or {}).get("privacy") if isinstance(source, dict) else params.get("source[privacy]")
         if privacy is not None:

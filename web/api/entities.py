@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from community import media as pictures
 from community.models import Bookmark, Favourite, Media, Mention, Notification, Profile, Status, StatusTag, Tag
 from server.floor.urls import absolute
 
@@ -48,7 +49,7 @@ def when(value: datetime | None) -> str | None:
 
 def media_url(path: str | None) -> str | None:
     """The public URL of a stored media file (under /media/)."""
-    return absolute(f"/media/{path}") if path else None
+    return pictures.media_url(path) if path else None
 
 
 def profile_url(profile: Profile) -> str:

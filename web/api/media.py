@@ -1,5 +1,5 @@
 """Media: POST /api/v2/media (and v1) - a picture checked, upright, shrunk and stripped of its
-metadata (web.api.images) - then GET/PUT /api/v1/media/:id for its state and alt text. The files
+metadata (community.media) - then GET/PUT /api/v1/media/:id for its state and alt text. The files
 are served at /media/ by web.pages.media (nosniff, image/webp, a sandbox CSP).
 
 Pictures are processed while the upload is answered, so v2 answers 200 with the URL set (Mastodon
@@ -9,22 +9,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.datastructures import UploadFile
 from starlette.routing import BaseRoute, Route
 
+from community import media as pictures
 from community.models import Media
 from server.floor.db import session_scope, write_scope
 from web.api import lookup
 from web.api.entities import media_attachment
 from web.api.http import ApiError, Call, endpoint
-from web.api.images import store_attachment
 
-MAX_DESCRIPTION = 1500
+MAX_DESCRIPTION = pictures.MAX_DESCRIPTION
 
 
 def _description(call: Call) -> str | None:
     if call.params.get("description") is None:
         return None
     return call.params.text("description", limit=MAX_DESCRIPTION)
+
+
+def read_upload(file: UploadFile, kind: str) -> pictures.Prepared:
+    """An uploaded picture checked and encoded by community.media (before any transaction opens)."""
+    limit = pictures.MAX_BYTES[kind]
+    file.file.seek(0)
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise ApiError(422, f"Validation failed: {kind} is larger than {limit // pictures.MB} MB")
+    return pictures.prepare(data, kind)
 
 
 @endpoint("write:media")
@@ -35,22 +46,9 @@ def upload(call: Call) -> dict[str, Any]:
         raise ApiError(422, "Validation failed: File can't be blank")
     if (file.content_type or "").split(";")[0].strip().lower().startswith(("video/", "audio/")):
         raise ApiError(422, "Validation failed: only pictures can be attached on this server")
-    stored = store_attachment(file)
+    prepared = read_upload(file, "attachment")
     with write_scope() as db:
-        row = Media(
-            profile_id=lookup.me(db, call).id,
-            kind="image",
-            path=stored.path,
-            preview_path=stored.preview_path,
-            content_type="image/webp",
-            description=_description(call) or "",
-            width=stored.width,
-            height=stored.height,
-            state="ready",
-        )
-        db.add(row)
-        db.flush()
-        return media_attachment(row)
+        return media_attachment(pictures.store(db, lookup.me(db, call), prepared, _description(call) or ""))
 
 
 def _mine(db: Any, call: Call) -> Media:
@@ -74,7 +72,7 @@ def update(call: Call) -> dict[str, Any]:
         row = _mine(db, call)
         description = _description(call)
         if description is not None:
-            row.description = description
+            pictures.describe(db, row, description)
         return media_attachment(row)
 
 

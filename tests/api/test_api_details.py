@@ -1,0 +1,105 @@
+"""Details of the client API through Mastodon.py and plain HTTP: idempotent posting, pictures
+without their metadata, alt text, avatars, scopes, the rate-limit counter, courses and groups as
+accounts."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import httpx
+from mastodon import MastodonAPIError
+from PIL import Image
+
+from community.people import actor_profile
+from server.floor.db import session_scope
+from tests.api.clients import client_for, png, register_app
+from tests.api.conftest import OOB, Person, authorize_http
+from web.api.cors import Window
+
+
+def test_idempotency_key_answers_the_same_status(server_url: str, alice: Person) -> None:
+    a = client_for(server_url, alice)
+    headers = {"Authorization": f"Bearer {a.access_token}", "Idempotency-Key": "draft-1"}
+    first = httpx.post(f"{server_url}/api/v1/statuses", data={"status": "only once"}, headers=headers).json()
+    again = httpx.post(f"{server_url}/api/v1/statuses", data={"status": "only once"}, headers=headers).json()
+    assert first["id"] == again["id"]
+    assert len(a.account_statuses(a.me().id)) == 1
+
+
+def test_pictures_lose_their_metadata_and_keep_alt_text(server_url: str, alice: Person) -> None:
+    a = client_for(server_url, alice)
+    media = a.media_post(png(exif_gps=True), mime_type="image/jpeg", description="first")
+    stored = Image.open(BytesIO(httpx.get(media.url).content))
+    assert stored.format == "WEBP" and not stored.getexif()
+    changed = a.media_update(media.id, description="a red square")
+    assert changed.description == "a red square"
+    refused = httpx.post(
+        f"{server_url}/api/v2/media",
+        files={"file": ("x.png", b"not a picture", "image/png")},
+        headers={"Authorization": f"Bearer {a.access_token}"},
+    )
+    assert refused.status_code == 422 and "error" in refused.json()
+
+
+def test_update_credentials_with_avatar_and_fields(server_url: str, alice: Person) -> None:
+    a = client_for(server_url, alice)
+    me = a.account_update_credentials(
+        display_name="Alice A.",
+        note="Learning #python",
+        avatar=png(300, 200),
+        avatar_mime_type="image/png",
+        fields=[("Pronouns", "she/her")],
+    )
+    assert me.display_name == "Alice A." and "#" in me.note and me.source.note == "Learning #python"
+    assert me.fields[0].name == "Pronouns"
+    avatar = Image.open(BytesIO(httpx.get(me.avatar).content))
+    assert avatar.size == (400, 400)
+
+
+def test_scopes_limit_what_a_token_does(server_url: str, alice: Person) -> None:
+    client_id, client_secret = register_app(server_url)
+    code = authorize_http(server_url, alice, client_id, scope="read")
+    token = httpx.post(
+        f"{server_url}/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "redirect_uri": OOB,
+        },
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{server_url}/api/v1/timelines/home", headers=headers).status_code == 200
+    refused = httpx.post(f"{server_url}/api/v1/statuses", data={"status": "hi"}, headers=headers)
+    assert refused.status_code == 403 and refused.json() == {"error": "This action is outside the authorized scopes"}
+
+
+def test_rate_limit_window_counts_down_and_refuses() -> None:
+    window = Window(limit=2, seconds=300)
+    assert window.hit("t:a")[0] == 1 and window.hit("t:a")[0] == 0 and window.hit("t:a")[0] < 0
+    assert window.hit("t:b")[0] == 1
+
+
+def test_courses_and_groups_are_accounts(server_url: str, alice: Person) -> None:
+    with session_scope() as db:
+        course = actor_profile(
+            db,
+            uri=f"{server_url}/courses/python",
+            kind="course",
+            username="python",
+            display_name="Python for beginners",
+        )
+        group = actor_profile(
+            db, uri=f"{server_url}/groups/py-1", kind="group", username="py-1", display_name="Study group 1"
+        )
+        ids = (course.id, group.id)
+    a = client_for(server_url, alice)
+    shown_course, shown_group = a.account(ids[0]), a.account(ids[1])
+    assert shown_course.bot is True and shown_course.group is False
+    assert shown_group.group is True and shown_group.acct == "py-1"
+    assert int(a.account_lookup("python").id) == ids[0]
+    try:
+        a.account_follow(ids[1])
+    except MastodonAPIError as error:  # a group may ask for approval; it never errors out
+        raise AssertionError(error) from error
