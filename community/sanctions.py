@@ -25,6 +25,7 @@ domain block needs nothing of its own there: it is the sanctions it sets on its 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
@@ -49,14 +50,26 @@ def _profile(session: Session, profile_id: int) -> Profile:
 
 
 def delete_status(
-    session: Session, moderator: Account, status_id: int, reason: str, *, report_id: int | None = None
+    session: Session,
+    moderator: Account,
+    status_id: int,
+    reason: str,
+    *,
+    report_id: int | None = None,
+    remover: Callable[[Session, Status], object] | None = None,
 ) -> Status:
-    """Delete a status as a moderator: gone for everyone, with an audit row."""
+    """Delete a status as a moderator: gone for everyone, with an audit row. `remover` deletes it
+    instead of `statuses.delete` when the status belongs to a world above this package (a study
+    group post: `courses.posts.delete_post`, whose `post.deleted` the group's mail and fediverse
+    relays follow); the web passes it."""
     require_moderator(moderator)
     status = session.get(Status, status_id)
     if status is None or status.deleted:
         raise NotFound(f"no status {status_id}")
-    statuses.delete(session, status, by="moderator")
+    if remover is not None:
+        remover(session, status)
+    else:
+        statuses.delete(session, status, by="moderator")
     log_action(
         session,
         moderator,

@@ -248,3 +248,74 @@ def test_domain_blocks_page_suspends_changes_and_lifts(
         assert spammer is not None and spammer.suspended_at is None
     audit = moderator.get("/admin/audit").text
     assert "suspended the domain" in audit and "spam farm" in audit and "lifted the block of the domain" in audit
+
+
+def test_deleting_a_study_group_post_tells_the_groups_relays(
+    app: Starlette, people: dict[str, str], world: dict[str, int]
+) -> None:
+    from datetime import date
+
+    from courses.models import Course, Run, StudyGroup
+    from server.floor.events import DomainEvent
+
+    with session_scope() as db:
+        course = Course(slug="gentle-python", title="Gentle Python", summary="Learn Python together.")
+        db.add(course)
+        db.flush()
+        run = Run(handle="gentle-python-2027", course_id=course.id, version_number=1, start_date=date(2027, 1, 4))
+        db.add(run)
+        db.flush()
+        group = StudyGroup(run_id=run.id, number=1, handle="gentle-python-2027-g1", name="Group 1")
+        db.add(group)
+        db.flush()
+        post = Status(
+            profile_id=world["troll"], group_id=group.id, run_id=run.id, kind="group", source="local", local=True,
+            visibility="group", text="spam to the group", html="<p>spam to the group</p>",
+        )  # fmt: skip
+        db.add(post)
+        db.flush()
+        post_id = post.id
+    moderator = logged_in(app, MOD)
+    token = csrf_of(moderator, f"/admin/accounts/{world['troll']}")
+    done = moderator.post(
+        f"/admin/accounts/{world['troll']}/actions",
+        data={"csrf_token": token, "action": "delete_status", "status_id": str(post_id), "reason": "spam"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    with session_scope() as db:
+        row = db.get(Status, post_id)
+        assert row is not None and row.deleted
+        names = [e.payload for e in db.scalars(select(DomainEvent).where(DomainEvent.name == "post.deleted"))]
+        assert names == [{"post_id": post_id, "by": "moderator"}]
+        entry = db.scalar(select(ModerationAction).where(ModerationAction.target_status_id == post_id))
+        assert entry is not None and entry.action == "delete_status" and entry.reason == "spam"
+
+
+def test_a_block_on_the_federation_moderation_page_is_a_community_suspension_too(
+    app: Starlette, people: dict[str, str], world: dict[str, int]
+) -> None:
+    admin = logged_in(app, people["admin"])
+    token = csrf_of(admin, "/admin/moderation")
+    added = admin.post(
+        "/admin/moderation/domains",
+        data={"csrf_token": token, "domain": "spam.example", "reason": "spam"},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303
+    with session_scope() as db:
+        block = db.scalar(select(BlockedDomain))
+        spammer = db.get(Profile, world["spammer"])
+        assert (
+            block is not None
+            and block.severity == "suspend"
+            and spammer is not None
+            and spammer.suspended_at is not None
+        )
+    lifted = admin.post(
+        "/admin/moderation/domains/remove", data={"csrf_token": token, "domain": "spam.example"}, follow_redirects=False
+    )
+    assert lifted.status_code == 303
+    with session_scope() as db:
+        spammer = db.get(Profile, world["spammer"])
+        assert db.scalar(select(BlockedDomain)) is None and spammer is not None and spammer.suspended_at is None

@@ -14,15 +14,17 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from community import sanctions
 from courses.models import Enrollment, StudyGroup
 from federation.flows import admin as federation_admin
 from federation.flows import cohorts, reports
 from federation.models import Report
 from federation.transport import moderation
 from federation.transport.keys import is_local
+from server.floor.accounts import Account
 from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid, NotFound
-from web.auth import require_role
+from web.auth import current_account, require_role
 from web.csrf import posted_form
 from web.flash import flash
 from web.templating import render
@@ -30,6 +32,20 @@ from web.templating import render
 PAGE = "/admin/moderation"
 RESOLVED_SHOWN = 20
 REASON_LENGTH = 500
+
+
+def _admin(request: Request) -> Account:
+    account = current_account(request)
+    assert account is not None  # require_role
+    return account
+
+
+def _suspend_in_community(db: Session, request: Request, domain: str, reason: str) -> None:
+    """The same block as a community domain suspension (accounts hidden from timelines, audit row),
+    unless the domain is suspended there already. Its federation reaction finds the block made."""
+    existing = [b for b in sanctions.domain_blocks(db) if b.domain == domain]
+    if not existing or existing[0].severity != "suspend":
+        sanctions.block_domain(db, _admin(request), domain, "suspend", reason)
 
 
 def _field(request: Request, name: str) -> str:
@@ -87,6 +103,7 @@ def add_domain_block(request: Request) -> Response:
             with write_scope() as db:
                 outcome = federation_admin.block_domain(db, values["domain"], values["reason"])
                 domain, cancelled = outcome.block.domain, outcome.cancelled
+                _suspend_in_community(db, request, domain, values["reason"])
         except Invalid as error:
             errors["domain"] = f"Domain: {error}."
     if errors:
@@ -102,6 +119,9 @@ def remove_domain_block(request: Request) -> Response:
     domain = _field(request, "domain")
     with write_scope() as db:
         lifted = moderation.unblock_domain(db, domain)
+        if any(b.domain == domain for b in sanctions.domain_blocks(db)):
+            sanctions.unblock_domain(db, _admin(request), domain, "lifted on the federation moderation page")
+            lifted = True
     if not lifted:
         raise NotFound(f"{domain or 'that domain'} is not blocked")
     flash(request, f"{domain} is no longer blocked.", "success")

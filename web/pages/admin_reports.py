@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from community import moderation, sanctions
 from community.models import ModerationAction, Profile, Report, Status
+from courses.posts import delete_post
 from server.floor.accounts import Account
 from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid
@@ -45,6 +46,20 @@ ACTION_LABELS = {
     "domain_suspend": "suspended the domain",
     "domain_unblock": "lifted the block of the domain",
 }
+
+
+def _delete_group_post(session: Session, status: Status) -> object:
+    return delete_post(session, status, "moderator")
+
+
+def delete_as_moderator(
+    session: Session, moderator: Account, status_id: int, reason: str, *, report_id: int | None = None
+) -> Status:
+    """`sanctions.delete_status`, through `courses.posts.delete_post` for a study group's post (so
+    its mail and fediverse relays hear of it)."""
+    status = session.get(Status, status_id)
+    remover = _delete_group_post if status is not None and status.group_id is not None else None
+    return sanctions.delete_status(session, moderator, status_id, reason, report_id=report_id, remover=remover)
 
 
 def _cursor(request: Request) -> int | None:
@@ -165,7 +180,7 @@ def _act(db: Session, moderator: Account, row: Report, action: str, reason: str,
         number = int(status_ref) if status_ref.isdigit() and len(status_ref) < 20 else -1
         if number not in (row.status_ids or []):
             raise Invalid(f"status: {status_ref!r} is not one this report names")
-        sanctions.delete_status(db, moderator, number, reason, report_id=row.id)
+        delete_as_moderator(db, moderator, number, reason, report_id=row.id)
         return f"status {number} deleted"
     if action in ("silence", "suspend"):
         if not reason:

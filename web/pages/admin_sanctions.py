@@ -31,7 +31,7 @@ from server.floor.errors import Invalid, NotFound
 from web.auth import current_account, require_role
 from web.csrf import posted_form
 from web.flash import flash
-from web.pages.admin_reports import audit_view
+from web.pages.admin_reports import audit_view, delete_as_moderator
 from web.pages.moderation import plain_excerpt
 from web.templating import render
 
@@ -98,7 +98,7 @@ def act_on_account(request: Request) -> Response:
                 status = db.get(Status, int(raw)) if raw.isdigit() and len(raw) < 20 else None
                 if status is None or status.profile_id != profile_id:
                     raise Invalid(f"status: {raw!r} is not a status of this account")
-                sanctions.delete_status(db, moderator, status.id, reason)
+                delete_as_moderator(db, moderator, status.id, reason)
                 done = f"status {status.id} deleted"
             else:
                 profile = ACTS[action](db, moderator, profile_id, reason)
