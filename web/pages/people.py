@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -26,7 +27,7 @@ from web.auth import current_account, require_login
 from web.social.cards import cards, clean, person
 from web.social.learning import memberships
 from web.social.paging import cursor, pager
-from web.social.remote import cached_profile_id, resolve
+from web.social.remote import cached_profile_id, recent_posts, resolve
 from web.social.viewer import local_profile_id, split_acct, viewer
 from web.templating import render
 
@@ -52,7 +53,7 @@ def profile_id_for(acct: str, may_fetch: bool = True) -> int:
         if known is None:
             raise NotFound(f"this server does not know @{username}@{domain} yet; log in to look them up")
         return known
-    return resolve(f"{username}@{domain}", with_posts=True)
+    return resolve(f"{username}@{domain}")
 
 
 def _fields(profile: Profile) -> list[dict[str, Any]]:
@@ -85,8 +86,11 @@ def profile_page(request: Request) -> Response:
 def render_profile(request: Request, remote_follow_error: str | None = None, remote_handle: str = "") -> Response:
     """The profile page of the `handle` in the path (with the remote-follow form's error, status 400)."""
     acct = request.path_params["handle"]
-    profile_id = profile_id_for(acct, may_fetch=current_account(request) is not None)
+    signed_in = current_account(request) is not None
+    profile_id = profile_id_for(acct, may_fetch=signed_in)
     page = cursor(request)
+    if signed_in and page.max_id is None and page.min_id is None:
+        _first_look(profile_id)
     with session_scope() as db:
         profile = db.get(Profile, profile_id)
         if profile is None or profile.deleted_at is not None:
@@ -117,6 +121,18 @@ def render_profile(request: Request, remote_follow_error: str | None = None, rem
             "remote_handle": remote_handle,
         }
         return render(request, "social/profile.html", context, status=400 if remote_follow_error else 200)
+
+
+def _first_look(profile_id: int) -> None:
+    """A remote person of whom this server keeps no post yet: their recent public posts are fetched
+    from their outbox (network, before the page's transaction; federation remembers them)."""
+    with session_scope() as db:
+        profile = db.get(Profile, profile_id)
+        if profile is None or profile.local:
+            return
+        if db.scalar(select(Status.id).where(Status.profile_id == profile_id).limit(1)) is not None:
+            return
+    recent_posts(profile_id)
 
 
 def users_page(request: Request) -> Response:
