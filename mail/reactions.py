@@ -136,4 +136,5 @@ def register() -> None:
     subscribe("registration.created", accounts.on_registration_created)
     subscribe("registration.approved", accounts.on_registration_approved)
     subscribe("registration.rejected", accounts.on_registration_rejected)
+    import mail.digest  # noqa: F401 - declares the notification digest job
     import mail.jobs  # noqa: F401 - declares the periodic jobs

@@ -45,6 +45,7 @@ PAGE_MODULES = (
     "web.pages.registration",
     "web.pages.admin_registrations",
     "web.pages.settings_profile",
+    "web.pages.settings_notifications",
     "web.pages.media",
     # The course world's pages (courses web-pages engineer).
     "web.pages.api_signup",
