@@ -4,13 +4,15 @@ accounts."""
 
 from __future__ import annotations
 
+from datetime import date
 from io import BytesIO
 
 import httpx
-from mastodon import MastodonAPIError
+import pytest
+from mastodon import MastodonNotFoundError
 from PIL import Image
 
-from community.people import actor_profile
+from courses.models import Course, Run, StudyGroup
 from server.floor.db import session_scope
 from tests.api.clients import client_for, png, register_app
 from tests.api.conftest import OOB, Person, authorize_http
@@ -81,25 +83,26 @@ def test_rate_limit_window_counts_down_and_refuses() -> None:
     assert window.hit("t:b")[0] == 1
 
 
-def test_courses_and_groups_are_accounts(server_url: str, alice: Person) -> None:
+def test_courses_runs_and_groups_are_accounts(server_url: str, alice: Person) -> None:
     with session_scope() as db:
-        course = actor_profile(
-            db,
-            uri=f"{server_url}/courses/python",
-            kind="course",
-            username="python",
-            display_name="Python for beginners",
-        )
-        group = actor_profile(
-            db, uri=f"{server_url}/groups/py-1", kind="group", username="py-1", display_name="Study group 1"
-        )
-        ids = (course.id, group.id)
+        course = Course(slug="python", title="Python for beginners", summary="Learn <b>Python</b>")
+        db.add(course)
+        db.flush()
+        run = Run(handle="python-jan", course_id=course.id, version_number=1, start_date=date(2027, 1, 4))
+        db.add(run)
+        db.flush()
+        db.add(StudyGroup(run_id=run.id, number=1, handle="python-jan-1", name="Study group 1"))
     a = client_for(server_url, alice)
-    shown_course, shown_group = a.account(ids[0]), a.account(ids[1])
-    assert shown_course.bot is True and shown_course.group is False
-    assert shown_group.group is True and shown_group.acct == "py-1"
-    assert int(a.account_lookup("python").id) == ids[0]
-    try:
-        a.account_follow(ids[1])
-    except MastodonAPIError as error:  # a group may ask for approval; it never errors out
-        raise AssertionError(error) from error
+    shown_course = a.account_lookup("python")
+    assert (
+        shown_course.bot is True and shown_course.group is False and shown_course.display_name == "Python for beginners"
+    )
+    assert "&lt;b&gt;" in shown_course.note
+    shown_run = a.account_lookup("python-jan")
+    assert shown_run.group is True and shown_run.bot is False
+    found = a.search_v2("python-jan-1", result_type="accounts").accounts
+    assert [acc.acct for acc in found] == ["python-jan-1"] and found[0].group is True
+    assert a.account_statuses(found[0].id) == []  # the group's posts are for its members
+    assert a.account_follow(found[0].id).following in (True, False)
+    with pytest.raises(MastodonNotFoundError):
+        a.account_lookup("no-such-course")

@@ -14,12 +14,14 @@ from community import media as pictures
 from community.models import Follow, Profile
 from community.text import render
 from server.floor.db import session_scope, write_scope
+from server.floor.errors import NotFound
 from server.floor.events import publish
-from web.api import lookup
+from web.api import actors, lookup
 from web.api.entities import account, credential_account
 from web.api.http import ApiError, Call, Page, endpoint
 from web.api.media import read_upload
 from web.api.paging import cursors, link
+from web.pages.timelines import readable_group
 
 MAX_NOTE = 500
 MAX_NAME = 30
@@ -102,9 +104,12 @@ def lookup_acct(call: Call) -> dict[str, Any]:
     acct = call.params.text("acct", limit=600)
     with session_scope() as db:
         found = people.find_by_acct(db, acct)
-        if found is None or found.deleted_at is not None:
-            raise ApiError(404, "Record not found")
-        return account(found)
+    if found is None and "@" not in acct.strip().lstrip("@"):
+        with write_scope() as db:
+            found = actors.ensure(db, acct)  # a course, run or study group seen for the first time
+    if found is None or found.deleted_at is not None:
+        raise ApiError(404, "Record not found")
+    return account(found)
 
 
 @endpoint(public=True, user=False)
@@ -121,6 +126,14 @@ def statuses(call: Call) -> Page:
     with session_scope() as db:
         target = lookup.profile(db, call.id())
         seen_by = lookup.viewer(db, call)
+        if actors.group_id_of(db, target) is not None:
+            # A study group's account shows the group's posts, to its members (web's rule for its page).
+            try:
+                group = readable_group(db, target.username, call.account)
+            except NotFound:
+                return Page([])
+            found = timelines.of_group(db, seen_by, group.id, **cursors(params))
+            return Page(lookup.render_statuses(db, found, seen_by), link(call.request, [s.id for s in found]))
         found = timelines.of_profile(
             db,
             seen_by,
