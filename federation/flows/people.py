@@ -134,36 +134,37 @@ def known_profile(session: Session, actor_id: str) -> Profile | None:
         return None
 
 
-def resolve(id_or_handle: str, refresh: bool = False) -> int:
-    """Network, with no transaction open: the profile id of the remote person named by `@user@host`
-    or actor URL (WebFinger, then the actor document), made or refreshed here."""
+def resolve(id_or_handle: str, refresh: bool = False) -> Profile:
+    """Network, with no transaction open: the profile of the remote person named by `@user@host`
+    or actor URL (WebFinger, then the actor document), made or refreshed here. The profile is
+    detached (its session closed): read its columns, or `session.get(Profile, profile.id)` later."""
     value = id_or_handle.strip()
     if not value.startswith(("http://", "https://")):
         user, host = fetch.parse_handle(value)
         with session_scope() as session:
             known = community_people.find_by_acct(session, f"{user}@{host}")
             if known is not None and not refresh and _fresh(known):
-                return known.id
+                return known
     else:
         with session_scope() as session:
             known = community_people.find_by_uri(session, value)
             if known is not None and (known.domain is None or (not refresh and _fresh(known))):
-                return known.id
+                return known
     document = fetch.fetch_actor(value, refresh=refresh)
     with write_scope() as session:
-        return upsert_document(session, document).id
+        return upsert_document(session, document)
 
 
 def _fresh(profile: Profile) -> bool:
     return profile.fetched_at is not None and now() - profile.fetched_at < PROFILE_MAX_AGE
 
 
-def refresh(profile_id: int) -> int:
+def refresh(profile_id: int) -> Profile | None:
     """Network: fetch a remote profile again when it is older than a day (cached otherwise)."""
     with session_scope() as session:
         profile = session.get(Profile, profile_id)
         if profile is None or profile.domain is None or _fresh(profile):
-            return profile_id
+            return profile
         uri = profile.uri
     return resolve(uri, refresh=True)
 
@@ -177,7 +178,7 @@ def resolve_accts(accts: Iterable[str]) -> dict[str, int]:
         if "@" not in acct.strip("@"):
             continue
         try:
-            found[acct] = resolve(acct)
+            found[acct] = resolve(acct).id
         except (MechMoocError, ValueError):
             continue
     return found

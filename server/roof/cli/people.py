@@ -47,7 +47,7 @@ def _status(session: Any, ref: str) -> Any:
 def _resolved(acct_or_url: str) -> int:
     from federation.flows.people import resolve
 
-    return resolve(acct_or_url)
+    return resolve(acct_or_url).id
 
 
 @people_group.command("resolve")
