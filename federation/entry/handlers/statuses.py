@@ -84,6 +84,8 @@ def status_created(inbound: Inbound) -> str | None:
         return None
     if object_id(note.get("attributedTo")) != inbound.actor:
         return "status not kept: its attributedTo is not the actor"
+    # StatusParser#audience_to / #audience_cc: the object's addressing, else the activity's.
+    note = {**{k: inbound.activity[k] for k in ("to", "cc") if k in inbound.activity and k not in note}, **note}
     try:
         read = read_note(note, author.followers_url)
     except Invalid as error:
