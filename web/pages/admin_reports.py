@@ -187,9 +187,10 @@ def _act(db: Session, moderator: Account, row: Report, action: str, reason: str,
             raise Invalid(f"reason: say why you {action} the account (the audit log keeps it)")
         act = sanctions.silence if action == "silence" else sanctions.suspend
         act(db, moderator, row.target_id, reason, report_id=row.id)
+        done = "silenced" if action == "silence" else "suspended"
         if row.resolved_at is None:
-            moderation.resolve(db, row.id, moderator, f"{action}d: {reason}")
-        return f"account {action}d, report resolved"
+            moderation.resolve(db, row.id, moderator, f"{done}: {reason}")
+        return f"account {done}, report resolved"
     raise Invalid(f"action: {action!r} is not one of resolve, reopen, delete_status, silence, suspend")
 
 
