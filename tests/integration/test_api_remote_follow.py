@@ -1,0 +1,63 @@
+"""The client API across two real instances of ours (`mechmooc serve` processes over signed HTTP),
+driven by Mastodon.py: Ann on A searches `@bob@B` with `resolve=true` (WebFinger and the actor,
+fetched by federation before any transaction), follows him, and reads his post in her home
+timeline; her reply reaches B, where Bob's app sees the mention."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
+
+from tests.api.clients import client_for, register_app
+from tests.api.conftest import PASSWORD, Person
+from tests.support.instances import Instance, InstanceFactory, ok
+
+pytestmark = pytest.mark.slow
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T], what: str, instances: list[Instance], timeout: float = 60) -> T:
+    """Poll `probe` until truthy, running the instances' federation work now and then."""
+    deadline = time.monotonic() + timeout
+    polls = 0
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        polls += 1
+        if polls % 3 == 0:
+            for instance in instances:
+                instance.cli("federation", "work")
+        time.sleep(0.4)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_follow_a_remote_account_and_read_its_posts(instance_factory: InstanceFactory) -> None:
+    a, b = instance_factory("a"), instance_factory("b")
+    both = [a, b]
+    ok(a.cli("user", "create", "ann@example.org", "--handle", "ann", "--password", PASSWORD))
+    ok(b.cli("user", "create", "bob@example.org", "--handle", "bob", "--password", PASSWORD))
+    ann = client_for(a.url, Person("ann@example.org", "ann"), register_app(a.url))
+    bob = client_for(b.url, Person("bob@example.org", "bob"), register_app(b.url))
+
+    found = ann.search_v2(f"@bob@{b.host}", resolve=True, result_type="accounts").accounts
+    assert [acc.acct for acc in found] == [f"bob@{b.host}"]
+    assert found[0].url.startswith(b.url)
+    relationship = ann.account_follow(found[0].id)
+    assert relationship.following or relationship.requested
+    eventually(lambda: ann.account_relationships([found[0].id])[0].following, "B to accept Ann's follow", both)
+    eventually(lambda: bob.me().followers_count == 1, "Bob's follower count", both)
+
+    posted = bob.status_post("Hello from B, #python friends")
+    seen = eventually(
+        lambda: [s for s in ann.timeline_home() if s.uri == posted.uri], "Bob's post in Ann's home timeline", both
+    )
+    assert seen[0].account.acct == f"bob@{b.host}" and "python" in seen[0].content
+
+    ann.status_post(f"@bob@{b.host} hello from A!", in_reply_to_id=seen[0].id)
+    mention = eventually(lambda: bob.notifications(types=["mention"]), "Ann's reply as a mention at B", both)
+    assert mention[0].account.acct == f"ann@{a.host}"
+    assert mention[0].status.in_reply_to_id == posted.id
