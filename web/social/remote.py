@@ -44,7 +44,7 @@ def resolve(acct: str, refresh: bool = False, with_posts: bool = False) -> int:
 
 def _resolve(acct: str, refresh: bool) -> int:
     try:
-        return federated_people.resolve(acct, refresh=refresh)
+        return federated_people.resolve(acct, refresh=refresh).id
     except MechMoocError as error:  # FetchError, Invalid, NotFound: the other server could not say
         raise NotFound(f"{acct} could not be found: {error}") from error
 
