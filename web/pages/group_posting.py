@@ -18,6 +18,7 @@ from courses.facilitators import may_moderate
 from courses.models import Enrollment, Post, StudyGroup
 from courses.posts import approve_post, delete_post, discard_post, group_post, store_group_post, text_html
 from courses.signup import SEATED, by_token
+from server.floor.accounts import Account
 from server.floor.db import write_scope
 from server.floor.errors import NotFound, PermissionDenied
 from server.floor.ratelimit import hit
@@ -48,14 +49,29 @@ def _reply_subject(parent: Post | None) -> str:
     return parent.subject if parent.subject.lower().startswith("re:") else f"Re: {parent.subject}"[:MAX_SUBJECT]
 
 
+def _announcement(subject: str) -> str:
+    """The subject of a moderator's announcement: marked as one (once)."""
+    if subject.lower().startswith("announcement") or subject.lower().startswith("re: announcement"):
+        return subject[:MAX_SUBJECT]
+    return (f"Announcement: {subject}" if subject else "Announcement")[:MAX_SUBJECT]
+
+
 def _post_id(raw: str) -> int:
     """A post id from a URL or form: digits that fit the column (64-bit ids), else -1 (found nowhere)."""
     raw = raw.strip()
     return int(raw) if raw.isdigit() and len(raw) <= 19 and int(raw) < 2**63 else -1
 
 
-def _write(request: Request, session: Session, group: StudyGroup, member: Enrollment, viewer: Viewer) -> Response:
-    """Check the form and store the post, or show the page again with what is wrong (nothing lost)."""
+def _write(
+    request: Request,
+    session: Session,
+    group: StudyGroup,
+    member: Enrollment | None,
+    viewer: Viewer,
+    moderator: Account | None = None,
+) -> Response:
+    """Check the form and store the post, or show the page again with what is wrong (nothing lost). Without
+    `member`, `moderator` (a moderator of the run who is not in the group) posts an announcement."""
     form = posted_form(request)
     text = str(form.get("text", "")).replace("\x00", "").strip()
     subject = " ".join(str(form.get("subject", "")).replace("\x00", "").split())
@@ -75,7 +91,8 @@ def _write(request: Request, session: Session, group: StudyGroup, member: Enroll
         errors["text"], parent = str(error), None
     status = 400
     if not errors:
-        wait = hit(session, "group-post", str(member.id), POSTS_PER_HOUR, 3600)
+        key = str(member.id) if member is not None else f"account:{moderator.id if moderator else 0}"
+        wait = hit(session, "group-post", key, POSTS_PER_HOUR, 3600)
         if wait is not None:
             errors["text"] = (
                 f"You posted {POSTS_PER_HOUR} times this hour: please try again in {int(wait // 60) + 1} minutes."
@@ -83,18 +100,34 @@ def _write(request: Request, session: Session, group: StudyGroup, member: Enroll
             status = 429
     if errors:
         return render_group(request, session, group, viewer, errors=errors, values=values, status=status)
-    post = store_group_post(
-        session,
-        group,
-        source="web",
-        text=text,
-        html=text_html(text),
-        subject=subject or _reply_subject(parent),
-        author_email=member.email,
-        author_actor=member.actor,
-        author_name=member.name,
-        parent=parent,
-    )
+    if member is None:
+        assert moderator is not None
+        subject = subject or _reply_subject(parent)
+        post = store_group_post(
+            session,
+            group,
+            source="web",
+            text=text,
+            html=text_html(text),
+            subject=_announcement(subject),
+            author_email=moderator.email,
+            author_name=f"{moderator.display_name or moderator.handle} (moderator)",
+            author_account_id=moderator.id,
+            parent=parent,
+        )
+    else:
+        post = store_group_post(
+            session,
+            group,
+            source="web",
+            text=text,
+            html=text_html(text),
+            subject=subject or _reply_subject(parent),
+            author_email=member.email,
+            author_actor=member.actor,
+            author_name=member.name,
+            parent=parent,
+        )
     flash(request, "Your post is in the archive and on its way to the group.", "success")
     back = f"/me/{viewer.token}/group" if viewer.token else f"/groups/{group.handle}"
     return RedirectResponse(f"{back}#post-{post.id}", status_code=303)
@@ -116,12 +149,14 @@ def post_signed_in(request: Request) -> Response:
     with write_scope() as session:
         group = find_group(session, request.path_params["handle"])
         member = seated_member(session, group, account)
-        if member is None:
+        moderator = may_moderate(session, account, group.run)
+        if member is None and not moderator:
             raise PermissionDenied(
                 f"only members of {group.handle} post to it (sign in, or use the link in your mails)"
             )
-        viewer = Viewer(member=member, moderator=may_moderate(session, account, group.run))
-        return _write(request, session, group, member, viewer)
+        viewer = Viewer(member=member, moderator=moderator)
+        # A moderator who is not a member (the organizer, a facilitator) posts an announcement.
+        return _write(request, session, group, member, viewer, moderator=account if member is None else None)
 
 
 ACTIONS = {"approve": "approved and sent to the group", "discard": "discarded", "delete": "deleted"}

@@ -197,7 +197,9 @@ def render_group(
         "moderators": moderator_names(session, group.run),
         "organizer": viewer.moderator,
         "moderator": viewer.moderator,
-        "can_post": viewer.member is not None,
+        # Members post; the run's moderators (organizer, facilitators, admins) post announcements.
+        "can_post": viewer.member is not None or (viewer.moderator and viewer.token is None),
+        "announcing": viewer.member is None and viewer.moderator,
         "member_token": viewer.token,
         "post_action": f"/me/{viewer.token}/group/posts" if viewer.token else f"/groups/{group.handle}/posts",
         "errors": errors or {},
