@@ -9,11 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from starlette.routing import BaseRoute, Route
 
-from community import people
-from community.models import Bookmark, Favourite, Report, Status
+from community import moderation, people
+from community.models import Bookmark, Favourite, Status
 from server.floor.clock import now
 from server.floor.db import session_scope, write_scope
-from server.floor.events import publish
 from server.floor.ids import id_time
 from web.api import lookup
 from web.api.entities import account, when
@@ -120,18 +119,12 @@ def report(call: Call) -> dict[str, Any]:
     with write_scope() as db:
         me = lookup.me(db, call)
         target = lookup.profile(db, int(raw))
-        kept = [s.id for s in db.scalars(select(Status).where(Status.id.in_(ids), Status.profile_id == target.id))]
-        row = Report(
-            reporter_id=me.id,
-            target_id=target.id,
-            status_ids=kept,
-            comment=params.text("comment", limit=MAX_COMMENT),
-            category=category,
-            forward=params.flag("forward"),
+        # community.moderation.report: checks (statuses of the target the reporter could read, the
+        # daily limit), the evidence, the moderators' admin.report notifications, report.created.
+        row = moderation.report(
+            db, me, target, ids, params.text("comment", limit=MAX_COMMENT), category, params.flag("forward")
         )
-        db.add(row)
-        db.flush()
-        publish(db, "report.created", {"report_id": row.id})
+        kept = list(row.status_ids)
         return {
             "id": str(row.id),
             "action_taken": False,
