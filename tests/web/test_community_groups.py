@@ -59,3 +59,18 @@ def test_users_handle_is_a_page_for_browsers_and_an_actor_for_activitypub(settin
         actor = web.get("/users/lena", headers={"Accept": "application/activity+json"})
         assert actor.headers["content-type"].startswith("application/activity+json")
         assert web.get("/@lena").status_code == 200
+
+
+def test_a_course_run_and_group_have_profiles_people_can_follow(client: TestClient, settings: Settings) -> None:
+    person("ann", "Ann")
+    with session_scope() as db:
+        run = gentle_run(db, [("bob@example.org", "Bob", "UTC")])
+        run_handle, course_slug = run.handle, run.course.slug
+    course = client.get(f"/@{course_slug}")
+    assert course.status_code == 200 and 'href="/courses/gentle-python"' in course.text
+    assert client.get(f"/@{run_handle}").status_code == 200
+    assert client.get(f"/@{run_handle}-g1").status_code == 200
+    log_in(client, "ann@example.org")
+    token = csrf_of(client, f"/@{course_slug}")
+    assert client.post(f"/@{course_slug}/follow", data={"csrf_token": token}).status_code == 200
+    assert ">Unfollow</button>" in client.get(f"/@{course_slug}").text

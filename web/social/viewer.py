@@ -11,6 +11,7 @@ from community.models import Profile
 from server.floor.accounts import Account
 from server.floor.db import session_scope, write_scope
 from server.floor.errors import NotFound, PermissionDenied
+from web.api import actors
 from web.auth import current_account
 
 
@@ -63,16 +64,23 @@ def local_account(session: Session, handle: str) -> Account:
 
 
 def local_profile_id(handle: str) -> int:
-    """The profile id of local person `handle` (made on first use); NotFound for an unknown handle.
-
-    Local courses, runs and groups have profiles too (`actor_profile`): those are found by username."""
+    """The profile id of local `handle`: a person, or a course, run or study group (their profiles
+    are made on first use, as the client API makes them); NotFound for an unknown handle."""
+    name = handle.lower()
+    if len(name) > 64:
+        raise NotFound(f"nobody called @{handle[:64]} here")
     with session_scope() as db:
-        found = db.scalar(select(Profile.id).where(Profile.username == handle.lower(), Profile.domain.is_(None)))
+        found = db.scalar(select(Profile.id).where(Profile.username == name, Profile.domain.is_(None)))
         if found is not None:
             return found
-        local_account(db, handle)
+        account_id = db.scalar(select(Account.id).where(Account.handle == name, Account.disabled.is_(False)))
     with write_scope() as db:
-        return people.local_profile(db, local_account(db, handle)).id
+        if account_id is not None:
+            return people.local_profile(db, local_account(db, name)).id
+        actor = actors.ensure(db, name)  # a course, run or study group of this server
+        if actor is None:
+            raise NotFound(f"nobody called @{handle} here")
+        return actor.id
 
 
 def own_profile_id(request: Request) -> int:
