@@ -13,9 +13,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from community import moderation as community_moderation
@@ -30,6 +32,7 @@ from server.floor.errors import Invalid, NotFound
 
 _POST_PREFIX = "/posts/"
 MAX_REFS = 50  # a Flag names an account and some of its statuses, not the whole instance
+FLAGS_PER_DAY = 50  # community reports taken from one server in a day
 
 
 def _local_status(session: Session, ref: str) -> Status | None:
@@ -42,17 +45,31 @@ def _local_status(session: Session, ref: str) -> Status | None:
     return session.get(Status, int(number)) if number.isdigit() and len(number) < 20 else None
 
 
+def _flags_today(session: Session, reporter: str) -> int:
+    """How many community reports the reporter's server sent in the last day (by their Flags' ids)."""
+    parts = urlsplit(reporter)
+    origin = f"{parts.scheme}://{parts.netloc}/"
+    since = now() - timedelta(days=1)
+    query = select(func.count()).select_from(CommunityReport)
+    query = query.where(CommunityReport.uri.startswith(origin, autoescape=True), CommunityReport.created_at >= since)
+    return int(session.scalar(query) or 0)
+
+
 def bridge_flag(
     session: Session, activity_id: str, reporter: str, refs: list[str], content: str
-) -> CommunityReport | None:
+) -> CommunityReport | str | None:
     """A Flag naming a local person (or statuses of one) as a community report; None when it names
-    no community profile of ours (the caller keeps it as a federation Report)."""
+    no community profile of ours (the caller keeps it as a federation Report); a sentence when it is
+    ignored (more than FLAGS_PER_DAY from that server in a day: a queue for people, not a flood)."""
     refs = refs[:MAX_REFS]
     profiles = [p for p in session.scalars(select(Profile).where(Profile.uri.in_(refs))) if p.local] if refs else []
     statuses = [s for s in (_local_status(session, ref) for ref in refs) if s is not None and s.profile_id]
     target = profiles[0] if profiles else session.get(Profile, statuses[0].profile_id) if statuses else None
     if target is None or not target.local:
         return None
+    if session.scalar(select(CommunityReport.id).where(CommunityReport.uri == activity_id)) is None:
+        if _flags_today(session, reporter) >= FLAGS_PER_DAY:
+            return f"ignored: more than {FLAGS_PER_DAY} reports from {urlsplit(reporter).hostname} in a day"
     known = session.scalar(select(Profile).where(Profile.uri == reporter))
     return community_moderation.receive_flag(
         session,

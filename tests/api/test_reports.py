@@ -7,7 +7,9 @@ from mastodon import Mastodon
 from mastodon.errors import MastodonAPIError
 from sqlalchemy import select
 
+from community import sanctions
 from community.models import Notification, Report
+from server.floor.accounts import Account
 from server.floor.db import session_scope
 from tests.api.clients import client_for, register_app
 from tests.api.conftest import Person, make_person
@@ -33,3 +35,12 @@ def test_a_report_from_an_app_reaches_the_moderators(server_url: str, alice: Per
         note = db.scalar(select(Notification).where(Notification.type == "admin.report"))
         assert note is not None and note.report_id == row.id
     assert [n.type for n in mo.notifications()] == ["admin.report"]
+
+    # Suspended, bob's app stops working at once (the account is disabled: 401).
+    with session_scope() as db:
+        moderator_account = db.scalar(select(Account).where(Account.handle == "mo"))
+        assert moderator_account is not None
+        sanctions.suspend(db, moderator_account, int(bob_id), "insults")
+    with pytest.raises(MastodonAPIError) as refused:
+        b.account_verify_credentials()
+    assert refused.value.args[1] == 401

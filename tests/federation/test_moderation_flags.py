@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from community import moderation, sanctions
 from community.models import Notification, Profile, Status
 from community.models import Report as CommunityReport
-from federation.models import Delivery
+from federation.flows import reports
+from federation.models import Delivery, InboxActivity
 from federation.models import Report as FederationReport
 from server.floor import urls
 from tests.community.moderation_support import account_of, person, status
@@ -120,3 +122,18 @@ def test_a_forwarded_report_sends_an_anonymous_flag_to_the_targets_server(sessio
 def status_of_remote(session: Session, author: Profile) -> Status:
     """A remote status kept here (as the inbox would keep one that matters)."""
     return status(session, author, "buy cheap watches")
+
+
+def test_one_server_files_at_most_fifty_reports_a_day(
+    client: InstanceClient, session: Session, remote: Remote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reports, "FLAGS_PER_DAY", 2)
+    troll = person(session, "troll")
+    key = remote.actor(MASTODON)
+    for number in range(3):
+        flag = dict(payload("mastodon-flag"), id=f"https://mastodon.example/flags/{number}", object=[troll.uri])
+        assert signed_post(client, "/inbox", flag, key).status_code == 202
+    client.process_inbox()
+    assert len(session.scalars(select(CommunityReport)).all()) == 2
+    outcomes = session.scalars(select(InboxActivity.outcome).where(InboxActivity.type == "Flag")).all()
+    assert any(o.startswith("ignored: more than 2 reports from mastodon.example") for o in outcomes)

@@ -29,6 +29,8 @@ def flag(inbound: Inbound) -> str | None:
     content = inbound.activity.get("content")
     text = sanitize_text(content if isinstance(content, str) else "")
     bridged = bridge_flag(session, inbound.activity_id, inbound.actor, [r for r in targets if is_local(r)], text)
+    if isinstance(bridged, str):
+        return bridged
     if bridged is not None:
         return f"report {bridged.id} about @{bridged.target_id} queued for the moderators"
     session.add(
