@@ -217,7 +217,28 @@ def test_a_post_with_pictures_and_their_descriptions(client: TestClient, setting
     assert [alt for _, alt in sources] == ["A red rectangle", "A smaller square"]
     picture = client.get(sources[0][0])
     assert picture.status_code == 200 and picture.headers["content-type"] == "image/webp"
+    hidden = client.post(
+        "/compose",
+        data={"csrf_token": token, "status": "behind a fold", "sensitive": "1", "description1": "A red rectangle"},
+        files={"picture1": ("red.png", _png(), "image/png")},
+        follow_redirects=False,
+    )
+    assert "<summary>Sensitive picture" in client.get(hidden.headers["location"]).text
     fake = {"picture1": ("evil.png", b"<html><script>alert(1)</script></html>", "image/png")}
     refused = client.post("/compose", data={**data, "status": "fake"}, files=fake)
     assert refused.status_code == 400 and "evil.png" in refused.text
     assert 'id="f-pictures-error"' in refused.text
+
+
+def test_a_reply_mentions_everyone_in_the_conversation_and_keeps_its_visibility(
+    client: TestClient, settings: Settings
+) -> None:
+    lena, otto = person("lena"), person("otto")
+    person("zoe")
+    first = post(otto, "@zoe and @lena: study group tonight?", visibility="private")
+    follow(lena, otto)
+    log_in(client, "lena@example.org")
+    form = client.get(f"/compose?in_reply_to={first}").text
+    assert "@otto @zoe </textarea>" in form  # the author first, then the others, never herself
+    assert 'value="private" checked' in form
+    assert lena

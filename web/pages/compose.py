@@ -12,17 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from community import people, statuses
-from community.models import Profile, Status
+from community.models import Mention, Profile, Status
 from server.floor.accounts import Account
 from server.floor.config import get_settings
 from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid, PermissionDenied
+from server.floor.ratelimit import hit
 from web.auth import current_account, require_login
 from web.csrf import posted_form
 from web.flash import flash
@@ -62,6 +64,8 @@ LANGUAGES = (
     ("zh", "中文"),
 )
 MAX_SPOILER = 500
+MAX_REPLY_MENTIONS = 10
+POSTS_PER_3_HOURS = 300  # Mastodon's limit for statuses
 FIELDS = ("status", "spoiler_text", "visibility", "language", "group", "pictures")
 
 
@@ -81,7 +85,7 @@ def _field_of(message: str) -> str:
 def _values(form: FormData) -> dict[str, str]:
     return {
         name: str(form.get(name, "") or "")
-        for name in ("status", "spoiler_text", "visibility", "language", "group", "in_reply_to")
+        for name in ("status", "spoiler_text", "visibility", "language", "group", "in_reply_to", "sensitive")
     }
 
 
@@ -108,13 +112,19 @@ def _form_context(
     }
 
 
-def _reply_defaults(session: Any, me: Profile, status: Status) -> dict[str, str]:
-    """A reply starts by mentioning the author (and whoever they mentioned), with no wider visibility."""
-    author = session.get(Profile, status.profile_id) if status.profile_id else None
-    mentioned = [author.acct] if author is not None and author.id != me.id else []
+def _reply_defaults(session: Any, me: Profile, status: Status, groups: list[Membership]) -> dict[str, str]:
+    """A reply starts by mentioning the author and whoever they mentioned (not oneself), with the
+    parent's visibility; a reply to a post of one's study group goes to that group."""
+    mentioned_ids = [
+        status.profile_id,
+        *session.scalars(select(Mention.profile_id).where(Mention.status_id == status.id)),
+    ]
+    found = people.by_ids(session, mentioned_ids)
+    accts = [found[i].acct for i in dict.fromkeys(mentioned_ids) if i in found and i != me.id][:MAX_REPLY_MENTIONS]
     order = [v for v, _, _ in VISIBILITIES]
     visibility = status.visibility if status.visibility in order else "public"
-    return {"status": "".join(f"@{acct} " for acct in mentioned), "visibility": visibility}
+    group = next((g.group_handle for g in groups if status.group_id is not None and g.group_id == status.group_id), "")
+    return {"status": "".join(f"@{acct} " for acct in accts), "visibility": visibility, "group": group}
 
 
 @require_login
@@ -135,11 +145,12 @@ def compose_page(request: Request) -> Response:
         }
         values |= {"group": request.query_params.get("group", ""), "in_reply_to": ""}
         reply_card = None
+        groups = memberships(db, account)
         if reply_to.isdigit() and len(reply_to) <= 19:
             status = visible_status(db, int(reply_to), me)
-            values |= _reply_defaults(db, me, status) | {"in_reply_to": reply_to}
+            values |= _reply_defaults(db, me, status, groups) | {"in_reply_to": reply_to}
             reply_card = cards(db, [status], me)[0]
-        context = _form_context(request, values, {}, groups=memberships(db, account), reply_card=reply_card)
+        context = _form_context(request, values, {}, groups=groups, reply_card=reply_card)
         return render(request, "social/compose.html", context)
 
 
@@ -169,6 +180,11 @@ def publish(request: Request) -> Response:
             me = db.get(Profile, me_id)
             if me is None:
                 raise PermissionDenied("your profile is gone")
+            wait = hit(db, "status-post", str(me.id), POSTS_PER_3_HOURS, 3 * 3600)
+            if wait is not None:
+                raise Invalid(
+                    f"text: you posted {POSTS_PER_3_HOURS} times in 3 hours; try again in {int(wait // 60) + 1} minutes"
+                )
             groups = memberships(db, db.get(Account, account.id) or account)
             group_id = _group_id(groups, values["group"])
             if group_id is not None:
