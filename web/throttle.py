@@ -24,3 +24,5 @@ SIGN_UP_PER_CLIENT = Limit("sign-up-client", 5, timedelta(hours=1))
 # Login links mailed to an address (passwordless accounts), per address and per client.
 LOGIN_MAIL_PER_EMAIL = Limit("login-mail-email", 3, timedelta(hours=1))
 LOGIN_MAIL_PER_CLIENT = Limit("login-mail-client", 10, timedelta(hours=1))
+# A sign-up's confirmation link mailed again, per address.
+RESEND_PER_EMAIL = Limit("sign-up-resend-email", 3, timedelta(hours=1))

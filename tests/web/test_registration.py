@@ -47,6 +47,11 @@ def confirmation_path(to: str) -> str:
     return links[-1]
 
 
+def mails_to(to: str) -> int:
+    with session_scope() as db:
+        return len(db.scalars(select(OutgoingMail.id).where(OutgoingMail.to_addr == to)).all())
+
+
 def test_closed_instance_shows_no_form_and_no_header_link(client: TestClient) -> None:
     page = client.get("/auth/sign_up")
     assert page.status_code == 403 and "takes no sign-ups" in page.text and 'name="handle"' not in page.text
@@ -68,7 +73,15 @@ def test_open_sign_up_confirm_by_mail_then_log_in(client: TestClient, people: di
     assert early.status_code == 403 and "Confirm your email address first" in early.text
     wrong = client.post("/login", data={"email": "newt@example.org", "password": "not it at all", "csrf_token": token})
     assert wrong.status_code == 400 and "Confirm your email" not in wrong.text
+    first = confirmation_path("newt@example.org")
+    sent = client.get("/auth/sign_up/sent")
+    token = csrf_of(client, "/auth/sign_up/sent")
+    again = client.post("/auth/sign_up/resend", data={"email": "newt@example.org", "csrf_token": token})
+    assert "the link is on its way again" in again.text and sent.status_code == 200
+    client.post("/auth/sign_up/resend", data={"email": "nobody@example.org", "csrf_token": token})
+    assert mails_to("nobody@example.org") == 0 and mails_to("newt@example.org") == 2
     path = confirmation_path("newt@example.org")
+    assert path.startswith("/auth/confirm/") and first.startswith("/auth/confirm/")
     shown = client.get(path)
     assert shown.status_code == 200 and "newt@example.org" in shown.text
     confirmed = client.post(path, data={"csrf_token": csrf_of(client, path)}, follow_redirects=False)
@@ -118,6 +131,7 @@ def test_approval_mode_asks_a_reason_and_a_moderator_approves(client: TestClient
     token = csrf_of(client)
     refused = client.post("/login", data={"email": "newt@example.org", "password": PASSWORD, "csrf_token": token})
     assert refused.status_code == 403 and "awaits a moderator" in refused.text
+    assert client.get("/@newt").status_code == 404  # no profile to see before approval
     log_in(client, people["learner"])
     assert client.get("/admin/sign_ups").status_code == 403
     client.post("/logout", data={"csrf_token": csrf_of(client, "/")})
@@ -140,6 +154,7 @@ def test_approval_mode_asks_a_reason_and_a_moderator_approves(client: TestClient
         )
     client.post("/logout", data={"csrf_token": csrf_of(client, "/")})
     assert log_in(client, "newt@example.org").status_code == 303
+    assert client.get("/@newt").status_code == 200
 
 
 def test_invite_links_from_the_admin_page(client: TestClient, people: dict[str, str]) -> None:

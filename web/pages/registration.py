@@ -15,7 +15,8 @@ from starlette.routing import BaseRoute, Route
 
 from community import registrations
 from courses.addresses import check_email
-from courses.claims import check_handle
+from courses.claims import account_by_email, check_handle
+from mail import accounts as mail_accounts
 from server.floor import ratelimit
 from server.floor.accounts import Account, hash_password, normalise_handle
 from server.floor.db import session_scope, write_scope
@@ -162,6 +163,21 @@ def sent_page(request: Request) -> Response:
     return render(request, "registration/sent.html", {"days": registrations.CONFIRM_LIFETIME.days})
 
 
+def resend_submit(request: Request) -> Response:
+    """POST /auth/sign_up/resend: mail the confirmation link again to an unconfirmed sign-up's address;
+    the same answer whether or not there is one (3 an hour per address, per client the sign-up limit)."""
+    email = str(posted_form(request).get("email", "")).strip()[:320]
+    limits = [(throttle.RESEND_PER_EMAIL, email.lower()), (throttle.SIGN_UP_PER_CLIENT, client_key(request))]
+    with write_scope() as session:
+        if "@" in email and not isinstance(ratelimit.reserve(session, limits), timedelta):
+            account = account_by_email(session, email)
+            registration = registrations.registration_of(session, account.id) if account is not None else None
+            if account is not None and registration is not None and registration.email_confirmed_at is None:
+                mail_accounts.on_registration_created(session, {"account_id": account.id})
+    flash(request, f"If {email} signed up and is not confirmed yet, the link is on its way again.", "success")
+    return RedirectResponse("/auth/sign_up/sent", status_code=303)
+
+
 def confirm_page(request: Request) -> Response:
     """GET /auth/confirm/{token}: whose address the link confirms, and the button (nothing changes yet)."""
     token = request.path_params["token"]
@@ -197,6 +213,7 @@ def routes() -> list[BaseRoute]:
         Route("/auth/sign_up", sign_up_form, methods=["GET"], name="sign_up"),
         Route("/auth/sign_up", sign_up_submit, methods=["POST"]),
         Route("/auth/sign_up/sent", sent_page, methods=["GET"]),
+        Route("/auth/sign_up/resend", resend_submit, methods=["POST"]),
         Route("/invite/{code}", invite_page, methods=["GET"]),
         Route("/auth/confirm/{token}", confirm_page, methods=["GET"]),
         Route("/auth/confirm/{token}", confirm_submit, methods=["POST"]),

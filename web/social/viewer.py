@@ -70,9 +70,15 @@ def local_profile_id(handle: str) -> int:
     if len(name) > 64:
         raise NotFound(f"nobody called @{handle[:64]} here")
     with session_scope() as db:
-        found = db.scalar(select(Profile.id).where(Profile.username == name, Profile.domain.is_(None)))
+        found = db.execute(
+            select(Profile.id, Profile.account_id).where(Profile.username == name, Profile.domain.is_(None))
+        ).first()
         if found is not None:
-            return found
+            # A person's profile shows while their account is enabled (not a sign-up awaiting its
+            # confirmation or approval, not disabled by an admin).
+            if found.account_id is not None:
+                local_account(db, name)
+            return int(found.id)
         account_id = db.scalar(select(Account.id).where(Account.handle == name, Account.disabled.is_(False)))
     with write_scope() as db:
         if account_id is not None:
