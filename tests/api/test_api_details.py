@@ -106,3 +106,19 @@ def test_courses_runs_and_groups_are_accounts(server_url: str, alice: Person) ->
     assert a.account_follow(found[0].id).following in (True, False)
     with pytest.raises(MastodonNotFoundError):
         a.account_lookup("no-such-course")
+
+
+def test_grouped_notifications_v2(server_url: str, alice: Person, bob: Person) -> None:
+    app = register_app(server_url)
+    a, b = client_for(server_url, alice, app), client_for(server_url, bob, app)
+    status = a.status_post("hello")
+    b.status_favourite(status.id)
+    a.account_follow(b.me().id)
+    b.status_post("@alice hi")
+    grouped = httpx.get(f"{server_url}/api/v2/notifications", headers={"Authorization": f"Bearer {a.access_token}"})
+    assert grouped.status_code == 200
+    body = grouped.json()
+    assert sorted(g["type"] for g in body["notification_groups"]) == ["favourite", "mention"]
+    assert [acc["acct"] for acc in body["accounts"]] == ["bob"]
+    ids = {s["id"] for s in body["statuses"]}
+    assert {g["status_id"] for g in body["notification_groups"]} <= ids

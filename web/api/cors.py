@@ -25,6 +25,7 @@ CORS = {
     "Access-Control-Expose-Headers": "Link, X-RateLimit-Reset, X-RateLimit-Limit, X-RateLimit-Remaining, X-Request-Id, Idempotency-Key",
     "Access-Control-Max-Age": "7200",
 }
+STREAMING = "/api/v1/streaming"
 LIMIT = 300
 WINDOW = 300.0
 MAX_KEYS = 100_000
@@ -82,6 +83,11 @@ class ApiHeadersMiddleware:
         if scope["method"] == "OPTIONS":
             await Response(status_code=200, headers=CORS)(scope, receive, send)
             return
+        if scope["path"].startswith(
+            STREAMING
+        ):  # long-lived connections, not calls (Mastodon's streaming server counts none)
+            await self.app(scope, receive, _with_headers(send, CORS))
+            return
         left, reset = self.window.hit(caller_key(scope))
         limits = {
             "X-RateLimit-Limit": str(self.window.limit),
@@ -94,11 +100,15 @@ class ApiHeadersMiddleware:
             await JSONResponse(body, 429, headers={**CORS, **limits, "Retry-After": wait})(scope, receive, send)
             return
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in {**CORS, **limits}.items():
-                    headers[name] = value
-            await send(message)
+        await self.app(scope, receive, _with_headers(send, {**CORS, **limits}))
 
-        await self.app(scope, receive, send_with_headers)
+
+def _with_headers(send: Send, extra: dict[str, str]) -> Send:
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            for name, value in extra.items():
+                headers[name] = value
+        await send(message)
+
+    return send_with_headers

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -33,6 +34,7 @@ from web.api.models import Token, digest
 from web.limits import limits_for
 
 MAX_JSON = 1_000_000
+LAST_USED_EVERY = timedelta(hours=1)
 MAX_LIST = 100  # items of one array parameter (media_ids[], id[], exclude_types[])
 
 
@@ -147,7 +149,7 @@ class Call:
 class Page:
     """A list answer with its Link header (next: older, prev: newer)."""
 
-    items: list[Any]
+    items: Any  # the list (or, for grouped notifications, the document)
     link: str = ""
 
 
@@ -171,6 +173,8 @@ def find_token(secret: str | None) -> tuple[Token | None, Account | None]:
         token = db.scalar(select(Token).where(Token.access_hash == digest(secret)))
         if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now()):
             return None, None
+        if token.last_used_at is None or token.last_used_at < now() - LAST_USED_EVERY:
+            token.last_used_at = now()  # for the person's list of apps; written at most hourly
         account = db.get(Account, token.account_id) if token.account_id is not None else None
         if token.account_id is not None and (account is None or account.disabled):
             return None, None

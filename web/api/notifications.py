@@ -27,6 +27,10 @@ def ours(mastodon_types: list[Any]) -> list[str] | None:
 @endpoint("read:notifications")
 def index(call: Call) -> Page:
     """GET /api/v1/notifications."""
+    return _page(call)
+
+
+def _page(call: Call) -> Page:
     params = call.params
     only, without = ours(params.list("types")), ours(params.list("exclude_types"))
     sender = params.text("account_id", limit=20)
@@ -46,6 +50,36 @@ def index(call: Call) -> Page:
         renderer = StatusRenderer(db, me)
         rendered = [entity for row in rows if (entity := notification(db, row, renderer)) is not None]
         return Page(rendered, link(call.request, [row.id for row in rows]))
+
+
+@endpoint("read:notifications")
+def grouped(call: Call) -> Page:
+    """GET /api/v2/notifications: Mastodon 4.3's grouped form, each notification its own group
+    (`ungrouped-<id>`), with the accounts and statuses they refer to listed once."""
+    page = _page(call)
+    accounts: dict[str, Any] = {}
+    statuses: dict[str, Any] = {}
+    groups = []
+    for entity in page.items:
+        accounts[entity["account"]["id"]] = entity["account"]
+        status = entity.get("status")
+        if status is not None:
+            statuses[status["id"]] = status
+        groups.append(
+            {
+                "group_key": entity["group_key"],
+                "notifications_count": 1,
+                "type": entity["type"],
+                "most_recent_notification_id": entity["id"],
+                "page_min_id": entity["id"],
+                "page_max_id": entity["id"],
+                "latest_page_notification_at": entity["created_at"],
+                "sample_account_ids": [entity["account"]["id"]],
+                "status_id": status["id"] if status is not None else None,
+            }
+        )
+    document = {"accounts": list(accounts.values()), "statuses": list(statuses.values()), "notification_groups": groups}
+    return Page(document, page.link)
 
 
 @endpoint("read:notifications")
@@ -86,6 +120,7 @@ def routes() -> list[BaseRoute]:
     """The notification endpoints."""
     return [
         Route("/api/v1/notifications", index, methods=["GET"]),
+        Route("/api/v2/notifications", grouped, methods=["GET"]),
         Route("/api/v1/notifications/unread_count", unread_count, methods=["GET"]),
         Route("/api/v1/notifications/clear", clear, methods=["POST"]),
         Route("/api/v1/notifications/{id}", show, methods=["GET"]),
