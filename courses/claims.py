@@ -28,6 +28,9 @@ RESERVED = frozenset(
 )  # fmt: skip
 
 
+CONFIRMED = ("confirmed", "waitlisted", "paused")
+
+
 @dataclass(frozen=True)
 class ClaimState:
     """What the learner's page offers: `claim` (the form), `linked` (their account), `exists` (an
@@ -48,7 +51,9 @@ def claim_state(session: Session, enrollment: Enrollment) -> ClaimState:
         account = session.get(Account, enrollment.account_id)
         if account is not None:
             return ClaimState("linked", account.handle)
-    if not enrollment.email or enrollment.confirmed_at is None:
+    # Confirmed once (by their link, an organizer's word, a bulk import): anything but still pending.
+    confirmed = enrollment.confirmed_at is not None or enrollment.status in CONFIRMED
+    if not enrollment.email or not confirmed:
         return ClaimState("none")
     existing = account_by_email(session, enrollment.email)
     if existing is not None:

@@ -23,7 +23,7 @@ def enroll(run: str, email: str, confirmed: bool = True) -> str:
     with session_scope() as db:
         place = admin_enroll(db, db.scalar(select(Run).where(Run.handle == run)), email, name="Lee")
         if not confirmed:
-            place.confirmed_at = None
+            place.confirmed_at, place.status = None, "pending"
         return place.token
 
 
