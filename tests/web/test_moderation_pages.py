@@ -319,3 +319,14 @@ def test_a_block_on_the_federation_moderation_page_is_a_community_suspension_too
     with session_scope() as db:
         spammer = db.get(Profile, world["spammer"])
         assert db.scalar(select(BlockedDomain)) is None and spammer is not None and spammer.suspended_at is None
+
+
+def test_a_moderator_finds_an_account_by_its_handle(
+    app: Starlette, people: dict[str, str], world: dict[str, int]
+) -> None:
+    moderator = logged_in(app, MOD)
+    found = moderator.get("/admin/accounts/find?acct=@spam@spam.example", follow_redirects=False)
+    assert found.status_code == 303 and found.headers["location"] == f"/admin/accounts/{world['spammer']}"
+    local = moderator.get("/admin/accounts/find?acct=troll", follow_redirects=False)
+    assert local.headers["location"] == f"/admin/accounts/{world['troll']}"
+    assert moderator.get("/admin/accounts/find?acct=nobody@nowhere.example").status_code == 404

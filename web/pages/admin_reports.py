@@ -13,6 +13,7 @@ For moderators and admins (`require_role("moderator")`); every action is `commun
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -111,6 +112,7 @@ def _report_views(session: Session, rows: list[Report]) -> list[dict[str, Any]]:
             "target": profiles.get(r.target_id),
             "reporter": profiles.get(r.reporter_id) if r.reporter_id is not None else None,
             "remote": r.uri is not None,
+            "origin": urlsplit(r.uri).hostname if r.uri else None,
             "category": CATEGORY_LABELS.get(r.category, r.category),
             "comment": r.comment,
             "statuses": len(r.status_ids or []),

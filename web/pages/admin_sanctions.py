@@ -25,6 +25,7 @@ from community import sanctions
 from community.models import Profile, Report, Status
 from community.moderation import audit_log
 from community.moderation_models import SEVERITIES
+from community.people import find_by_acct
 from server.floor.accounts import Account
 from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid, NotFound
@@ -71,6 +72,23 @@ def _profile_page(request: Request, profile_id: int, errors: dict[str, str], sta
             "errors": errors,
         }
         return render(request, "moderation/account.html", context, status=status)
+
+
+@require_role("moderator")
+def find_account(request: Request) -> Response:
+    """`?acct=user` or `user@host` (or an actor URL) known here: its moderation page."""
+    ref = str(request.query_params.get("acct", "")).strip().lstrip("@")[:500]
+    with session_scope() as db:
+        found = (
+            db.scalar(select(Profile).where(Profile.uri == ref))
+            if "://" in ref
+            else find_by_acct(db, ref)
+            if ref
+            else None
+        )
+        if found is None:
+            raise NotFound(f"acct: no account {ref!r} known here (a remote one must have been seen here first)")
+        return RedirectResponse(f"{ACCOUNTS}/{found.id}", status_code=303)
 
 
 @require_role("moderator")
@@ -155,6 +173,7 @@ def remove_domain_block(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     """An account's moderation page and the domain blocks."""
     return [
+        Route(f"{ACCOUNTS}/find", find_account, methods=["GET"]),
         Route(f"{ACCOUNTS}/{{profile_id:int}}", account_page, methods=["GET"], name="admin_account_moderation"),
         Route(f"{ACCOUNTS}/{{profile_id:int}}/actions", act_on_account, methods=["POST"]),
         Route(DOMAINS, domain_blocks, methods=["GET"], name="admin_domain_blocks"),
