@@ -37,12 +37,14 @@ def webfinger_document(session: Session, resource: str) -> dict[str, Any]:
     """The JRD of `resource`; NotFound or Invalid naming what is wrong."""
     actor = _resource_actor(session, resource)
     subject = f"acct:{actor.handle}@{get_settings().host}"
+    # A person's page is /@handle (Mastodon's short account URL); other actors' pages are their ids.
+    page = f"{get_settings().url}/@{actor.handle}" if actor.kind == "person" else actor.id
     return {
         "subject": subject,
-        "aliases": [actor.id],
+        "aliases": list(dict.fromkeys([actor.id, page])),
         "links": [
             {"rel": "self", "type": AP_TYPE, "href": actor.id},
-            {"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": actor.id},
+            {"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": page},
         ],
     }
 

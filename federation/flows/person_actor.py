@@ -145,8 +145,9 @@ def person_collection(session: Session, account: Account, part: str, params: dic
         pinned = [] if profile is None else list(session.scalars(
             _outbox_query(profile).where(Status.pinned_at.is_not(None)).order_by(Status.pinned_at.desc()).limit(5)
         ))  # fmt: skip
-        return {**_collection(collection_id, len(pinned)), "first": None, "@context": STATUS_CONTEXT,
-                "orderedItems": [note_of(session, s) for s in pinned]}  # fmt: skip
+        # Inline, no pages (Mastodon's FetchFeaturedCollectionService reads `orderedItems`).
+        featured = {k: v for k, v in _collection(collection_id, len(pinned)).items() if k != "first"}
+        return {**featured, "@context": STATUS_CONTEXT, "orderedItems": [note_of(session, s) for s in pinned]}
     if profile is None:
         return _page(collection_id, max_id, [], None) if paged else _collection(collection_id, 0)
     if part == "outbox":

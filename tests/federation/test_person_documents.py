@@ -106,3 +106,13 @@ def test_a_deleted_or_suspended_person_answers_410_with_a_tombstone(session: Ses
         assert answer.json()["id"] == urls.person(handle)
         assert client.get(f"/users/{handle}/outbox", headers=AP).status_code == 410
     assert client.get("/users/nobody", headers=AP).status_code == 404
+
+
+def test_webfinger_names_a_persons_page_at_the_short_url(session: Session, client: InstanceClient) -> None:
+    local(session, "ann")
+    host = urls.absolute("").split("://", 1)[1]
+    document = client.get(f"/.well-known/webfinger?resource=acct:ann@{host}").json()
+    links = {link["rel"]: link["href"] for link in document["links"]}
+    assert links["self"] == urls.person("ann")
+    assert links["http://webfinger.net/rel/profile-page"] == urls.absolute("/@ann")
+    assert document["aliases"] == [urls.person("ann"), urls.absolute("/@ann")]
