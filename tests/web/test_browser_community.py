@@ -1,23 +1,30 @@
-"""The community in chromium: two people on a live server write, mention, follow, boost, reply and
-delete through the pages only, with the keyboard-reachable controls found by role and label; every
+"""The community in chromium: a learner signs up for a run, confirms by mail and claims an account;
+with another person she writes, mentions, follows, boosts, replies and deletes through the pages only, with the keyboard-reachable controls found by role and label; every
 community page passes axe-core and fits a 390 px phone."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
+from email import message_from_string, policy
 from io import BytesIO
 
 import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 
+from mail.models import OutgoingMail
+from server.floor.db import session_scope
+from tests.mail.conftest import gentle_run
 from tests.support.browser import ACTION_TIMEOUT_MS, LiveServer
 from tests.web.community_world import person, post
 from tests.web.conftest import PASSWORD
 from tests.web.test_browser_organizer import axe_script, axe_violations, overflow
 
 pytestmark = pytest.mark.browser
+CONFIRM = re.compile(r"https?://[^/\s]+(/signup/confirm/[A-Za-z0-9_.-]+)")
 
 
 def _page(chromium: Browser, width: int = 1100) -> Iterator[Page]:
@@ -47,6 +54,17 @@ def _png() -> bytes:
     return out.getvalue()
 
 
+def mailed_link(to: str, pattern: re.Pattern[str]) -> str:
+    """The path of the first link matching `pattern` in the mails queued to `to`."""
+    with session_scope() as db:
+        raw = db.scalars(select(OutgoingMail.message).where(OutgoingMail.to_addr == to)).all()
+    for text in raw:
+        body = message_from_string(text, policy=policy.default).get_body(("plain",))
+        if body is not None and (match := pattern.search(body.get_content())):  # type: ignore[attr-defined]
+            return match.group(1)
+    raise AssertionError(f"no mail to {to} with a link like {pattern.pattern}")
+
+
 def log_in(page: Page, base: str, email: str) -> None:
     page.goto(f"{base}/login")
     page.get_by_label("Email address").fill(email)
@@ -65,12 +83,30 @@ def test_two_people_write_follow_boost_reply_and_delete(
     live_server: LiveServer, lena_page: Page, otto_page: Page
 ) -> None:
     base = live_server.url
-    person("lena", "Lena Lovelace")
     otto_id = person("otto", "Otto Octavius")
     post(otto_id, "Otto's first thoughts on #loops")
+    with session_scope() as db:
+        run = gentle_run(db, [("bob@example.org", "Bob", "UTC")], start=date(2027, 1, 11))
+        run_handle = run.handle
     lena, otto = lena_page, otto_page
-    log_in(lena, base, "lena@example.org")
     log_in(otto, base, "otto@example.org")
+
+    # Lena signs up for a run as a learner, confirms by the mailed link, and claims an account.
+    lena.goto(f"{base}/runs/{run_handle}")
+    lena.get_by_label("Email address").fill("lena@example.org")
+    lena.get_by_label("Your name").fill("Lena Lovelace")
+    lena.get_by_role("button", name="Sign up").click()
+    lena.goto(base + mailed_link("lena@example.org", CONFIRM))
+    lena.get_by_role("button", name="Confirm my place").click()
+    lena.get_by_role("link", name="Your page").click()
+    lena.get_by_role("link", name="Claim an account here").click()
+    lena.get_by_label("Handle").fill("lena")
+    lena.get_by_label("Display name").fill("Lena Lovelace")
+    lena.get_by_label("Password (if you chose one)").fill(PASSWORD)
+    lena.get_by_label("Password again").fill(PASSWORD)
+    lena.get_by_label("I accept these rules").check()
+    lena.get_by_role("button", name="Make my account").click()
+    expect(lena.get_by_text("Your account @lena is ready")).to_be_visible()
 
     # Lena writes a post mentioning Otto; the counter counts as she types.
     lena.goto(f"{base}/compose")
