@@ -330,3 +330,13 @@ def test_a_moderator_finds_an_account_by_its_handle(
     local = moderator.get("/admin/accounts/find?acct=troll", follow_redirects=False)
     assert local.headers["location"] == f"/admin/accounts/{world['troll']}"
     assert moderator.get("/admin/accounts/find?acct=nobody@nowhere.example").status_code == 404
+
+
+def test_the_queue_points_to_flags_about_courses(app: Starlette, people: dict[str, str], world: dict[str, int]) -> None:
+    from federation.models import Report as FederationReport
+
+    with session_scope() as db:
+        db.add(FederationReport(activity_id="https://m.example/flags/9", reporter="https://m.example/actor",
+                                targets=["http://testserver.localhost/courses/gentle-python"], content="spam course"))  # fmt: skip
+    page = logged_in(app, MOD).get("/admin/reports").text
+    assert "1 report from other servers about courses, runs or study groups" in page

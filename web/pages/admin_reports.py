@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from community import moderation, sanctions
 from community.models import ModerationAction, Profile, Report, Status
 from courses.posts import delete_post
+from federation.flows import reports as federation_reports
 from server.floor.accounts import Account
 from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid
@@ -133,6 +134,8 @@ def queue(request: Request) -> Response:
             "reports": _report_views(db, rows),
             "resolved": resolved,
             "open_count": moderation.open_count(db),
+            # Flags about courses, runs and groups stay in federation's queue (the admin's page).
+            "course_flags": len(federation_reports.open_reports(db)),
             "next_id": rows[-1].id if len(rows) == moderation.QUEUE_PAGE else None,
         }
         return render(request, "moderation/queue.html", context)
