@@ -129,6 +129,38 @@ def reset(session) -> None:  # type: ignore[no-untyped-def]
     session.expunge_all()
 
 
+def _schedule_at_due() -> None:
+    """The scheduler's job in a process of its own (a second worker): render what is due at DUE, now."""
+    from server.floor.db import get_engine
+
+    get_engine().dispose(close=False)  # the parent's pooled connections stay the parent's
+    with frozen(DUE), session_scope() as scheduling:
+        schedule_all_due(scheduling)
+
+
+def overlapped(session, n: int) -> float:  # type: ignore[no-untyped-def]
+    """Nothing rendered ahead, the two jobs at once as a worker with two processes runs them: the scheduler
+    renders in one process (committing every 500 learners) while the sender sends what is committed, woken
+    again 50 ms after it found nothing more (jobs.WAKE_GAP). Seconds until all `n` are sent."""
+    import multiprocessing
+
+    reset(session)
+    began = time.perf_counter()
+    child = multiprocessing.get_context("fork").Process(target=_schedule_at_due)
+    child.start()
+    sent = 0
+    with frozen(DUE):
+        while sent < n:
+            with session_scope() as sending:
+                sent += send_all(sending, limit=1000).sent
+            if sent < n:
+                if child.exitcode not in (None, 0):
+                    raise SystemExit(f"the scheduler process failed ({child.exitcode})")
+                time.sleep(0.05)
+    child.join()
+    return time.perf_counter() - began
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, default=20000)
@@ -137,6 +169,9 @@ def main() -> None:
     parser.add_argument("--dkim", action="store_true", help="sign every mail with a 2048-bit RSA DKIM key")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; best of each and median ratio")
     parser.add_argument("--postgres", action="store_true", help="use MECHMOOC_TEST_POSTGRES (default: SQLite)")
+    parser.add_argument(
+        "--no-overlap", dest="overlap", action="store_false", help="skip the run with both jobs at once"
+    )
     args = parser.parse_args()
 
     port = free_port()
@@ -169,7 +204,7 @@ def main() -> None:
         from mail.dkim import signer_from_settings, wire_bytes
 
         signer = signer_from_settings(settings)
-        pipelines, renders, blasts, signs = [], [], [], []
+        pipelines, renders, blasts, signs, overlaps = [], [], [], [], []
         for _ in range(args.repeat):
             # Interleaved and best-of, because a shared machine's load comes and goes.
             reset(session)
@@ -197,6 +232,8 @@ def main() -> None:
             began = time.perf_counter()
             asyncio.run(blast(port, messages, args.connections))
             blasts.append(time.perf_counter() - began)
+            if args.overlap:
+                overlaps.append(overlapped(session, n))
         pipeline, baseline, render_time = min(pipelines), min(blasts), min(renders)
         print(
             f"backend {'postgresql' if args.postgres else 'sqlite'}, sink {args.sink}, {args.connections} connections,"
@@ -210,6 +247,8 @@ def main() -> None:
             ("plain aiosmtplib blast of the same bytes", baseline),
             ("end to end (render + send)", end_to_end),
         ]
+        if overlaps:
+            rows.append(("end to end, both jobs at once (second process)", min(overlaps)))
         for label, seconds in rows:
             print(f"{label:<52} {n / seconds:7.0f} mails/s  {seconds:6.1f} s")
         print(f"ratio at the due instant (sending / blast):  {baseline / pipeline:.2f}  (best of each; target 0.8)")
@@ -217,7 +256,10 @@ def main() -> None:
         # Each round's ratio compares with the blast of the same round; the median is what the targets are about.
         at_due = [b / p for b, p in zip(blasts, pipelines, strict=True)]
         whole = [b / (r + p) for b, r, p in zip(blasts, renders, pipelines, strict=True)]
-        for label, ratios in (("at the due instant", at_due), ("end to end", whole)):
+        measured = [("at the due instant", at_due), ("end to end", whole)]
+        if overlaps:
+            measured.append(("end to end, both jobs at once", [b / o for b, o in zip(blasts, overlaps, strict=True)]))
+        for label, ratios in measured:
             rounds = ", ".join(f"{ratio:.2f}" for ratio in ratios)
             print(f"median ratio {label}, of {len(ratios)} rounds: {statistics.median(ratios):.2f}  ({rounds})")
         if signer is not None:

@@ -13,6 +13,7 @@ import hmac
 import re
 import secrets
 from email.utils import parseaddr
+from functools import lru_cache
 
 from server.floor.config import get_settings
 
@@ -30,8 +31,12 @@ def new_token() -> str:
 
 
 def _mac(purpose: str, token: str, size: int = 16) -> str:
-    secret = get_settings().secret_key.encode()
-    return hmac.new(secret, f"mail-{purpose}\n{token}".encode(), hashlib.sha256).hexdigest()[:size]
+    return _keyed_mac(get_settings().secret_key, purpose, token, size)
+
+
+@lru_cache(maxsize=256)  # a new mail's Message-ID and unsubscribe key are each asked for twice
+def _keyed_mac(secret: str, purpose: str, token: str, size: int) -> str:
+    return hmac.new(secret.encode(), f"mail-{purpose}\n{token}".encode(), hashlib.sha256).hexdigest()[:size]
 
 
 def capability(token: str, purpose: str) -> str:

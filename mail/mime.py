@@ -9,8 +9,10 @@ from __future__ import annotations
 import binascii
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
+from functools import lru_cache
 
 from server.floor.clock import now
 
@@ -25,6 +27,7 @@ def header_value(value: str) -> str:
     return Header(value, "utf-8").encode()
 
 
+@lru_cache(maxsize=1024)  # a course's sender is the same on thousands of mails
 def address(name: str, addr: str) -> str:
     """A mailbox header value `Name <addr>`, the name quoted or encoded as needed."""
     return formataddr((" ".join(name.split()), addr), charset="utf-8")
@@ -32,11 +35,42 @@ def address(name: str, addr: str) -> str:
 
 def date_header() -> str:
     """The Date header value for now (the injectable clock)."""
-    return format_datetime(now())
+    return _date(now().replace(microsecond=0))
+
+
+@lru_cache(maxsize=4)  # to the second, as the header says: the mails of one second share it
+def _date(instant: datetime) -> str:
+    return format_datetime(instant)
+
+
+# Quoted-printable encodes each line by itself (a line's soft breaks and trailing blanks depend on that
+# line alone), so the lines of a course text that every learner's mail shares are encoded once; what
+# comes out is what binascii makes of the whole body (tests/mail/test_fast_render.py compares them).
+_QP_LINES: dict[str, str] = {}
+QP_CACHE = 4096  # lines kept; the cache starts again when full (learner-specific lines fill it)
+
+
+def quoted_printable(body: str) -> str:
+    """`body` (LF line ends) as UTF-8 quoted-printable, the same as `binascii.b2a_qp(..., istext=True)`."""
+    if "\r" in body:
+        return binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii")
+    # Each line with its line end (a blank before it is encoded otherwise than one ending the text);
+    # the last one, with none, as it stands.
+    *lines, last = body.split("\n")
+    encoded = []
+    for line in lines:
+        known = _QP_LINES.get(line)
+        if known is None:
+            if len(_QP_LINES) >= QP_CACHE:
+                _QP_LINES.clear()
+            known = _QP_LINES[line] = binascii.b2a_qp(f"{line}\n".encode(), istext=True).decode("ascii")
+        encoded.append(known)
+    encoded.append(binascii.b2a_qp(last.encode("utf-8"), istext=True).decode("ascii"))
+    return "".join(encoded)
 
 
 def _part(subtype: str, body: str) -> str:
-    encoded = binascii.b2a_qp(body.replace("\r\n", "\n").encode("utf-8"), istext=True).decode("ascii")
+    encoded = quoted_printable(body.replace("\r\n", "\n"))
     return f'Content-Type: text/{subtype}; charset="utf-8"\nContent-Transfer-Encoding: quoted-printable\n\n{encoded}'
 
 

@@ -37,11 +37,12 @@ from mail import schedule
 from mail.addresses import new_token
 from mail.messages import unit_mail
 from mail.models import OutgoingMail
-from mail.outbox import mail_row
+from mail.outbox import SEND_JOB, mail_row
 from server.floor.clock import now
 from server.floor.db import immediate, is_postgres
 from server.floor.errors import Invalid
 from server.floor.events import publish
+from server.floor.jobs import wake
 from server.floor.queue import FAILED, QUEUED
 
 ACTIVE = "confirmed"
@@ -367,6 +368,8 @@ def schedule_due(session: Session, at: datetime | None = None, limit: int = 500)
         # One multi-row INSERT for the batch: ORM objects would cost more per mail than rendering it.
         session.execute(insert(OutgoingMail), mails)
     session.commit()
+    if any(mail["next_attempt_at"] <= instant for mail in mails):
+        wake(SEND_JOB)  # due now (nothing was rendered ahead): the sender starts while the scan goes on
     return len(learners), emitted
 
 

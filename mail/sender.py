@@ -21,17 +21,18 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, or_, select, text, update
+from psycopg import Error as DatabaseError
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from courses.models import Enrollment
+from mail.answers import TABLE, open_writer
 from mail.bounces import record_bounce, refusal_bounce
 from mail.dkim import Signer, signed, signer_from_settings, wire_bytes
 from mail.models import CANCELLED, TRANSACTIONAL, UNCERTAIN, OutgoingMail, RateBucket
@@ -39,8 +40,8 @@ from mail.suppressions import BLOCKS_TRANSACTIONAL, suppressed
 from mail.transport import Envelope, MaildirOutbox, Outcome, SmtpPool, outbox_path, parse_smtp_url
 from server.floor.clock import now
 from server.floor.config import get_settings
-from server.floor.db import UTCDateTime, is_postgres
-from server.floor.queue import DONE, FAILED, QUEUED, backoff, lease_update, renew
+from server.floor.db import is_postgres
+from server.floor.queue import DONE, FAILED, QUEUED, backoff, lease_update
 
 log = logging.getLogger(__name__)
 ROUND_PER_CONNECTION = 10
@@ -121,35 +122,16 @@ class Claimed:
     bounce: str | None = None  # a refusal that counts as a bounce of the address (mail.bounces)
 
 
-_TABLE = cast(Table, OutgoingMail.__table__)
-
-
 def lease(session: Session, limit: int, duration: timedelta = LEASE) -> list[Claimed]:
     """Lease up to `limit` due mails not already in flight, oldest due first, commit the lease; what
     sending needs of each (Core rows, not ORM objects: a batch of 1,000 is read without a unit of work)."""
-    columns = [_TABLE.c[name] for name in ("id", "kind", "to_addr", "envelope_from", "message", "enrollment_id")]
-    statement = lease_update(session, _TABLE, limit, duration, extra=_TABLE.c.sending_at.is_(None))
-    returning = statement.returning(*columns, _TABLE.c.attempts, _TABLE.c.created_at)
+    columns = [TABLE.c[name] for name in ("id", "kind", "to_addr", "envelope_from", "message", "enrollment_id")]
+    statement = lease_update(session, TABLE, limit, duration, extra=TABLE.c.sending_at.is_(None))
+    returning = statement.returning(*columns, TABLE.c.attempts, TABLE.c.created_at)
     rows = [Claimed(*row) for row in session.execute(returning)]
     session.commit()
     rows.sort(key=lambda row: row.id)
     return rows
-
-
-# Every answer writes the same columns, so a round's answers go in one executemany.
-_ANSWER = (
-    update(_TABLE)
-    .where(_TABLE.c.id == bindparam("mail_id"))
-    .values(
-        state=bindparam("new_state"),
-        locked_until=None,
-        sending_at=None,
-        last_error=bindparam("error"),
-        next_attempt_at=func.coalesce(bindparam("retry_at", type_=UTCDateTime), _TABLE.c.next_attempt_at),
-        sent_at=bindparam("sent", type_=UTCDateTime),
-        smtp_response=bindparam("response"),
-    )
-)
 
 
 def cancel_stopped(session: Session, rows: list[Claimed], report: SendReport) -> list[Claimed]:
@@ -176,8 +158,8 @@ def cancel_stopped(session: Session, rows: list[Claimed], report: SendReport) ->
             keep.append(row)
     if cancelled:
         session.execute(
-            update(_TABLE)
-            .where(_TABLE.c.id == bindparam("mail_id"))
+            update(TABLE)
+            .where(TABLE.c.id == bindparam("mail_id"))
             .values(state=CANCELLED, locked_until=None, last_error=bindparam("error")),
             cancelled,
         )
@@ -244,39 +226,41 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
     held = {row.id for row in rows}  # leased and not answered yet: the leases to renew
     # Group commit: answers given while `epoch` is n go out in commit n; `durable` commits are done.
     commits = {"epoch": 0, "durable": 0}
+    writes = asyncio.Lock()  # one write at a time (marking, answers, renewal), and in order
+    writer = await open_writer(session)
 
-    def commit_answers() -> None:
+    async def commit_answers() -> None:
+        # With `writes` held. SQLite: the session's transaction (with the round marked by refill, if any);
+        # PostgreSQL: one autocommitted statement, and the session only for a bounce or the rate bucket.
         epoch = commits["epoch"]
         commits["epoch"] += 1
         done = answered[:]
         answered.clear()
         if done:
-            (fast or session).execute(_ANSWER, [row.answer for row in done])
+            await writer.answers([row.answer for row in done])
             held.difference_update(row.id for row in done)
             for row in done:
                 if row.bounce:
                     record_bounce(session, (row.id, row.to_addr), row.bounce, row.answer["error"] or "")
-        session.commit()
+        if session.in_transaction():
+            session.commit()
         commits["durable"] = epoch + 1
 
-    def refill() -> None:
-        # One round for each connection, marked in one transaction with the answers so far. It runs in
-        # the loop's own thread: on SQLite it is CPU work in this process, on PostgreSQL a local round
-        # trip, and handing it to a thread measured slower on both (GIL hand-offs).
-        chunks: list[list[Claimed]] = []
-        while waiting and len(chunks) < transport.lanes:
-            chunks.append([waiting.popleft() for _ in range(min(ROUND_PER_CONNECTION, len(waiting)))])
-        session.execute(
-            update(_TABLE)
-            .where(_TABLE.c.id.in_([row.id for chunk in chunks for row in chunk]))
-            .values(sending_at=now())
-        )
-        waits = [reserve(session, len(chunk), settings.mail_rate) for chunk in chunks]
-        if fast is not None:
-            # As with the answers (_answer_connection): a killed worker loses nothing, and no flush is awaited.
-            session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        commit_answers()  # in flight, durably, before any byte leaves (with the answers so far)
-        ready.extend(zip(chunks, waits, strict=True))
+    async def refill() -> None:
+        # One round for each connection, marked in flight (committed with the answers so far) before
+        # any of its bytes leave. On SQLite it is CPU work in this process, run in the loop's own thread
+        # (a worker thread measured slower: GIL hand-offs); on PostgreSQL the other connections go on
+        # sending while it makes its round trip.
+        async with writes:
+            if ready or not waiting:
+                return  # another connection marked rounds meanwhile
+            chunks: list[list[Claimed]] = []
+            while waiting and len(chunks) < transport.lanes:
+                chunks.append([waiting.popleft() for _ in range(min(ROUND_PER_CONNECTION, len(waiting)))])
+            await writer.mark([row.id for chunk in chunks for row in chunk], now())
+            waits = [reserve(session, len(chunk), settings.mail_rate) for chunk in chunks]
+            await commit_answers()  # in flight, durably, before any byte leaves (with the answers so far)
+            ready.extend(zip(chunks, waits, strict=True))
 
     def durable_gate(epoch: int) -> Callable[[], Awaitable[None]]:
         # This connection's last answer (given in `epoch`) is committed before the server can accept its
@@ -286,7 +270,9 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
         # the connections instead of one per mail or two.
         async def gate() -> None:
             if commits["durable"] <= epoch:
-                commit_answers()
+                async with writes:
+                    if commits["durable"] <= epoch:  # not taken by the commit this one waited for
+                        await commit_answers()
 
         return gate
 
@@ -294,9 +280,11 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
         while True:
             await asyncio.sleep(RENEW_EVERY)
             try:
-                renew(session, _TABLE, held, duration)
-                session.commit()
-            except SQLAlchemyError as error:
+                async with writes:
+                    await writer.renew(held, duration)
+                    if session.in_transaction():
+                        session.commit()
+            except (SQLAlchemyError, OSError, DatabaseError) as error:
                 # The next renewal may get through; until the lease runs out nothing is lost either way.
                 session.rollback()
                 log.warning("could not renew the leases of %d mails: %s", len(held), error)
@@ -307,7 +295,8 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
         gate: Callable[[], Awaitable[None]] | None = None  # none before this connection's first answer
         while ready or waiting:
             if not ready:
-                refill()
+                await refill()
+                continue
             chunk, wait = ready.popleft()
             if wait > 0:
                 if gate is not None:
@@ -321,36 +310,15 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
                     report.errors.append(f"{row.to_addr}: {outcome.detail}")
                 gate = durable_gate(commits["epoch"])
 
-    with _answer_connection(session) as fast:  # read by commit_answers()
-        keeper = asyncio.ensure_future(keep_leases())
-        try:
-            await asyncio.gather(*(lane(index) for index in range(transport.lanes)))
-            commit_answers()
-        finally:
-            keeper.cancel()
-            await transport.close()
-
-
-@contextmanager
-def _answer_connection(session: Session) -> Iterator[Connection | None]:
-    """On PostgreSQL, a connection of the pass's own on which each batch of answers is one autocommit
-    round trip that does not wait for the WAL flush; None elsewhere (SQLite writes them in the session)."""
-    if not is_postgres(session):
-        yield None
-        return
-    # BEGIN, UPDATE, COMMIT and a flush per answer capped sending at a few hundred mails/s. A killed worker
-    # still loses nothing committed this way (the server has it); only a crash of PostgreSQL itself may lose
-    # the last fraction of a second of answers, and those mails then go again.
-    connection = session.get_bind().engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    keeper = asyncio.ensure_future(keep_leases())
     try:
-        connection.exec_driver_sql("SET synchronous_commit TO OFF")
-        yield connection
+        await asyncio.gather(*(lane(index) for index in range(transport.lanes)))
+        async with writes:
+            await commit_answers()
     finally:
-        try:
-            connection.exec_driver_sql("RESET synchronous_commit")  # back to the pool as it came
-        except SQLAlchemyError:
-            connection.invalidate()
-        connection.close()
+        keeper.cancel()
+        await transport.close()
+        await writer.close()
 
 
 def send_batch(session: Session, limit: int = 200, duration: timedelta = LEASE) -> SendReport:

@@ -134,3 +134,16 @@ def test_templates_that_are_not_lookups_are_left_to_jinja() -> None:
     for body in BODIES[:5]:
         compiled = compile_body(body, "unit x", True)
         assert compiled.fast_text is not None and compiled.fast_html is not None
+
+
+def test_quoted_printable_line_by_line_is_what_binascii_makes_of_the_whole_body() -> None:
+    import binascii
+    import random
+
+    from mail.mime import quoted_printable
+
+    pieces = ["a", " ", "\t", "=", ".", "é", "李", "\n", "\n", "x" * 80, "y" * 75, "-- ", "ab  ", " \n", "\r", "~"]
+    generator = random.Random(16)
+    for _ in range(20_000):
+        body = "".join(generator.choice(pieces) for _ in range(generator.randint(0, 40)))
+        assert quoted_printable(body) == binascii.b2a_qp(body.encode("utf-8"), istext=True).decode("ascii"), body
