@@ -207,6 +207,22 @@ def _forget_stale(session: Session, email: str, handle: str) -> None:
     session.flush()
 
 
+def purge_unconfirmed(session: Session, limit: int = 1000) -> int:
+    """Delete the accounts of sign-ups never confirmed within the link's lifetime (they could not log
+    in and held an address and a handle); how many."""
+    stale = (
+        select(Account)
+        .join(Registration, Registration.account_id == Account.id)
+        .where(Registration.email_confirmed_at.is_(None), Registration.created_at <= now() - CONFIRM_LIFETIME)
+        .limit(limit)
+    )
+    accounts = list(session.scalars(stale))
+    for account in accounts:
+        session.delete(account)
+    session.flush()
+    return len(accounts)
+
+
 def registration_of(session: Session, account_id: int) -> Registration | None:
     """The account's registration row (None: it was made by an admin or the command line)."""
     return session.get(Registration, account_id)

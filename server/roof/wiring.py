@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 
 # Each module has a `register()` that subscribes its handlers and declares its jobs.
-REACTION_MODULES = ("courses.reactions", "mail.reactions", "federation.reactions", "web.api.reactions")
+REACTION_MODULES = (
+    "courses.reactions",
+    "mail.reactions",
+    "federation.reactions",
+    "web.api.reactions",
+    "community.reactions",
+)
 _connected: list[bool] = []
 
 

@@ -156,3 +156,15 @@ def test_a_sign_up_never_confirmed_does_not_hold_the_address_forever(session: Se
         sign_up(session, "fresh@example.org", "fresh2")  # not stale yet: the address is held
     account = sign_up(session, "Victim@example.org", "squat")
     assert account.id != squatter_id and session.get(Account, squatter_id) is None
+
+
+def test_the_hourly_job_forgets_sign_ups_never_confirmed(session: Session) -> None:
+    registrations.set_mode(session, "open")
+    with frozen(datetime.now(UTC) - timedelta(days=3)):
+        stale = sign_up(session, "old@example.org", "old").id
+        confirmed = sign_up(session, "done@example.org", "done")
+        registrations.confirm(session, registrations.confirmation_token(confirmed.id))
+    fresh = sign_up(session, "new@example.org", "new").id
+    assert registrations.purge_unconfirmed(session) == 1
+    assert session.get(Account, stale) is None and session.get(Account, fresh) is not None
+    assert session.get(Account, confirmed.id) is not None

@@ -1,0 +1,19 @@
+"""The community package's background jobs (it reacts to no other package's events)."""
+
+from __future__ import annotations
+
+from community import registrations
+from server.floor.db import immediate, session_scope
+from server.floor.jobs import job
+
+
+@job("community.purge_unconfirmed", every=3600, summary="forgot {n} sign-ups never confirmed")
+def purge_unconfirmed_job() -> int:
+    """Forget the sign-ups whose confirmation link expired unused."""
+    with session_scope() as session:
+        immediate(session)
+        return registrations.purge_unconfirmed(session)
+
+
+def register() -> None:
+    """Declare this package's jobs (importing this module did)."""
