@@ -167,6 +167,12 @@ class StatusRenderer:
     def __init__(self, session: Session, viewer: Profile | None) -> None:
         self.session = session
         self.viewer = viewer
+        self.accounts: dict[int, dict[str, Any]] = {}  # an author of many statuses is rendered once
+
+    def _account(self, profile: Profile) -> dict[str, Any]:
+        if profile.id not in self.accounts:
+            self.accounts[profile.id] = account(profile)
+        return self.accounts[profile.id]
 
     def render(self, statuses: Iterable[Status]) -> list[dict[str, Any]]:
         """The Status entities of `statuses` (those whose author is unknown are left out)."""
@@ -262,7 +268,7 @@ class StatusRenderer:
             "content": "" if reblog else status.html,
             "reblog": reblog,
             "application": None,
-            "account": account(author),
+            "account": self._account(author),
             "media_attachments": [media_attachment(m) for m in self.media.get(status.id, [])],
             "mentions": [self._mention(pid) for pid in self.mentions.get(status.id, []) if pid in self.profiles],
             "tags": [{"name": t.name, "url": absolute(f"/tags/{t.name}")} for t in self.tags.get(status.id, [])],
