@@ -122,3 +122,16 @@ def test_grouped_notifications_v2(server_url: str, alice: Person, bob: Person) -
     assert [acc["acct"] for acc in body["accounts"]] == ["bob"]
     ids = {s["id"] for s in body["statuses"]}
     assert {g["status_id"] for g in body["notification_groups"]} <= ids
+
+
+def test_conversations_are_direct_threads(server_url: str, alice: Person, bob: Person) -> None:
+    app = register_app(server_url)
+    a, b = client_for(server_url, alice, app), client_for(server_url, bob, app)
+    a.status_post("public, not a conversation")
+    first = b.status_post("@alice just between us", visibility="direct")
+    reply = a.status_post("@bob sure", visibility="direct", in_reply_to_id=first.id)
+    conversations = a.conversations()
+    assert len(conversations) == 1
+    assert conversations[0].last_status.id == reply.id
+    assert [acc.acct for acc in conversations[0].accounts] == ["bob"]
+    assert [c.last_status.id for c in b.conversations()] == [reply.id]

@@ -21,6 +21,7 @@ API_MODULES = (
     "web.api.notifications",
     "web.api.media",
     "web.api.search",
+    "web.api.conversations",
     "web.api.misc",
     "web.api.streaming",
     "web.api.settings_page",

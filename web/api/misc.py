@@ -1,6 +1,6 @@
 """The smaller endpoints apps call: markers, preferences, bookmarks, favourites, reports; and the
 features this server does not have, which answer as Mastodon does when there is nothing (empty
-lists): filters, custom emojis, trends, announcements, lists, conversations, suggestions."""
+lists): filters, custom emojis, trends, announcements, lists, suggestions."""
 
 from __future__ import annotations
 
@@ -158,7 +158,6 @@ def routes() -> list[BaseRoute]:
         "/api/v2/filters",
         "/api/v1/announcements",
         "/api/v1/lists",
-        "/api/v1/conversations",
         "/api/v1/suggestions",
         "/api/v2/suggestions",
         "/api/v1/endorsements",
