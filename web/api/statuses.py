@@ -190,12 +190,10 @@ def history(call: Call) -> list[dict[str, Any]]:
             }
             for edit in service.history(db, status)
         ]
-        last = {
-            key: current[key]
-            for key in ("content", "spoiler_text", "sensitive", "account", "media_attachments", "emojis")
-        }
-        last["created_at"] = current["edited_at"] or current["created_at"]
-        return [*versions, last]
+        if versions:  # community keeps the original and every version since, the current one last
+            return versions
+        keys = ("content", "spoiler_text", "sensitive", "account", "media_attachments", "emojis")
+        return [{**{key: current[key] for key in keys}, "created_at": current["created_at"]}]
 
 
 @endpoint("read:statuses")
