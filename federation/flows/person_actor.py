@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from community import registrations
 from community.models import Follow, Profile, Status
 from federation.flows.status_notes import actor_uri, announce_id, iso, media_url, note_of, status_uri
 from federation.protocol.statuses import PUBLIC, STATUS_CONTEXT, tombstone
@@ -93,6 +94,8 @@ def gone_person(session: Session, handle: str) -> dict[str, Any] | None:
     if profile is not None and (profile.deleted_at is not None or profile.suspended_at is not None):
         return {"@context": AS, **tombstone(actor_uri(profile), iso(profile.deleted_at or profile.suspended_at))}
     if account is not None and account.disabled:
+        if registrations.waiting_reason(registrations.registration_of(session, account.id)) is not None:
+            return None  # a sign-up not confirmed or approved yet never existed out there: 404, not gone
         return {"@context": AS, **tombstone(urls.person(handle))}
     return None
 
