@@ -1,6 +1,6 @@
 """Notifications of local people: made by `notify` (once per recipient, type, sender and status:
 the table's unique constraint), never from someone the recipient blocks or mutes (with
-notifications), read a page at a time by id cursors, counted since the last one marked read."""
+notifications), nor from a suspended account, nor from a silenced one the recipient does not follow, read a page at a time by id cursors, counted since the last one marked read."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from community import paging
-from community.access import blocked_between
+from community.access import blocked_between, follows
 from community.models import NOTIFICATION_TYPES, Mute, Notification, Profile
 from community.people import preferences
 from server.floor.clock import now
@@ -57,6 +57,9 @@ def notify(
             return None
         sender = session.get(Profile, from_profile_id)
         if sender is None or sender.suspended_at is not None:
+            return None
+        # A silenced account reaches only those who follow it (Mastodon filters the rest).
+        if sender.silenced_at is not None and not follows(session, recipient.id, sender.id):
             return None
         if blocked_between(session, recipient.id, from_profile_id):
             return None

@@ -170,6 +170,16 @@ def test_a_silenced_persons_posts_leave_public_but_stay_in_a_followers_home(sess
     assert actions == [("unsilence", "calmer now"), ("silence", "flooding the local timeline")]
 
 
+def test_a_silenced_person_notifies_only_their_followers(session: Session) -> None:
+    mod, lena, otto, loud = (person(session, h) for h in ("mo", "lena", "otto", "loud"))
+    account_of(session, mod).role = "moderator"
+    follow(session, lena, loud)
+    sanctions.silence(session, account_of(session, mod), loud.id, "mass mentions")
+    status(session, loud, "@lena @otto look at my shop")
+    mentioned = session.scalars(select(Notification.profile_id).where(Notification.type == "mention")).all()
+    assert mentioned == [lena.id]
+
+
 def test_a_suspended_local_person_is_hidden_and_cannot_log_in(session: Session) -> None:
     mod, lena, troll = person(session, "mo", "moderator"), person(session, "lena"), person(session, "troll")
     follow(session, lena, troll)
