@@ -158,12 +158,18 @@ def _normal_domain(domain: str) -> str:
     if "://" in value:
         value = value.split("://", 1)[1]
     value = value.split("/", 1)[0].split(":", 1)[0].strip(".")
+    try:  # an international name is kept as the ASCII (punycode) form hosts are compared in
+        value = value.encode("idna").decode("ascii") if value else value
+    except UnicodeError:
+        raise Invalid(f"domain: {domain!r} is not a host name like spam.example") from None
     labels = value.split(".")
     if (
         not value
         or len(value) > 253
         or "." not in value
-        or not all(label and len(label) <= 63 and label.replace("-", "").isalnum() for label in labels)
+        or not all(
+            label and len(label) <= 63 and label.replace("-", "").isalnum() and label.isascii() for label in labels
+        )
     ):
         raise Invalid(f"domain: {domain!r} is not a host name like spam.example")
     ours = (get_settings().url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]).lower()

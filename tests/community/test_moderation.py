@@ -251,6 +251,11 @@ def test_a_suspended_domain_is_refused_by_federation_and_downgrading_lifts_that(
         sanctions.block_domain(session, mod, "evil.example", "silence")
 
 
+def test_an_international_domain_is_blocked_by_its_ascii_name(session: Session) -> None:
+    mod = account_of(session, person(session, "mo", "moderator"))
+    assert sanctions.block_domain(session, mod, "Bücher.Example", "silence").domain == "xn--bcher-kva.example"
+
+
 @pytest.mark.parametrize(
     "domain", ["", "not a host", "http://", "testserver.localhost", "a..b", "x" * 300 + ".example"]
 )
