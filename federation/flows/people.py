@@ -126,6 +126,11 @@ def profile_from_cache(session: Session, actor_id: str) -> Profile:
 def known_profile(session: Session, actor_id: str) -> Profile | None:
     """The profile of `actor_id` when we know it (as a profile, or in the actor cache); no network."""
     profile = community_people.find_by_uri(session, actor_id)
+    if profile is None and is_local(actor_id) and "/@" in actor_id:
+        # A local person named by their page (/@handle), as some servers write a Mention's href.
+        username = actor_id.rsplit("/@", 1)[1]
+        found = community_people.find_by_acct(session, username) if username and "/" not in username else None
+        return found if found is not None and found.domain is None else None
     if profile is not None or is_local(actor_id):
         return profile
     try:

@@ -194,3 +194,21 @@ def test_accept_of_our_follow_a_block_and_a_move(session: Session, remote: Remot
     assert graph.get_follow(session, ann.id, old.id) is None
     session.refresh(old)
     assert old.moved_to_id == moved_to.id
+
+
+def test_a_mention_by_page_url_and_a_gotosocial_reply_reach_the_local_person(session: Session, remote: Remote) -> None:
+    ann = local(session, "ann")
+    remote.actor(JOHN)
+    note = fixture("mastodon-create-note-flow")
+    note["object"]["tag"] = [{"type": "Mention", "href": urls.absolute("/@ann"), "name": "@ann"}]
+    assert "kept" in receive(session, note)
+    # GoToSocial's reply (`to` a lone string, `tag` a one-item list) addressed to Ann as a cc.
+    admin = "http://localhost:8080/users/admin"
+    remote.actor(admin)
+    gts = fixture("gotosocial-note-mention-reply", {"http://localhost:8080/users/the_mighty_zork": ann.uri})
+    create = {"id": f"{gts['id']}/activity", "type": "Create", "actor": admin, "object": gts}
+    assert "kept" in receive(session, create)
+    kept = session.scalar(select(Status).where(Status.ap_id == gts["id"]))
+    assert kept is not None and kept.visibility == "public" and kept.language == "en"
+    mentioned = select(Notification.type).where(Notification.profile_id == ann.id, Notification.status_id == kept.id)
+    assert session.scalar(mentioned) == "mention"
