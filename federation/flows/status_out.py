@@ -131,6 +131,8 @@ def on_status_deleted(session: Session, payload: dict[str, Any]) -> None:
     delete["@context"] = STATUS_CONTEXT
     recipients = [f"{actor}/followers"]
     if status is not None:
+        # A direct status's Delete goes where the status went, not to every follower.
+        recipients = audience(session, status, author) if status.visibility == "direct" else recipients
         recipients = list(dict.fromkeys(recipients + audience(session, status, author)))
     delivery.enqueue(session, delete, sender=actor, recipients=recipients)
     delivery.enqueue_to_inboxes(session, delete, actor, _sent_inboxes(session, f"{uri}/activity"))

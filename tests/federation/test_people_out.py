@@ -61,6 +61,13 @@ def test_a_direct_status_reaches_only_the_mentioned(session: Session) -> None:
     (create,) = [b for _r, b in deliveries(session, "Create")]
     assert create["object"]["to"] == [dan.uri] and create["object"]["cc"] == []
     assert set().union(*_inboxes(session, "Create").values()) == {"https://d.example/inbox"}
+    post.deleted = True
+    publish(
+        session,
+        "status.deleted",
+        {"status_id": post.id, "profile_id": ann.id, "ap_id": post.ap_id, "reblog_of_id": None},
+    )
+    assert set().union(*_inboxes(session, "Delete").values()) == {"https://d.example/inbox"}  # not to Bob's server
 
 
 def test_a_followers_only_status_an_edit_and_a_delete_reach_the_same_servers(session: Session) -> None:
