@@ -56,9 +56,16 @@ def claim_state(session: Session, enrollment: Enrollment) -> ClaimState:
     if not enrollment.email or not confirmed:
         return ClaimState("none")
     existing = account_by_email(session, enrollment.email)
-    if existing is not None:
+    if existing is not None and not _unconfirmed_sign_up(session, existing):
         return ClaimState("exists", existing.handle)
     return ClaimState("claim")
+
+
+def _unconfirmed_sign_up(session: Session, account: Account) -> bool:
+    """An account signed up with this address but never confirmed: the learner, whose place proves
+    the address theirs, takes the address over (whoever signed it up could not read its mail)."""
+    registration = session.get(Registration, account.id)
+    return registration is not None and registration.email_confirmed_at is None
 
 
 def check_handle(session: Session, handle: str) -> str:
@@ -93,6 +100,10 @@ def claim(
             else "account: confirm your signup first (the link in your mail)"
         )
     assert enrollment.email is not None
+    squatter = account_by_email(session, enrollment.email)
+    if squatter is not None:  # an unconfirmed sign-up of the same address (claim_state let it through)
+        session.delete(squatter)
+        session.flush()
     value = check_handle(session, handle)
     account = create_account(
         session, enrollment.email, None, role="learner", handle=value, display_name=display_name or enrollment.name

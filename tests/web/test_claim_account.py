@@ -105,3 +105,20 @@ def test_hostile_claim_values(world: World, web: TestClient) -> None:
         assert response.status_code == 400 and message in response.text, values
     assert places("ho@example.org") == [None]
     assert web.post("/me/not-a-token/claim", data=claim_form(web, token)).status_code == 404
+
+
+def test_an_unconfirmed_sign_up_of_the_address_does_not_block_the_learner(world: World, web: TestClient) -> None:
+    from community import registrations
+
+    token = enroll(world.run, "kim@example.org")
+    with session_scope() as db:
+        registrations.set_mode(db, "open")
+        form = registrations.SignUp("kim@example.org", "not-kim", None, rules_accepted=True)
+        registrations.register(db, form)
+    assert "Claim an account here" in web.get(f"/me/{token}").text
+    done = web.post(f"/me/{token}/claim", data=claim_form(web, token, handle="kim"), follow_redirects=False)
+    assert done.status_code == 303
+    with session_scope() as db:
+        assert db.scalar(select(Account).where(Account.handle == "not-kim")) is None
+        kim = db.scalar(select(Account).where(Account.email == "kim@example.org"))
+        assert kim is not None and kim.handle == "kim" and not kim.disabled

@@ -126,3 +126,11 @@ def test_a_file_over_the_limit_is_refused(client: TestClient, people: dict[str, 
     log_in(client, people["learner"])
     response = upload(client, {"header": ("big.jpg", b"\xff\xd8" + b"\x00" * (8 * 1024 * 1024 + 10), "image/jpeg")})
     assert response.status_code == 400 and "is over the 8 MB" in response.text
+
+
+def test_the_account_page_name_is_the_profile_name(client: TestClient, people: dict[str, str]) -> None:
+    log_in(client, people["learner"])
+    client.get("/settings/profile")  # the profile exists
+    token = csrf_of(client, "/account")
+    client.post("/account/profile", data={"display_name": "Lena Lovelace", "csrf_token": token})
+    assert profile_of("lena").display_name == "Lena Lovelace"

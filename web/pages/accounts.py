@@ -12,10 +12,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from community import registrations
+from community.people import profile_of_account
 from server.floor import ratelimit
 from server.floor.accounts import Account, check_password, end_sessions, hash_password
 from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid
+from server.floor.events import publish
 from web import passwords, throttle
 from web.auth import current_account, log_in, log_out, require_login, safe_next
 from web.csrf import posted_form
@@ -168,6 +170,11 @@ def save_profile(request: Request) -> Response:
         stored = db.get(Account, account.id)
         assert stored is not None
         stored.display_name = name
+        profile = profile_of_account(db, account.id)
+        if profile is not None and profile.display_name != name:
+            # One name: the profile shows what the account page set (and /settings/profile sets both).
+            profile.display_name = name
+            publish(db, "profile.updated", {"profile_id": profile.id})
     flash(request, "Your name is saved.", "success")
     return RedirectResponse("/account", status_code=303)
 
