@@ -45,6 +45,11 @@ def webfinger_document(session: Session, resource: str) -> dict[str, Any]:
         "links": [
             {"rel": "self", "type": AP_TYPE, "href": actor.id},
             {"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": page},
+            # "Follow from your own server": where a visitor's follow of someone elsewhere starts (web pages).
+            {
+                "rel": "http://ostatus.org/schema/1.0/subscribe",
+                "template": f"{get_settings().url}/authorize_interaction?uri={{uri}}",
+            },
         ],
     }
 

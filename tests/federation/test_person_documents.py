@@ -112,7 +112,8 @@ def test_webfinger_names_a_persons_page_at_the_short_url(session: Session, clien
     local(session, "ann")
     host = urls.absolute("").split("://", 1)[1]
     document = client.get(f"/.well-known/webfinger?resource=acct:ann@{host}").json()
-    links = {link["rel"]: link["href"] for link in document["links"]}
+    links = {link["rel"]: link.get("href") or link.get("template") for link in document["links"]}
     assert links["self"] == urls.person("ann")
     assert links["http://webfinger.net/rel/profile-page"] == urls.absolute("/@ann")
+    assert links["http://ostatus.org/schema/1.0/subscribe"] == urls.absolute("/authorize_interaction?uri={uri}")
     assert document["aliases"] == [urls.person("ann"), urls.absolute("/@ann")]

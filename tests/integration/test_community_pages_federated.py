@@ -125,3 +125,25 @@ def test_follow_read_and_reply_across_two_instances(
     eventually(notified, "Otto's notification of Lena's reply", both)
     page_b.goto(otto_post)
     expect(page_b.locator(".thread-below")).to_contain_text("the while example helped")
+
+
+def test_follow_from_your_own_server(instance_factory: InstanceFactory, page_b: Page) -> None:
+    a, b = instance_factory("a"), instance_factory("b")
+    ok(a.cli("user", "create", "lena@example.org", "--password", PASSWORD))
+    ok(b.cli("user", "create", "otto@example.org", "--password", PASSWORD))
+    page = page_b
+    log_in(page, b, "otto@example.org")  # Otto is signed in on his own server, B
+    # He visits Lena's profile on A, where he has no account. Browsers share cookies between ports of
+    # one host: A is visited by another name, so that A's session cookie leaves B's alone.
+    page.goto(f"http://localhost:{a.port}/@lena")
+    page.get_by_label("Your handle").fill(f"@otto@{b.host}")
+    page.get_by_role("button", name="Follow from your server").click()
+    page.get_by_role("link", name=f"Go to {b.host}").click()  # B's subscribe template, from its WebFinger
+    assert page.url.startswith(f"{b.url}/@lena@"), page.url
+    page.get_by_role("button", name="Follow", exact=True).click()
+
+    def followed() -> bool:
+        page.goto(f"{a.url}/@lena")
+        return page.get_by_text("1 followers").count() == 1 or "<strong>1</strong> followers" in page.content()
+
+    eventually(followed, "Lena on A followed by Otto on B", [a, b])

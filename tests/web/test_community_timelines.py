@@ -147,3 +147,14 @@ def test_follow_from_your_own_server(client: TestClient, settings: Settings, mon
     assert "%2Fusers%2Flena" in page.text
     bad = client.post("/@lena/remote-follow", data={"csrf_token": token, "handle": "ann"})
     assert bad.status_code == 400 and 'aria-invalid="true"' in bad.text
+
+
+def test_authorize_interaction_leads_to_the_profile_to_follow(client: TestClient, settings: Settings) -> None:
+    person("lena")
+    person("otto")
+    target = f"{settings.url}/users/otto"
+    assert client.get(f"/authorize_interaction?uri={target}", follow_redirects=False).status_code == 303  # login
+    log_in(client, "lena@example.org")
+    answer = client.get(f"/authorize_interaction?uri={target}", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/@otto"
+    assert client.get("/authorize_interaction?uri=javascript:alert(1)").status_code == 400

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import select
 from starlette.requests import Request
@@ -18,14 +19,16 @@ from starlette.routing import BaseRoute, Route
 
 from community import graph
 from community.models import Follow, Profile
+from server.floor.config import get_settings
 from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid, NotFound
+from server.floor.untrusted import http_url
 from web.auth import require_login
 from web.csrf import posted_form
 from web.flash import flash
 from web.pages.people import host, profile_id_for, render_profile
 from web.social.cards import person
-from web.social.remote import subscribe_link
+from web.social.remote import resolve, subscribe_link
 from web.social.viewer import own_profile_id, split_acct
 from web.templating import render
 
@@ -126,10 +129,31 @@ def remote_follow(request: Request) -> Response:
     return render(request, "social/remote_follow.html", {"link": link, "name": name, "their_host": their_host})
 
 
+@require_login
+def authorize_interaction(request: Request) -> Response:
+    """Where another server sends its visitor to follow someone from here (our WebFinger's subscribe
+    template): the person named by `?uri=` (an actor URL or `user@host`), found through federation,
+    on their profile page here, with its Follow button."""
+    uri = request.query_params.get("uri", "").strip().removeprefix("acct:").lstrip("@")[:2000]
+    ours = get_settings().url.rstrip("/") + "/"
+    if uri.startswith(ours):  # one of ours: /users/NAME or /@NAME
+        rest = uri[len(ours) :].removeprefix("users/").removeprefix("@")
+        return RedirectResponse(f"/@{quote(rest.split('/', 1)[0])}", status_code=303)
+    if not http_url(uri) and uri.count("@") != 1:
+        raise Invalid("uri: give the address of the person to follow (an actor URL or user@host)")
+    profile_id = resolve(uri)  # network, no transaction open
+    with session_scope() as db:
+        profile = db.get(Profile, profile_id)
+        if profile is None:
+            raise NotFound(f"{uri} could not be found")
+        return RedirectResponse(f"/@{quote(profile.acct, safe='@.')}", status_code=303)
+
+
 def routes() -> list[BaseRoute]:
     """The profile's buttons, the follow requests page, follow from your own server."""
     return [
         Route("/follow-requests", follow_requests, methods=["GET"]),
+        Route("/authorize_interaction", authorize_interaction, methods=["GET"]),
         Route("/follow-requests/{follow_id:int}/{decision}", answer_request, methods=["POST"]),
         Route("/@{handle}/remote-follow", remote_follow, methods=["POST"]),
         Route("/@{handle}/{action}", act, methods=["POST"]),
