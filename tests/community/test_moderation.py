@@ -134,6 +134,9 @@ def test_resolving_a_report_is_logged_with_moderator_and_reason(session: Session
         row.id,
     )
     assert moderation.reports(session) == [] and moderation.reports(session, resolved=True) == [row]
+    moderation.reopen(session, row.id, moderator, "they did it again")
+    assert row.resolved_at is None and moderation.reports(session) == [row]
+    assert [e.action for e in moderation.audit_log(session, report_id=row.id)] == ["reopen_report", "resolve_report"]
 
 
 def test_a_moderator_deletes_a_status(session: Session) -> None:

@@ -340,3 +340,11 @@ def test_the_queue_points_to_flags_about_courses(app: Starlette, people: dict[st
                                 targets=["http://testserver.localhost/courses/gentle-python"], content="spam course"))  # fmt: skip
     page = logged_in(app, MOD).get("/admin/reports").text
     assert "1 report from other servers about courses, runs or study groups" in page
+
+
+def test_a_moderator_reaches_an_accounts_moderation_page_from_its_profile(
+    app: Starlette, people: dict[str, str], world: dict[str, int]
+) -> None:
+    link = f'href="/admin/accounts/{world["troll"]}"'
+    assert link in logged_in(app, MOD).get("/@troll").text
+    assert link not in logged_in(app, people["learner"]).get("/@troll").text
