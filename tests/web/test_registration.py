@@ -136,6 +136,7 @@ def test_approval_mode_asks_a_reason_and_a_moderator_approves(client: TestClient
     assert client.get("/admin/sign_ups").status_code == 403
     client.post("/logout", data={"csrf_token": csrf_of(client, "/")})
     log_in(client, people["admin"])
+    assert 'href="/admin/sign_ups">Approve or reject' in client.get("/notifications").text
     queue = client.get("/admin/sign_ups")
     assert "@newt" in queue.text and "I run a study group" in queue.text
     with session_scope() as db:
