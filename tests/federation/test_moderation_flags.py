@@ -137,3 +137,32 @@ def test_one_server_files_at_most_fifty_reports_a_day(
     assert len(session.scalars(select(CommunityReport)).all()) == 2
     outcomes = session.scalars(select(InboxActivity.outcome).where(InboxActivity.type == "Flag")).all()
     assert any(o.startswith("ignored: more than 2 reports from mastodon.example") for o in outcomes)
+
+
+@pytest.mark.parametrize(
+    ("name", "actor_ref", "status_ref", "comment"),
+    [
+        ("gotosocial-flag", "http://fossbros-anonymous.io/users/foss_satan",
+         "http://fossbros-anonymous.io/users/foss_satan/statuses/01FVW7JHQFSFK166WWKR8CBA6M",
+         "dark souls sucks, please yeet this nerd"),
+        ("mbin-flag", "https://lemmy-test/u/BentiGorlich", "https://lemmy-test/post/4", "dikjhgasdpas dsaü"),
+        ("lemmy-flag-page", None, "http://enterprise.lemmy.ml/post/7", "report this post"),
+    ],
+)  # fmt: skip
+def test_flags_of_other_servers_become_reports(
+    client: InstanceClient,
+    session: Session,
+    remote: Remote,
+    name: str,
+    actor_ref: str | None,
+    status_ref: str,
+    comment: str,
+) -> None:
+    troll = person(session, "troll")
+    post = status(session, troll, "the reported post")
+    replace = {status_ref: urls.post(post.id)} | ({actor_ref: troll.uri} if actor_ref else {})
+    row = receive(client, remote, name, replace)
+    assert "queued for the moderators" in row.outcome
+    report = session.scalar(select(CommunityReport))
+    assert report is not None and report.target_id == troll.id and report.status_ids == [post.id]
+    assert report.comment == comment

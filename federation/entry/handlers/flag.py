@@ -26,7 +26,8 @@ def flag(inbound: Inbound) -> str | None:
     session = inbound.session
     if session.scalar(select(Report.id).where(Report.activity_id == inbound.activity_id)) is not None:
         return "already reported"
-    content = inbound.activity.get("content")
+    # Mastodon, GoToSocial and Mbin say why in `content`, Lemmy in `summary`.
+    content = inbound.activity.get("content") or inbound.activity.get("summary")
     text = sanitize_text(content if isinstance(content, str) else "")
     bridged = bridge_flag(session, inbound.activity_id, inbound.actor, [r for r in targets if is_local(r)], text)
     if isinstance(bridged, str):
