@@ -82,6 +82,19 @@ def delete_status(
     return status
 
 
+def _staff_checked(session: Session, moderator: Account, profile: Profile, verb: str) -> Account | None:
+    """The local account behind `profile` (None for a remote one), once it is one `moderator` may
+    sanction: not themselves, and an admin only by an admin."""
+    if profile.account_id is None:
+        return None
+    if profile.account_id == moderator.id:
+        raise Invalid(f"account: you cannot {verb} yourself")
+    account = session.get(Account, profile.account_id)
+    if account is not None and account.role == "admin" and moderator.role != "admin":
+        raise Invalid(f"account: a moderator cannot {verb} an admin")
+    return account
+
+
 def silence(
     session: Session, moderator: Account, profile_id: int, reason: str, *, report_id: int | None = None
 ) -> Profile:
@@ -90,6 +103,7 @@ def silence(
     profile = _profile(session, profile_id)
     if profile.silenced_at is not None:
         raise Invalid(f"@{profile.acct} is already silenced")
+    _staff_checked(session, moderator, profile, "silence")
     profile.silenced_at = now()
     log_action(session, moderator, "silence", reason=reason, profile_id=profile.id, report_id=report_id)
     publish(session, "profile.silenced", {"profile_id": profile.id})
@@ -121,16 +135,11 @@ def suspend(
     profile = _profile(session, profile_id)
     if profile.suspended_at is not None:
         raise Invalid(f"@{profile.acct} is already suspended")
-    if profile.account_id is not None:
-        if profile.account_id == moderator.id:
-            raise Invalid("account: you cannot suspend yourself")
-        account = session.get(Account, profile.account_id)
-        if account is not None:
-            if account.role == "admin" and moderator.role != "admin":
-                raise Invalid("account: a moderator cannot suspend an admin")
-            account.disabled = True
-            session.flush()
-            end_sessions(session, account.id)
+    account = _staff_checked(session, moderator, profile, "suspend")
+    if account is not None:
+        account.disabled = True
+        session.flush()
+        end_sessions(session, account.id)
     profile.suspended_at = now()
     log_action(session, moderator, "suspend", reason=reason, profile_id=profile.id, report_id=report_id)
     _suspension_event(session, "profile.suspended", profile)

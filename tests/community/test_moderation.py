@@ -205,6 +205,9 @@ def test_a_moderator_cannot_suspend_an_admin_or_themselves(session: Session) -> 
         sanctions.suspend(session, account_of(session, mod), admin.id, "coup")
     with pytest.raises(Invalid, match="yourself"):
         sanctions.suspend(session, account_of(session, mod), mod.id, "oops")
+    with pytest.raises(Invalid, match="admin"):
+        sanctions.silence(session, account_of(session, mod), admin.id, "coup")
+    sanctions.silence(session, account_of(session, admin), mod.id, "an admin may")
 
 
 def test_a_suspended_remote_actor_is_refused_by_the_inbox(session: Session) -> None:
