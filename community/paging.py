@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import BigInteger, Integer, Select, bindparam
 from sqlalchemy.orm import Session
 
 from server.floor.errors import Invalid
@@ -76,3 +76,41 @@ def fetch(
     bounded, reverse = window(query, column, max_id=max_id, since_id=since_id, min_id=min_id, limit=limit)
     rows: Sequence[Any] = session.scalars(bounded).all()
     return list(reversed(rows)) if reverse else list(rows)
+
+
+def bounds(
+    max_id: int | str | None = None,
+    since_id: int | str | None = None,
+    min_id: int | str | None = None,
+    limit: int | None = None,
+) -> tuple[tuple[bool, bool, bool], dict[str, int]]:
+    """The cursors as (which are given, their values as statement parameters) for `prebuilt`."""
+    top, since, bottom = cursor(max_id, "max_id"), cursor(since_id, "since_id"), cursor(min_id, "min_id")
+    params = {"limit": limit_of(limit)}
+    for name, value in (("max_id", top), ("since_id", since), ("min_id", bottom)):
+        if value is not None:
+            params[name] = value
+    return (top is not None, since is not None, bottom is not None), params
+
+
+def prebuilt(query: Select[Any], column: Any, given: tuple[bool, bool, bool], also: Any = None) -> Select[Any]:
+    """`query` bounded by the cursors `given` (see `bounds`) as bound parameters, ordered and
+    limited: a statement built once per shape and run with `bounds`' parameters. `also`: the
+    joined column equal to `column`, bounded too (a generic plan may merge-join on it)."""
+    top, since, bottom = given
+    columns = [column] if also is None else [column, also]
+    for used, name, above in ((top, "max_id", False), (since, "since_id", True), (bottom, "min_id", True)):
+        if used:
+            value = bindparam(name, type_=BigInteger())
+            for each in columns:
+                query = query.where(each > value if above else each < value)
+    limit = bindparam("limit", type_=Integer())
+    if bottom:
+        return query.order_by(column.asc()).limit(limit)
+    return query.order_by(column.desc()).limit(limit)
+
+
+def run(session: Session, statement: Select[Any], given: tuple[bool, bool, bool], params: dict[str, int]) -> list[Any]:
+    """Run a `prebuilt` statement: its page newest first."""
+    rows = list(session.scalars(statement, params))
+    return rows[::-1] if given[2] else rows
