@@ -101,3 +101,11 @@ def test_health_fails_while_no_worker_has_beaten(mechmooc_sqlite):
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["status"] == "unhealthy" and report["database"]["ok"] and not report["worker"]["ok"]
+
+
+def test_registrations_mode_and_invites_from_the_command_line(mechmooc_sqlite) -> None:  # type: ignore[no-untyped-def]
+    assert mechmooc_sqlite("user", "registrations").stdout.strip() == "registrations: closed"
+    assert mechmooc_sqlite("user", "registrations", "approval").stdout.strip() == "registrations: approval"
+    assert mechmooc_sqlite("user", "registrations", "everyone").returncode != 0
+    made = mechmooc_sqlite("user", "invite", "--uses", "3", "--days", "2")
+    assert made.returncode == 0 and "/invite/" in made.stdout.strip().splitlines()[-1], made.stderr

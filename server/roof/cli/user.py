@@ -55,4 +55,38 @@ def login_link(email: str) -> None:
     click.echo(url)
 
 
+@user.command("registrations")
+@click.argument("mode", required=False, type=click.Choice(["open", "approval", "invite", "closed"]))
+def registrations_command(mode: str | None) -> None:
+    """Show who may sign up for an account, or set it: open, approval, invite or closed."""
+    from community import registrations
+    from server.floor.db import session_scope
+
+    instance()
+    with session_scope() as session:
+        if mode is not None:
+            registrations.set_mode(session, mode)
+        click.echo(f"registrations: {registrations.mode(session)}")
+
+
+@user.command("invite")
+@click.option(
+    "--uses", type=click.IntRange(1, 10_000), default=None, help="How many sign-ups it allows (default: no limit)."
+)
+@click.option("--days", type=click.IntRange(1, 365), default=7, show_default=True, help="Days until it expires.")
+def invite_command(uses: int | None, days: int) -> None:
+    """Make an invite link (it opens sign-up in every registration mode); prints the link."""
+    from datetime import timedelta
+
+    from community import registrations
+    from server.floor.db import session_scope
+    from server.floor.urls import absolute
+
+    instance()
+    with session_scope() as session:
+        made = registrations.create_invite(session, None, uses, timedelta(days=days))
+        link = absolute(f"/invite/{made.code}")
+    click.echo(link)
+
+
 commands: list[click.Command] = [user]
