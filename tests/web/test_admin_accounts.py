@@ -57,7 +57,7 @@ def test_bad_new_account_names_the_field(client: TestClient, people: dict[str, s
     assert taken.status_code == 400  # type: ignore[attr-defined]
     assert "An account with email lena@example.org exists already." in taken.text  # type: ignore[attr-defined]
     role = post(client, "/admin/accounts", email="x@example.org", display_name="", role="wizard")
-    assert "Role &#39;wizard&#39; is not one of admin, organizer, learner." in role.text  # type: ignore[attr-defined]
+    assert "Role &#39;wizard&#39; is not one of admin, organizer, moderator, learner." in role.text  # type: ignore[attr-defined]
     with session_scope() as db:
         assert db.scalar(select(Account).where(Account.email == "x@example.org")) is None
         assert db.scalars(select(OutgoingMail)).all() == []
