@@ -10,6 +10,7 @@ it, the server still counts and says what is too long.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -34,6 +35,7 @@ from web.social.cards import cards, status_path
 from web.social.group_post import post_to_group
 from web.social.learning import Membership, memberships
 from web.social.mentions import mention_ids, profiles
+from web.social.paging import id_of
 from web.social.viewer import own_profile_id
 from web.templating import render
 
@@ -82,9 +84,12 @@ def _field_of(message: str) -> str:
     return "status"
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # never meaningful in a post; PostgreSQL refuses NUL
+
+
 def _values(form: FormData) -> dict[str, str]:
     return {
-        name: str(form.get(name, "") or "")
+        name: _CONTROLS.sub("", str(form.get(name, "") or ""))
         for name in ("status", "spoiler_text", "visibility", "language", "group", "in_reply_to", "sensitive")
     }
 
@@ -146,12 +151,22 @@ def compose_page(request: Request) -> Response:
         values |= {"group": request.query_params.get("group", ""), "in_reply_to": ""}
         reply_card = None
         groups = memberships(db, account)
-        if reply_to.isdigit() and len(reply_to) <= 19:
-            status = visible_status(db, int(reply_to), me)
+        if (reply_id := id_of(reply_to)) is not None:
+            status = visible_status(db, reply_id, me)
             values |= _reply_defaults(db, me, status, groups) | {"in_reply_to": reply_to}
             reply_card = cards(db, [status], me)[0]
         context = _form_context(request, values, {}, groups=groups, reply_card=reply_card)
         return render(request, "social/compose.html", context)
+
+
+def _reply_id(value: str) -> int | None:
+    """The id of the post replied to (Invalid when the form names no post that could exist)."""
+    if not value.strip():
+        return None
+    found = id_of(value)
+    if found is None:
+        raise Invalid("in_reply_to: the post you reply to does not exist")
+    return found
 
 
 def _group_id(groups: list[Membership], handle: str) -> int | None:
@@ -200,7 +215,7 @@ def publish(request: Request) -> Response:
                 spoiler_text=values["spoiler_text"][:MAX_SPOILER],
                 sensitive=bool(values["spoiler_text"].strip()) or bool(form.get("sensitive")),
                 language=values["language"] or None,
-                in_reply_to_id=int(values["in_reply_to"]) if values["in_reply_to"].isdigit() else None,
+                in_reply_to_id=_reply_id(values["in_reply_to"]),
                 media_ids=media_ids,
                 resolved_mentions=profiles(db, found),
             )

@@ -28,6 +28,7 @@ from web.csrf import posted_form
 from web.flash import flash
 from web.pages.people import host, profile_id_for, render_profile
 from web.social.cards import person
+from web.social.paging import id_of
 from web.social.remote import resolve, subscribe_link
 from web.social.viewer import own_profile_id, split_acct
 from web.templating import render
@@ -93,7 +94,7 @@ def answer_request(request: Request) -> Response:
     follow_id = request.path_params["follow_id"]
     me_id = own_profile_id(request)
     with write_scope() as db:
-        follow = db.get(Follow, follow_id)
+        follow = db.get(Follow, follow_id) if id_of(follow_id) is not None else None
         if follow is None or follow.target_id != me_id or follow.accepted:
             raise NotFound("that follow request is not waiting for you")
         requester = db.get(Profile, follow.profile_id)
@@ -113,7 +114,7 @@ def remote_follow(request: Request) -> Response:
     username, domain = split_acct(acct)
     if domain is not None and domain != host().lower():
         raise NotFound("follow from your own server is offered on this server's profiles")
-    their = str(posted_form(request).get("handle", "")).strip()[:300]
+    their = "".join(c for c in str(posted_form(request).get("handle", "")) if c.isprintable()).strip()[:300]
     with session_scope() as db:
         profile = db.scalar(select(Profile).where(Profile.username == username.lower(), Profile.domain.is_(None)))
         if profile is None:

@@ -40,7 +40,7 @@ def _remote_acct(query: str) -> str | None:
 
 def search_page(request: Request) -> Response:
     """The search form, and its results when `?q=` is given."""
-    query = request.query_params.get("q", "").strip()[:MAX_QUERY]
+    query = " ".join(request.query_params.get("q", "").replace("\x00", " ").split())[:MAX_QUERY]
     results: dict[str, Any] | None = None
     notice = ""
     if query:

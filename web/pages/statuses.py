@@ -21,6 +21,7 @@ from web.auth import require_login, safe_next
 from web.csrf import posted_form
 from web.flash import flash
 from web.social.cards import Card, cards, clean, status_path
+from web.social.paging import id_of
 from web.social.viewer import own_profile_id, viewer
 from web.templating import render
 
@@ -30,7 +31,7 @@ MAX_EDITS_SHOWN = 50
 def visible_status(session: Session, status_id: int, me: Profile | None) -> Status:
     """Status `status_id` if `me` (None: a visitor) may see it; NotFound otherwise (never 403: a
     private post's existence is not told)."""
-    status = session.get(Status, status_id)
+    status = session.get(Status, status_id) if id_of(status_id) is not None else None
     if status is None or status.reblog_of_id is not None or not statuses.can_see(session, status, me):
         raise NotFound(f"no post {status_id} here")
     return status

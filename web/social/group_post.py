@@ -16,6 +16,7 @@ from server.floor.errors import Invalid, PermissionDenied
 from server.floor.ratelimit import hit
 from web.pages.group_posting import MAX_TEXT, POSTS_PER_HOUR
 from web.pages.group_view import seated_member
+from web.social.paging import id_of
 
 
 def post_to_group(
@@ -37,8 +38,8 @@ def post_to_group(
     if wait is not None:
         raise Invalid(f"text: you posted {POSTS_PER_HOUR} times this hour; try again in {int(wait // 60) + 1} minutes")
     parent = None
-    if values.get("in_reply_to", "").isdigit():
-        candidate = session.get(Post, int(values["in_reply_to"]))
+    if (reply_id := id_of(values.get("in_reply_to", ""))) is not None:
+        candidate = session.get(Post, reply_id)
         parent = candidate if candidate is not None and candidate.group_id == group.id else None
     post = store_group_post(
         session,

@@ -14,6 +14,14 @@ PAGE_SIZE = 20
 MAX_ID = 2**63 - 1
 
 
+def id_of(value: object) -> int | None:
+    """A status (or other row) id from untrusted input: digits that fit a 64-bit column, else None."""
+    text = str(value).strip() if isinstance(value, (str, int)) else ""
+    if not text.isdigit() or len(text) > 19 or int(text) > MAX_ID:
+        return None
+    return int(text)
+
+
 def _id(request: Request, name: str) -> int | None:
     value = request.query_params.get(name, "").strip()
     if not value:

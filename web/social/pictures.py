@@ -45,7 +45,8 @@ def read(files: list[tuple[int, UploadFile]], form: FormData) -> list[Described]
         data = upload.file.read(MAX_BYTES + 1)
         if len(data) > MAX_BYTES:
             raise Invalid(f"pictures: picture {number} ({upload.filename}) is larger than 10 MB")
-        description = str(form.get(f"description{number}", "") or "").strip()
+        raw = str(form.get(f"description{number}", "") or "")
+        description = "".join(c for c in raw if c.isprintable() or c in "\n\t").strip()
         if len(description) > MAX_DESCRIPTION:
             raise Invalid(f"pictures: the description of picture {number} is longer than {MAX_DESCRIPTION} characters")
         name = upload.filename or f"picture{number}"

@@ -49,8 +49,11 @@ def viewer(session: Session, request: Request) -> Profile | None:
 
 
 def split_acct(value: str) -> tuple[str, str | None]:
-    """`user` or `user@host` (a leading @ allowed) as (username, host or None); hosts lower case."""
+    """`user` or `user@host` (a leading @ allowed) as (username, host or None); hosts lower case.
+    NotFound for anything with spaces or control characters (no handle has them)."""
     text = value.strip().lstrip("@")
+    if not text or len(text) > 300 or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in text):
+        raise NotFound(f"@{text[:100]!r} is not a handle")
     username, _, host = text.partition("@")
     return username, (host.lower() or None)
 
