@@ -32,7 +32,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from community import statuses
-from community.models import Profile, Status
+from community.models import ModerationAction, Profile, Status
 from community.moderation import log_action, require_moderator
 from community.moderation_models import SEVERITIES, BlockedDomain, domain_suffixes
 from server.floor.accounts import Account, end_sessions
@@ -136,14 +136,29 @@ def suspend(
     if profile.suspended_at is not None:
         raise Invalid(f"@{profile.acct} is already suspended")
     account = _staff_checked(session, moderator, profile, "suspend")
-    if account is not None:
+    profile.suspended_at = now()
+    log_action(session, moderator, "suspend", reason=reason, profile_id=profile.id, report_id=report_id)
+    if account is not None and not account.disabled:
+        # Recorded, so that lifting the suspension enables only a login the suspension disabled.
         account.disabled = True
         session.flush()
         end_sessions(session, account.id)
-    profile.suspended_at = now()
-    log_action(session, moderator, "suspend", reason=reason, profile_id=profile.id, report_id=report_id)
+        log_action(session, moderator, "disable_login", reason=reason, profile_id=profile.id, report_id=report_id)
     _suspension_event(session, "profile.suspended", profile)
     return profile
+
+
+def _suspension_disabled_login(session: Session, profile_id: int) -> bool:
+    """Whether the latest suspension of the profile is what disabled its login."""
+    rows = session.scalars(
+        select(ModerationAction.action)
+        .where(
+            ModerationAction.target_profile_id == profile_id, ModerationAction.action.in_(("suspend", "disable_login"))
+        )
+        .order_by(ModerationAction.id.desc())
+        .limit(1)
+    )
+    return rows.first() == "disable_login"
 
 
 def unsuspend(session: Session, moderator: Account, profile_id: int, reason: str = "") -> Profile:
@@ -153,10 +168,9 @@ def unsuspend(session: Session, moderator: Account, profile_id: int, reason: str
     if profile.suspended_at is None:
         raise Invalid(f"@{profile.acct} is not suspended")
     profile.suspended_at = None
-    if profile.account_id is not None:
-        account = session.get(Account, profile.account_id)
-        if account is not None:
-            account.disabled = False
+    account = session.get(Account, profile.account_id) if profile.account_id is not None else None
+    if account is not None and account.disabled and _suspension_disabled_login(session, profile.id):
+        account.disabled = False  # not a login an admin had disabled before
     log_action(session, moderator, "unsuspend", reason=reason, profile_id=profile.id)
     _suspension_event(session, "profile.unsuspended", profile)
     return profile

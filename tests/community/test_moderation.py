@@ -199,6 +199,20 @@ def test_a_suspended_local_person_is_hidden_and_cannot_log_in(session: Session) 
     assert not account.disabled and home_ids(session, lena) == [post.id]
 
 
+def test_lifting_a_suspension_keeps_a_login_an_admin_disabled_before(session: Session) -> None:
+    mod, troll = person(session, "mo", "moderator"), person(session, "troll")
+    account = account_of(session, troll)
+    account.disabled = True  # the admin's doing, on /admin/accounts
+    sanctions.suspend(session, account_of(session, mod), troll.id, "spam")
+    sanctions.unsuspend(session, account_of(session, mod), troll.id, "appeal")
+    assert account.disabled
+    account.disabled = False
+    sanctions.suspend(session, account_of(session, mod), troll.id, "spam again")
+    assert account.disabled
+    sanctions.unsuspend(session, account_of(session, mod), troll.id, "appeal")
+    assert not account.disabled
+
+
 def test_a_moderator_cannot_suspend_an_admin_or_themselves(session: Session) -> None:
     admin, mod = person(session, "ada", "admin"), person(session, "mo", "moderator")
     with pytest.raises(Invalid, match="admin"):

@@ -43,6 +43,7 @@ ACTION_LABELS = {
     "silence": "silenced",
     "unsilence": "lifted the silence of",
     "suspend": "suspended",
+    "disable_login": "disabled the login of",
     "unsuspend": "lifted the suspension of",
     "domain_silence": "silenced the domain",
     "domain_suspend": "suspended the domain",
