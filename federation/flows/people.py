@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from community import people as community_people
 from community import statuses as community_statuses
 from community.models import Profile, Status
+from federation.flows.actors import local_actor
 from federation.models import RemoteActor
 from federation.protocol.sanitize import sanitize_html, sanitize_text
 from federation.protocol.statuses import ReadNote, listed, read_note, ref
@@ -244,6 +245,16 @@ def _outbox_notes(outbox: str, key: Any, author: str, limit: int) -> list[ReadNo
     return notes
 
 
+def _local_person(session: Session, uri: str) -> Profile | None:
+    """The profile of the local person `uri` names, made on first use (a learner who has not posted yet)."""
+    if not is_local(uri):
+        return None
+    actor = local_actor(session, uri)
+    if actor is None or actor.kind != "person":
+        return None
+    return community_people.local_profile(session, actor.row)
+
+
 def _instant(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -259,9 +270,9 @@ def store_note(
 ) -> Status | None:
     """Keep a remote status (community's `receive`: stored only when it matters here, or `force`)."""
     parent = session.scalar(select(Status).where(Status.ap_id == note.in_reply_to)) if note.in_reply_to else None
-    mentioned = [p for href in note.mentions if (p := known_profile(session, href)) is not None]
+    mentioned = [p for href in note.mentions if (p := known_profile(session, href) or _local_person(session, href))]
     # Addressed people of ours who are not tagged are silent mentions (Create#process_audience).
-    mentioned += [p for uri in note.addressed if is_local(uri) and (p := community_people.find_by_uri(session, uri))]
+    mentioned += [p for uri in note.addressed if is_local(uri) and (p := _local_person(session, uri))]
     published = _instant(note.published)
     return community_statuses.receive(
         session,

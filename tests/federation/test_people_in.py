@@ -212,3 +212,26 @@ def test_a_mention_by_page_url_and_a_gotosocial_reply_reach_the_local_person(ses
     assert kept is not None and kept.visibility == "public" and kept.language == "en"
     mentioned = select(Notification.type).where(Notification.profile_id == ann.id, Notification.status_id == kept.id)
     assert session.scalar(mentioned) == "mention"
+
+
+def test_a_unit_from_a_course_elsewhere_is_a_direct_status_for_the_learner(session: Session, remote: Remote) -> None:
+    # A course on another instance writes each learner a note of their own (docs/federation-flows.md,
+    # "What a fediverse learner sees"): to the learner, cc the course, a Mention of them.
+    from community.access import can_see
+    from server.floor.accounts import create_account
+
+    account = create_account(session, "bea@example.org", handle="bea")  # a learner who never posted
+    course = "https://a.example/courses/gentle-python"
+    remote.actor(course, type="Service", preferredUsername="gentle-python")
+    bea = urls.person("bea")
+    note = {"id": "https://a.example/posts/unit-1-bea", "type": "Note", "attributedTo": course,
+            "content": "<p>Welcome to unit 1</p>", "to": [bea], "cc": [course],
+            "tag": [{"type": "Mention", "href": bea, "name": "@bea@testserver"}]}  # fmt: skip
+    outcome = receive(
+        session, {"id": f"{note['id']}/activity", "type": "Create", "actor": course, "to": [bea], "object": note}
+    )
+    kept = session.scalar(select(Status).where(Status.ap_id == note["id"]))
+    assert kept is not None and outcome.startswith(f"status {kept.id}") and kept.visibility == "direct"
+    profile = session.scalar(select(Profile).where(Profile.account_id == account.id))
+    assert profile is not None and can_see(session, kept, profile)
+    assert session.scalar(select(Notification.type).where(Notification.profile_id == profile.id)) == "mention"

@@ -179,11 +179,11 @@ def test_three_instances_follow_fork_lineage_and_a_cohort_across_them(
         # Day 0 of the run (caught up by late joiners): Ann gets the unit by mail, Bea as a post on B.
         ok(a.cli("mail", "send-due", "--now", datetime.now(UTC).isoformat(timespec="seconds")))
         assert sink.to("ann@example.org"), "Ann got no unit mail"
-        # Units come from the course (a Service: Lemmy keeps private messages from no Group), written for Bea.
+        # Units come from the course (a Service: Lemmy keeps private messages from no Group), written for Bea,
+        # kept on B as a direct status of the course's profile (community's statuses: Bea's timeline shows it).
+        by_course = "SELECT ap_id, html FROM posts WHERE visibility = 'direct' AND profile_id IS NOT NULL AND author_actor = ? ORDER BY id"
         welcome = eventually(
-            lambda: query(
-                b, "SELECT ap_id, html FROM posts WHERE kind = 'direct' AND author_actor = ? ORDER BY id", course_a
-            ),
+            lambda: query(b, by_course, course_a),
             "the unit Note at B",
             everyone,
         )

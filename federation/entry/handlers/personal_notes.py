@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from community.models import Status
 from federation.entry.handlers import Inbound, Needs, activity_type, handles, needs, object_id
 from federation.flows.cohorts import addressed, group_for
+from federation.flows.people import profile_from_cache, store_note
 from federation.flows.posting import local_people, receive_personal
 from federation.models import RemoteActor
-from federation.transport.fetch import same_origin
+from federation.protocol.statuses import read_note
+from federation.transport.fetch import NotCached, same_origin
+from server.floor.errors import Invalid
 
 
 @handles("Create")
@@ -22,8 +26,30 @@ def note_to_person(inbound: Inbound) -> str | None:
     people = local_people(inbound.session, recipients)
     if not people or _from_a_person(inbound):
         return None  # a person's note is a community status (statuses.status_created)
-    post = receive_personal(inbound.session, inbound.activity, inbound.actor)
+    kept = _as_status(inbound)
+    if isinstance(kept, str):
+        return kept
+    post = receive_personal(inbound.session, inbound.activity, inbound.actor)  # its author is not cached
     return f"post {post.id} for {', '.join(people)}" if post else "already stored"
+
+
+def _as_status(inbound: Inbound) -> str | None:
+    """Keep the note as a community status of its author (a course elsewhere): a direct status
+    that mentions them, in their notifications and timelines; None when the author is not cached."""
+    try:
+        author = profile_from_cache(inbound.session, inbound.actor)
+    except (NotCached, Invalid):
+        return None
+    note = inbound.object
+    if inbound.session.scalar(select(Status.id).where(Status.ap_id == object_id(note))) is not None:
+        return "already stored"
+    try:
+        read = read_note({**{k: inbound.activity[k] for k in ("to", "cc") if k in inbound.activity}, **note},
+                         author.followers_url)  # fmt: skip
+    except Invalid as error:
+        return f"note not kept: {error}"
+    status = store_note(inbound.session, author, read, force=True)
+    return f"status {status.id} for {read.visibility} readers" if status is not None else "note not kept"
 
 
 def _from_a_person(inbound: Inbound) -> bool:
