@@ -223,7 +223,21 @@ def test_a_post_with_pictures_and_their_descriptions(client: TestClient, setting
         files={"picture1": ("red.png", _png(), "image/png")},
         follow_redirects=False,
     )
-    assert "<summary>Sensitive picture" in client.get(hidden.headers["location"]).text
+    hidden_path = hidden.headers["location"]
+    assert "<summary>Sensitive picture" in client.get(hidden_path).text
+    form = client.get(f"{hidden_path}/edit").text
+    media_id = re.search(r'name="describe-(\d+)"', form)
+    assert media_id and 'id="f-sensitive" name="sensitive" value="1" checked' in form
+    saved = client.post(
+        f"{hidden_path}/edit",
+        data={
+            "csrf_token": token,
+            "status": "behind a fold",
+            "sensitive": "1",
+            f"describe-{media_id.group(1)}": "A red box",
+        },
+    )
+    assert saved.status_code == 200 and 'alt="A red box"' in saved.text and "<summary>Sensitive picture" in saved.text
     fake = {"picture1": ("evil.png", b"<html><script>alert(1)</script></html>", "image/png")}
     refused = client.post("/compose", data={**data, "status": "fake"}, files=fake)
     assert refused.status_code == 400 and "evil.png" in refused.text

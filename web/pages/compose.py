@@ -19,8 +19,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from community import media as media_service
 from community import people, statuses
-from community.models import Mention, Profile, Status
+from community.models import Media, Mention, Profile, Status
 from server.floor.accounts import Account
 from server.floor.config import get_settings
 from server.floor.db import session_scope, write_scope
@@ -252,9 +253,24 @@ def edit_page(request: Request) -> Response:
             "language": status.language or "",
             "group": "",
             "in_reply_to": "",
+            "sensitive": "1" if status.sensitive else "",
         }
         context = _form_context(request, values, {}, groups=[], editing=cards(db, [status], me)[0])
         return render(request, "social/compose.html", context)
+
+
+def _describe_pictures(session: Any, status: Status, form: FormData) -> None:
+    """New descriptions of the post's own pictures (`describe-{media id}` fields)."""
+    own = select(Media).where(Media.status_id == status.id, Media.profile_id == status.profile_id)
+    for media in session.scalars(own):
+        given = form.get(f"describe-{media.id}")
+        if isinstance(given, str):
+            text = "".join(c for c in given if c.isprintable() or c in "\n\t").strip()
+            if text != media.description:
+                try:
+                    media_service.describe(session, media, text)
+                except Invalid as error:
+                    raise Invalid(f"pictures: {error}") from error
 
 
 @require_login
@@ -267,6 +283,7 @@ def save_edit(request: Request) -> Response:
         found = mention_ids(values["status"])
         with write_scope() as db:
             me, status = _own_status(db, request, me_id)
+            _describe_pictures(db, status, form)
             statuses.edit(
                 db,
                 status,

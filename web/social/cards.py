@@ -90,6 +90,7 @@ def status_path(status: Status, author: Profile | None) -> str:
 class Picture:
     """An image of a status."""
 
+    id: int
     url: str
     preview_url: str
     description: str
@@ -188,7 +189,7 @@ def cards(session: Session, statuses: Sequence[Status], viewer: Profile | None) 
         for media in session.scalars(query):
             if media.status_id is not None:
                 picture = Picture(
-                    media_url(media), media_url(media, True), media.description, media.width, media.height
+                    media.id, media_url(media), media_url(media, True), media.description, media.width, media.height
                 )
                 pictures.setdefault(media.status_id, []).append(picture)
     favourited = reblogged = bookmarked = set()
