@@ -138,6 +138,20 @@ def _schedule_at_due() -> None:
         schedule_all_due(scheduling)
 
 
+def cpu(sink_pid: int) -> float:
+    """CPU seconds so far of this process, its waited-for children and the sink (not PostgreSQL's server)."""
+    import resource
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{sink_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        sink = (int(fields[11]) + int(fields[12])) / ticks
+    except (OSError, IndexError, ValueError):
+        sink = 0.0
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime + sink
+
+
 def overlapped(session, n: int) -> float:  # type: ignore[no-untyped-def]
     """Nothing rendered ahead, the two jobs at once as a worker with two processes runs them: the scheduler
     renders in one process (committing every 500 learners) while the sender sends what is committed, woken
@@ -205,20 +219,23 @@ def main() -> None:
 
         signer = signer_from_settings(settings)
         pipelines, renders, blasts, signs, overlaps = [], [], [], [], []
+        cpus: dict[str, list[float]] = {"render": [], "send": [], "blast": [], "both": []}
         for _ in range(args.repeat):
             # Interleaved and best-of, because a shared machine's load comes and goes.
             reset(session)
-            began = time.perf_counter()
+            began, used = time.perf_counter(), cpu(sink.pid)
             # Two sessions, as the two jobs have in production (each job opens its own).
             with frozen(ahead), session_scope() as scheduling:
                 scheduled = schedule_all_due(scheduling)
             with frozen(ahead), session_scope() as sending:
                 assert send_all(sending).sent == 0  # rendered, not due: nothing leaves before 09:00
             renders.append(time.perf_counter() - began)
-            began = time.perf_counter()
+            cpus["render"].append(cpu(sink.pid) - used)
+            began, used = time.perf_counter(), cpu(sink.pid)
             with frozen(DUE), session_scope() as sending:
                 report = send_all(sending, limit=1000)
             pipelines.append(time.perf_counter() - began)
+            cpus["send"].append(cpu(sink.pid) - used)
             assert scheduled == n and report.sent == n, (scheduled, report)
             rows = session.scalars(select(OutgoingMail).order_by(OutgoingMail.id)).all()
             # The very bytes that went out (DKIM-signed when they were queued, with --dkim).
@@ -229,11 +246,14 @@ def main() -> None:
                 for data in sample:
                     signer.sign(data)
                 signs.append((time.perf_counter() - signing) / len(sample))
-            began = time.perf_counter()
+            began, used = time.perf_counter(), cpu(sink.pid)
             asyncio.run(blast(port, messages, args.connections))
             blasts.append(time.perf_counter() - began)
+            cpus["blast"].append(cpu(sink.pid) - used)
             if args.overlap:
+                used = cpu(sink.pid)
                 overlaps.append(overlapped(session, n))
+                cpus["both"].append(cpu(sink.pid) - used)
         pipeline, baseline, render_time = min(pipelines), min(blasts), min(renders)
         print(
             f"backend {'postgresql' if args.postgres else 'sqlite'}, sink {args.sink}, {args.connections} connections,"
@@ -262,6 +282,26 @@ def main() -> None:
         for label, ratios in measured:
             rounds = ", ".join(f"{ratio:.2f}" for ratio in ratios)
             print(f"median ratio {label}, of {len(ratios)} rounds: {statistics.median(ratios):.2f}  ({rounds})")
+        # CPU time is steadier than the wall clock on a shared machine: the bench process (and the
+        # scheduler's process), plus the sink; PostgreSQL's server is not counted.
+        blast_cpu = statistics.median(cpus["blast"])
+        print(
+            f"CPU per mail (bench process + sink, median): render {statistics.median(cpus['render']) / n * 1e3:.3f} ms,"
+            f" send {statistics.median(cpus['send']) / n * 1e3:.3f} ms, blast {blast_cpu / n * 1e3:.3f} ms"
+        )
+        in_cpu = [("at the due instant", [b / p for b, p in zip(cpus["blast"], cpus["send"], strict=True)])]
+        in_cpu.append(
+            ("end to end", [b / (r + p) for b, r, p in zip(cpus["blast"], cpus["render"], cpus["send"], strict=True)])
+        )
+        if cpus["both"]:
+            in_cpu.append(
+                ("end to end, both jobs at once", [b / o for b, o in zip(cpus["blast"], cpus["both"], strict=True)])
+            )
+        for label, ratios in in_cpu:
+            rounds = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+            print(
+                f"median ratio in CPU time {label}, of {len(ratios)} rounds: {statistics.median(ratios):.2f}  ({rounds})"
+            )
         if signer is not None:
             print(
                 f"DKIM signing alone (rsa-sha256, 2048 bits, one core): {1 / min(signs):8.0f} mails/s"
