@@ -77,3 +77,40 @@ def test_messages_cross_processes_through_redis(monkeypatch: pytest.MonkeyPatch)
         receiving.redis_task.cancel()
 
     asyncio.run(scenario())
+
+
+def test_events_are_relayed_after_the_real_commit_only(
+    sqlite_settings: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A savepoint's release is no commit (SQLAlchemy calls after_commit for both); a savepoint rolled
+    back takes its events with it; the root commit relays the rest once."""
+    from server.floor.db import session_factory
+    from server.floor.events import publish
+    from web.api import reactions
+
+    relayed: list[tuple[str, dict]] = []
+    monkeypatch.setattr(reactions, "relay", lambda kind, payload: relayed.append((kind, payload)))
+    monkeypatch.setattr(reactions.HUB, "active", lambda: True)
+    session = session_factory()()
+    try:
+        with session.begin_nested():
+            publish(session, "status.created", {"status_id": 1})
+        assert relayed == []
+        try:
+            with session.begin_nested():
+                publish(session, "status.created", {"status_id": 2})
+                raise RuntimeError("the handler failed")
+        except RuntimeError:
+            pass
+        publish(session, "status.deleted", {"status_id": 3, "profile_id": 1, "ap_id": "x", "reblog_of_id": None})
+        session.commit()
+        assert relayed == [
+            ("update", {"status_id": 1}),
+            ("delete", {"status_id": 3, "profile_id": 1, "ap_id": "x", "reblog_of_id": None}),
+        ]
+        publish(session, "status.created", {"status_id": 4})
+        session.rollback()
+        session.commit()
+        assert len(relayed) == 2
+    finally:
+        session.close()

@@ -13,6 +13,7 @@ import websockets
 
 from tests.api.clients import client_for, register_app
 from tests.api.conftest import Person
+from web.api.hub import Hub
 
 
 def ws_url(base: str, query: str) -> str:
@@ -84,5 +85,20 @@ def test_refusals(server_url: str) -> None:
             assert json.loads(await anonymous.recv()) == {"error": "Missing access token"}
             await anonymous.send("not json")
             assert json.loads(await anonymous.recv()) == {"error": "Unknown message"}
+
+    asyncio.run(scenario())
+
+
+def test_a_process_serving_no_clients_reaches_them_through_the_database(server_url: str) -> None:
+    """The embedded worker's messages (a remote status arrived through the inbox job) reach the web
+    process's clients: written to api_stream_messages, read by the web process's hub."""
+    worker_hub = Hub()  # a process that serves no streaming endpoint
+
+    async def scenario() -> None:
+        async with websockets.connect(ws_url(server_url, "stream=public")) as public:
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(worker_hub.publish, ["public"], "update", {"id": "42"})
+            update = await next_event(public, "update", timeout=5)
+            assert json.loads(update["payload"]) == {"id": "42"}
 
     asyncio.run(scenario())

@@ -1,7 +1,9 @@
 """The client API across two real instances of ours (`mechmooc serve` processes over signed HTTP),
 driven by Mastodon.py: Ann on A searches `@bob@B` with `resolve=true` (WebFinger and the actor,
 fetched by federation before any transaction), follows him, and reads his post in her home
-timeline; her reply reaches B, where Bob's app sees the mention."""
+timeline and live on her streaming connection (the inbox job runs in another process than the web
+server: the message crosses through the database); her reply reaches B, where Bob's app sees the
+mention."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
+from mastodon import StreamListener
 
 from tests.api.clients import client_for, register_app
 from tests.api.conftest import PASSWORD, Person
@@ -51,7 +54,21 @@ def test_follow_a_remote_account_and_read_its_posts(instance_factory: InstanceFa
     eventually(lambda: ann.account_relationships([found[0].id])[0].following, "B to accept Ann's follow", both)
     eventually(lambda: bob.me().followers_count == 1, "Bob's follower count", both)
 
+    # Ann's app listens to her home stream on A; Bob's post arrives through A's inbox job (another
+    # process than the web server: it hands the message over through the database).
+    streamed: list = []
+
+    class Listener(StreamListener):
+        def on_update(self, status):  # noqa: ANN001
+            streamed.append(status)
+
+    stream = ann.stream_user(Listener(), run_async=True, reconnect_async=False)
+    time.sleep(1)
     posted = bob.status_post("Hello from B, #python friends")
+    try:
+        eventually(lambda: [s for s in streamed if s.uri == posted.uri], "Bob's post on Ann's stream", both)
+    finally:
+        stream.close()
     seen = eventually(
         lambda: [s for s in ann.timeline_home() if s.uri == posted.uri], "Bob's post in Ann's home timeline", both
     )

@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.floor.config import get_settings
+from web.api import relay  # (also declares its prune job in every process)
 
 CHANNEL = "mechmooc:streaming"
 EVERYONE = "*"  # a key meaning every listener (deletes: the id alone tells nothing)
 QUEUE_SIZE = 500
+POLL_SECONDS = 0.5
 log = logging.getLogger("mechmooc.api.streaming")
 
 
@@ -44,6 +46,7 @@ class Hub:
         self.by_key: dict[str, set[Listener]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.redis_task: asyncio.Task[None] | None = None
+        self.serving = False
 
     def attach(self) -> None:
         """Called from the serving event loop when a client connects: remember it, listen to Redis."""
@@ -52,8 +55,9 @@ class Hub:
             self.loop = loop
             self.redis_task = None
         url = redis_url()
-        if url and (self.redis_task is None or self.redis_task.done()):
-            self.redis_task = loop.create_task(self._listen_redis(url))
+        if self.redis_task is None or self.redis_task.done():
+            # Redis between web processes; else the rows the embedded worker leaves (web.api.relay).
+            self.redis_task = loop.create_task(self._listen_redis(url) if url else self._poll_rows())
 
     def subscribe(self, listener: Listener, key: str, stream: list[str]) -> None:
         """`listener` gets the messages of `key`, labelled `stream`."""
@@ -102,9 +106,15 @@ class Hub:
             except asyncio.QueueFull:
                 log.info("streaming: a slow client lost a %s message", message["event"])
 
+    def serve(self) -> None:
+        """Mark this process as the one serving the streaming endpoints (its routes were built)."""
+        self.serving = True
+
     def active(self) -> bool:
-        """True when a message published here can reach anyone (a listener's loop, or Redis)."""
-        return self.loop is not None or redis_url() is not None
+        """True when a message published here may reach someone: through Redis, to this web process's
+        clients once one has connected, or (a process serving none: the embedded worker) to the web
+        process through `web.api.relay`."""
+        return redis_url() is not None or self.loop is not None or not self.serving
 
     def publish(self, keys: list[str], event: str, payload: Any) -> None:
         """Send an event to the listeners of `keys`, in every web process (from any thread)."""
@@ -116,11 +126,23 @@ class Hub:
             return
         loop = self.loop
         if loop is None or loop.is_closed():
-            return  # nobody has connected to this process: nobody to tell
+            if not self.serving:  # the embedded worker: the web process reads it from the database
+                relay.write(keys, event, text)
+            return
         try:
             loop.call_soon_threadsafe(self.deliver, message)
         except RuntimeError:  # the loop stopped meanwhile
             return
+
+    async def _poll_rows(self) -> None:
+        last = await asyncio.to_thread(relay.newest_id)
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            if not self.listeners():
+                continue
+            for row in await asyncio.to_thread(relay.read_after, last):
+                last = row["id"]
+                self.deliver(row)
 
     async def _listen_redis(self, url: str) -> None:
         import redis.asyncio

@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.floor.clock import now
-from server.floor.db import Base, UTCDateTime
+from server.floor.db import Base, JSONDoc, UTCDateTime
 from server.floor.ids import BigId, new_id
 
 
@@ -87,3 +87,17 @@ class IdempotencyKey(Base):
         UniqueConstraint("account_id", "key"),
         Index("ix_api_idempotency_keys_created_at", "created_at"),
     )
+
+
+class StreamMessage(Base):
+    """A streaming message written by a process that serves no clients (the embedded worker: a remote
+    status or notification arrived through the inbox job) for the web process to deliver; kept two
+    minutes. With Redis (production) messages go through pub/sub instead."""
+
+    __tablename__ = "api_stream_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    keys: Mapped[list[str]] = mapped_column(JSONDoc)
+    event: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)

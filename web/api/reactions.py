@@ -37,19 +37,32 @@ def register() -> None:
 def _note(session: Session, kind: str, payload: dict[str, Any]) -> None:
     if not HUB.active():
         return
-    session.info.setdefault(PENDING, []).append((kind, dict(payload)))
+    # Noted with the transaction it happened in: a savepoint rolled back takes its notes with it.
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(PENDING, []).append((transaction, kind, dict(payload)))
     if not session.info.get(HOOKED):
         session.info[HOOKED] = True
         event.listen(session, "after_commit", _after_commit)
         event.listen(session, "after_soft_rollback", _after_rollback)
 
 
+def _within(transaction: Any, ancestor: Any) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
 def _after_rollback(session: Session, previous_transaction: Any) -> None:
-    session.info.pop(PENDING, None)
+    pending = session.info.get(PENDING, [])
+    session.info[PENDING] = [entry for entry in pending if not _within(entry[0], previous_transaction)]
 
 
 def _after_commit(session: Session) -> None:
-    for kind, payload in session.info.pop(PENDING, []):
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint released: its notes wait for the real commit (SQLAlchemy calls this hook for both)
+    for _transaction, kind, payload in session.info.pop(PENDING, []):
         try:
             relay(kind, payload)
         except Exception:  # noqa: BLE001 - streaming is best effort; the change itself is committed

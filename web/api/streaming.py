@@ -187,7 +187,8 @@ async def _events(listener: Listener) -> AsyncIterator[str]:
 
 
 def routes() -> list[BaseRoute]:
-    """The streaming endpoints."""
+    """The streaming endpoints (this process serves them: its hub delivers, it leaves no rows)."""
+    HUB.serve()
     return [
         WebSocketRoute("/api/v1/streaming", websocket),
         Route("/api/v1/streaming", websocket_over_http, methods=["GET"]),
