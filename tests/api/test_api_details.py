@@ -56,6 +56,8 @@ def test_update_credentials_with_avatar_and_fields(server_url: str, alice: Perso
     assert me.fields[0].name == "Pronouns"
     avatar = Image.open(BytesIO(httpx.get(me.avatar).content))
     assert avatar.size == (400, 400)
+    removed = httpx.delete(f"{server_url}/api/v1/profile/avatar", headers={"Authorization": f"Bearer {a.access_token}"})
+    assert removed.status_code == 200 and removed.json()["avatar"].endswith("/static/avatar.png")
 
 
 def test_scopes_limit_what_a_token_does(server_url: str, alice: Person) -> None:

@@ -212,6 +212,26 @@ def search_accounts(call: Call) -> list[dict[str, Any]]:
         return [account(p) for p in search.profiles(db, query, limit=limit)]
 
 
+def _remove_image(call: Call, kind: str) -> dict[str, Any]:
+    with write_scope() as db:
+        profile = lookup.me(db, call)
+        pictures.remove_image(db, profile, kind)
+        publish(db, "profile.updated", {"profile_id": profile.id})
+        return _credentials(db, profile)
+
+
+@endpoint("write:accounts")
+def remove_avatar(call: Call) -> dict[str, Any]:
+    """DELETE /api/v1/profile/avatar (Mastodon 4.2+)."""
+    return _remove_image(call, "avatar")
+
+
+@endpoint("write:accounts")
+def remove_header(call: Call) -> dict[str, Any]:
+    """DELETE /api/v1/profile/header."""
+    return _remove_image(call, "header")
+
+
 @endpoint(public=True, user=False)
 def nothing(call: Call) -> list[Any]:
     """Lists we keep empty (featured tags, identity proofs, an account's lists)."""
@@ -223,6 +243,8 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/api/v1/accounts/verify_credentials", verify_credentials, methods=["GET"]),
         Route("/api/v1/accounts/update_credentials", update_credentials, methods=["PATCH", "PUT"]),
+        Route("/api/v1/profile/avatar", remove_avatar, methods=["DELETE"]),
+        Route("/api/v1/profile/header", remove_header, methods=["DELETE"]),
         Route("/api/v1/accounts/lookup", lookup_acct, methods=["GET"]),
         Route("/api/v1/accounts/relationships", relationships, methods=["GET"]),
         Route("/api/v1/accounts/familiar_followers", familiar_followers, methods=["GET"]),

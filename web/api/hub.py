@@ -114,7 +114,7 @@ class Hub:
         """True when a message published here may reach someone: through Redis, to this web process's
         clients once one has connected, or (a process serving none: the embedded worker) to the web
         process through `web.api.relay`."""
-        return redis_url() is not None or self.loop is not None or not self.serving
+        return redis_url() is not None or not self.serving or (self.loop is not None and self.listeners() > 0)
 
     def publish(self, keys: list[str], event: str, payload: Any) -> None:
         """Send an event to the listeners of `keys`, in every web process (from any thread)."""
