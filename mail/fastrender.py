@@ -123,6 +123,15 @@ class _Compiler:
         return text
 
     def expression(self, node: nodes.Node) -> Piece:
+        keys: list[object] = []  # a chain of look-ups on a name (`learner.name`) is walked by one function
+        inner = node
+        while (isinstance(inner, nodes.Getattr) and inner.ctx == "load") or (
+            isinstance(inner, nodes.Getitem) and inner.ctx == "load" and isinstance(inner.arg, nodes.Const)
+        ):
+            keys.insert(0, inner.attr if isinstance(inner, nodes.Getattr) else inner.arg.value)  # type: ignore[attr-defined]
+            inner = inner.node
+        if keys and isinstance(inner, nodes.Name) and inner.ctx == "load":
+            return _walk(self.name(inner.name), keys)
         if isinstance(node, nodes.Name) and node.ctx == "load":
             return self.name(node.name)
         if isinstance(node, nodes.Getattr) and node.ctx == "load":
@@ -222,11 +231,43 @@ def _lookup(inner: Piece, key: object) -> Piece:
     return look_up
 
 
+def _walk(start: Piece, keys: list[object]) -> Piece:
+    """`start` then each look-up of `keys` in turn, as `_lookup` does one."""
+    for key in keys:
+        if _is_dict_attribute(key) and not isinstance(key, int):
+            raise Unsupported(f"look-up {key!r}")
+
+    def walk(values: Values) -> Any:
+        value = start(values)
+        for key in keys:
+            if type(value) is dict:
+                value = value.get(key, UNDEFINED)
+            elif value is UNDEFINED:
+                return UNDEFINED
+            elif type(value) is tuple and type(key) is int:
+                value = value[key] if -len(value) <= key < len(value) else UNDEFINED
+            else:
+                raise Unsupported("look-up")
+        return value
+
+    return walk
+
+
 def _joiner(pieces: list[str | Piece]) -> Callable[[Values], str]:
     if all(isinstance(piece, str) for piece in pieces):
         text = "".join(pieces)  # type: ignore[arg-type]
         return lambda values: text
-    return lambda values: "".join(piece if isinstance(piece, str) else piece(values) for piece in pieces)
+    # The literal pieces stay in place; only the holes are filled, each render in a copy of the list.
+    layout = [piece if isinstance(piece, str) else "" for piece in pieces]
+    holes = [(index, piece) for index, piece in enumerate(pieces) if not isinstance(piece, str)]
+
+    def join(values: Values) -> str:
+        out = layout.copy()
+        for index, fill in holes:
+            out[index] = fill(values)
+        return "".join(out)
+
+    return join
 
 
 class FastTemplate:
