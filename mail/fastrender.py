@@ -139,8 +139,8 @@ class _Compiler:
         if isinstance(node, nodes.Getitem) and node.ctx == "load" and isinstance(node.arg, nodes.Const):
             return _lookup(self.expression(node.node), node.arg.value)
         if isinstance(node, nodes.Not):
-            inner = self.expression(node.node)
-            return lambda values: not inner(values)
+            negated = self.expression(node.node)
+            return lambda values: not negated(values)
         if isinstance(node, nodes.Filter) and node.name in {"default", "d"}:
             return self.default(node)
         if isinstance(node, nodes.Call):
