@@ -38,6 +38,7 @@ from federation.transport.keys import instance_signing_key, is_local
 from server.floor.clock import now
 from server.floor.db import session_scope, write_scope
 from server.floor.errors import Invalid, MechMoocError
+from server.floor.events import publish
 
 PROFILE_MAX_AGE = timedelta(days=1)
 RECENT_POSTS = 20
@@ -149,7 +150,7 @@ def resolve(id_or_handle: str, refresh: bool = False) -> Profile:
         user, host = fetch.parse_handle(value)
         with session_scope() as session:
             known = community_people.find_by_acct(session, f"{user}@{host}")
-            if known is not None and not refresh and _fresh(known):
+            if known is not None and (known.domain is None or (not refresh and _fresh(known))):
                 return known
     else:
         with session_scope() as session:
@@ -304,3 +305,36 @@ def store_note(
         force=force,
         group_id=group_id,
     )
+
+
+def add_alias(profile_id: int, acct_or_url: str) -> Profile:
+    """Network first: a local person names another account of theirs (`alsoKnownAs`), as the
+    account they move to must before a `Move` (Mastodon's aliases, `AccountAlias`)."""
+    other = resolve(acct_or_url)
+    with write_scope() as session:
+        profile = session.get(Profile, profile_id)
+        if profile is None or profile.domain is not None:
+            raise Invalid(f"profile {profile_id}: only a local person sets aliases")
+        if other.uri not in (profile.also_known_as or []):
+            profile.also_known_as = [*(profile.also_known_as or []), other.uri][-20:]
+        publish(session, "profile.updated", {"profile_id": profile.id})
+        return profile
+
+
+def move(profile_id: int, acct_or_url: str) -> Profile:
+    """Network first: a local person moves to another account, which must name them in its
+    `alsoKnownAs` (looked up afresh; Mastodon's `MoveService` asks the same). The profile points at
+    the target and `profile.moved` is published: their followers are sent a `Move`."""
+    target = resolve(acct_or_url, refresh=True)
+    with write_scope() as session:
+        profile = session.get(Profile, profile_id)
+        fresh_target = session.get(Profile, target.id)
+        if profile is None or profile.domain is not None or profile.kind != "person":
+            raise Invalid(f"profile {profile_id}: only a local person moves")
+        if fresh_target is None or fresh_target.id == profile.id:
+            raise Invalid(f"target {acct_or_url!r} is not another account")
+        if profile.uri not in (fresh_target.also_known_as or []):
+            raise Invalid(f"target {fresh_target.acct} must first name {profile.uri} among its aliases (alsoKnownAs)")
+        profile.moved_to_id = fresh_target.id
+        publish(session, "profile.moved", {"profile_id": profile.id, "target_id": fresh_target.id})
+        return profile

@@ -235,3 +235,18 @@ def test_a_unit_from_a_course_elsewhere_is_a_direct_status_for_the_learner(sessi
     profile = session.scalar(select(Profile).where(Profile.account_id == account.id))
     assert profile is not None and can_see(session, kept, profile)
     assert session.scalar(select(Notification.type).where(Notification.profile_id == profile.id)) == "mention"
+
+
+def test_a_move_to_one_of_our_people_needs_their_alias(session: Session, remote: Remote) -> None:
+    # Move#perform: the target must name the origin in alsoKnownAs; here the target is local, so its
+    # own profile says so (no fetch).
+    bob = local(session, "bob")
+    dan = follower_of(session, remote, bob, "https://d.example/users/dan")
+    new = local(session, "dan2")
+    move = {"id": f"{dan.uri}#move", "type": "Move", "actor": dan.uri, "object": dan.uri, "target": new.uri}
+    assert "alsoKnownAs does not name" in receive(session, move)
+    assert graph.get_follow(session, bob.id, dan.id) is not None
+    new.also_known_as = [dan.uri]
+    assert "1 local person(s) now follow dan2" in receive(session, {**move, "id": f"{dan.uri}#move2"})
+    assert graph.get_follow(session, bob.id, dan.id) is None
+    assert graph.get_follow(session, bob.id, new.id) is not None and dan.moved_to_id == new.id

@@ -8,7 +8,9 @@ server because Bob follows her (`Create#perform` keeps what someone there follow
 shows in Ann's thread (`community.statuses.context`); his boost and like are counted on her status
 (`Announce#perform`: the status is local there; `Like#perform`); her edit reaches his server with
 its history (`Update#update_status`), her delete removes it there (`Delete#delete_note`); a
-followers-only post reaches followers only, and the person documents are paged collections.
+followers-only post reaches followers only, the person documents are paged collections, and when
+Ann moves to a new account (which names her in `alsoKnownAs`) Bob follows that one instead
+(`Move#perform`, `MoveWorker`).
 """
 
 from __future__ import annotations
@@ -141,13 +143,24 @@ def test_two_instances_people_follow_each_other_and_exchange_statuses(instance_f
     first = httpx.get(outbox["first"], headers=AP, timeout=10).json()
     assert outbox["totalItems"] == 0 and first["orderedItems"] == []  # public posts only: the one she had is deleted
 
-    # Bob unfollows Ann: A forgets the follow.
-    ok(b.cli("people", "follow", "bob", f"@ann@{a.host}", "--undo"))
+    # Ann moves to a new account on B, which names her old one (alsoKnownAs): A sends her followers
+    # a Move, and B has Bob follow the new account instead (Move#perform, MoveWorker); A hears his Undo.
+    ok(b.cli("user", "create", "ann2@example.org", "--handle", "ann2", "--role", "learner"))
+    ok(b.cli("people", "alias", "ann2", f"@ann@{a.host}"))
+    assert ok(a.cli("people", "move", "ann", f"@ann2@{b.host}")) == f"@ann2@{b.host}"
+    follows_ann2 = (
+        "SELECT f.accepted FROM community_follows f JOIN community_profiles t ON t.id = f.target_id"
+        " JOIN community_profiles p ON p.id = f.profile_id WHERE t.uri = ? AND p.uri = ?"
+    )
+    eventually(
+        lambda: query(b, follows_ann2, f"{b.url}/users/ann2", bob) == [(1,)], "Bob following ann2 after the move", both
+    )
     eventually(
         lambda: one(a, "SELECT followers_count FROM community_profiles WHERE uri = ?", ann) == 0,
-        "the unfollow at A",
+        "Bob's Undo at A",
         both,
     )
+    assert httpx.get(ann, headers=AP, timeout=10).json()["movedTo"] == f"{b.url}/users/ann2"
 
 
 def ok_json(done: Any) -> str:

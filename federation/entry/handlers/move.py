@@ -8,13 +8,15 @@ from federation.entry.handlers import Inbound, Needs, handles, needs, object_id
 from federation.flows import follows
 from federation.models import Following, RemoteActor
 from federation.transport.fetch import cached_actor
+from federation.transport.keys import is_local
 from server.floor.events import publish
 
 
 def _target(inbound: Inbound) -> str | None:
-    """The account moved to, when the activity is a Move of its own actor."""
+    """The remote account moved to, when the activity is a Move of its own actor (a move to one of
+    our people is social.moved's: their profile says whom they were)."""
     origin, target = inbound.object_id, object_id(inbound.activity.get("target"))
-    return target if origin == inbound.actor and target else None
+    return target if origin == inbound.actor and target and not is_local(target) else None
 
 
 @needs("Move")

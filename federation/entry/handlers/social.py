@@ -30,6 +30,7 @@ from federation.flows.people import profile_from_cache
 from federation.protocol.vocabulary import AS
 from federation.transport import delivery
 from federation.transport.fetch import NotCached
+from federation.transport.keys import is_local
 from federation.transport.moderation import blocks
 from server.floor.errors import Invalid, MechMoocError
 
@@ -136,6 +137,20 @@ def undone(inbound: Inbound) -> str | None:
     return f"{profile.acct} unblocked {local.acct}" if graph.unblock(inbound.session, profile, local) else None
 
 
+def _move_target(inbound: Inbound, target_id: str) -> Profile | None:
+    """The profile moved to: one of our people (their own alsoKnownAs), or a remote account as
+    fetched again before the transaction (move.py's `@needs`)."""
+    if is_local(target_id):
+        return local_person(inbound, target_id)
+    document = inbound.fetched_document(target_id)
+    if isinstance(document, str):
+        return None  # move.py reports the fetch failure (and retries)
+    try:
+        return profile_from_cache(inbound.session, str(document["id"]))
+    except (NotCached, Invalid, KeyError):
+        return None
+
+
 @handles("Move")
 def moved(inbound: Inbound) -> str | None:
     """A followed account moved: local people follow the target instead, once it names the origin."""
@@ -144,16 +159,13 @@ def moved(inbound: Inbound) -> str | None:
         return None
     session = inbound.session
     origin = session.scalar(select(Profile).where(Profile.uri == inbound.actor, Profile.domain.is_not(None)))
-    document = inbound.fetched_document(target_id)
-    if origin is None or isinstance(document, str):
-        return None  # move.py reports the fetch failure (and retries)
-    aliases = document.get("alsoKnownAs") or []
-    if inbound.actor not in (aliases if isinstance(aliases, list) else [aliases]):
+    if origin is None:
         return None
-    try:
-        target = profile_from_cache(session, str(document["id"]))
-    except (NotCached, Invalid):
-        return None
+    target = _move_target(inbound, target_id)
+    if target is None:
+        return f"move to {target_id} ignored: no such person here" if is_local(target_id) else None
+    if inbound.actor not in (target.also_known_as or []):
+        return f"move to {target.acct} ignored: its alsoKnownAs does not name {inbound.actor}"
     origin.moved_to_id = target.id
     followers = (
         select(Follow)

@@ -190,6 +190,35 @@ def follow_command(handle: str, acct_or_url: str, undo: bool) -> None:
         click.echo(target.uri)
 
 
+@people_group.command("alias")
+@click.argument("handle")
+@click.argument("acct_or_url")
+def alias_command(handle: str, acct_or_url: str) -> None:
+    """HANDLE names another account of theirs (alsoKnownAs), before that account moves here."""
+    instance()
+    from federation.flows.people import add_alias
+    from server.floor.db import session_scope
+
+    with session_scope() as session:
+        profile_id = _me(session, handle).id
+    click.echo("\n".join(add_alias(profile_id, acct_or_url).also_known_as))
+
+
+@people_group.command("move")
+@click.argument("handle")
+@click.argument("acct_or_url")
+def move_command(handle: str, acct_or_url: str) -> None:
+    """HANDLE moves to another account (which names HANDLE among its aliases); their followers are told."""
+    instance()
+    from federation.flows.people import move
+    from server.floor.db import session_scope
+
+    with session_scope() as session:
+        profile_id = _me(session, handle).id
+    move(profile_id, acct_or_url)
+    click.echo(acct_or_url)
+
+
 @people_group.command("context")
 @click.argument("ref")
 @json_option
