@@ -250,3 +250,26 @@ def test_a_move_to_one_of_our_people_needs_their_alias(session: Session, remote:
     assert "1 local person(s) now follow dan2" in receive(session, {**move, "id": f"{dan.uri}#move2"})
     assert graph.get_follow(session, bob.id, dan.id) is None
     assert graph.get_follow(session, bob.id, new.id) is not None and dan.moved_to_id == new.id
+
+
+def test_a_followed_persons_boost_of_an_unknown_status_fetches_it_and_its_author(
+    session: Session, remote: Remote
+) -> None:
+    # Announce#related_to_local_activity? (Ann follows Dan) and #announceable? (public); the status
+    # comes from its own server, its author named in the Announce's cc (TagManager#cc for reblogs).
+    ann = local(session, "ann")
+    dan = follower_of(session, remote, ann, "https://d.example/users/dan")
+    carl = "https://c.example/users/carl"
+    remote.actor(carl)
+    note_id = f"{carl}/statuses/7"
+    remote.documents[note_id] = {"id": note_id, "type": "Note", "attributedTo": carl, "content": "<p>Carl's words</p>",
+                                 "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [f"{carl}/followers"]}  # fmt: skip
+    announce = {"id": f"{dan.uri}/statuses/8/activity", "type": "Announce", "actor": dan.uri, "object": note_id,
+                "to": ["https://www.w3.org/ns/activitystreams#Public"], "cc": [carl, f"{dan.uri}/followers"]}  # fmt: skip
+    outcome = receive(session, announce)
+    original = session.scalar(select(Status).where(Status.ap_id == note_id))
+    assert (
+        original is not None and original.html == "<p>Carl's words</p>" and outcome.endswith(f"of status {original.id}")
+    )
+    boost = session.scalar(select(Status).where(Status.reblog_of_id == original.id))
+    assert boost is not None and boost.profile_id == dan.id

@@ -30,7 +30,7 @@ from federation.entry.handlers import Inbound, Needs, activity_type, handles, ne
 from federation.flows.cohorts import addressed, group_for
 from federation.flows.people import known_profile, profile_from_cache, store_note, upsert_document
 from federation.models import RemoteActor
-from federation.protocol.statuses import NOTE_TYPES, read_note
+from federation.protocol.statuses import NOTE_TYPES, listed, read_note
 from federation.transport.fetch import NotCached, same_origin
 from federation.transport.keys import is_local
 from server.floor.clock import now
@@ -65,7 +65,11 @@ def actor_needs(inbound: Inbound) -> Needs:
     found = Needs(actors=frozenset({inbound.actor}))
     target = inbound.object_id
     if inbound.type == "Announce" and target and not is_local(target) and stored(inbound.session, target) is None:
-        found = found | Needs(documents=frozenset({target}))
+        # Mastodon's Announce names the boosted author in `cc` (TagManager#cc: `uri_for(status.reblog.account)`):
+        # fetch them too (on the status's own server only), so the status can be kept with its author.
+        carbon = [item for item in listed(inbound.activity.get("cc"))[:20] if isinstance(item, str)]
+        authors = {item for item in carbon if same_origin(item, target) and not item.endswith("/followers")}
+        found = found | Needs(actors=frozenset(authors), documents=frozenset({target}))
     return found
 
 
