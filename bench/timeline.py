@@ -21,7 +21,8 @@ transaction), committed.
 
 SQLite by default (a fresh file in a temporary data dir); PostgreSQL with
 `--database-url postgresql+psycopg://postgres@127.0.0.1:5432/mechmooc_bench_timeline` (the database
-is dropped and made again; `--reuse` keeps one an earlier run built and measures again).
+is dropped and made again; `--reuse` measures again the one an earlier run built, as does
+`--data-dir DIR --reuse` for SQLite).
 The raw SELECT bounds both primary keys by the cursor, as the service does: with only the feed's
 bound, PostgreSQL's generic plan of the prepared statement merge-joins and scans posts from the
 newest status down to the cursor (150-260 ms a page at 1,000,000 statuses). A smaller `--posts N` says so in the output.
@@ -59,11 +60,14 @@ def fresh_postgres(url: str) -> None:
     admin.dispose()
 
 
-def boot(database_url: str | None, reuse: bool = False) -> None:
+def boot(database_url: str | None, reuse: bool = False, data_dir: str | None = None) -> None:
     from server.floor.settings import load_settings
     from server.roof.bootstrap import boot as boot_instance
 
-    data = Path(tempfile.mkdtemp(prefix="mechmooc-timeline-"))
+    data = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="mechmooc-timeline-"))
+    data.mkdir(parents=True, exist_ok=True)
+    if not reuse and not database_url:
+        (data / "mechmooc.sqlite3").unlink(missing_ok=True)
     environ = {"MECHMOOC_DATA_DIR": str(data), "MECHMOOC_URL": "http://127.0.0.1:9", "MECHMOOC_SECRET_KEY": "bench"}
     if database_url:
         if not reuse:
@@ -263,7 +267,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=40)
     parser.add_argument("--remote-followers", type=int, default=1_000)
     parser.add_argument("--hosts", type=int, default=100)
-    parser.add_argument("--reuse", action="store_true", help="PostgreSQL: measure the database an earlier run built")
+    parser.add_argument("--reuse", action="store_true", help="measure the database an earlier run built")
+    parser.add_argument("--data-dir", default=None, help="SQLite: keep the database here (for --reuse)")
     args = parser.parse_args()
     backend = "PostgreSQL" if args.database_url else "SQLite"
     size = (
@@ -272,8 +277,8 @@ def main() -> None:
         else f" - a SMALLER run than issue 12's 1,000,000 statuses (--posts {args.posts:,})"
     )
     print(f"bench/timeline.py on {backend}{size}", flush=True)
-    reuse = bool(args.reuse and args.database_url)
-    boot(args.database_url, reuse)
+    reuse = bool(args.reuse and (args.database_url or args.data_dir))
+    boot(args.database_url, reuse, args.data_dir)
     viewer = existing_viewer() if reuse else None
     if viewer is None:
         viewer = build(args.profiles, args.posts, args.following)

@@ -44,3 +44,6 @@ def on_course_published(session: Session, payload: dict[str, Any]) -> None:
 def register() -> None:
     """Subscribe this package's handlers and declare its jobs (declared above, on import)."""
     subscribe("course.published", on_course_published)
+    from courses.unit_notices import on_unit_emailed
+
+    subscribe("unit.emailed", on_unit_emailed)

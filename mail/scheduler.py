@@ -235,6 +235,8 @@ def emit(
             mails[-1]["next_attempt_at"] = max(send_at, mails[-1]["next_attempt_at"])
         if failure:
             mails[-1]["state"] = FAILED
+        elif enrollment.account_id is not None:  # a learner with an account here: courses.unit_notices
+            publish(session, "unit.emailed", {"enrollment_id": enrollment.id, "position": position})
     elif enrollment.actor:
         publish(session, "unit.due_for_actor", {"enrollment_id": enrollment.id, "position": position, "key": key})
 
