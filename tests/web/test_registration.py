@@ -213,3 +213,27 @@ def test_admin_sets_the_mode_on_the_instance_page(client: TestClient, people: di
         "/admin/instance", data=values | {"registrations": "all", "csrf_token": csrf_of(client, "/admin/instance")}
     )
     assert bad.status_code == 400 and "Who may sign up" in bad.text
+
+
+def test_two_sign_ups_racing_for_one_handle(app, client: TestClient) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    set_mode("open")
+    # Two client addresses: the per-client limit's lock does not line them up.
+    clients = [TestClient(app, base_url="http://testserver.localhost", client=(f"192.0.2.{n}", 5000)) for n in (1, 2)]
+    forms = [form(c, email=f"racer{n}@example.org", handle="racer") for n, c in enumerate(clients)]
+    statuses: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def go(n: int) -> None:
+        barrier.wait()
+        statuses.append(clients[n].post("/auth/sign_up", data=forms[n], follow_redirects=False).status_code)
+
+    threads = [threading.Thread(target=go, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [303, 400]
+    with session_scope() as db:
+        assert len(db.scalars(select(Account).where(Account.handle == "racer")).all()) == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -82,6 +83,8 @@ def claim_submit(request: Request) -> Response:
         message = str(error)
         field = "handle" if message.startswith("handle") else "account"
         return _form_page(request, token, values, {field: message[:1].upper() + message[1:] + "."}, 400)
+    except IntegrityError:  # the handle or the address taken at the same moment (PostgreSQL)
+        return _form_page(request, token, values, {"handle": "Handle: this handle was just taken; try again."}, 400)
     log_in(request, account)
     later = (
         "Next time, log in with your address and password."

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -155,6 +156,8 @@ def sign_up_submit(request: Request) -> Response:
             registrations.register(session, sign_up)
     except Invalid as error:
         return _form(request, values, {_field_of(str(error)): _sentence(str(error))}, status=400)
+    except IntegrityError:  # the same address or handle signed up at the same moment (PostgreSQL)
+        return _form(request, values, {"handle": "Handle: this handle or address was just taken; try again."}, 400)
     return RedirectResponse("/auth/sign_up/sent", status_code=303)
 
 
