@@ -18,6 +18,7 @@ import os
 import secrets
 import warnings
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -25,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from community.models import Media, Profile
+from server.floor.clock import now
 from server.floor.config import get_settings
 from server.floor.errors import Invalid
 from server.floor.ids import new_id
@@ -236,6 +238,29 @@ def remove_image(session: Session, profile: Profile, kind: str) -> bool:
         profile.header_url, profile.header_description = None, ""
     session.flush()
     return found
+
+
+UNATTACHED_FOR = timedelta(days=1)
+
+
+def purge_unattached(session: Session, limit: int = 500) -> int:
+    """Delete the attachments uploaded a day ago or more and never posted (rows and files); how many.
+    Avatars and headers are kept: they belong to the profile, not to a status."""
+    stale = session.scalars(
+        select(Media)
+        .where(
+            Media.status_id.is_(None),
+            Media.kind.not_in(BOXES),
+            Media.remote_url.is_(None),
+            Media.created_at <= now() - UNATTACHED_FOR,
+        )
+        .limit(limit)
+    ).all()
+    for media in stale:
+        remove_files(media)
+        session.delete(media)
+    session.flush()
+    return len(stale)
 
 
 def describe(session: Session, media: Media, description: str) -> Media:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from community import registrations
+from community import media, registrations
 from server.floor.db import immediate, session_scope
 from server.floor.jobs import job
 
@@ -13,6 +13,14 @@ def purge_unconfirmed_job() -> int:
     with session_scope() as session:
         immediate(session)
         return registrations.purge_unconfirmed(session)
+
+
+@job("community.purge_unattached_media", every=3600, summary="deleted {n} pictures never posted")
+def purge_unattached_media_job() -> int:
+    """Delete pictures uploaded for a post that never came (a day later)."""
+    with session_scope() as session:
+        immediate(session)
+        return media.purge_unattached(session)
 
 
 def register() -> None:

@@ -129,3 +129,22 @@ def test_an_avatar_cannot_be_attached_to_a_status(session: Session, profile: Pro
     attachment = media.upload(session, profile, picture((100, 100)), content_type="image/png", description="a dot")
     status = statuses.post(session, profile, "hello", visibility="public", media_ids=[attachment.id])
     assert attachment.status_id == status.id
+
+
+def test_pictures_never_posted_are_deleted_a_day_later(session: Session, profile: Profile) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from community import statuses
+    from server.floor.clock import frozen
+
+    with frozen(datetime.now(UTC) - timedelta(days=2)):
+        forgotten = media.process_upload(session, profile, picture((20, 20)), kind="attachment")
+        posted = media.process_upload(session, profile, picture((20, 20)), kind="attachment")
+        avatar = media.process_upload(session, profile, picture((20, 20)), kind="avatar")
+    statuses.post(session, profile, "with a picture", visibility="public", media_ids=[posted.id])
+    fresh = media.process_upload(session, profile, picture((20, 20)), kind="attachment")
+    path = media.media_root() / forgotten.path  # type: ignore[operator]
+    assert path.exists()
+    assert media.purge_unattached(session) == 1
+    assert not path.exists() and session.get(Media, forgotten.id) is None
+    assert all(session.get(Media, m.id) is not None for m in (posted, avatar, fresh))
