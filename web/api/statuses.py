@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from community import statuses as service
 from community.models import Favourite, Profile, Status
+from community.people import preferences
 from server.floor.clock import now
 from server.floor.db import session_scope, write_scope
 from web.api import lookup
@@ -71,8 +72,6 @@ def create(call: Call) -> dict[str, Any]:
     with write_scope() as db:
         profile = lookup.me(db, call)
         if form["visibility"] is None:
-            from community.people import preferences
-
             form["visibility"] = preferences(db, profile).default_visibility
         status = service.post(
             db,
