@@ -96,6 +96,7 @@ def test_a_thread_shows_ancestors_and_replies(client: TestClient, settings: Sett
     assert middle.status_code == 200
     above, below = middle.text.split("status-focus", 1)
     assert "Who reads chapter two?" in above and "great, Thursday?" in below
+    assert ">In reply to Lena</a>" in middle.text
     assert client.get(f"/@lena/{second}", follow_redirects=False).status_code == 301  # the author's path
     assert client.get(f"/posts/{first}", follow_redirects=False).headers["location"] == f"/@lena/{first}"
     assert STATUS_PATH.search(third)

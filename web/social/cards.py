@@ -119,6 +119,7 @@ class Card:
     reblogs_count: int
     favourites_count: int
     in_reply_to_path: str | None
+    in_reply_to_name: str | None
     group_id: int | None
     pinned: bool
     local: bool
@@ -229,6 +230,7 @@ def cards(session: Session, statuses: Sequence[Status], viewer: Profile | None) 
                 reblogs_count=status.reblogs_count,
                 favourites_count=status.favourites_count,
                 in_reply_to_path=in_reply_to_path,
+                in_reply_to_name=(parent_author.display_name or parent_author.acct) if parent_author else None,
                 group_id=status.group_id,
                 pinned=status.pinned_at is not None,
                 local=status.local,
