@@ -105,8 +105,9 @@ def lookup_acct(call: Call) -> dict[str, Any]:
     with session_scope() as db:
         found = people.find_by_acct(db, acct)
     if found is None and "@" not in acct.strip().lstrip("@"):
-        with write_scope() as db:
-            found = actors.ensure(db, acct)  # a course, run or study group seen for the first time
+        actors.ensure_if_missing(acct)  # a course, run or study group seen for the first time
+        with session_scope() as db:
+            found = people.find_by_acct(db, acct)
     if found is None or found.deleted_at is not None:
         raise ApiError(404, "Record not found")
     return account(found)

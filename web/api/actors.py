@@ -13,6 +13,7 @@ from community import people
 from community.models import Profile
 from courses.models import Course, Run, StudyGroup
 from server.floor import urls
+from server.floor.db import session_scope, write_scope
 
 
 def local_by_username(db: Session, username: str) -> Profile | None:
@@ -59,6 +60,27 @@ def ensure(db: Session, username: str) -> Profile | None:
             display_name=group.name or group.handle,
         )
     return None
+
+
+def missing(db: Session, username: str) -> bool:
+    """True when a course, run or study group has this handle but no profile yet (read only: callers
+    take the write lock only then)."""
+    name = username.strip().lstrip("@").lower()
+    if not name or len(name) > 64 or local_by_username(db, name) is not None:
+        return False
+    return any(
+        db.scalar(select(column).where(column == name).limit(1)) is not None
+        for column in (Course.slug, Run.handle, StudyGroup.handle)
+    )
+
+
+def ensure_if_missing(username: str) -> None:
+    """Make the profile of the course, run or study group `username` if it has none yet."""
+    with session_scope() as db:
+        if not missing(db, username):
+            return
+    with write_scope() as db:
+        ensure(db, username)
 
 
 def group_id_of(db: Session, profile: Profile) -> int | None:

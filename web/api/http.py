@@ -18,7 +18,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 
 from server.floor.accounts import Account
 from server.floor.clock import now
-from server.floor.db import session_scope, unavailable
+from server.floor.db import session_scope, unavailable, write_scope
 from server.floor.errors import Invalid, NotFound, PermissionDenied, RateLimited
 from web.api import scopes as scope_rules
 from web.api.models import Token, digest
@@ -173,12 +173,14 @@ def find_token(secret: str | None) -> tuple[Token | None, Account | None]:
         token = db.scalar(select(Token).where(Token.access_hash == digest(secret)))
         if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now()):
             return None, None
-        if token.last_used_at is None or token.last_used_at < now() - LAST_USED_EVERY:
-            token.last_used_at = now()  # for the person's list of apps; written at most hourly
+        stale = token.last_used_at is None or token.last_used_at < now() - LAST_USED_EVERY
         account = db.get(Account, token.account_id) if token.account_id is not None else None
         if token.account_id is not None and (account is None or account.disabled):
             return None, None
-        return token, account
+    if stale:  # for the person's list of apps: at most hourly, in its own short write
+        with write_scope() as db:
+            db.execute(update(Token).where(Token.id == token.id).values(last_used_at=now()))
+    return token, account
 
 
 def authenticate(call: Call, scope: str | None, user: bool, public: bool) -> None:

@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from community import search as service
 from community.models import Tag
-from server.floor.db import session_scope, write_scope
+from server.floor.db import session_scope
 from web.api import actors, lookup
 from web.api.entities import account, tag
 from web.api.http import ApiError, Call, endpoint
@@ -43,8 +43,7 @@ def search(call: Call) -> dict[str, Any]:
     if kind in (None, "accounts") and params.flag("resolve") and call.account is not None and _looks_remote(query):
         resolved = resolve(query)  # network: before any transaction of this request
     if kind in (None, "accounts") and not _looks_remote(query):
-        with write_scope() as db:
-            actors.ensure(db, query)  # a course, run or study group handle becomes findable
+        actors.ensure_if_missing(query)  # a course, run or study group handle becomes findable
     with session_scope() as db:
         seen_by = lookup.viewer(db, call)
         if kind in (None, "accounts"):
