@@ -25,7 +25,7 @@ from PIL import Image, ImageOps
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from community.models import Media, Profile
+from community.models import Media, Profile, Report, Status
 from server.floor.clock import now
 from server.floor.config import get_settings
 from server.floor.errors import Invalid
@@ -261,6 +261,25 @@ def purge_unattached(session: Session, limit: int = 500) -> int:
         session.delete(media)
     session.flush()
     return len(stale)
+
+
+def purge_of_deleted_statuses(session: Session, limit: int = 500) -> int:
+    """Delete the pictures of deleted statuses (their text is dropped when they are deleted; their
+    pictures go here, rows and files), but not those of reported statuses; how many."""
+    # Pictures of reported statuses stay: the moderators may need to see what was reported.
+    reported = {int(i) for ids in session.scalars(select(Report.status_ids)) for i in (ids or []) if str(i).isdigit()}
+    gone = [
+        media
+        for media in session.scalars(
+            select(Media).join(Status, Status.id == Media.status_id).where(Status.deleted.is_(True)).limit(limit)
+        )
+        if media.status_id not in reported
+    ]
+    for media in gone:
+        remove_files(media)
+        session.delete(media)
+    session.flush()
+    return len(gone)
 
 
 def describe(session: Session, media: Media, description: str) -> Media:

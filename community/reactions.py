@@ -15,12 +15,12 @@ def purge_unconfirmed_job() -> int:
         return registrations.purge_unconfirmed(session)
 
 
-@job("community.purge_unattached_media", every=3600, summary="deleted {n} pictures never posted")
+@job("community.purge_unattached_media", every=3600, summary="deleted {n} pictures never posted or of deleted posts")
 def purge_unattached_media_job() -> int:
-    """Delete pictures uploaded for a post that never came (a day later)."""
+    """Delete pictures uploaded for a post that never came (a day later) and those of deleted posts."""
     with session_scope() as session:
         immediate(session)
-        return media.purge_unattached(session)
+        return media.purge_unattached(session) + media.purge_of_deleted_statuses(session)
 
 
 def register() -> None:

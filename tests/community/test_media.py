@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from community import media
-from community.models import Media, Profile
+from community.models import Media, Profile, Report
 from community.people import local_profile
 from server.floor.accounts import create_account
 from server.floor.errors import Invalid
@@ -148,3 +148,21 @@ def test_pictures_never_posted_are_deleted_a_day_later(session: Session, profile
     assert media.purge_unattached(session) == 1
     assert not path.exists() and session.get(Media, forgotten.id) is None
     assert all(session.get(Media, m.id) is not None for m in (posted, avatar, fresh))
+
+
+def test_the_pictures_of_a_deleted_status_are_deleted(session: Session, profile: Profile) -> None:
+    from community import statuses
+
+    kept = media.process_upload(session, profile, picture((20, 20)), kind="attachment")
+    dropped = media.process_upload(session, profile, picture((20, 20)), kind="attachment")
+    statuses.post(session, profile, "stays", visibility="public", media_ids=[kept.id])
+    doomed = statuses.post(session, profile, "goes", visibility="public", media_ids=[dropped.id])
+    path = media.media_root() / dropped.path  # type: ignore[operator]
+    reported_media = media.process_upload(session, profile, picture((20, 20)), kind="attachment")
+    reported = statuses.post(session, profile, "reported", visibility="public", media_ids=[reported_media.id])
+    session.add(Report(target_id=profile.id, status_ids=[reported.id], comment="look"))
+    statuses.delete(session, doomed)
+    statuses.delete(session, reported)
+    assert media.purge_of_deleted_statuses(session) == 1
+    assert session.get(Media, reported_media.id) is not None
+    assert not path.exists() and session.get(Media, dropped.id) is None and session.get(Media, kept.id) is not None
