@@ -100,7 +100,7 @@ def render_profile(request: Request, remote_follow_error: str | None = None, rem
         me = viewer(db, request)
         statuses = list(timelines.of_profile(db, me, profile, **page.arguments()))
         pinned: list[Status] = []
-        if page.max_id is None and page.min_id is None:
+        if page.max_id is None and page.min_id is None and _has_pins(db, profile.id):
             pinned = list(timelines.of_profile(db, me, profile, pinned=True, limit=MAX_PINNED))
         shown = cards(db, statuses, me)
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -121,6 +121,12 @@ def render_profile(request: Request, remote_follow_error: str | None = None, rem
             "remote_handle": remote_handle,
         }
         return render(request, "social/profile.html", context, status=400 if remote_follow_error else 200)
+
+
+def _has_pins(session: Session, profile_id: int) -> bool:
+    """Whether `profile_id` pinned anything (most did not: the filtered pinned query is skipped)."""
+    query = select(Status.id).where(Status.profile_id == profile_id, Status.pinned_at.is_not(None)).limit(1)
+    return session.scalar(query) is not None
 
 
 def _first_look(profile_id: int) -> None:
