@@ -79,6 +79,69 @@ def _probe(query: Any) -> Any:
     return exists(query.limit(1).offset(0))
 
 
+def visible_many(session: Session, statuses: list[Status], viewer: Profile | None) -> set[int]:
+    """The ids of `statuses` (no boosts) that `viewer` may see, by `can_see`'s rules, in five
+    queries whatever their number (a thread of a thousand replies)."""
+    if not statuses:
+        return set()
+    author_ids = {s.profile_id for s in statuses if s.profile_id is not None}
+    authors = (
+        {p.id: p for p in session.scalars(select(Profile).where(Profile.id.in_(author_ids)))} if author_ids else {}
+    )
+    viewer_id = viewer.id if viewer is not None else None
+    blocked: set[int] = set()
+    followed: set[int] = set()
+    mentioning: set[int] = set()
+    delivered: set[int] = set()
+    ids = [s.id for s in statuses]
+    if viewer_id is not None and viewer is not None and viewer.suspended_at is None:
+        rows = session.execute(
+            select(Block.profile_id, Block.target_id).where(
+                or_(
+                    and_(Block.profile_id == viewer_id, Block.target_id.in_(author_ids)),
+                    and_(Block.target_id == viewer_id, Block.profile_id.in_(author_ids)),
+                )
+            )
+        )
+        blocked = {a if b == viewer_id else b for a, b in rows}
+        followed = set(
+            session.scalars(
+                select(Follow.target_id).where(
+                    Follow.profile_id == viewer_id, Follow.target_id.in_(author_ids), Follow.accepted.is_(True)
+                )
+            )
+        )
+        mentioning = set(
+            session.scalars(
+                select(Mention.status_id).where(Mention.profile_id == viewer_id, Mention.status_id.in_(ids))
+            )
+        )
+        delivered = set(
+            session.scalars(
+                select(FeedEntry.status_id).where(FeedEntry.profile_id == viewer_id, FeedEntry.status_id.in_(ids))
+            )
+        )
+    elif viewer is not None:
+        return set()
+    shown: set[int] = set()
+    for status in statuses:
+        author = authors.get(status.profile_id) if status.profile_id is not None else None
+        own = viewer_id is not None and status.profile_id == viewer_id
+        if status.deleted or status.reblog_of_id is not None or (status.held and not own):
+            continue
+        if author is not None and not own and (author.suspended_at is not None or author.deleted_at is not None):
+            continue
+        if author is not None and not own and author.id in blocked:
+            continue
+        if own or status.visibility in ("public", "unlisted") or status.id in mentioning:
+            shown.add(status.id)
+        elif status.visibility == "private" and author is not None and author.id in followed:
+            shown.add(status.id)
+        elif status.visibility == "group" and status.id in delivered:
+            shown.add(status.id)
+    return shown
+
+
 def author_shown() -> ColumnElement[bool]:
     """Statuses whose author is not suspended or deleted (statuses without a profile pass)."""
     hidden = aliased(Profile)

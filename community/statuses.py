@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from community import tags
-from community.access import can_see
+from community.access import can_see, visible_many
 from community.distribution import attach_media, check_language, check_length, distribute, resolve_mentions
 from community.editing import edit, history
 from community.interactions import (
@@ -165,19 +165,18 @@ def post(
 
 def context(session: Session, status: Status, viewer: Profile | None) -> tuple[list[Status], list[Status]]:
     """The thread around `status` as `viewer` may see it: ancestors (oldest first, at most 40) and
-    descendants (depth first, in reply order, at most 1000 looked at)."""
-    ancestors: list[Status] = []
+    descendants (depth first, in reply order, at most 1000 looked at); a reply the viewer may not
+    see hides its own replies too. A fixed number of queries for the visibility of them all."""
+    chain: list[Status] = []
     seen = {status.id}
     current = status
-    while current.in_reply_to_id is not None and len(ancestors) < MAX_CONTEXT_ANCESTORS:
+    while current.in_reply_to_id is not None and len(chain) < MAX_CONTEXT_ANCESTORS:
         parent = session.get(Status, current.in_reply_to_id)
         if parent is None or parent.id in seen:
             break
         seen.add(parent.id)
-        if can_see(session, parent, viewer):
-            ancestors.append(parent)
+        chain.append(parent)
         current = parent
-    ancestors.reverse()
     root = status.thread_id or status.id
     rows = session.scalars(
         select(Status)
@@ -185,6 +184,8 @@ def context(session: Session, status: Status, viewer: Profile | None) -> tuple[l
         .order_by(Status.id)
         .limit(MAX_CONTEXT_DESCENDANTS)
     ).all()
+    shown = visible_many(session, [*chain, *rows], viewer)
+    ancestors = [s for s in reversed(chain) if s.id in shown]
     children: dict[int, list[Status]] = {}
     for row in rows:
         if row.in_reply_to_id is not None:
@@ -196,7 +197,7 @@ def context(session: Session, status: Status, viewer: Profile | None) -> tuple[l
         if row.id in seen:
             continue
         seen.add(row.id)
-        if can_see(session, row, viewer):
+        if row.id in shown:
             descendants.append(row)
             stack.extend(reversed(children.get(row.id, [])))
     return ancestors, descendants

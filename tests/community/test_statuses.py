@@ -159,3 +159,28 @@ def test_can_see_blocks_suspension_and_deletion(session: Session, person) -> Non
         "by": "author",
     }
     assert session.get(Status, status.id).text == ""  # type: ignore[union-attr]
+
+
+def test_visible_many_agrees_with_can_see(session: Session, person, remote) -> None:
+    from community.access import visible_many
+
+    ann, bob, cy, dee, zed = person("ann"), person("bob"), person("cy"), person("dee"), remote("zed")
+    graph.follow(session, bob, ann)
+    graph.block(session, dee, ann)
+    made = [
+        statuses.post(session, ann, "public"),
+        statuses.post(session, ann, "unlisted", visibility="unlisted"),
+        statuses.post(session, ann, "followers", visibility="private"),
+        statuses.post(session, ann, "to @cy", visibility="direct"),
+        statuses.post(session, cy, "cy's own", visibility="private"),
+    ]
+    gone = statuses.post(session, bob, "gone")
+    statuses.delete(session, gone)
+    graph.follow(session, ann, zed)
+    graph.accept(session, graph.get_follow(session, ann.id, zed.id))  # type: ignore[arg-type]
+    remote_status = statuses.receive(session, zed, ap_id="https://social.example/s/9", html="<p>z</p>")
+    assert remote_status is not None
+    everything = [*made, gone, remote_status]
+    for viewer in (None, ann, bob, cy, dee, zed):
+        expected = {s.id for s in everything if statuses.can_see(session, s, viewer)}
+        assert visible_many(session, everything, viewer) == expected, viewer and viewer.username
