@@ -90,6 +90,7 @@ def test_two_people_write_follow_boost_reply_and_delete(
         run_handle = run.handle
     lena, otto = lena_page, otto_page
     log_in(otto, base, "otto@example.org")
+    otto.goto(f"{base}/public/local")  # Otto reads while Lena signs up and writes
 
     # Lena signs up for a run as a learner, confirms by the mailed link, and claims an account.
     lena.goto(f"{base}/runs/{run_handle}")
@@ -128,6 +129,8 @@ def test_two_people_write_follow_boost_reply_and_delete(
     checked(lena)
 
     # Otto sees the mention in his notifications (the header counts it), at 390 px.
+    otto.evaluate("window.dispatchEvent(new Event('focus'))")  # the header's count updates in place
+    expect(otto.get_by_role("link", name=re.compile(r"Notifications 1 unread"))).to_be_visible()
     otto.goto(f"{base}/")
     checked(otto)
     expect(otto.get_by_role("link", name=re.compile(r"Notifications 1 unread"))).to_be_visible()

@@ -56,6 +56,7 @@ def test_compose_a_post_with_a_mention_notifies_the_mentioned_person(client: Tes
     assert log_in(client, "otto@example.org").status_code == 303
     home = client.get("/")
     assert "unread-count" in home.text  # the header shows the unread count
+    assert client.get("/notifications/unread").json() == {"count": 1}  # community.js keeps it current
     notes = client.get("/notifications")
     assert "mentioned you" in notes.text and "Hi" in notes.text
     mentions_only = client.get("/notifications?type=follow")

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from community import notifications, people
@@ -18,6 +18,7 @@ from web.auth import require_login
 from web.flash import flash
 from web.social.cards import cards, person
 from web.social.paging import cursor, pager
+from web.social.unread import unread_notifications
 from web.social.viewer import own_profile_id
 from web.templating import render
 
@@ -104,9 +105,16 @@ def mark_read(request: Request) -> Response:
     return RedirectResponse("/notifications", status_code=303)
 
 
+@require_login
+def unread(request: Request) -> Response:
+    """How many notifications the signed-in person has not read (JSON, for the header's count)."""
+    return JSONResponse({"count": unread_notifications(request)}, headers={"Cache-Control": "private, no-store"})
+
+
 def routes() -> list[BaseRoute]:
     """The notifications page and its button."""
     return [
         Route("/notifications", notifications_page, methods=["GET"]),
         Route("/notifications/read", mark_read, methods=["POST"]),
+        Route("/notifications/unread", unread, methods=["GET"]),
     ]

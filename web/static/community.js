@@ -2,7 +2,9 @@
    - A textarea[data-counter=N] (the compose form) shows how many characters are left, counted as
      the server counts them near enough (a link counts 23, a remote mention only its @user part).
    - A [data-new-posts] marker (the newest page of a timeline) asks /timelines/new every 30 s how
-     many posts came since, and offers a link that shows them (an aria-live region reads it out). */
+     many posts came since, and offers a link that shows them (an aria-live region reads it out).
+   - The header's Notifications link (a[data-unread], people signed in) keeps its unread count up to
+     date: /notifications/unread every 60 s and when the window gets the focus. */
 (function () {
   "use strict";
 
@@ -63,7 +65,38 @@
     window.addEventListener("focus", check);
   }
 
+  function watchUnread(link) {
+    function show(count) {
+      var badge = link.querySelector(".unread-count");
+      if (!count) {
+        if (badge) badge.remove();
+        return;
+      }
+      if (!badge) {
+        badge = document.createElement("span");
+        badge.className = "badge unread-count";
+        link.appendChild(document.createTextNode(" "));
+        link.appendChild(badge);
+      }
+      badge.textContent = String(count);
+      var hidden = document.createElement("span");
+      hidden.className = "visually-hidden";
+      hidden.textContent = " unread";
+      badge.appendChild(hidden);
+    }
+    function check() {
+      if (document.hidden) return;
+      fetch("/notifications/unread", { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (data) { if (data && typeof data.count === "number") show(data.count); })
+        .catch(function () { /* offline: try again later */ });
+    }
+    setInterval(check, 60000);
+    window.addEventListener("focus", check);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("a[data-unread]").forEach(watchUnread);
     document.querySelectorAll("textarea[data-counter]").forEach(enhanceCounter);
     document.querySelectorAll("[data-new-posts]").forEach(watchTimeline);
   });
