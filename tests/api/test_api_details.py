@@ -122,6 +122,10 @@ def test_grouped_notifications_v2(server_url: str, alice: Person, bob: Person) -
     body = grouped.json()
     assert sorted(g["type"] for g in body["notification_groups"]) == ["favourite", "mention"]
     assert [acc["acct"] for acc in body["accounts"]] == ["bob"]
+    policy = httpx.get(
+        f"{server_url}/api/v2/notifications/policy", headers={"Authorization": f"Bearer {a.access_token}"}
+    )
+    assert policy.json()["for_not_following"] == "accept"
     ids = {s["id"] for s in body["statuses"]}
     assert {g["status_id"] for g in body["notification_groups"]} <= ids
 

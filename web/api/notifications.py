@@ -116,12 +116,34 @@ def unread_count(call: Call) -> dict[str, Any]:
         return {"count": service.unread_count(db, lookup.me(db, call))}
 
 
+@endpoint("read:notifications")
+def policy(call: Call) -> dict[str, Any]:
+    """GET /api/v2/notifications/policy: every notification is accepted here (no filtering of
+    strangers' notifications into requests), as Mastodon 4.3 says it."""
+    return {
+        "for_not_following": "accept",
+        "for_not_followers": "accept",
+        "for_new_accounts": "accept",
+        "for_private_mentions": "accept",
+        "for_limited_accounts": "accept",
+        "summary": {"pending_requests_count": 0, "pending_notifications_count": 0},
+    }
+
+
+@endpoint("read:notifications")
+def no_requests(call: Call) -> list[Any]:
+    """GET /api/v1/notifications/requests: none (nothing is filtered into requests)."""
+    return []
+
+
 def routes() -> list[BaseRoute]:
     """The notification endpoints."""
     return [
         Route("/api/v1/notifications", index, methods=["GET"]),
         Route("/api/v2/notifications", grouped, methods=["GET"]),
         Route("/api/v1/notifications/unread_count", unread_count, methods=["GET"]),
+        Route("/api/v2/notifications/policy", policy, methods=["GET"]),
+        Route("/api/v1/notifications/requests", no_requests, methods=["GET"]),
         Route("/api/v1/notifications/clear", clear, methods=["POST"]),
         Route("/api/v1/notifications/{id}", show, methods=["GET"]),
         Route("/api/v1/notifications/{id}/dismiss", dismiss, methods=["POST"]),
