@@ -47,7 +47,9 @@ SECTIONS: tuple[AdminSection, ...] = (
         "The moderators' queue: reports about people, silence, suspend, domain blocks, audit log.",
     ),
     AdminSection(
-        "Moderation", "/admin/moderation", "Reports from other servers, blocked domains, study group members."
+        "Course and group moderation",
+        "/admin/moderation",
+        "Flags about courses, runs and groups from other servers, blocked domains, study group members.",
     ),
     AdminSection("Queue health", "/admin/queues", "Deliveries, inbox, mail outbox and the worker's heartbeat."),
     AdminSection(
