@@ -260,7 +260,7 @@ def test_the_inbox_worker_refreshes_a_stale_follower_and_joiner_before_its_trans
     fake.asked.clear()
     assert inbox.process_inbox() == 2
     done = outcomes()
-    assert done["Join"].startswith("Accept Join") and done["Follow"].startswith("accepted follower"), done
+    assert done["Join"].startswith("Accept Join") and done["Follow"].endswith(" follows bea (accepted)"), done
     assert {"/users/lea", "/users/max"} <= set(fake.asked)
     with session_scope() as db:
         assert db.scalar(select(Enrollment.actor)) == lea
