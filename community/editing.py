@@ -12,7 +12,7 @@ from community import search, tags
 from community.distribution import MAX_SPOILER, attach_media, check_language, check_length, resolve_mentions
 from community.models import Media, Mention, Profile, Status, StatusEdit
 from community.notifications import notify
-from community.text import render
+from community.text import normalise, render
 from server.floor.clock import now
 from server.floor.errors import Invalid
 from server.floor.events import publish
@@ -58,10 +58,10 @@ def edit(
     first = session.scalar(select(StatusEdit.id).where(StatusEdit.status_id == status.id).limit(1)) is None
     if first:
         _snapshot(session, status, status.created_at)
-    new_spoiler = status.spoiler_text if spoiler_text is None else spoiler_text.strip()
+    new_spoiler = status.spoiler_text if spoiler_text is None else normalise(spoiler_text).strip()
     new_mentions: list[Profile] = []
     if author.domain is None:
-        new_text = status.text if text is None else text
+        new_text = status.text if text is None else normalise(text)
         check_length(new_text, new_spoiler)
         new_mentions = resolve_mentions(session, render(new_text).mentions, resolved_mentions)
         rendered = render(new_text, {p.acct: p.url or p.uri for p in new_mentions})

@@ -31,7 +31,7 @@ from community.interactions import (
 from community.models import VISIBILITIES, Profile, Status
 from community.receiving import receive
 from community.removal import delete
-from community.text import render
+from community.text import normalise, render
 from server.floor import urls
 from server.floor.clock import now
 from server.floor.errors import Invalid, NotFound, PermissionDenied
@@ -124,7 +124,9 @@ def post(
     ids, `group_member_ids`, for their feeds). Invalid/NotFound/PermissionDenied name the field."""
     _check_author(author)
     visibility = _check_visibility(visibility, group_id)
-    spoiler_text = (spoiler_text or "").strip()
+    # NUL and other control characters never reach the database (PostgreSQL refuses NUL in text).
+    text = normalise(text or "")
+    spoiler_text = normalise(spoiler_text or "").strip()
     check_length(text, spoiler_text)
     media_list = list(media_ids)
     if not text.strip() and not media_list:

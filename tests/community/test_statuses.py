@@ -184,3 +184,14 @@ def test_visible_many_agrees_with_can_see(session: Session, person, remote) -> N
     for viewer in (None, ann, bob, cy, dee, zed):
         expected = {s.id for s in everything if statuses.can_see(session, s, viewer)}
         assert visible_many(session, everything, viewer) == expected, viewer and viewer.username
+
+
+def test_nul_and_control_characters_never_reach_the_database(session: Session, person) -> None:
+    """PostgreSQL refuses NUL in text: a status with one was a 500 through the client API."""
+    ann = person("ann")
+    status = statuses.post(session, ann, "hello\x00 world\x07", spoiler_text="cw\x00")
+    session.flush()
+    assert (status.text, status.spoiler_text) == ("hello world", "cw")
+    statuses.edit(session, status, text="edited\x00", spoiler_text="\x00")
+    session.flush()
+    assert (status.text, status.spoiler_text) == ("edited", "")
