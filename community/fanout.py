@@ -62,6 +62,22 @@ def to_followers(session: Session, status: Status, *, reblog: bool = False) -> N
     session.execute(_insert(session).from_select(["profile_id", "status_id"], query).on_conflict_do_nothing())
 
 
+def to_followers_of(session: Session, status_id: int, target_ids: Iterable[int]) -> None:
+    """A status into the feeds of the local people who follow any of `target_ids` (one INSERT ...
+    SELECT): a course's news reaches those who follow the course or one of its runs."""
+    ids = sorted(set(target_ids))
+    if not ids:
+        return
+    follower = aliased(Profile)
+    query = (
+        select(Follow.profile_id, literal(status_id))
+        .join(follower, follower.id == Follow.profile_id)
+        .where(Follow.target_id.in_(ids), Follow.accepted.is_(True), _local_person(follower))
+        .group_by(Follow.profile_id)
+    )
+    session.execute(_insert(session).from_select(["profile_id", "status_id"], query).on_conflict_do_nothing())
+
+
 def to_tag_followers(session: Session, status_id: int, tag_ids: Iterable[int]) -> None:
     """A public status into the feeds of the local people following one of its hashtags."""
     ids = list(tag_ids)

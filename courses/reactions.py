@@ -44,6 +44,10 @@ def on_course_published(session: Session, payload: dict[str, Any]) -> None:
 def register() -> None:
     """Subscribe this package's handlers and declare its jobs (declared above, on import)."""
     subscribe("course.published", on_course_published)
+    from courses import news
+
+    subscribe("course.published", news.on_course_published)  # a status of the course for its followers
+    subscribe("run.created", news.on_run_created)
     from courses.unit_notices import on_unit_emailed
 
     subscribe("unit.emailed", on_unit_emailed)

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from community import fanout
 from community.models import Mention, Status
 from community.notifications import notify
-from community.people import actor_profile, local_profile
+from community.people import local_profile
 from courses.models import Enrollment
+from courses.profiles import course_profile
 from courses.versions import pinned
 from server.floor import urls
 from server.floor.accounts import Account
@@ -43,9 +44,7 @@ def on_unit_emailed(session: Session, payload: dict[str, Any]) -> None:
     unit = units[position]
     title, slug = str(unit.get("title", "")), str(unit.get("slug", position))
     learner = local_profile(session, account)
-    sender = actor_profile(
-        session, uri=urls.course(course.slug), kind="course", username=course.slug, display_name=course.title
-    )
+    sender = course_profile(session, course)
     link = urls.unit(course.slug, slug)
     status = Status(
         id=new_id(),

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from courses.models import Course, Post, Run
+from courses.news import run_announcement
 from federation.flows import actors
 from federation.flows.follows import activity_id, follower_count
 from federation.flows.run_news import followed_runs, relay_news
@@ -87,23 +88,27 @@ def on_run_created(session: Session, payload: dict[str, Any]) -> None:
     if follower_count(session, course_id) == 0 and not followed_runs(session, run.course):
         return
     facts = run_facts(session, run)
-    post = Post(
-        kind="announcement",
-        source="local",
-        course_id=run.course_id,
-        run_id=run.id,
-        author_actor=course_id,
-        author_name=run.course.title,
-        subject=f"New run: {run.course.title}",
-        text=vocabulary.run_teaser(facts),
-        visibility="public",
-        created_at=now(),
-    )
-    session.add(post)
-    session.flush()
-    post.ap_id = urls.post(post.id)
+    # The course's status made by courses.news (its followers here read it at home) is the Note.
+    post = run_announcement(session, run)
+    if post is None:
+        post = Post(
+            kind="announcement",
+            source="local",
+            course_id=run.course_id,
+            run_id=run.id,
+            author_actor=course_id,
+            author_name=run.course.title,
+            subject=f"New run: {run.course.title}",
+            text=vocabulary.run_teaser(facts),
+            visibility="public",
+            created_at=now(),
+        )
+        session.add(post)
+        session.flush()
+        post.ap_id = urls.post(post.id)
+    assert post.ap_id is not None
     note = vocabulary.run_announcement(facts, post.ap_id, iso(post.created_at), f"{course_id}/followers")
-    post.html = note["content"]
+    post.html = note["content"]  # what the fediverse reads is what the status shows here
     create = vocabulary.create_of(note, course_id, vocabulary.context(get_settings().url), cc=note["cc"])
     delivery.enqueue(session, create, sender=course_id, recipients=[f"{course_id}/followers"])
     # Learners of the course's other runs who joined by following their run: the run boosts the news.
