@@ -1,5 +1,5 @@
 """Writing from the web: a new post (`/compose`, a reply with `?in_reply_to=ID`, to a study group with
-`?group=HANDLE`) and editing one's own (`/@handle/{id}/edit`).
+`?group=HANDLE`, an announcement to every group of a run one moderates with `?run=HANDLE`) and editing one's own (`/@handle/{id}/edit`).
 
 Plain text as on Mastodon (URLs, @mentions and #hashtags become links), a content warning,
 visibility, language, up to 4 pictures each with its description. The people it mentions are found
@@ -33,7 +33,7 @@ from web.flash import flash
 from web.pages.statuses import visible_status
 from web.social import pictures
 from web.social.cards import cards, status_path
-from web.social.group_post import post_to_group
+from web.social.group_post import RunChoice, post_to_group, post_to_run, run_choices
 from web.social.learning import Membership, memberships
 from web.social.mentions import mention_ids, profiles
 from web.social.paging import id_of
@@ -69,7 +69,7 @@ LANGUAGES = (
 MAX_SPOILER = 500
 MAX_REPLY_MENTIONS = 10
 POSTS_PER_3_HOURS = 300  # Mastodon's limit for statuses
-FIELDS = ("status", "spoiler_text", "visibility", "language", "group", "pictures")
+FIELDS = ("status", "spoiler_text", "visibility", "language", "group", "run", "pictures")
 
 
 def _field_of(message: str) -> str:
@@ -82,6 +82,8 @@ def _field_of(message: str) -> str:
         return "pictures"
     if head.startswith("group"):
         return "group"
+    if head.startswith("run"):
+        return "run"
     return "status"
 
 
@@ -91,7 +93,7 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # never meaningful in a pos
 def _values(form: FormData) -> dict[str, str]:
     return {
         name: _CONTROLS.sub("", str(form.get(name, "") or ""))
-        for name in ("status", "spoiler_text", "visibility", "language", "group", "in_reply_to", "sensitive")
+        for name in ("status", "spoiler_text", "visibility", "language", "group", "run", "in_reply_to", "sensitive")
     }
 
 
@@ -101,10 +103,12 @@ def _form_context(
     errors: dict[str, str],
     *,
     groups: list[Membership],
+    runs: list[RunChoice] | None = None,
     reply_card: Any = None,
     editing: Any = None,
 ) -> dict[str, Any]:
     return {
+        "runs": runs or [],
         "values": values,
         "errors": errors,
         "visibilities": VISIBILITIES,
@@ -150,13 +154,15 @@ def compose_page(request: Request) -> Response:
             "language": prefs.default_language or "",
         }
         values |= {"group": request.query_params.get("group", ""), "in_reply_to": ""}
+        values["run"] = request.query_params.get("run", "")
         reply_card = None
         groups = memberships(db, account)
+        runs = run_choices(db, account)
         if (reply_id := id_of(reply_to)) is not None:
             status = visible_status(db, reply_id, me)
             values |= _reply_defaults(db, me, status, groups) | {"in_reply_to": reply_to}
             reply_card = cards(db, [status], me)[0]
-        context = _form_context(request, values, {}, groups=groups, reply_card=reply_card)
+        context = _form_context(request, values, {}, groups=groups, runs=runs, reply_card=reply_card)
         return render(request, "social/compose.html", context)
 
 
@@ -201,7 +207,16 @@ def publish(request: Request) -> Response:
                 raise Invalid(
                     f"text: you posted {POSTS_PER_3_HOURS} times in 3 hours; try again in {int(wait // 60) + 1} minutes"
                 )
-            groups = memberships(db, db.get(Account, account.id) or account)
+            fresh = db.get(Account, account.id) or account
+            if values["run"]:
+                if values["group"]:
+                    raise Invalid("run: post to one study group or to a whole run, not both")
+                path = post_to_run(db, fresh, values["run"], values, described)
+                flash(
+                    request, "Your announcement is in each group's archive and on its way to every member.", "success"
+                )
+                return RedirectResponse(path, status_code=303)
+            groups = memberships(db, fresh)
             group_id = _group_id(groups, values["group"])
             if group_id is not None:
                 path = post_to_group(db, me, account, group_id, values, described)
@@ -226,7 +241,8 @@ def publish(request: Request) -> Response:
     if errors:
         with session_scope() as db:
             groups = memberships(db, account)
-        context = _form_context(request, values, errors, groups=groups)
+            runs = run_choices(db, account)
+        context = _form_context(request, values, errors, groups=groups, runs=runs)
         return render(request, "social/compose.html", context, status=400)
     flash(request, "Your post is published.", "success")
     return RedirectResponse(path, status_code=303)

@@ -1,16 +1,20 @@
 """Posting to a study group from the compose form: the same path as the group page's form
 (`courses.posts.store_group_post`: archived, relayed by mail and to fediverse members), by the
-signed-in person's seat in the group, under the same hourly limit."""
+signed-in person's seat in the group, under the same hourly limit; and an announcement of a run's
+organizer or facilitator to every group of the run (`courses.run_posts.announce_to_run`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from community.models import Profile
-from courses.models import Post, StudyGroup
+from courses.models import Post, Run, StudyGroup
 from courses.posts import store_group_post, text_html
+from courses.run_posts import announce_to_run, moderated_runs
 from server.floor.accounts import Account
 from server.floor.errors import Invalid, PermissionDenied
 from server.floor.ratelimit import hit
@@ -55,3 +59,39 @@ def post_to_group(
     if me is not None and post.profile_id is None:
         post.profile_id = me.id  # the post shows with its author's profile in the group's timeline
     return f"/groups/{group.handle}#post-{post.id}"
+
+
+@dataclass(frozen=True)
+class RunChoice:
+    """A run one may announce to, as the compose form offers it."""
+
+    handle: str
+    label: str
+
+
+def run_choices(session: Session, account: Account) -> list[RunChoice]:
+    """The runs `account` organises or facilitates (not finished), newest first."""
+    return [
+        RunChoice(run.handle, f"{run.course.title if run.course else run.handle} ({run.start_date.isoformat()})")
+        for run in moderated_runs(session, account)
+    ]
+
+
+def post_to_run(session: Session, account: Account, handle: str, values: dict[str, str], pictures: list[Any]) -> str:
+    """Store the form's text as an announcement in every open group of the run `handle` (the
+    signed-in person moderates it); the path to see the first one."""
+    run = session.scalar(select(Run).where(Run.handle == handle.strip().lower()[:64]))
+    if run is None:
+        raise Invalid(f"run: no run {handle[:64]!r}")
+    if pictures:
+        raise Invalid("pictures: an announcement goes out by mail too and carries no pictures")
+    text = values["status"].replace("\x00", "").strip()
+    if len(text) > MAX_TEXT:
+        raise Invalid(f"text: the post is {len(text):,} characters long; at most {MAX_TEXT:,} fit")
+    wait = hit(session, "group-post", f"account:{account.id}", POSTS_PER_HOUR, 3600)
+    if wait is not None:
+        raise Invalid(f"text: you posted {POSTS_PER_HOUR} times this hour; try again in {int(wait // 60) + 1} minutes")
+    posts = announce_to_run(session, run, account, text)
+    first = session.get(StudyGroup, posts[0].group_id)
+    assert first is not None
+    return f"/groups/{first.handle}#post-{posts[0].id}"
