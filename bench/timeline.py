@@ -38,6 +38,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -158,11 +159,14 @@ def build(profiles: int, posts: int, following: int) -> int:
     return viewer
 
 
-RAW = text(
-    "SELECT posts.* FROM community_feed JOIN posts ON posts.id = community_feed.status_id "
-    "WHERE community_feed.profile_id = :viewer AND community_feed.status_id < :max_id AND posts.id < :max_id "
-    "ORDER BY community_feed.status_id DESC LIMIT :limit"
-)
+def raw_select(limit: int) -> Any:
+    """The raw indexed SELECT of a page, its size written in (as the service's is: with `LIMIT $n`
+    PostgreSQL never picks the generic plan of the prepared statement and plans every page)."""
+    return text(
+        "SELECT posts.* FROM community_feed JOIN posts ON posts.id = community_feed.status_id "
+        "WHERE community_feed.profile_id = :viewer AND community_feed.status_id < :max_id AND posts.id < :max_id "
+        f"ORDER BY community_feed.status_id DESC LIMIT {int(limit)}"
+    )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -173,10 +177,10 @@ def percentile(values: list[float], share: float) -> float:
 def measure(viewer_id: int, rounds: int, limit: int) -> None:
     from community import timelines
     from community.models import FeedEntry, Profile
-    from server.floor.db import get_engine, session_factory
+    from server.floor.db import get_engine, session_scope
 
     engine = get_engine()
-    make = session_factory()
+    raw_page = raw_select(limit)
     with engine.connect() as connection:
         ids = list(connection.scalars(select(FeedEntry.status_id).where(FeedEntry.profile_id == viewer_id)))
     ids.sort()
@@ -186,12 +190,14 @@ def measure(viewer_id: int, rounds: int, limit: int) -> None:
     raw: list[float] = []
     for warm in (True, False):
         for number, cursor in enumerate(cursors[: 20 if warm else rounds]):
-            with engine.connect() as connection:  # the page's rows in the cache for both readers alike
-                connection.execute(RAW, {"viewer": viewer_id, "max_id": cursor, "limit": limit}).all()
+            # Every transaction commits, as a request's session_scope does (a rollback makes psycopg
+            # drop the connection's prepared statements, which a request's commit keeps).
+            with engine.begin() as connection:  # the page's rows in the cache for both readers alike
+                connection.execute(raw_page, {"viewer": viewer_id, "max_id": cursor}).all()
             took_service = took_raw = 0.0
             for reader in ("service", "raw") if number % 2 else ("raw", "service"):
                 if reader == "service":
-                    with make() as session:
+                    with session_scope() as session:
                         viewer = session.get(Profile, viewer_id)  # a request has its viewer before it reads a timeline
                         assert viewer is not None
                         began = time.perf_counter()
@@ -199,10 +205,10 @@ def measure(viewer_id: int, rounds: int, limit: int) -> None:
                         took_service = time.perf_counter() - began
                         got = [s.id for s in page]
                 else:
-                    with engine.connect() as connection:
+                    with engine.begin() as connection:
                         connection.exec_driver_sql("SELECT 1")  # the connection is checked out, as the session's is
                         began = time.perf_counter()
-                        rows = connection.execute(RAW, {"viewer": viewer_id, "max_id": cursor, "limit": limit}).all()
+                        rows = connection.execute(raw_page, {"viewer": viewer_id, "max_id": cursor}).all()
                         took_raw = time.perf_counter() - began
             assert got == [r.id for r in rows], "the service and the raw SELECT disagree"
             if not warm:
