@@ -20,7 +20,7 @@ from web.api import actors, lookup
 from web.api.entities import account, credential_account
 from web.api.http import ApiError, Call, Page, endpoint
 from web.api.media import read_upload
-from web.api.paging import cursors, link
+from web.api.paging import cursors, link, page_rows
 from web.pages.timelines import readable_group
 
 MAX_NOTE = 500
@@ -159,16 +159,7 @@ def _follow_page(call: Call, followers: bool) -> Page:
             .where(mine == target.id, Follow.accepted.is_(True))
         )
         page = cursors(call.params, default=40, maximum=80)
-        if page["max_id"]:
-            query = query.where(Follow.id < page["max_id"])
-        if page["since_id"]:
-            query = query.where(Follow.id > page["since_id"])
-        if page["min_id"]:
-            rows = list(db.execute(query.where(Follow.id > page["min_id"]).order_by(Follow.id).limit(page["limit"])))[
-                ::-1
-            ]
-        else:
-            rows = list(db.execute(query.order_by(Follow.id.desc()).limit(page["limit"])))
+        rows = page_rows(db, query, Follow.id, page)
         return Page([account(p) for _, p in rows], link(call.request, [fid for fid, _ in rows]))
 
 

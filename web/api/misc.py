@@ -17,7 +17,7 @@ from server.floor.ids import id_time
 from web.api import lookup
 from web.api.entities import account, when
 from web.api.http import ApiError, Call, Page, endpoint
-from web.api.paging import cursors, link
+from web.api.paging import cursors, link, page_rows
 
 CATEGORIES = ("spam", "legal", "violation", "other")
 MAX_COMMENT = 1000
@@ -79,16 +79,7 @@ def _saved(call: Call, model: type[Bookmark] | type[Favourite]) -> Page:
             .join(Status, Status.id == model.status_id)
             .where(model.profile_id == me.id, Status.deleted.is_(False))
         )
-        if page["max_id"]:
-            query = query.where(model.id < page["max_id"])
-        if page["since_id"]:
-            query = query.where(model.id > page["since_id"])
-        if page["min_id"]:
-            rows = list(db.execute(query.where(model.id > page["min_id"]).order_by(model.id).limit(page["limit"])))[
-                ::-1
-            ]
-        else:
-            rows = list(db.execute(query.order_by(model.id.desc()).limit(page["limit"])))
+        rows = page_rows(db, query, model.id, page)
         rendered = lookup.render_statuses(db, [s for _, s in rows], me)
         return Page(rendered, link(call.request, [i for i, _ in rows]))
 

@@ -17,7 +17,7 @@ from server.floor.db import session_scope, write_scope
 from web.api import lookup
 from web.api.entities import account, tag
 from web.api.http import ApiError, Call, Page, endpoint
-from web.api.paging import cursors, link
+from web.api.paging import cursors, link, page_rows
 
 
 def _relation(call: Call, change: Callable[[Session, Profile, Profile], Any]) -> dict[str, Any]:
@@ -85,16 +85,7 @@ def _listed(call: Call, model: type[Block] | type[Mute] | type[Follow], pending:
             query = (
                 select(model.id, Profile).join(Profile, Profile.id == model.target_id).where(model.profile_id == me.id)
             )
-        if page["max_id"]:
-            query = query.where(model.id < page["max_id"])
-        if page["since_id"]:
-            query = query.where(model.id > page["since_id"])
-        if page["min_id"]:
-            rows = list(db.execute(query.where(model.id > page["min_id"]).order_by(model.id).limit(page["limit"])))[
-                ::-1
-            ]
-        else:
-            rows = list(db.execute(query.order_by(model.id.desc()).limit(page["limit"])))
+        rows = page_rows(db, query, model.id, page)
         return Page([account(p) for _, p in rows], link(call.request, [i for i, _ in rows]))
 
 
