@@ -86,14 +86,8 @@ def _counted(session: Session, row: Follow, delta: int) -> None:
     bump(session, row.target_id, followers_count=delta)
 
 
-def accept(session: Session, row: Follow) -> Follow:
-    """The target accepts a follow request (a no-op for an accepted follow). Publishes `follow.accepted`."""
-    if row.accepted:
-        return row
-    row.accepted = True
-    session.flush()
-    _counted(session, row, +1)
-    fanout.merge(session, row.profile_id, row.target_id)
+def _drop_request_notice(session: Session, row: Follow) -> None:
+    """The target's `follow_request` notification about this follow, once it is decided or ended."""
     session.execute(
         delete(Notification)
         .where(
@@ -103,6 +97,17 @@ def accept(session: Session, row: Follow) -> Follow:
         )
         .execution_options(synchronize_session=False)
     )
+
+
+def accept(session: Session, row: Follow) -> Follow:
+    """The target accepts a follow request (a no-op for an accepted follow). Publishes `follow.accepted`."""
+    if row.accepted:
+        return row
+    row.accepted = True
+    session.flush()
+    _counted(session, row, +1)
+    fanout.merge(session, row.profile_id, row.target_id)
+    _drop_request_notice(session, row)
     notify(session, row.target_id, "follow", from_profile_id=row.profile_id)
     publish(session, "follow.accepted", {"follow_id": row.id})
     return row
@@ -113,15 +118,7 @@ def _end(session: Session, row: Follow, event: str) -> None:
     if row.accepted:
         _counted(session, row, -1)
     fanout.unmerge(session, row.profile_id, row.target_id)
-    session.execute(
-        delete(Notification)
-        .where(
-            Notification.profile_id == row.target_id,
-            Notification.type == "follow_request",
-            Notification.from_profile_id == row.profile_id,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    _drop_request_notice(session, row)
     session.delete(row)
     session.flush()
     publish(session, event, payload)
