@@ -21,6 +21,13 @@ from server.floor.ids import new_id
 MAX_PINNED = 5
 
 
+def _original(session: Session, status: Status) -> Status:
+    """The boosted status when `status` is a boost (what an undo applies to); else `status`."""
+    if status.reblog_of_id is not None:
+        return session.get(Status, status.reblog_of_id) or status
+    return status
+
+
 def _visible(session: Session, status: Status, profile: Profile) -> Status:
     if status.reblog_of_id is not None:
         original = session.get(Status, status.reblog_of_id)
@@ -82,8 +89,7 @@ def reblog(
 
 def unreblog(session: Session, profile: Profile, status: Status) -> bool:
     """`profile` takes its boost of `status` back; False when there was none."""
-    if status.reblog_of_id is not None:
-        status = session.get(Status, status.reblog_of_id) or status
+    status = _original(session, status)
     boost = boost_of(session, profile, status)
     if boost is None:
         return False
@@ -120,8 +126,7 @@ def favourite(session: Session, profile: Profile, status: Status, *, uri: str | 
 
 def unfavourite(session: Session, profile: Profile, status: Status) -> bool:
     """`profile` takes its favourite back; False when there was none. Publishes `favourite.deleted`."""
-    if status.reblog_of_id is not None:
-        status = session.get(Status, status.reblog_of_id) or status
+    status = _original(session, status)
     row = session.scalar(select(Favourite).where(Favourite.profile_id == profile.id, Favourite.status_id == status.id))
     if row is None:
         return False
@@ -155,8 +160,7 @@ def bookmark(session: Session, profile: Profile, status: Status) -> Bookmark:
 
 def unbookmark(session: Session, profile: Profile, status: Status) -> bool:
     """Remove a bookmark; False when there was none."""
-    if status.reblog_of_id is not None:
-        status = session.get(Status, status.reblog_of_id) or status
+    status = _original(session, status)
     row = session.scalar(select(Bookmark).where(Bookmark.profile_id == profile.id, Bookmark.status_id == status.id))
     if row is None:
         return False
