@@ -29,6 +29,12 @@ def activity_id(actor: str, kind: str) -> str:
     return f"{actor}#{kind}-{secrets.token_hex(8)}"
 
 
+def answer(session: Session, actor: str, kind: str, follow: dict[str, Any], follower: str) -> None:
+    """Send `actor`'s Accept or Reject (`kind`) of the Follow `follow` to `follower`."""
+    activity = {"@context": AS, "id": activity_id(actor, kind.lower()), "type": kind, "actor": actor, "object": follow}
+    delivery.enqueue(session, activity, sender=actor, recipients=[follower])
+
+
 def look_up(id_or_handle: str, refresh: bool = False) -> str:
     """Network, with no transaction open: the id of the remote actor named by id or @handle, cached.
 
@@ -97,14 +103,8 @@ def accept_follower(session: Session, local: str, follow_activity: dict[str, Any
         session.add(row)
     row.inbox, row.shared_inbox, row.follow_id = remote.inbox, remote.shared_inbox, follow_activity.get("id")
     session.flush()
-    accept = {
-        "@context": AS,
-        "id": activity_id(local, "accept"),
-        "type": "Accept",
-        "actor": local,
-        "object": {k: follow_activity[k] for k in ("id", "type", "actor", "object") if k in follow_activity},
-    }
-    delivery.enqueue(session, accept, sender=local, recipients=[remote.ap_id])
+    inner: dict[str, Any] = {k: follow_activity[k] for k in ("id", "type", "actor", "object") if k in follow_activity}
+    answer(session, local, "Accept", inner, remote.ap_id)
     return row
 
 

@@ -61,15 +61,7 @@ def send_accept(session: Session, follow: Follow, local: Profile, remote: Profil
     """Accept a remote follow of a local person (and start delivering to them)."""
     actor = actor_uri(local)
     record_follower(session, actor, remote, follow.uri)
-    inner = follow_ref(follow.uri, remote.uri, actor)
-    accept = {
-        "@context": AS,
-        "id": follows.activity_id(actor, "accept"),
-        "type": "Accept",
-        "actor": actor,
-        "object": inner,
-    }
-    delivery.enqueue(session, accept, sender=actor, recipients=[remote.uri])
+    follows.answer(session, actor, "Accept", follow_ref(follow.uri, remote.uri, actor), remote.uri)
 
 
 def on_follow_created(session: Session, payload: dict[str, Any]) -> None:
@@ -117,14 +109,7 @@ def on_follow_ended(session: Session, payload: dict[str, Any]) -> None:
     if follower is not None:
         session.delete(follower)
     inner = follow_ref(uri or (follower.follow_id if follower is not None else None), remote_follower.uri, actor)
-    reject = {
-        "@context": AS,
-        "id": follows.activity_id(actor, "reject"),
-        "type": "Reject",
-        "actor": actor,
-        "object": inner,
-    }
-    delivery.enqueue(session, reject, sender=actor, recipients=[remote_follower.uri])
+    follows.answer(session, actor, "Reject", inner, remote_follower.uri)
 
 
 def on_follow_deleted(session: Session, payload: dict[str, Any]) -> None:

@@ -10,7 +10,6 @@ from federation.entry.handlers import Inbound, Needs, activity_type, handles, ne
 from federation.flows import follows
 from federation.flows.actors import local_actor
 from federation.models import Follower, Following
-from federation.transport import delivery
 from federation.transport.keys import is_local
 from federation.transport.moderation import blocks
 
@@ -40,13 +39,7 @@ def follow(inbound: Inbound) -> str | None:
 
 def reject_follow(inbound: Inbound, local: str) -> None:
     """Answer the inbound Follow of `local` with a Reject."""
-    reject = {
-        "id": follows.activity_id(local, "reject"),
-        "type": "Reject",
-        "actor": local,
-        "object": _follow_ref(inbound.activity),
-    }
-    delivery.enqueue(inbound.session, reject, sender=local, recipients=[inbound.actor])
+    follows.answer(inbound.session, local, "Reject", _follow_ref(inbound.activity), inbound.actor)
 
 
 def _follow_ref(activity: dict[str, Any]) -> dict[str, Any]:

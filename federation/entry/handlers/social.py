@@ -27,8 +27,6 @@ from federation.flows import follows
 from federation.flows.actors import local_actor
 from federation.flows.graph_out import follow_ref, send_accept
 from federation.flows.people import profile_from_cache
-from federation.protocol.vocabulary import AS
-from federation.transport import delivery
 from federation.transport.fetch import NotCached
 from federation.transport.keys import is_local
 from federation.transport.moderation import blocks
@@ -44,10 +42,8 @@ def local_person(inbound: Inbound, actor_id: str | None) -> Profile | None:
 
 
 def _reject(inbound: Inbound, local: Profile) -> None:
-    actor = local.uri
-    reject = {"@context": AS, "id": follows.activity_id(actor, "reject"), "type": "Reject", "actor": actor,
-              "object": follow_ref(inbound.activity.get("id"), inbound.actor, actor)}  # fmt: skip
-    delivery.enqueue(inbound.session, reject, sender=actor, recipients=[inbound.actor])
+    follow = follow_ref(inbound.activity.get("id"), inbound.actor, local.uri)
+    follows.answer(inbound.session, local.uri, "Reject", follow, inbound.actor)
 
 
 @handles("Follow")
