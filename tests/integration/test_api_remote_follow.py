@@ -8,34 +8,16 @@ mention."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TypeVar
 
 import pytest
 from mastodon import StreamListener
 
 from tests.api.clients import client_for, register_app
 from tests.api.conftest import PASSWORD, Person
-from tests.support.instances import Instance, InstanceFactory, ok
+from tests.integration.federated import eventually
+from tests.support.instances import InstanceFactory, ok
 
 pytestmark = pytest.mark.slow
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T], what: str, instances: list[Instance], timeout: float = 60) -> T:
-    """Poll `probe` until truthy, running the instances' federation work now and then."""
-    deadline = time.monotonic() + timeout
-    polls = 0
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        polls += 1
-        if polls % 3 == 0:
-            for instance in instances:
-                instance.cli("federation", "work")
-        time.sleep(0.4)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_follow_a_remote_account_and_read_its_posts(instance_factory: InstanceFactory) -> None:

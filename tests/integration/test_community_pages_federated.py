@@ -6,36 +6,17 @@ shows in his post's thread."""
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.integration.federated import eventually
 from tests.support.browser import ACTION_TIMEOUT_MS, chromium  # noqa: F401  (fixture)
 from tests.support.instances import Instance, InstanceFactory, ok
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T], what: str, instances: list[Instance], timeout: float = 90) -> T:
-    """Poll `probe` until it is truthy, nudging the instances' federation jobs now and then."""
-    deadline = time.monotonic() + timeout
-    polls = 0
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        polls += 1
-        if polls % 5 == 0:
-            for instance in instances:
-                instance.cli("federation", "work")
-        time.sleep(0.5)
-    logs = "\n\n".join(f"--- {i.url}\n{i.logs()[-3000:]}" for i in instances)
-    raise AssertionError(f"timed out waiting for {what}\n{logs}")
 
 
 def _page(chromium: Browser) -> Iterator[Page]:  # noqa: F811

@@ -13,52 +13,23 @@ import hashlib
 import hmac
 import json
 import shutil
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import FIXTURES
-from tests.support.instances import Instance, InstanceFactory, ok, query
+from tests.integration.federated import eventually
+from tests.support.instances import InstanceFactory, ok, query
 from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.slow
 GENTLE = FIXTURES / "courses" / "gentle-python"
 AP = {"Accept": "application/activity+json"}
-T = TypeVar("T")
 SECRET = "flows-test-secret"
-
-
-def eventually(probe: Callable[[], T], what: str, instances: list[Instance], timeout: float = 90) -> T:
-    """Poll `probe` until it returns something truthy, nudging the instances' federation jobs."""
-    deadline = time.monotonic() + timeout
-    polls = 0
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        polls += 1
-        if polls % 6 == 0:  # the workers are woken on each enqueue; nudge them now and then anyway
-            for instance in instances:
-                instance.cli("federation", "work")
-        time.sleep(0.5)
-    logs = "\n\n".join(f"--- {i.url}\n{_federation_state(i)}\n{i.logs()[-4000:]}" for i in instances)
-    raise AssertionError(f"timed out waiting for {what}\n{logs}")
-
-
-def _federation_state(instance: Instance) -> str:
-    """The instance's deliveries and received activities, to tell a lost activity from a slow one."""
-    sent = query(
-        instance,
-        "SELECT activity_id, inbox, state, attempts, status_code, next_attempt_at, last_error FROM federation_deliveries",
-    )
-    received = query(instance, "SELECT activity_id, type, state, attempts, outcome, last_error FROM federation_inbox")
-    return "\n".join(["deliveries:", *map(repr, sent), "inbox:", *map(repr, received)])
 
 
 def document(url: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_people_federation import eventually, one
+from tests.integration.federated import eventually, one
 from tests.support.instances import InstanceFactory, ok, query
 
 pytestmark = pytest.mark.slow

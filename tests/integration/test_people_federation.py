@@ -16,46 +16,16 @@ Ann moves to a new account (which names her in `alsoKnownAs`) Bob follows that o
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.instances import Instance, InstanceFactory, ok, query
+from tests.integration.federated import eventually, one
+from tests.support.instances import InstanceFactory, ok, query
 
 pytestmark = pytest.mark.slow
-T = TypeVar("T")
 AP = {"Accept": "application/activity+json"}
-
-
-def eventually(probe: Callable[[], T], what: str, instances: list[Instance], timeout: float = 60) -> T:
-    """Poll `probe` until truthy, running the instances' federation jobs now and then."""
-    deadline = time.monotonic() + timeout
-    polls = 0
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        polls += 1
-        if polls % 4 == 0:
-            for instance in instances:
-                instance.cli("federation", "work")
-        time.sleep(0.4)
-    state = "\n".join(
-        f"--- {i.url}\n"
-        + "\n".join(map(repr, query(i, "SELECT type, actor, outcome, last_error FROM federation_inbox")))
-        + "\n"
-        + "\n".join(map(repr, query(i, "SELECT activity_id, inbox, state, status_code, last_error FROM federation_deliveries")))
-        for i in instances
-    )  # fmt: skip
-    raise AssertionError(f"timed out waiting for {what}\n{state}")
-
-
-def one(instance: Instance, sql: str, *args: Any) -> Any:
-    rows = query(instance, sql, *args)
-    return rows[0][0] if rows else None
 
 
 def test_two_instances_people_follow_each_other_and_exchange_statuses(instance_factory: InstanceFactory) -> None:
