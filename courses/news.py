@@ -1,7 +1,8 @@
 """A course's news as statuses of the community: a new version (`course.published`) and a new run
 (`run.created`) become public statuses of the course's profile (`courses.profiles`), in the home
 feeds of the local people who follow the course or one of its runs, and a `status` notification
-for those of them who asked to be told (the bell of a follow).
+for those of them who asked to be told (the bell of a follow). Only when someone follows: a course
+nobody follows writes nothing (its news before a follow is on its pages, not in anyone's feed).
 
 The fediverse learns of both from federation's own reactions (`federation.flows.announce`, which
 sends the run's announcement status made here as its Note)."""
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from community import fanout, search
 from community.models import Follow, Profile, Status
 from community.notifications import notify
-from community.people import bump
+from community.people import bump, find_by_uri
 from courses.models import Course, Post, Run
 from courses.profiles import course_profile, existing
 from server.floor import urls
@@ -28,15 +29,33 @@ from server.floor.ids import new_id
 MAX_BELLS = 10_000  # as community.distribution: at most this many `status` notifications per status
 
 
+def run_uris(session: Session, course: Course) -> list[str]:
+    """The actor ids of the course's runs."""
+    return [urls.run(handle) for handle in session.scalars(select(Run.handle).where(Run.course_id == course.id))]
+
+
 def followed_ids(session: Session, course: Course, author: Profile) -> list[int]:
     """The course's profile and the profiles its runs have so far (those someone may follow)."""
-    handles = session.scalars(select(Run.handle).where(Run.course_id == course.id))
-    return [author.id, *existing(session, [urls.run(handle) for handle in handles])]
+    return [author.id, *existing(session, run_uris(session, course))]
 
 
-def announce(session: Session, course: Course, *, text: str, html: str, subject: str, run: Run | None) -> Status:
-    """A public status of `course`'s profile, in its followers' (and its runs' followers') home feeds."""
+def followed(session: Session, targets: list[int]) -> bool:
+    """True when someone follows one of these profiles."""
+    query = select(Follow.id).where(Follow.target_id.in_(targets), Follow.accepted.is_(True)).limit(1)
+    return session.scalar(query) is not None
+
+
+def announce(session: Session, course: Course, *, text: str, html: str, subject: str, run: Run | None) -> Status | None:
+    """A public status of `course`'s profile, in its followers' (and its runs' followers') home
+    feeds; None when nobody follows them (the news is for followers: nothing is written then, as
+    federation sends nothing to a course without followers)."""
+    existing_profile = find_by_uri(session, urls.course(course.slug))
+    if existing_profile is None and not existing(session, run_uris(session, course)):
+        return None  # no profile yet: nobody can follow it
     author = course_profile(session, course)
+    targets = followed_ids(session, course, author)
+    if not followed(session, targets):
+        return None
     status = Status(
         id=new_id(),
         profile_id=author.id,
@@ -60,7 +79,6 @@ def announce(session: Session, course: Course, *, text: str, html: str, subject:
     status.thread_id = status.id
     author.last_status_at = status.created_at
     bump(session, author.id, statuses_count=1)
-    targets = followed_ids(session, course, author)
     fanout.to_followers_of(session, status.id, targets)
     bells = (
         select(Follow.profile_id)
