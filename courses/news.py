@@ -19,6 +19,7 @@ from community import fanout, search
 from community.models import Follow, Profile, Status
 from community.notifications import notify
 from community.people import bump, find_by_uri
+from community.statuses import status_url
 from courses.models import Course, Post, Run
 from courses.profiles import course_profile, existing
 from server.floor import urls
@@ -75,7 +76,7 @@ def announce(session: Session, course: Course, *, text: str, html: str, subject:
     session.add(status)
     session.flush()
     status.ap_id = urls.post(status.id)
-    status.url = status.ap_id
+    status.url = status_url(author, status.id)  # its page here, /@course/{id}
     status.thread_id = status.id
     author.last_status_at = status.created_at
     bump(session, author.id, statuses_count=1)

@@ -5,9 +5,10 @@ fediverse members, in the home feeds of the members with an account here, who ar
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
+from community.models import FeedEntry
 from courses.facilitators import RunFacilitator, may_moderate
 from courses.models import Course, Post, Run, StudyGroup
 from courses.posts import store_group_post, text_html
@@ -56,7 +57,7 @@ def announce_to_run(session: Session, run: Run, account: Account, text: str, sub
     if not groups:
         raise Invalid(f"run: {run.handle} has no open study group yet (groups are formed when it starts)")
     name = account.display_name or account.handle
-    return [
+    posts = [
         store_group_post(
             session,
             group,
@@ -70,3 +71,12 @@ def announce_to_run(session: Session, run: Run, account: Account, text: str, sub
         )
         for group in groups
     ]
+    # The author's own home feed keeps one copy (each group's copy reached it).
+    author_id = posts[0].profile_id
+    if author_id is not None and len(posts) > 1:
+        session.execute(
+            delete(FeedEntry)
+            .where(FeedEntry.profile_id == author_id, FeedEntry.status_id.in_([p.id for p in posts[1:]]))
+            .execution_options(synchronize_session=False)
+        )
+    return posts

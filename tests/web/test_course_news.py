@@ -72,6 +72,8 @@ def test_a_course_followers_read_its_new_version_and_new_run_at_home(client: Tes
     from_course = [s for s in timeline if s["account"]["acct"] == "algebra-club"]
     assert [s["id"] for s in from_course] == news_ids[::-1]
     assert from_course[0]["account"]["bot"] is True and "New run of" in from_course[0]["content"]
+    assert from_course[0]["url"].endswith(f"/@algebra-club/{news_ids[1]}")
+    assert "New run of" in client.get(f"/@algebra-club/{news_ids[1]}").text  # its page
     notified = client.get("/api/v1/notifications", headers=ann).json()
     assert sorted(n["status"]["id"] for n in notified if n["type"] == "status") == sorted(news_ids)
     assert client.get("/api/v1/timelines/home", headers=zoe).json() == []  # zoe follows nobody

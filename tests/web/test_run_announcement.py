@@ -9,6 +9,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from community import people as people_service
+from community.models import FeedEntry
 from courses.facilitators import add_facilitator
 from courses.models import Post, Run, StudyGroup
 from mail.sender import send_all
@@ -50,6 +52,10 @@ def test_an_organizer_announces_to_every_group_of_the_run(
         groups = {g.id for g in db.scalars(select(StudyGroup).join(Run).where(Run.handle == handle))}
         assert {p.group_id for p in posts} == groups and len(groups) == 2
         assert all(p.subject == "Announcement" and p.author_name.endswith("(moderator)") for p in posts)
+        otto = db.scalars(select(Account).where(Account.email == people["organizer"])).one()
+        author = people_service.local_profile(db, otto)
+        in_feed = select(FeedEntry).where(FeedEntry.profile_id == author.id)
+        assert len(db.scalars(in_feed.where(FeedEntry.status_id.in_([p.id for p in posts]))).all()) == 1
         send_all(db)
     mailed = sorted(m.recipients[0] for m in sink.received if b"Unit 3 is postponed to Monday." in m.data)
     assert mailed == ["ann@example.org", "bob@example.org"]
