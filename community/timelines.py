@@ -102,24 +102,26 @@ def _publicly_shown() -> Any:
 
 
 def _author_ok(alias: str, postgres: bool) -> str:
-    """The author is not suspended or deleted (a probe of the partial index of hidden profiles per
-    row), and no block or mute of the viewer's is in the way: the viewer's blocks both ways and
-    mutes are one uncorrelated `NOT IN` set, made once per statement (hashed on PostgreSQL, an
-    ephemeral index on SQLite) - three correlated probes per row cost more to plan and to run.
-    On PostgreSQL `OFFSET 0` keeps the hidden-profile probe a per-row subplan rather than an
-    anti-join, whose estimates once made the page look costly enough to JIT-compile; SQLite runs
-    the bare probe faster."""
-    tail = " LIMIT 1 OFFSET 0" if postgres else ""
-    hidden = (
-        f"SELECT 1 FROM community_profiles a WHERE a.id = {alias}.profile_id"
-        f" AND (a.suspended_at IS NOT NULL OR a.deleted_at IS NOT NULL){tail}"
-    )
+    """The author is not suspended or deleted, and no block or mute of the viewer's is in the way.
+    The viewer's blocks both ways and mutes are one uncorrelated `NOT IN` set, made once per
+    statement (hashed on PostgreSQL, an ephemeral index on SQLite): three correlated probes per
+    row cost more to plan and to run. Hidden profiles: on PostgreSQL a per-row probe of their
+    partial index (`OFFSET 0` keeps it a subplan rather than an anti-join, whose estimates once
+    made the page look costly enough to JIT-compile; the set of hidden profiles grows with the
+    fediverse); on SQLite, the small instance's database, they join the set (its probe read each
+    author's row)."""
+    hidden = "SELECT a.id FROM community_profiles a WHERE (a.suspended_at IS NOT NULL OR a.deleted_at IS NOT NULL)"
     excluded = (
         "SELECT b.target_id FROM community_blocks b WHERE b.profile_id = :viewer"
         " UNION ALL SELECT b.profile_id FROM community_blocks b WHERE b.target_id = :viewer"
         " UNION ALL SELECT m.target_id FROM community_mutes m WHERE m.profile_id = :viewer"
     )  # NOT NULL columns only: NOT IN never meets a NULL
-    return f"NOT EXISTS ({hidden}) AND ({alias}.profile_id IS NULL OR {alias}.profile_id NOT IN ({excluded}))"
+    if not postgres:
+        excluded += f" UNION ALL {hidden}"
+    shown = f"({alias}.profile_id IS NULL OR {alias}.profile_id NOT IN ({excluded}))"
+    if postgres:
+        return f"NOT EXISTS ({hidden} AND a.id = {alias}.profile_id LIMIT 1 OFFSET 0) AND {shown}"
+    return shown
 
 
 @lru_cache(maxsize=64)
