@@ -12,15 +12,12 @@ from sqlalchemy import BigInteger, Select, bindparam, exists, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
 from community import paging
-from community.access import author_shown, blocked_between, follows, not_filtered_for, reblog_shown
+from community.access import VIEWER, author_shown, blocked_between, follows, not_filtered_for, reblog_shown
 from community.models import FeedEntry, Media, Mention, Profile, Status, StatusTag
 from community.tags import find as find_tag
 from server.floor.db import is_postgres
 
 Cursor = int | str | None
-
-
-VIEWER = bindparam("viewer", type_=BigInteger())
 
 
 def _filters(query: Select[Any], viewer: Profile | None | bool) -> Select[Any]:
@@ -293,11 +290,15 @@ def of_profile(
             exists(select(StatusTag.tag_id).where(StatusTag.status_id == Status.id, StatusTag.tag_id == found.id))
         )
     query = query.where(Status.deleted.is_(False), Status.held.is_(False))
+    params: dict[str, int] = {}
     if viewer is not None and not own:
-        query = query.where(reblog_shown(viewer.id))
+        query = query.where(reblog_shown(VIEWER))  # built once; the viewer's id is a parameter
+        params["viewer"] = viewer.id
     else:
         query = query.where(reblog_shown(None))
-    return paging.fetch(session, query, Status.id, max_id=max_id, since_id=since_id, min_id=min_id, limit=limit)
+    bounded, reverse = paging.window(query, Status.id, max_id=max_id, since_id=since_id, min_id=min_id, limit=limit)
+    rows = list(session.scalars(bounded, params))
+    return rows[::-1] if reverse else rows
 
 
 def of_group(

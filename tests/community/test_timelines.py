@@ -97,6 +97,10 @@ def test_home_filters_what_is_already_in_the_feed_blocks_both_ways_mutes_and_boo
     assert set(ids(timelines.home(session, bob))) == {mine[eve.id].id, anonymous.id}
     assert set(ids(timelines.home(session, bob, limit=1))) <= {mine[eve.id].id, anonymous.id}
     assert set(ids(timelines.home(session, eve))) >= {mine[eve.id].id, boost_of_cy.id}  # nobody's filters but eve's
+    # eve's profile: her boost of cy (who blocks bob) shows to everyone but bob
+    assert ids(timelines.of_profile(session, bob, eve)) == [mine[eve.id].id]
+    assert ids(timelines.of_profile(session, None, eve)) == [boost_of_cy.id, mine[eve.id].id]
+    assert ids(timelines.of_profile(session, dee, eve)) == [boost_of_cy.id, mine[eve.id].id]
 
 
 def test_a_boost_reaches_the_boosters_followers_but_not_when_the_original_goes(session: Session, person) -> None:
