@@ -19,6 +19,8 @@ import nh3
 from jinja2 import TemplateError
 from markdown_it import MarkdownIt
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from courses.merge_tags import sandbox
@@ -109,7 +111,8 @@ def on_unit_due(session: Session, payload: dict[str, Any]) -> None:
     )
     # The title goes in the text, never in `name`: GoToSocial would make it a content warning.
     content = f"<p><strong>{html.escape(snapshot['title'])} — {html.escape(unit['title'])}</strong></p>{body}{where}"
-    post = Post(
+    post = _claim_note(
+        session,
         ap_id=note_id,
         run_id=run.id,
         course_id=run.course_id,
@@ -123,8 +126,8 @@ def on_unit_due(session: Session, payload: dict[str, Any]) -> None:
         visibility="direct",
         created_at=now(),
     )
-    session.add(post)
-    session.flush()
+    if post is None:  # another process (the CLI's send-due beside a worker) sent this unit just now
+        return
     handle = session.scalar(select(RemoteActor.handle).where(RemoteActor.ap_id == enrollment.actor))
     note = personal_note(
         note_id=note_id,
@@ -137,3 +140,13 @@ def on_unit_due(session: Session, payload: dict[str, Any]) -> None:
     )
     post.html = note["content"]
     delivery.enqueue(session, create_of(note, course_id, cc=note["cc"]), sender=course_id, recipients=note["to"])
+
+
+def _claim_note(session: Session, **values: Any) -> Post | None:
+    """The unit's post row, inserted only if its note id is new (INSERT ... ON CONFLICT DO NOTHING on
+    the unique `ap_id`): two schedulers that both found the unit due write it once, and the second
+    gets None instead of an IntegrityError that would undo its whole batch."""
+    dialect = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+    statement = dialect(Post).values(**values).on_conflict_do_nothing(index_elements=["ap_id"]).returning(Post.id)
+    post_id = session.scalar(statement)
+    return None if post_id is None else session.get(Post, post_id)
