@@ -9,17 +9,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, exists, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from community.models import FeedEntry, Follow, Profile, Status, TagFollow
+from server.floor.db import upsert_insert
 
 MERGE_ON_FOLLOW = 40  # a new follow brings this many of the followed profile's latest statuses in
-
-
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(FeedEntry)
 
 
 def _local_person(profile: Any) -> Any:
@@ -32,7 +27,9 @@ def add(session: Session, status_id: int, profile_ids: Iterable[int]) -> None:
     if not ids:
         return
     chosen = select(Profile.id, literal(status_id)).where(Profile.id.in_(ids), _local_person(Profile))
-    session.execute(_insert(session).from_select(["profile_id", "status_id"], chosen).on_conflict_do_nothing())
+    session.execute(
+        upsert_insert(session, FeedEntry).from_select(["profile_id", "status_id"], chosen).on_conflict_do_nothing()
+    )
 
 
 def to_followers(session: Session, status: Status, *, reblog: bool = False) -> None:
@@ -59,7 +56,9 @@ def to_followers(session: Session, status: Status, *, reblog: bool = False) -> N
                 )
             )
         )
-    session.execute(_insert(session).from_select(["profile_id", "status_id"], query).on_conflict_do_nothing())
+    session.execute(
+        upsert_insert(session, FeedEntry).from_select(["profile_id", "status_id"], query).on_conflict_do_nothing()
+    )
 
 
 def to_followers_of(session: Session, status_id: int, target_ids: Iterable[int]) -> None:
@@ -75,7 +74,9 @@ def to_followers_of(session: Session, status_id: int, target_ids: Iterable[int])
         .where(Follow.target_id.in_(ids), Follow.accepted.is_(True), _local_person(follower))
         .group_by(Follow.profile_id)
     )
-    session.execute(_insert(session).from_select(["profile_id", "status_id"], query).on_conflict_do_nothing())
+    session.execute(
+        upsert_insert(session, FeedEntry).from_select(["profile_id", "status_id"], query).on_conflict_do_nothing()
+    )
 
 
 def to_tag_followers(session: Session, status_id: int, tag_ids: Iterable[int]) -> None:
@@ -86,7 +87,9 @@ def to_tag_followers(session: Session, status_id: int, tag_ids: Iterable[int]) -
     query = (
         select(TagFollow.profile_id, literal(status_id)).where(TagFollow.tag_id.in_(ids)).group_by(TagFollow.profile_id)
     )
-    session.execute(_insert(session).from_select(["profile_id", "status_id"], query).on_conflict_do_nothing())
+    session.execute(
+        upsert_insert(session, FeedEntry).from_select(["profile_id", "status_id"], query).on_conflict_do_nothing()
+    )
 
 
 def remove(session: Session, status_ids: Iterable[int]) -> None:
@@ -127,7 +130,9 @@ def merge(session: Session, profile_id: int, author_id: int, limit: int = MERGE_
         .subquery()
     )
     query = select(literal(profile_id), latest.c.id).where(latest.c.id.is_not(None))
-    session.execute(_insert(session).from_select(["profile_id", "status_id"], query).on_conflict_do_nothing())
+    session.execute(
+        upsert_insert(session, FeedEntry).from_select(["profile_id", "status_id"], query).on_conflict_do_nothing()
+    )
 
 
 def add_group(session: Session, status_id: int, member_profile_ids: Iterable[int]) -> None:

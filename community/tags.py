@@ -6,21 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from community.models import StatusTag, Tag, TagFollow
 from server.floor.clock import now
+from server.floor.db import upsert_insert
 from server.floor.errors import Invalid, NotFound
 from server.floor.ids import new_id
 
 MAX_TAGS = 20  # hashtags kept per status (more are shown, not indexed)
 MAX_NAME = 200
-
-
-def _insert(session: Session, table: type) -> object:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def ensure(session: Session, names: Iterable[str], display: Mapping[str, str] | None = None) -> list[Tag]:
@@ -39,7 +34,7 @@ def ensure(session: Session, names: Iterable[str], display: Mapping[str, str] | 
     if missing:
         for row in missing:
             row["id"] = new_id()
-        session.execute(_insert(session, Tag).values(missing).on_conflict_do_nothing())  # type: ignore[attr-defined]
+        session.execute(upsert_insert(session, Tag).values(missing).on_conflict_do_nothing())
         found = {t.name: t for t in session.scalars(select(Tag).where(Tag.name.in_(wanted)))}
     return [found[key] for key in wanted if key in found]
 
@@ -51,7 +46,7 @@ def attach(session: Session, status_id: int, tags: Iterable[Tag]) -> None:
     )
     rows = [{"tag_id": t.id, "status_id": status_id} for t in tags]
     if rows:
-        session.execute(_insert(session, StatusTag).values(rows).on_conflict_do_nothing())  # type: ignore[attr-defined]
+        session.execute(upsert_insert(session, StatusTag).values(rows).on_conflict_do_nothing())
 
 
 def find(session: Session, name: str) -> Tag | None:
@@ -68,7 +63,9 @@ def follow_tag(session: Session, profile_id: int, name: str) -> Tag:
     if not key or len(key) > MAX_NAME or not all(c.isalnum() or c == "_" for c in key):
         raise Invalid(f"tag {name[:100]!r} must be letters, digits and underscores")
     tag = ensure(session, [key])[0]
-    session.execute(_insert(session, TagFollow).values(profile_id=profile_id, tag_id=tag.id).on_conflict_do_nothing())  # type: ignore[attr-defined]
+    session.execute(
+        upsert_insert(session, TagFollow).values(profile_id=profile_id, tag_id=tag.id).on_conflict_do_nothing()
+    )
     return tag
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,6 +12,7 @@ from mail.mime import Headers, compose, date_header
 from mail.models import KINDS, OutgoingMail
 from server.floor.clock import now
 from server.floor.config import get_settings
+from server.floor.db import upsert_insert
 from server.floor.errors import Invalid
 from server.floor.queue import QUEUED
 
@@ -95,11 +93,9 @@ def enqueue_many(session: Session, rows: list[dict]) -> int:
     """Add many outbox rows (from `mail_row`) at once, skipping any whose idempotency key exists; how many
     were added. One multi-row INSERT ... ON CONFLICT DO NOTHING per thousand rows: a concurrent pass
     writing the same keys loses quietly, row by row, without undoing the caller."""
-    dialect = session.get_bind().dialect.name
-    build: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     added = 0
     for start in range(0, len(rows), 1000):
-        statement = build(OutgoingMail).values(rows[start : start + 1000]).on_conflict_do_nothing()
+        statement = upsert_insert(session, OutgoingMail).values(rows[start : start + 1000]).on_conflict_do_nothing()
         added += len(session.execute(statement.returning(OutgoingMail.id)).all())
     return added
 

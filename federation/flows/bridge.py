@@ -19,8 +19,6 @@ import nh3
 from jinja2 import TemplateError
 from markdown_it import MarkdownIt
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from courses.merge_tags import sandbox
@@ -34,6 +32,7 @@ from federation.transport import delivery
 from server.floor import urls
 from server.floor.clock import now
 from server.floor.config import get_settings
+from server.floor.db import upsert_insert
 
 
 def unit_note_id(key: str) -> str:
@@ -146,7 +145,11 @@ def _claim_note(session: Session, **values: Any) -> Post | None:
     """The unit's post row, inserted only if its note id is new (INSERT ... ON CONFLICT DO NOTHING on
     the unique `ap_id`): two schedulers that both found the unit due write it once, and the second
     gets None instead of an IntegrityError that would undo its whole batch."""
-    dialect = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
-    statement = dialect(Post).values(**values).on_conflict_do_nothing(index_elements=["ap_id"]).returning(Post.id)
+    statement = (
+        upsert_insert(session, Post)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["ap_id"])
+        .returning(Post.id)
+    )
     post_id = session.scalar(statement)
     return None if post_id is None else session.get(Post, post_id)

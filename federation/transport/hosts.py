@@ -12,12 +12,11 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from federation.models import Delivery, RemoteHost
 from server.floor.clock import now
+from server.floor.db import upsert_insert
 from server.floor.queue import QUEUED
 
 HOST_DOWN_AFTER = 8
@@ -35,9 +34,9 @@ def load_hosts(session: Session, names: set[str]) -> dict[str, RemoteHost]:
     """Make sure each host has its row (another worker may be adding the same) and load them all."""
     if not names:
         return {}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(RemoteHost).values([{"host": n, "failures": 0} for n in names]).on_conflict_do_nothing())
+    session.execute(
+        upsert_insert(session, RemoteHost).values([{"host": n, "failures": 0} for n in names]).on_conflict_do_nothing()
+    )
     # Held in a dict: the session's identity map keeps objects only weakly, and a host looked up
     # again once per recorded row cost a SELECT (and an autoflush) each.
     return {row.host: row for row in session.scalars(select(RemoteHost).where(RemoteHost.host.in_(names)))}

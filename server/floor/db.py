@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -130,6 +131,12 @@ def immediate(session: Session) -> None:
 def is_postgres(session: Session) -> bool:
     """True when the session talks to PostgreSQL (SKIP LOCKED available)."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+def upsert_insert(session: Session, table: Any) -> Any:
+    """`INSERT INTO table` of the session's dialect, so `.on_conflict_do_nothing()` (and `.returning`)
+    are at hand: PostgreSQL's and SQLite's both know ON CONFLICT; the generic Insert does not."""
+    return (postgresql.insert if is_postgres(session) else sqlite.insert)(table)
 
 
 # SQLite's OperationalErrors that say "not now" (locked too long, I/O, unreadable file), not "wrong statement".
