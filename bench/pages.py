@@ -14,7 +14,7 @@ bench/hello_baseline.py, runs beside it with the same uvicorn settings. Each rou
 baseline and then the home page (with the catalogue), /courses, a course page and a run page,
 `--requests` times each, `--concurrency` at a time from one httpcore client, after a warm-up.
 Prints each page's requests/s and its ratio to the baseline of the same round, then the medians.
-(No person's profile page exists yet.)
+and a person's profile page (/@ada, 60 public posts).
 """
 
 from __future__ import annotations
@@ -50,8 +50,27 @@ def schema_key() -> str:
     return digest.hexdigest()[:10]
 
 
+PERSON = "ada"  # the person whose profile page is measured
+POSTS = 60  # her public posts (the page shows the newest 20)
+
+
+def person_with_posts(session: object) -> None:
+    """A local person (PERSON) with POSTS public posts, some with a hashtag, a link or a reply."""
+    from community import people, statuses
+    from server.floor.accounts import create_account
+
+    account = create_account(session, f"{PERSON}@example.org", "not used in the bench", handle=PERSON)  # type: ignore[arg-type]
+    author = people.local_profile(session, account)  # type: ignore[arg-type]
+    author.display_name, author.note = "Ada", "Learning Python with the gentle course. #python"
+    last = None
+    for number in range(POSTS):
+        text = f"Unit {number % 7 + 1} done: loops and lists, post {number}. #python https://example.org/{number}"
+        last = statuses.post(session, author, text, in_reply_to_id=last.id if last and number % 5 == 0 else None)  # type: ignore[arg-type]
+
+
 def build(environ: dict[str, str], courses: int, runs: int, learners: int) -> tuple[str, str]:
-    """Boot on `environ` (migrating), fill the catalogue; (a course slug, a run handle) in its middle."""
+    """Boot on `environ` (migrating), fill the catalogue and PERSON's posts; (a course slug, a run handle)
+    in the catalogue's middle."""
     from server.floor.db import get_engine, session_scope
     from server.floor.settings import load_settings
     from server.roof.bootstrap import boot
@@ -61,6 +80,7 @@ def build(environ: dict[str, str], courses: int, runs: int, learners: int) -> tu
     began = time.perf_counter()
     with session_scope() as session:
         made = build_catalogue(session, courses, max(1, runs // courses), learners)
+        person_with_posts(session)
     print(f"built the database in {time.perf_counter() - began:.0f} s", flush=True)
     get_engine().dispose()
     return made.course, made.run
@@ -68,7 +88,7 @@ def build(environ: dict[str, str], courses: int, runs: int, learners: int) -> tu
 
 def sqlite_data(root: Path, courses: int, runs: int, learners: int) -> tuple[Path, str, str]:
     """A data dir holding a copy of the cached SQLite database (built first if missing)."""
-    key = f"pages-{courses}-{runs}-{learners}-{schema_key()}"
+    key = f"pages-{courses}-{runs}-{learners}-{schema_key()}-p"
     cached, names = CACHE / f"{key}.sqlite3", CACHE / f"{key}.names"
     if not cached.exists() or not names.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -91,7 +111,7 @@ def sqlite_data(root: Path, courses: int, runs: int, learners: int) -> tuple[Pat
 
 def postgres_database(courses: int, runs: int, learners: int) -> tuple[str, str, str]:
     """The URL of the kept PostgreSQL database (built first if missing), a course slug and a run handle."""
-    name = f"mechmooc_pages_{courses}_{runs}_{learners}_{schema_key()}"
+    name = f"mechmooc_pages_{courses}_{runs}_{learners}_{schema_key()}_p"
     url = f"{PG_SERVER}/{name}"
     admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
     try:
@@ -174,16 +194,30 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--cache-seconds",
+        type=int,
+        default=None,
+        help="MECHMOOC_PAGE_CACHE_SECONDS of the server (default: the server's own; 0: every page rendered)",
+    )
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="mechmooc-pages-"))
     env = {"PYTHONPATH": str(ROOT)}  # the server runs this repository's code
+    if args.cache_seconds is not None:
+        env["MECHMOOC_PAGE_CACHE_SECONDS"] = str(args.cache_seconds)
     if args.database == "sqlite":
         _, course, run = sqlite_data(root / "alpha", args.courses, args.runs, args.learners)
     else:
         url, course, run = postgres_database(args.courses, args.runs, args.learners)
         env["MECHMOOC_DATABASE_URL"] = url
-    pages = {"home": "/", "catalogue": "/courses", "course": f"/courses/{course}", "run": f"/runs/{run}"}
+    pages = {
+        "home": "/",
+        "catalogue": "/courses",
+        "course": f"/courses/{course}",
+        "run": f"/runs/{run}",
+        "profile": f"/@{PERSON}",
+    }
     hello, hello_url = start_hello()
     rounds: list[dict[str, float]] = []
     cpu: list[dict[str, float]] = []
@@ -211,7 +245,8 @@ def main() -> None:
         hello.wait(30)
     print(
         f"database {args.database}: {args.courses} courses, {args.runs} runs, {args.learners} learners; "
-        f"{args.requests} requests a page, {args.concurrency} at a time, {args.repeat} rounds (medians)"
+        f"{args.requests} requests a page, {args.concurrency} at a time, {args.repeat} rounds (medians); "
+        f"page cache: {'server default' if args.cache_seconds is None else f'{args.cache_seconds} s'}"
     )
     hello_cpu = statistics.median(c["hello"] for c in cpu)
     print(

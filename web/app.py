@@ -23,6 +23,7 @@ from web.errors import error_response
 from web.errors import exception_handlers as _exception_handlers
 from web.headers import SecurityHeadersMiddleware
 from web.limits import BodyLimitMiddleware
+from web.page_cache import PageCacheMiddleware
 from web.proxies import ForwardedClientMiddleware
 from web.templating import STATIC_DIR
 
@@ -112,6 +113,8 @@ def middleware(settings: Settings) -> list[Middleware]:
             same_site="lax",
             https_only=settings.url.startswith("https://"),
         ),
+        # Inside the session (whose contents say whether the visitor is anonymous): public pages kept.
+        Middleware(PageCacheMiddleware, seconds=settings.page_cache_seconds),
         # Inside the session: its 413 page shows who is logged in, like every other page.
         Middleware(BodyLimitMiddleware, refuse=error_response),
         Middleware(CSRFMiddleware, refuse=error_response),

@@ -52,7 +52,21 @@ def is_exempt(method: str, path: str, content_type: str) -> bool:
     return method == "POST" and is_inbox_path(path) and media_type(content_type) in ACTIVITYPUB_TYPES
 
 
+# While a public page is rendered for web.page_cache its forms get this instead of a token: the kept
+# page is the same for every visitor, and each answer puts the visitor's own token in its place. It is
+# made per process and is not a token, so text on a page cannot hold it (and would be escaped).
+PUBLIC_PAGE = "public_page"
+PLACEHOLDER = "csrf-" + secrets.token_hex(19)
+
+
 def csrf_token(connection: HTTPConnection) -> str:
+    """The session's CSRF token, created on first use (the placeholder while a public page renders)."""
+    if connection.scope.get("state", {}).get(PUBLIC_PAGE):
+        return PLACEHOLDER
+    return session_token(connection)
+
+
+def session_token(connection: HTTPConnection) -> str:
     """The session's CSRF token, created on first use."""
     token = connection.session.get(SESSION_KEY)
     if not isinstance(token, str) or not token:

@@ -49,6 +49,7 @@ KNOWN = {
     "WEBHOOK_SES_CONFIRM",
     "LOG_LEVEL",
     "MAX_STATUS_CHARS",
+    "PAGE_CACHE_SECONDS",
 }
 # Where `mechmooc serve` writes the URL it serves, so that other commands on the same data dir link to it.
 INSTANCE_FILE = "instance.json"
@@ -100,6 +101,9 @@ class Settings:
     log_level: str = "info"
     # The longest status a local person may post, counted as Mastodon counts (a URL is 23).
     max_status_chars: int = 500
+    # How long a rendered public page may be answered to anonymous visitors when no change was seen
+    # (web.page_cache; a write in any process on this data dir ends it at once); 0 turns it off.
+    page_cache_seconds: int = 30
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -306,6 +310,7 @@ def load_settings(host: str | None = None, port: int | None = None, environ: dic
         webhook_ses_confirm=hooks["webhook_ses_confirm"],
         log_level=_log_level(get("LOG_LEVEL", "info")),
         max_status_chars=_int("MAX_STATUS_CHARS", get("MAX_STATUS_CHARS", "500"), minimum=1),
+        page_cache_seconds=_int("PAGE_CACHE_SECONDS", get("PAGE_CACHE_SECONDS", "30")),
     )
 
 

@@ -9,6 +9,7 @@ on the second request of each page (the first fills the per-process caches).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -23,7 +24,10 @@ from tests.support.catalogue_world import Catalogue, build_catalogue
 
 @pytest.fixture
 def web(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), base_url="http://testserver.localhost") as client:
+    # The statements of rendering, not of the kept page (web.page_cache answers a second GET with none).
+    with TestClient(
+        create_app(dataclasses.replace(settings, page_cache_seconds=0)), base_url="http://testserver.localhost"
+    ) as client:
         yield client
 
 

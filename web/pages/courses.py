@@ -25,6 +25,7 @@ from server.floor.db import session_scope
 from server.floor.errors import Invalid, MechMoocError
 from web.auth import current_account, may_change, require_role
 from web.flash import flash
+from web.page_cache import public_page
 from web.templating import render
 
 UPCOMING = ("scheduled", "open", "running")
@@ -214,6 +215,7 @@ def _course_or_404(session: Session, slug: str) -> Course:
 
 def course_page(request: Request) -> Response:
     """GET /courses/{slug}: the published course for everyone; the owner also sees draft state."""
+    public_page(request)
     account = current_account(request)
     with session_scope() as session:
         course = _course_or_404(session, request.path_params["slug"])
@@ -244,6 +246,7 @@ def _run_row(run: Run) -> dict[str, Any]:
 
 def courses_index(request: Request) -> Response:
     """GET /courses[?page=N]: the catalogue on pages of its own, PAGE_COURSES courses each."""
+    public_page(request)
     raw = request.query_params.get("page", "1")
     if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 100_000):
         raise HTTPException(400, "page must be a whole number from 1")

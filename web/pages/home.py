@@ -10,12 +10,14 @@ from server.floor.config import get_settings
 from server.floor.db import session_scope
 from server.floor.untrusted import http_url
 from web import welcome
+from web.page_cache import public_page
 from web.pages.catalogue import catalogue_context
 from web.templating import instance, render
 
 
 def home(request: Request) -> Response:
     """The instance's introduction and the catalogue of courses (and the first-run page's link while it is new)."""
+    public_page(request)
     with session_scope() as session:
         first_steps = welcome.welcome(session).linked
     return render(request, "home.html", {"catalogue": catalogue_context(request), "first_steps": first_steps})
@@ -33,6 +35,7 @@ def contact_href(contact: str) -> str | None:
 
 def about(request: Request) -> Response:
     """Name, description, rules and contact, as the admin set them."""
+    public_page(request)
     return render(
         request,
         "about.html",

@@ -24,6 +24,7 @@ from server.floor.config import get_settings
 from server.floor.db import session_scope
 from server.floor.errors import Invalid, NotFound
 from web.auth import current_account, require_login
+from web.page_cache import public_page
 from web.social.cards import cards, clean, person
 from web.social.learning import memberships
 from web.social.paging import cursor, pager
@@ -80,6 +81,7 @@ def _groups(session: Session, profile: Profile) -> list[Any]:
 
 def profile_page(request: Request) -> Response:
     """A person's (or a course's, run's or group's) profile and their posts, newest first."""
+    public_page(request)
     return render_profile(request)
 
 

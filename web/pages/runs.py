@@ -18,6 +18,7 @@ from courses.runs import find_run, times_of
 from courses.signup import SEATED
 from server.floor import urls
 from server.floor.db import session_scope
+from web.page_cache import public_page
 from web.pages.signup import form_context
 from web.templating import render
 
@@ -70,6 +71,7 @@ def run_facts(session: Session, run: Run) -> dict[str, Any]:
 
 def run_page(request: Request) -> Response:
     """GET /runs/{handle}: what the run is, when, and its signup form."""
+    public_page(request)
     with session_scope() as session:
         run = find_run(session, request.path_params["handle"])
         context = {"run": run_facts(session, run), "form": form_context(session, run)}
@@ -78,6 +80,7 @@ def run_page(request: Request) -> Response:
 
 def embed_page(request: Request) -> Response:
     """GET /runs/{handle}/embed: the bare signup form, allowed inside an iframe on any site."""
+    public_page(request)
     with session_scope() as session:
         run = find_run(session, request.path_params["handle"])
         context = {"run": run_facts(session, run), "form": form_context(session, run), "done": ""}
