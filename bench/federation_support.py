@@ -15,8 +15,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# First, even when PYTHONPATH names it too: bench/ itself is sys.path[0], and bench/mail.py would
+# otherwise stand for the mail package.
+if str(ROOT) in sys.path:
+    sys.path.remove(str(ROOT))
+sys.path.insert(0, str(ROOT))
 
 
 def rsa_rate(seconds: float = 1.5, verify: bool = False) -> tuple[float, float]:
