@@ -3,9 +3,10 @@
     python3 bench/web_memory.py [--requests 10000] [--concurrency 8] [--database sqlite|postgres]
 
 Serves the realistic database of bench/pages.py (200 courses, 2,000 runs, 100,000 learners; built
-once and cached) and GETs the home page, /courses, a course page, a run page, the about page and
-nodeinfo in turn, `--requests` in all. Prints the serve process's RSS (VmRSS) once ready, after the
-first 500 requests (warm) and at the end, and its peak (VmHWM).
+once and cached) and GETs the home page, /courses, a course page, a run page, a person's profile
+(/@ada), the about page and nodeinfo in turn, `--requests` in all. Prints the serve process's RSS (VmRSS) once ready, after the
+first 500 requests (warm) and at the end, and its peak (VmHWM). The server's page cache is on as by
+default (`--cache-seconds 0` renders every page).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import tempfile
 from pathlib import Path
 
 import httpcore
-from pages import postgres_database, sqlite_data
+from federation_support import ROOT
+from pages import PERSON, postgres_database, sqlite_data
 
 from tests.support.instances import Instance
 
@@ -48,17 +50,20 @@ def main() -> None:
     """Run the measurement and print it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--cache-seconds", type=int, default=None, help="MECHMOOC_PAGE_CACHE_SECONDS of the server")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="mechmooc-memory-"))
-    env: dict[str, str] = {}
+    env: dict[str, str] = {"PYTHONPATH": str(ROOT)}  # the server runs this repository's code
+    if args.cache_seconds is not None:
+        env["MECHMOOC_PAGE_CACHE_SECONDS"] = str(args.cache_seconds)
     if args.database == "sqlite":
         _, course, run = sqlite_data(root / "alpha", 200, 2000, 100_000)
     else:
         url, course, run = postgres_database(200, 2000, 100_000)
         env["MECHMOOC_DATABASE_URL"] = url
-    paths = ["/", "/courses", f"/courses/{course}", f"/runs/{run}", "/about", "/.well-known/nodeinfo"]
+    paths = ["/", "/courses", f"/courses/{course}", f"/runs/{run}", f"/@{PERSON}", "/about", "/.well-known/nodeinfo"]
     with Instance(root / "alpha", env=env, worker=False) as instance:
         assert instance.process is not None
         pid = instance.process.pid

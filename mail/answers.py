@@ -12,11 +12,13 @@ a second of answers, and those mails then go again (at most one per connection, 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from mail.models import OutgoingMail
@@ -130,3 +132,10 @@ class PostgresWriter:
 async def open_writer(session: Session) -> SessionWriter | PostgresWriter:
     """The writer for the session's database."""
     return await PostgresWriter.open(session) if is_postgres(session) else SessionWriter(session)
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """What a failed write of answers raises: SQLAlchemy's errors, OSError, and psycopg's own for the
+    asynchronous connection on PostgreSQL (psycopg is imported only there: on SQLite nobody raises it)."""
+    psycopg = sys.modules.get("psycopg")
+    return (SQLAlchemyError, OSError) if psycopg is None else (SQLAlchemyError, OSError, psycopg.Error)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import dkim
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
@@ -45,10 +45,17 @@ def _rsa_sign(digest: Any, key: dict[str, int]) -> bytes:
     return private.sign(value, padding.PKCS1v15(), utils.Prehashed(algorithm))
 
 
-# dkimpy canonicalizes and builds the header, but does the RSA step in pure Python (about 20-70 ms a
-# mail here, which would cap sending near 15-50 mails/s). Its module-level RSA function is swapped for
-# OpenSSL's; the signature is the same bytes (PKCS#1 v1.5 is deterministic), see tests/mail/test_dkim.py.
-dkim.RSASSA_PKCS1_v1_5_sign = _rsa_sign
+@lru_cache(maxsize=1)
+def dkimpy() -> ModuleType:
+    """dkimpy, imported when a mail is first signed (it and dnspython weigh ~10 MB in every process).
+
+    dkimpy canonicalizes and builds the header, but does the RSA step in pure Python (about 20-70 ms a
+    mail here, which would cap sending near 15-50 mails/s). Its module-level RSA function is swapped for
+    OpenSSL's; the signature is the same bytes (PKCS#1 v1.5 is deterministic), see tests/mail/test_dkim.py."""
+    import dkim
+
+    dkim.RSASSA_PKCS1_v1_5_sign = _rsa_sign
+    return dkim
 
 
 class Signer:
@@ -61,7 +68,7 @@ class Signer:
 
     def sign(self, data: bytes) -> bytes:
         """`data` with a DKIM-Signature header in front."""
-        header = dkim.sign(
+        header = dkimpy().sign(
             data, self.selector, self.domain, self.private_key, include_headers=SIGNED_HEADERS, linesep=b"\r\n"
         )
         return header + data

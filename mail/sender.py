@@ -26,13 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from psycopg import Error as DatabaseError
 from sqlalchemy import bindparam, func, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from courses.models import Enrollment
-from mail.answers import TABLE, open_writer
+from mail.answers import TABLE, database_errors, open_writer
 from mail.bounces import record_bounce, refusal_bounce
 from mail.dkim import Signer, signed, signer_from_settings, wire_bytes
 from mail.models import CANCELLED, TRANSACTIONAL, UNCERTAIN, OutgoingMail, RateBucket
@@ -284,7 +282,7 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
                     await writer.renew(held, duration)
                     if session.in_transaction():
                         session.commit()
-            except (SQLAlchemyError, OSError, DatabaseError) as error:
+            except database_errors() as error:
                 # The next renewal may get through; until the lease runs out nothing is lost either way.
                 session.rollback()
                 log.warning("could not renew the leases of %d mails: %s", len(held), error)
