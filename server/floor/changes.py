@@ -30,6 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from server.floor.config import get_settings
+from server.floor.errors import MechMoocError
 
 FILE = "changes"
 WROTE = "mechmooc_wrote"  # the connection's info key: it wrote since it was checked out
@@ -63,13 +64,16 @@ def generation() -> int:
     """The current generation (0 when nothing was ever written through a watched engine)."""
     try:
         return os.stat(path()).st_mtime_ns
-    except OSError:
+    except (OSError, MechMoocError):
         return 0
 
 
 def bump() -> None:
     """A new generation: the changes file's time set to now (created if missing)."""
-    target = path()
+    try:
+        target = path()
+    except MechMoocError:
+        return  # no settings in this process (a script on an engine of its own): no data dir to tell
     stamp = time.time_ns()
     try:
         os.utime(target, ns=(stamp, stamp))
