@@ -14,6 +14,9 @@ end (as if nothing had been rendered ahead), and both jobs at once with nothing 
 scheduler in a second process while the sender sends what it committed: a worker with two processes);
 then CPU per mail and the ratios in CPU time (this process, the scheduler's and the sink; not
 PostgreSQL's server), steadier than the wall clock on a shared machine. `--no-overlap` skips the third.
+Last, the memory of a worker: a fresh process (spawned, so nothing of this one's) boots as a worker
+does, runs the scheduler's and the sender's jobs (`mail.schedule`, `mail.send`) for every learner with
+nothing rendered ahead, and prints its RSS after sending and its peak, from /proc (`--no-rss` skips it).
 """
 
 from __future__ import annotations
@@ -179,6 +182,35 @@ def overlapped(session, n: int) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - began
 
 
+def _worker_memory(environ: dict[str, str], answer) -> None:  # type: ignore[no-untyped-def]
+    """In a spawned process: boot as a worker, run the two mail jobs at DUE, send back (sent, RSS, peak) in kB."""
+    settings = boot(load_settings(environ=environ))
+    from mail.jobs import schedule_job, send_job
+    from server.roof.celery_app import make_celery
+
+    make_celery(settings)  # what a worker imports and builds before its first job
+    with frozen(DUE):
+        scheduled = schedule_job()
+        sent = send_job()
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    answer.send((scheduled, sent, int(status["VmRSS"].split()[0]), int(status["VmHWM"].split()[0])))
+
+
+def worker_memory(session, environ: dict[str, str], n: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """RSS after sending and peak RSS (MB) of a fresh worker process that rendered and sent `n` mails."""
+    import multiprocessing
+
+    reset(session)
+    spawn = multiprocessing.get_context("spawn")
+    mine, theirs = spawn.Pipe()
+    child = spawn.Process(target=_worker_memory, args=(environ, theirs))
+    child.start()
+    scheduled, sent, rss, peak = mine.recv()
+    child.join()
+    assert scheduled == n and sent == n, (scheduled, sent)
+    return rss // 1024, peak // 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--learners", type=int, default=20000)
@@ -190,6 +222,7 @@ def main() -> None:
     parser.add_argument(
         "--no-overlap", dest="overlap", action="store_false", help="skip the run with both jobs at once"
     )
+    parser.add_argument("--no-rss", dest="rss", action="store_false", help="skip the worker's memory")
     args = parser.parse_args()
 
     port = free_port()
@@ -311,6 +344,9 @@ def main() -> None:
                 f"DKIM signing alone (rsa-sha256, 2048 bits, one core): {1 / min(signs):8.0f} mails/s"
                 " (done when the mails are queued: inside 'rendered ahead')"
             )
+        if args.rss:
+            rss, peak = worker_memory(session, environ, n)
+            print(f"worker process after rendering and sending {n} mails: RSS {rss} MB, peak {peak} MB (target < 250)")
     finally:
         sink.terminate()
         sink.wait()

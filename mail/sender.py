@@ -22,29 +22,25 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from courses.models import Enrollment
-from mail.answers import TABLE, database_errors, open_writer
+from mail.answers import database_errors, open_writer
 from mail.bounces import record_bounce, refusal_bounce
 from mail.dkim import Signer, signed, signer_from_settings, wire_bytes
-from mail.models import CANCELLED, TRANSACTIONAL, UNCERTAIN, OutgoingMail, RateBucket
-from mail.suppressions import BLOCKS_TRANSACTIONAL, suppressed
+from mail.leasing import LEASE, STOPPED, Claimed, Feed, SendReport, cancel_stopped, lease
+from mail.models import UNCERTAIN, OutgoingMail, RateBucket
 from mail.transport import Envelope, MaildirOutbox, Outcome, SmtpPool, outbox_path, parse_smtp_url
 from server.floor.clock import now
 from server.floor.config import get_settings
 from server.floor.db import is_postgres
-from server.floor.queue import DONE, FAILED, QUEUED, backoff, lease_update
+from server.floor.queue import DONE, FAILED, QUEUED, backoff
 
 log = logging.getLogger(__name__)
 ROUND_PER_CONNECTION = 10
 # A pass renews its leases every RENEW_EVERY seconds; a pass that stopped renewing for LEASE is dead.
-LEASE = timedelta(seconds=30)
 RENEW_EVERY = 10.0
 # How long after a dead pass's lease ran out its uncertain mails wait before they are sent again.
 GRACE = timedelta(seconds=15)
@@ -52,20 +48,7 @@ GRACE = timedelta(seconds=15)
 BATCH_SECONDS = 150
 # No connection (the server down) is retried sooner than a recipient's 4xx: the outage will end.
 CONNECTION_BACKOFF = (15.0, 600.0)  # base and cap, seconds
-STOPPED = ("left", "unsubscribed")
-
-
-@dataclass
-class SendReport:
-    """What one pass did."""
-
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    cancelled: int = 0
-    uncertain: int = 0
-    resent: int = 0
-    errors: list[str] = field(default_factory=list)
+__all__ = ["LEASE", "STOPPED", "Claimed", "SendReport", "cancel_stopped", "lease", "recover", "send_all", "send_batch"]
 
 
 def recover(session: Session) -> tuple[int, int]:
@@ -102,67 +85,6 @@ def recover(session: Session) -> tuple[int, int]:
     )
     session.commit()
     return int(uncertain.rowcount or 0), int(resent.rowcount or 0)  # type: ignore[attr-defined]
-
-
-@dataclass(slots=True)
-class Claimed:
-    """An outbox row leased to this pass: what sending needs, and the answer to write back."""
-
-    id: int
-    kind: str
-    to_addr: str
-    envelope_from: str
-    message: str
-    enrollment_id: int | None
-    attempts: int
-    created_at: datetime
-    answer: dict[str, Any] = field(default_factory=dict)
-    bounce: str | None = None  # a refusal that counts as a bounce of the address (mail.bounces)
-
-
-def lease(session: Session, limit: int, duration: timedelta = LEASE) -> list[Claimed]:
-    """Lease up to `limit` due mails not already in flight, oldest due first, commit the lease; what
-    sending needs of each (Core rows, not ORM objects: a batch of 1,000 is read without a unit of work)."""
-    columns = [TABLE.c[name] for name in ("id", "kind", "to_addr", "envelope_from", "message", "enrollment_id")]
-    statement = lease_update(session, TABLE, limit, duration, extra=TABLE.c.sending_at.is_(None))
-    returning = statement.returning(*columns, TABLE.c.attempts, TABLE.c.created_at)
-    rows = [Claimed(*row) for row in session.execute(returning)]
-    session.commit()
-    rows.sort(key=lambda row: row.id)
-    return rows
-
-
-def cancel_stopped(session: Session, rows: list[Claimed], report: SendReport) -> list[Claimed]:
-    """Cancel mails to suppressed addresses and to learners who left or unsubscribed; the rest."""
-    blocked = suppressed(session, [row.to_addr for row in rows])
-    enrollment_ids = {row.enrollment_id for row in rows if row.enrollment_id and row.kind not in TRANSACTIONAL}
-    stopped = set()
-    if enrollment_ids:
-        stopped = set(
-            session.scalars(
-                select(Enrollment.id).where(Enrollment.id.in_(enrollment_ids), Enrollment.status.in_(STOPPED))
-            )
-        )
-    keep, cancelled = [], []
-    for row in rows:
-        reason = blocked.get(row.to_addr)
-        if reason and row.kind in TRANSACTIONAL and reason not in BLOCKS_TRANSACTIONAL:
-            reason = None
-        if reason is None and row.enrollment_id in stopped:
-            reason = "learner unsubscribed or left"
-        if reason:
-            cancelled.append({"mail_id": row.id, "error": f"suppressed: {reason}"})
-        else:
-            keep.append(row)
-    if cancelled:
-        session.execute(
-            update(TABLE)
-            .where(TABLE.c.id == bindparam("mail_id"))
-            .values(state=CANCELLED, locked_until=None, last_error=bindparam("error")),
-            cancelled,
-        )
-        report.cancelled += len(cancelled)
-    return keep
 
 
 def reserve(session: Session, count: int, rate: float) -> float:
@@ -209,7 +131,7 @@ def envelope(row: Claimed | OutgoingMail, signer: Signer | None) -> Envelope:
     return Envelope(row.id, row.envelope_from, row.to_addr, wire_bytes(signed(row.message, signer)))
 
 
-async def _deliver(session: Session, rows: list[Claimed], report: SendReport, duration: timedelta) -> None:
+async def _deliver(session: Session, feed: Feed, report: SendReport, duration: timedelta) -> None:
     settings = get_settings()
     transport: SmtpPool | MaildirOutbox
     if settings.smtp_url:
@@ -218,13 +140,12 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
         transport = MaildirOutbox(outbox_path(settings.data_dir))
     signer = signer_from_settings(settings)
     window = timedelta(hours=settings.mail_retry_hours)
-    waiting = deque(rows)
+    waiting, held = feed.waiting, feed.held  # held: leased and not answered yet, the leases to renew
     ready: deque[tuple[list[Claimed], float]] = deque()  # rounds marked in flight, with their rate wait
     answered: list[Claimed] = []
-    held = {row.id for row in rows}  # leased and not answered yet: the leases to renew
     # Group commit: answers given while `epoch` is n go out in commit n; `durable` commits are done.
     commits = {"epoch": 0, "durable": 0}
-    writes = asyncio.Lock()  # one write at a time (marking, answers, renewal), and in order
+    writes = asyncio.Lock()  # one write at a time (marking, answers, renewal, a lease here), and in order
     writer = await open_writer(session)
 
     async def commit_answers() -> None:
@@ -244,21 +165,30 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
             session.commit()
         commits["durable"] = epoch + 1
 
-    async def refill() -> None:
+    async def refill() -> bool:
         # One round for each connection, marked in flight (committed with the answers so far) before
         # any of its bytes leave. On SQLite it is CPU work in this process, run in the loop's own thread
         # (a worker thread measured slower: GIL hand-offs); on PostgreSQL the other connections go on
-        # sending while it makes its round trip.
-        async with writes:
-            if ready or not waiting:
-                return  # another connection marked rounds meanwhile
-            chunks: list[list[Claimed]] = []
-            while waiting and len(chunks) < transport.lanes:
-                chunks.append([waiting.popleft() for _ in range(min(ROUND_PER_CONNECTION, len(waiting)))])
-            await writer.mark([row.id for chunk in chunks for row in chunk], now())
-            waits = [reserve(session, len(chunk), settings.mail_rate) for chunk in chunks]
-            await commit_answers()  # in flight, durably, before any byte leaves (with the answers so far)
-            ready.extend(zip(chunks, waits, strict=True))
+        # sending while it makes its round trip. False when there is nothing more to send.
+        while True:
+            async with writes:
+                if ready:
+                    return True  # another connection marked rounds meanwhile
+                if not waiting:
+                    feed.take_here()  # SQLite: the next batch now, in this session (commits the answers so far)
+                if waiting:
+                    chunks: list[list[Claimed]] = []
+                    while waiting and len(chunks) < transport.lanes:
+                        chunks.append([waiting.popleft() for _ in range(min(ROUND_PER_CONNECTION, len(waiting)))])
+                    await writer.mark([row.id for chunk in chunks for row in chunk], now())
+                    waits = [reserve(session, len(chunk), settings.mail_rate) for chunk in chunks]
+                    await commit_answers()  # in flight, durably, before any byte leaves (with the answers so far)
+                    ready.extend(zip(chunks, waits, strict=True))
+                    feed.ahead()  # PostgreSQL: the next batch is taken while this one is sent
+                    return True
+                if feed.over:
+                    return False
+            await feed.arrival()  # outside `writes`: the other connections' answers go on being committed
 
     def durable_gate(epoch: int) -> Callable[[], Awaitable[None]]:
         # This connection's last answer (given in `epoch`) is committed before the server can accept its
@@ -291,10 +221,7 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
         # Each connection takes the next marked round when it is free, so a slow connection does not
         # hold the others back; the first one to find none marks a round for every connection.
         gate: Callable[[], Awaitable[None]] | None = None  # none before this connection's first answer
-        while ready or waiting:
-            if not ready:
-                await refill()
-                continue
+        while ready or await refill():
             chunk, wait = ready.popleft()
             if wait > 0:
                 if gate is not None:
@@ -315,39 +242,35 @@ async def _deliver(session: Session, rows: list[Claimed], report: SendReport, du
             await commit_answers()
     finally:
         keeper.cancel()
+        feed.cancel()
         await transport.close()
         await writer.close()
 
 
-def send_batch(session: Session, limit: int = 200, duration: timedelta = LEASE) -> SendReport:
-    """One outbox pass: lease up to `limit` due mails, send them, record (`send_all` recovers crashed
-    rounds first)."""
-    report = SendReport()
+def _pass(session: Session, limit: int, duration: timedelta, report: SendReport, more: bool) -> None:
     rate = get_settings().mail_rate
     if rate > 0:
         # Under a slow rate limit a batch holds only what it can send soon, not the whole queue.
         limit = max(1, min(limit, int(rate * BATCH_SECONDS)))
-    rows = lease(session, limit, duration)
-    if not rows:
-        return report
-    rows = cancel_stopped(session, rows, report)
-    session.commit()
-    if rows:
-        asyncio.run(_deliver(session, rows, report, duration))
+    feed = Feed(session, limit, duration, report, more)
+    if feed.first():
+        asyncio.run(_deliver(session, feed, report, duration))
     # The rows changed behind the ORM's back: objects the caller holds must be read again.
     session.expire_all()
+
+
+def send_batch(session: Session, limit: int = 200, duration: timedelta = LEASE) -> SendReport:
+    """One outbox pass over one lease: up to `limit` due mails leased, sent, recorded (`send_all` recovers
+    crashed rounds first)."""
+    report = SendReport()
+    _pass(session, limit, duration, report, more=False)
     return report
 
 
 def send_all(session: Session, limit: int = 200, duration: timedelta = LEASE) -> SendReport:
-    """Crashed rounds recovered (`recover`), then outbox passes until nothing more is due now; the summed report."""
-    total = SendReport()
-    total.uncertain, total.resent = recover(session)
-    while True:
-        report = send_batch(session, limit, duration)
-        for name in ("sent", "retried", "failed", "cancelled"):
-            setattr(total, name, getattr(total, name) + getattr(report, name))
-        total.errors.extend(report.errors)
-        handled = report.sent + report.retried + report.failed + report.cancelled
-        if handled < limit:
-            return total
+    """Crashed rounds recovered (`recover`), then one pass that leases `limit` due mails at a time (the
+    next lease taken while a batch is sent, over the same SMTP connections) until nothing more is due."""
+    report = SendReport()
+    report.uncertain, report.resent = recover(session)
+    _pass(session, limit, duration, report, more=True)
+    return report
