@@ -60,6 +60,10 @@ class SessionWriter:
     The answers go to the driver as one executemany of the statement SQLAlchemy compiled once (its
     per-statement work was most of a batch's cost: a batch is a few answers, thousands of times a pass)."""
 
+    # Answers are committed when a connection's next mail needs it (at its gate): a commit here is work
+    # in this process, with nothing to overlap.
+    eager = False
+
     def __init__(self, session: Session) -> None:
         self.session = session
         dialect = session.get_bind().dialect
@@ -96,6 +100,10 @@ class SessionWriter:
 
 class PostgresWriter:
     """Writes each batch as one autocommitted statement on an asynchronous connection of its own."""
+
+    # Answers are committed as soon as every SMTP connection has given one (not only when the first of
+    # those connections reaches its next mail's gate): the round trip overlaps their next MAIL, RCPT and DATA.
+    eager = True
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection

@@ -147,6 +147,7 @@ async def _deliver(session: Session, feed: Feed, report: SendReport, duration: t
     commits = {"epoch": 0, "durable": 0}
     writes = asyncio.Lock()  # one write at a time (marking, answers, renewal, a lease here), and in order
     writer = await open_writer(session)
+    failed: list[BaseException] = []  # why a commit started ahead of the gates failed: no gate opens after it
 
     async def commit_answers() -> None:
         # With `writes` held. SQLite: the session's transaction (with the round marked by refill, if any);
@@ -197,12 +198,29 @@ async def _deliver(session: Session, feed: Feed, report: SendReport, duration: t
         # connections' answers have come back too and share the commit: about one commit per round of
         # the connections instead of one per mail or two.
         async def gate() -> None:
+            if failed:
+                raise failed[0]
             if commits["durable"] <= epoch:
                 async with writes:
                     if commits["durable"] <= epoch:  # not taken by the commit this one waited for
                         await commit_answers()
 
         return gate
+
+    async def commit_ahead() -> None:
+        try:
+            async with writes:
+                if answered and not failed:
+                    await commit_answers()
+        except Exception as error:  # noqa: BLE001 - the next gate raises it, before its mail can be accepted
+            failed.append(error)
+
+    def answered_one(row: Claimed) -> None:
+        # PostgreSQL: once every connection has an answer waiting, their commit starts at once, while
+        # they say their next MAIL, RCPT and DATA (a gate would start it only after those round trips).
+        answered.append(row)
+        if writer.eager and len(answered) >= transport.lanes and not writes.locked():
+            asyncio.ensure_future(commit_ahead())
 
     async def keep_leases() -> None:
         while True:
@@ -230,7 +248,7 @@ async def _deliver(session: Session, feed: Feed, report: SendReport, duration: t
             for row in chunk:
                 (outcome,) = await transport.send_on(index, [envelope(row, signer)], gate)
                 record(row, outcome, report, window)
-                answered.append(row)
+                answered_one(row)
                 if not outcome.accepted:
                     report.errors.append(f"{row.to_addr}: {outcome.detail}")
                 gate = durable_gate(commits["epoch"])
@@ -239,6 +257,8 @@ async def _deliver(session: Session, feed: Feed, report: SendReport, duration: t
     try:
         await asyncio.gather(*(lane(index) for index in range(transport.lanes)))
         async with writes:
+            if failed:
+                raise failed[0]
             await commit_answers()
     finally:
         keeper.cancel()
