@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 
 from courses import fields, versions
 from courses.addresses import check_email_fast
-from courses.groups import form_groups, groups_due
+from courses.groups import form_groups, form_groups_with, grouping_at, groups_due, has_groups
 from courses.models import Enrollment, Run, table
 from courses.signup import COMMAND_LINE_BASIS, check_basis, check_name, new_token, seats_taken
 from courses.zones import check_timezone
 from server.floor.clock import now
 from server.floor.errors import Invalid
+from server.floor.events import prepare as prepare_event
 from server.floor.events import publish as publish_event
 
 REQUIRED_COLUMNS = ("email", "name", "timezone")
@@ -98,33 +99,34 @@ def check_rows(session: Session, run: Run, rows: Iterable[dict[str, str]]) -> tu
     return good, errors
 
 
-def _insert(
-    session: Session,
-    run: Run,
-    learners: list[LearnerRow],
-    status: Callable[[int], str],
-    fields: dict[str, object],
-    progress: Callable[[int], None] | None,
-    batch: int,
-) -> list[int]:
-    """Insert the learners in batches (`status(index)` of each, `fields` on all); their ids in order."""
+def _rows(
+    run: Run, learners: list[LearnerRow], status: Callable[[int], str], fields: dict[str, object]
+) -> list[dict[str, object]]:
+    """The rows of the learners (`status(index)` of each, `fields` on all), sharing one created_at instant."""
     instant = now()
-    for start in range(0, len(learners), batch):
-        chunk = learners[start : start + batch]
-        rows = []
-        for index, learner in enumerate(chunk, start):
-            rows.append(
-                {
-                    "run_id": run.id, "email": learner.email, "name": learner.name, "timezone": learner.timezone,
-                    "language": learner.language, "answers": {}, "solo": False, "token": new_token(),
-                    "status": status(index), "next_position": 0, "created_at": instant, **fields,
-                }
-            )  # fmt: skip
-        session.connection().execute(insert(table(Enrollment)), rows)
+    return [
+        {
+            "run_id": run.id, "email": learner.email, "name": learner.name, "timezone": learner.timezone,
+            "language": learner.language, "answers": {}, "solo": False, "token": new_token(),
+            "status": status(index), "group_id": None, "next_position": 0, "next_due_at": None,
+            "created_at": instant, **fields,
+        }
+        for index, learner in enumerate(learners)
+    ]  # fmt: skip
+
+
+def _insert(
+    session: Session, run: Run, rows: list[dict[str, object]], progress: Callable[[int], None] | None, batch: int
+) -> list[int]:
+    """Insert the rows in batches; their ids in order."""
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
+        session.connection().execute(insert(table(Enrollment)), chunk)
         if progress:
             progress(len(chunk))
     # A plain executemany is several times faster than INSERT ... RETURNING; the rows of this call
     # share their created_at instant, which finds their ids again in insertion order.
+    instant = rows[0]["created_at"] if rows else now()
     created = select(Enrollment.id).where(Enrollment.run_id == run.id, Enrollment.created_at == instant)
     return list(session.scalars(created.order_by(Enrollment.id)))
 
@@ -144,14 +146,21 @@ def enroll_many(
     batch: int = 5000,
     basis: str = COMMAND_LINE_BASIS,
     enrolled_by: int | None = None,
+    group: bool = False,
 ) -> list[int]:
-    """Insert the learners confirmed (wait-listed past capacity), recording the admin's lawful `basis`."""
+    """Insert the learners confirmed (wait-listed past capacity), recording the admin's lawful `basis`.
+
+    With `group` (the run's groups are due), a run without groups yet has them formed with these
+    learners among its learners, each learner's group written with their row (`form_groups_with`).
+    The other packages fill in their columns first (`enrollments.confirmed` prepared: the mail
+    package's first schedule cursor), then the event is published for the inserted ids."""
     free = None if run.capacity is None else max(0, run.capacity - seats_taken(session, run))
     fields = {"confirmed_at": now(), "lawful_basis": check_basis(basis), "enrolled_by_id": enrolled_by}
-    ids = _insert(
-        session, run, learners, lambda index: "confirmed" if free is None or index < free else "waitlisted",
-        fields, progress, batch,
-    )  # fmt: skip
+    rows = _rows(run, learners, lambda index: "confirmed" if free is None or index < free else "waitlisted", fields)
+    if group:
+        form_groups_with(session, run, rows)
+    prepare_event(session, "enrollments.confirmed", {"run_id": run.id, "rows": rows})
+    ids = _insert(session, run, rows, progress, batch)
     _publish_in_batches(session, "enrollments.confirmed", run, ids if free is None else ids[:free])
     return ids
 
@@ -165,7 +174,8 @@ def invite_many(
     batch: int = 5000,
 ) -> list[int]:
     """Pending places for the learners and one mail each asking them to confirm (`enrollments.requested`)."""
-    ids = _insert(session, run, learners, lambda index: "pending", {"enrolled_by_id": invited_by}, progress, batch)
+    rows = _rows(run, learners, lambda index: "pending", {"enrolled_by_id": invited_by})
+    ids = _insert(session, run, rows, progress, batch)
     _publish_in_batches(session, "enrollments.requested", run, ids)
     return ids
 
@@ -215,10 +225,26 @@ def import_learners(
     )
     if dry_run:
         return ImportOutcome(enrolled=free, waitlisted=len(learners) - free, dry_run=True)
-    enroll_many(session, run, learners, progress, basis=basis, enrolled_by=enrolled_by)
-    if groups_due(session, run, now()):
-        form_groups(session, run)  # the run's groups formed already (or are due): place these learners too
+    enroll_and_group(session, run, learners, progress, basis=basis, enrolled_by=enrolled_by)
     return ImportOutcome(enrolled=free, waitlisted=len(learners) - free, dry_run=False)
+
+
+def enroll_and_group(
+    session: Session,
+    run: Run,
+    learners: list[LearnerRow],
+    progress: Callable[[int], None] | None = None,
+    basis: str = COMMAND_LINE_BASIS,
+    enrolled_by: int | None = None,
+) -> list[int]:
+    """Enroll checked learners and, when the run's groups are due, group them; their ids."""
+    instant = now()
+    # Groups due and none formed yet: they form with these learners, written with their rows.
+    early = instant >= grouping_at(run) and not has_groups(session, run)
+    ids = enroll_many(session, run, learners, progress, basis=basis, enrolled_by=enrolled_by, group=early)
+    if groups_due(session, run, instant):
+        form_groups(session, run)  # the run's groups formed already: place these learners too
+    return ids
 
 
 def invite_learners(session: Session, run: Run, text: str, invited_by: int | None = None) -> ImportOutcome:

@@ -13,6 +13,7 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, literal, or_, select, text, update
@@ -152,6 +153,16 @@ def _assign(session: Session, members: dict[int, list[int]]) -> None:
             session.expire(thing, ["group_id", "group"])
 
 
+def _form(
+    session: Session, run: Run, learners: list[grouping.Learner], zones: dict[int, str]
+) -> list[tuple[int, list[grouping.Learner]]]:
+    """The run's first groups from `learners` by the grouping rule, inserted: (group id, members) each."""
+    keyed = bool(_other_keys(session, run))
+    groups = grouping.form_groups(learners, run.group_size)
+    ids = _new_groups(session, run, [grouping.label(g, zones, 0 if keyed else None) for g in groups])
+    return list(zip(ids, groups, strict=True))
+
+
 def form_groups(session: Session, run: Run) -> list[int]:
     """Group the run's ungrouped learners: all at once if it has no groups yet, else as late joiners."""
     session.flush()
@@ -162,11 +173,54 @@ def form_groups(session: Session, run: Run) -> list[int]:
     learners, zones, _ = _learners(session, run)
     if not learners:
         return []
-    keyed = bool(_other_keys(session, run))
-    groups = grouping.form_groups(learners, run.group_size)
-    ids = _new_groups(session, run, [grouping.label(g, zones, 0 if keyed else None) for g in groups])
-    _assign(session, {gid: [m.id for m in members] for gid, members in zip(ids, groups, strict=True)})
-    return ids
+    formed = _form(session, run, learners, zones)
+    _assign(session, {gid: [m.id for m in members] for gid, members in formed})
+    return [gid for gid, _ in formed]
+
+
+def form_groups_with(session: Session, run: Run, newcomers: list[dict[str, Any]]) -> list[int] | None:
+    """`form_groups` with learners about to be inserted: `newcomers` are their rows (dicts, in the order
+    they will be inserted), each given its `group_id` here so that it is written with the row (on
+    PostgreSQL an UPDATE of 100,000 rows after their insert costs about the insert again). The groups'
+    ids, or None when the run has groups already (then insert first, and `form_groups` places them).
+
+    The groups are the ones `form_groups` would form after the insert: the rule orders learners by
+    (offset, keys, id), and inserted rows take ids above every row of the table, in insertion order,
+    so each newcomer stands in with an id above the run's learners' in its row's order."""
+    session.flush()
+    _lock(session, run)
+    if has_groups(session, run):
+        return None
+    learners, zones, _ = _learners(session, run)
+    keys, language = _other_keys(session, run), versions.pinned(session, run).get("language", "")
+    instant = local_midnight(run.start_date, run.timezone)
+    base = max((learner.id for learner in learners), default=0) + 1
+    offsets: dict[str, int] = {}
+    for index, row in enumerate(newcomers):
+        row["group_id"] = None
+        if row.get("status") not in GROUPED_STATUSES or row.get("solo"):
+            continue
+        stand_in, zone = base + index, row.get("timezone") or "UTC"
+        if keys == ["language"]:
+            if zone not in offsets:
+                offsets[zone] = grouping.utc_offset(zone, instant)
+            learner = grouping.Learner(offset=offsets[zone], keys=(row.get("language") or language,), id=stand_in)
+        else:
+            pending = SimpleNamespace(
+                id=stand_in, timezone=zone, language=row.get("language"), answers=row.get("answers")
+            )
+            learner = _learner(pending, keys, instant, language)
+        learners.append(learner)
+        zones[stand_in] = zone
+    if not learners:
+        return []
+    formed = _form(session, run, learners, zones)
+    _assign(session, {gid: [m.id for m in members if m.id < base] for gid, members in formed})
+    for gid, members in formed:
+        for member in members:
+            if member.id >= base:
+                newcomers[member.id - base]["group_id"] = gid
+    return [gid for gid, _ in formed]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from mail.outbox import check_address, enqueue_many, mail_row
 from mail.suppressions import lift
 from server.floor import urls
 from server.floor.clock import now
-from server.floor.events import subscribe
+from server.floor.events import subscribe, subscribe_prepare
 
 STOPPING = {"paused", "left", "unsubscribed"}
 
@@ -40,6 +40,11 @@ def on_bulk_confirmed(session: Session, payload: dict[str, Any]) -> None:
     ids = [int(i) for i in payload.get("enrollment_ids", [])]
     if ids:
         scheduler.start_many(session, int(payload["run_id"]), ids, now())
+
+
+def on_bulk_confirming(session: Session, payload: dict[str, Any]) -> None:
+    """Many learners are about to be inserted confirmed: their first cursors go in with their rows."""
+    scheduler.start_rows(session, int(payload["run_id"]), payload.get("rows", []), now())
 
 
 def on_changed(session: Session, payload: dict[str, Any]) -> None:
@@ -124,6 +129,7 @@ def on_post_created(session: Session, payload: dict[str, Any]) -> None:
 def register() -> None:
     """Subscribe this package's handlers and declare its jobs."""
     subscribe("enrollment.confirmed", on_confirmed)
+    subscribe_prepare("enrollments.confirmed", on_bulk_confirming)
     subscribe("enrollments.confirmed", on_bulk_confirmed)
     subscribe("enrollment.changed", on_changed)
     subscribe("enrollment.requested", on_requested)

@@ -165,6 +165,19 @@ def start_many(session: Session, run_id: int, enrollment_ids: list[int], at: dat
     return sum(len(ids) for ids in by_zone.values())
 
 
+def start_rows(session: Session, run_id: int, rows: list[dict[str, Any]], at: datetime) -> None:
+    """Set the first cursor on rows of newly confirmed learners before they are inserted (what
+    `start_many` does after the insert, without an UPDATE of every row); the rows' own fields decide."""
+    plan = Plans(session).of(run_id)
+    firsts: dict[str, tuple[int, datetime | None]] = {}
+    for row in rows:
+        if row.get("status") == ACTIVE and row.get("next_due_at") is None and not row.get("next_position"):
+            zone = row.get("timezone") or "UTC"
+            if zone not in firsts:
+                firsts[zone] = schedule.first_due(plan.naturals(zone), 0, at, plan.late_join)
+            row["next_position"], row["next_due_at"] = firsts[zone]
+
+
 def restart_not_started(session: Session, run_id: int, at: datetime) -> int:
     """Start again the cursors of a run's learners who have had no unit yet (its course version changed)."""
     ids = list(

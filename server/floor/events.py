@@ -20,6 +20,7 @@ from server.floor.db import Base, JSONDoc, UTCDateTime
 
 Handler = Callable[[Session, dict[str, Any]], None]
 _handlers: dict[str, list[Handler]] = {}
+_preparers: dict[str, list[Handler]] = {}
 
 
 class DomainEvent(Base):
@@ -46,6 +47,23 @@ def publish(session: Session, name: str, payload: dict[str, Any]) -> DomainEvent
     for handler in list(_handlers.get(name, [])):
         handler(session, payload)
     return event
+
+
+def subscribe_prepare(name: str, handler: Handler) -> None:
+    """Run `handler(session, payload)` whenever rows called `name` are about to be written (`prepare`)."""
+    if handler not in _preparers.setdefault(name, []):
+        _preparers[name].append(handler)
+
+
+def prepare(session: Session, name: str, payload: dict[str, Any]) -> None:
+    """Let other packages fill in their columns of rows before they are written (nothing is recorded).
+
+    A bulk path passes its rows (plain dicts) in the payload; a handler may set the columns its
+    package maintains on them (the mail package: the schedule cursor), so that they are written with
+    the row instead of by an UPDATE of every row after it — on PostgreSQL an UPDATE writes a new
+    version of the row in every index. The event that follows the write is published as usual."""
+    for handler in list(_preparers.get(name, [])):
+        handler(session, payload)
 
 
 def subscribers(name: str) -> list[Handler]:
