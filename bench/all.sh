@@ -62,6 +62,9 @@ done
 
 run enroll python3 bench/enroll.py --learners 20000
 row "20,000 enroll + group / plain insert (x)" "$(value enroll 'ratio to plain insert' 'insert:')" "<= 1.5"
+row "the same / Core executemany (x)" "$(value enroll 'ratio to the Core executemany' 'executemany:')" "(stricter)"
+run enroll_later python3 bench/enroll.py --learners 20000 --group-later
+row "20,000 enroll, group later / plain insert (x)" "$(value enroll_later 'ratio to plain insert' 'insert:')" "<= 1.5"
 
 run mail python3 bench/mail.py --learners 2000 --repeat 1
 row "mail at the due instant / plain blast" "$(value mail '^median ratio at the due instant' 'rounds:')" ">= 0.8"
