@@ -45,6 +45,11 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 PER_CLIENT = 15  # sign-ups per client address (the form's limit is 20 an hour per network)
 
 
+def note(what: str) -> None:
+    """A progress line on stderr."""
+    print(f"{time.strftime('%H:%M:%S')} {what}", file=sys.stderr, flush=True)
+
+
 def percentile(values: list[float], share: float) -> float:
     """The `share` percentile (nearest rank) of `values`."""
     ordered = sorted(values)
@@ -178,6 +183,7 @@ def main() -> None:
                 with session_scope() as session:
                     return int(session.scalar(text(outbox_sent["sql"])) or 0)
 
+            note("serve is ready")
             ok(instance.cli("course", "import", str(FIXTURE)))
             start = (date.today() + timedelta(days=30)).isoformat()
             signup_run = ok(instance.cli("run", "create", "gentle-python", "--start", start)).rsplit("/", 1)[-1]
@@ -188,10 +194,12 @@ def main() -> None:
             ok(instance.cli("run", "import", unit_run, str(csv)))
             ok(instance.cli("run", "group", unit_run))
 
+            note("runs created, learners imported and grouped")
             # Pattern 1: confirmations, due when queued.
             signups = Signups(instance, signup_run)
             warm = signups.one()
             wait_for_arrivals(sent, 1, 60)  # the worker is up and has sent once
+            note("the first confirmation went out")
             pairs: list[str] = []
             for _ in range(args.pairs):
                 pairs.append(signups.one())
@@ -206,6 +214,7 @@ def main() -> None:
             signups.close()
             wait_for_arrivals(sent, 1 + len(pairs) + len(stream), 60)
 
+            note("confirmations sent")
             # Pattern 2: unit mails rendered ahead, due at known instants.
             first = time.time() + 10.0
             instants = unit_instants(args.pairs, args.stream, args.rate, first)
@@ -217,6 +226,7 @@ def main() -> None:
             before = sent()
             wait_for_arrivals(sent, before + len(instants), instants[-1] - time.time() + 60)
             time.sleep(0.5)
+            note("unit mails sent")
     finally:
         seen = sink.arrivals()
         if args.database == "postgres":

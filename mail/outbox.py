@@ -14,6 +14,7 @@ from server.floor.clock import now
 from server.floor.config import get_settings
 from server.floor.db import upsert_insert
 from server.floor.errors import Invalid
+from server.floor.jobs import wake_after_commit
 from server.floor.queue import QUEUED
 
 SEND_JOB = "mail.send"
@@ -86,6 +87,7 @@ def enqueue(
             session.add(row)
     except IntegrityError:
         return None
+    wake_after_commit(session, SEND_JOB, values["next_attempt_at"])
     return row
 
 
@@ -97,6 +99,9 @@ def enqueue_many(session: Session, rows: list[dict]) -> int:
     for start in range(0, len(rows), 1000):
         statement = upsert_insert(session, OutgoingMail).values(rows[start : start + 1000]).on_conflict_do_nothing()
         added += len(session.execute(statement.returning(OutgoingMail.id)).all())
+    if added:
+        # The sender goes when this commits (or at the first row's instant): not at its next tick.
+        wake_after_commit(session, SEND_JOB, min(row["next_attempt_at"] for row in rows))
     return added
 
 

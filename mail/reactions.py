@@ -14,8 +14,11 @@ from mail.messages import confirmation_mail
 from mail.outbox import check_address, enqueue_many, mail_row
 from mail.suppressions import lift
 from server.floor import urls
-from server.floor.clock import now
+from server.floor.clock import now, utc
 from server.floor.events import subscribe, subscribe_prepare
+from server.floor.jobs import wake_after_commit
+
+SCHEDULE_JOB = "mail.schedule"
 
 STOPPING = {"paused", "left", "unsubscribed"}
 
@@ -31,6 +34,7 @@ def on_confirmed(session: Session, payload: dict[str, Any]) -> None:
         lift(session, enrollment.email)
     if enrollment.next_due_at is None and not enrollment.next_position:
         scheduler.start(enrollment, scheduler.Plans(session).of(enrollment.run_id), now())
+        _schedule_soon(session, enrollment)
     if payload.get("by") == "waitlist":
         notices.promoted(session, enrollment)
 
@@ -38,13 +42,17 @@ def on_confirmed(session: Session, payload: dict[str, Any]) -> None:
 def on_bulk_confirmed(session: Session, payload: dict[str, Any]) -> None:
     """Many learners are in at once (CSV import, bulk enroll): start their cursors in bulk."""
     ids = [int(i) for i in payload.get("enrollment_ids", [])]
-    if ids:
-        scheduler.start_many(session, int(payload["run_id"]), ids, now())
+    if ids and scheduler.start_many(session, int(payload["run_id"]), ids, now()):
+        wake_after_commit(session, SCHEDULE_JOB)  # a late import's first units are due now
 
 
 def on_bulk_confirming(session: Session, payload: dict[str, Any]) -> None:
     """Many learners are about to be inserted confirmed: their first cursors go in with their rows."""
-    scheduler.start_rows(session, int(payload["run_id"]), payload.get("rows", []), now())
+    rows = payload.get("rows", [])
+    scheduler.start_rows(session, int(payload["run_id"]), rows, now())
+    soon = now() + scheduler.LOOKAHEAD
+    if any(row.get("next_due_at") is not None and utc(row["next_due_at"]) <= soon for row in rows):
+        wake_after_commit(session, SCHEDULE_JOB)  # a late import's first units are due now
 
 
 def on_changed(session: Session, payload: dict[str, Any]) -> None:
@@ -66,6 +74,14 @@ def on_changed(session: Session, payload: dict[str, Any]) -> None:
     elif change in {"timezone", "moved"} or enrollment.next_due_at is None:
         # A new zone (or run) moves the next unit to its send time there; nothing already sent repeats.
         scheduler.start(enrollment, plan, now())
+    _schedule_soon(session, enrollment)
+
+
+def _schedule_soon(session: Session, enrollment: Enrollment) -> None:
+    """A cursor due within the lookahead (a late joiner's first unit, a resume): the scheduler renders it
+    once this commits, not at its next tick (it then wakes the sender at the unit's instant)."""
+    if enrollment.next_due_at is not None and utc(enrollment.next_due_at) <= now() + scheduler.LOOKAHEAD:
+        wake_after_commit(session, SCHEDULE_JOB)
 
 
 def _confirmation_row(

@@ -13,6 +13,10 @@ No wake-up is lost, at either end:
   wake-up is claimed by a run that starts after it. (A job that only looked for due rows once more
   at its end, and a sender that woke nobody when work was due already, lost the rows that came in
   between until the next periodic tick: a second Follow 0.1 s after the first waited 28 s.)
+- work written for later (a mail rendered ahead of its 09:00) wakes its job at that instant:
+  `wake_at` arms a timer in the process that knows the instant; `wake_after_commit` wakes (now or at
+  an instant) once the caller's transaction commits, so a row is never looked for before it is
+  visible. (Mails due at once, or at their instant, waited up to the 5 s tick of `mail.send`.)
 """
 
 from __future__ import annotations
@@ -21,6 +25,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from server.floor.clock import now
 
 JobFunction = Callable[[], object]
 
@@ -104,6 +114,66 @@ def _send_pending(name: str) -> None:
         _pending.discard(name)
         _last_sent[name] = time.monotonic()
     _send(name)
+
+
+_timers: dict[tuple[str, float], threading.Timer] = {}  # (job, instant) -> its armed timer
+TIMER_SLACK = 0.005  # seconds after the instant: the job's claim (`<= now()`) then sees the row as due
+
+
+def wake_at(name: str, instant: datetime) -> None:
+    """Wake job `name` at `instant` (at once if it is past): a timer in this process, one per job and
+    instant however often it is asked for. Harmless if no worker listens; a process that stops before
+    the instant leaves it to the periodic tick, as before."""
+    if not _wakers:
+        return
+    delay = (instant - now()).total_seconds()
+    if delay <= 0:
+        wake(name)
+        return
+    key = (name, instant.timestamp())
+    with _wake_lock:
+        if key in _timers:
+            return
+        timer = threading.Timer(delay + TIMER_SLACK, _fire, key)
+        timer.daemon = True
+        _timers[key] = timer
+    timer.start()
+
+
+def _fire(name: str, instant: float) -> None:
+    with _wake_lock:
+        _timers.pop((name, instant), None)
+    wake(name)
+
+
+def armed(name: str) -> list[datetime]:
+    """The instants job `name` will be woken at by `wake_at` in this process (diagnostics, tests)."""
+    with _wake_lock:
+        return sorted(datetime.fromtimestamp(at, UTC) for job_name, at in _timers if job_name == name)
+
+
+AFTER_COMMIT = "mechmooc.wake_after_commit"  # session.info key: job -> the earliest instant asked (None: now)
+
+
+def wake_after_commit(session: Session, name: str, at: datetime | None = None) -> None:
+    """Wake job `name` when `session`'s transaction commits: at once, or at `at` if that is later. Several
+    calls in one transaction wake once, at the earliest instant asked. Nothing is woken before the
+    commit (the job would not see the rows yet); after a rollback, the next commit wakes (harmless)."""
+    wanted = session.info.setdefault(AFTER_COMMIT, {})
+    if name not in wanted:
+        wanted[name] = at
+    elif wanted[name] is not None:
+        wanted[name] = None if at is None else min(wanted[name], at)
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_committed(session: Session) -> None:
+    wanted = session.info.pop(AFTER_COMMIT, None)
+    for name, at in (wanted or {}).items():
+        if at is None:
+            wake(name)
+        else:
+            wake_at(name, at)
 
 
 def _send(name: str) -> None:
