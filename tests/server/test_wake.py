@@ -10,15 +10,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from server.floor import jobs
+from server.floor.clock import now
 
 
 @pytest.fixture
 def sent() -> Iterator[list[str]]:
-    """The wake-up messages that leave this process (a recording waker)."""
+    """The wake-up messages that leave this process (a recording waker); timers left armed are stopped."""
     messages: list[str] = []
     saved = list(jobs._wakers)
     jobs.set_waker(messages.append)
@@ -26,6 +30,10 @@ def sent() -> Iterator[list[str]]:
         yield messages
     finally:
         jobs._wakers[:] = saved
+        with jobs._wake_lock:
+            for timer in jobs._timers.values():
+                timer.cancel()
+            jobs._timers.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -100,3 +108,33 @@ def test_a_failing_run_does_not_leave_the_job_marked_running() -> None:
         jobs.run("test.broken")
     with pytest.raises(RuntimeError):
         jobs.run("test.broken")  # would return None for ever if the first had stayed "running"
+
+
+def test_wake_at_wakes_once_at_its_instant_however_often_asked(sent: list[str]) -> None:
+    instant = now() + timedelta(seconds=1)
+    for _ in range(3):  # each send and schedule pass asks for the next mail's instant again
+        jobs.wake_at("test.later", instant)
+    assert sent == [] and jobs.armed("test.later") == [instant]  # armed, not sent: not due yet
+    _eventually(lambda: sent)
+    assert sent == ["test.later"] and jobs.armed("test.later") == []
+    jobs.wake_at("test.later", now() - timedelta(seconds=1))  # an instant gone by: now (after WAKE_GAP)
+    assert jobs.armed("test.later") == []
+    _eventually(lambda: len(sent) == 2)
+    assert sent == ["test.later", "test.later"]
+
+
+def test_a_wake_after_commit_leaves_at_the_commit_only(sent: list[str]) -> None:
+    session = Session(create_engine("sqlite://"))
+    session.execute(text("SELECT 1"))
+    jobs.wake_after_commit(session, "test.committed")
+    jobs.wake_after_commit(session, "test.committed", now() + timedelta(hours=1))  # at once wins
+    later = now() + timedelta(minutes=5)
+    jobs.wake_after_commit(session, "test.ahead", later)
+    jobs.wake_after_commit(session, "test.ahead", later + timedelta(minutes=1))  # the earliest wins
+    assert sent == []  # the job would not see the rows yet
+    session.commit()
+    assert sent == ["test.committed"] and jobs.armed("test.ahead") == [later]
+    session.execute(text("SELECT 1"))
+    session.commit()
+    assert sent == ["test.committed"]  # asked once, woken once
+    session.close()
