@@ -7,13 +7,13 @@ MECHMOOC_SMTP_URL pointing at a recording SMTP sink in a process of its own (ben
 --record: the wall-clock instant each message's final "." came in, and its recipient). Two patterns:
 - confirmations, due the moment they are queued: sign-ups through the run page's form (GET for the
   CSRF token, POST /runs/{handle}/signup), each queueing a double opt-in mail; in pairs 0.1 s apart
-  (the second while the first's send job runs), then as a stream of `--stream` at `--rate` per
+  (the second while the first's send job runs) every 0.6 s, then as a stream of `--stream` at `--rate` per
   second. Latency: arrival at the sink - the POST's answer. (Each HTTP client binds its own
   127.0.0.x address: the form allows 20 sign-ups an hour per client network.)
 - unit mails at their due instant: learners imported with `mechmooc run import` and grouped with
   `mechmooc run group`; then the bench sets each one's `next_due_at` in the database (directly: no
-  command sets a cursor to an instant) to known instants 10 s ahead and on - pairs 0.1 s apart, one
-  pair a second, then a stream at `--rate` per second. The scheduler renders them ahead (its
+  command sets a cursor to an instant) to known instants 7 s ahead and on - pairs 0.1 s apart, a
+  pair every 0.6 s, then a stream at `--rate` per second. The scheduler renders them ahead (its
   lookahead); they should leave at their instant, not at the next periodic tick. Latency: arrival
   at the sink - the due instant.
 Prints p50, p99 and the maximum of each, and how many did not arrive within 60 s.
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -42,6 +41,8 @@ from tests.support.instances import Instance, drop_postgres_database, free_port,
 
 FIXTURE = ROOT / "tests" / "fixtures" / "courses" / "gentle-python"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+PAIR_EVERY = 0.6  # seconds from one pair to the next (a send pass of a pair takes ~50 ms)
+LEAD = 7.0  # seconds from setting the cursors to the first due instant (the scheduler's tick is 5 s)
 PER_CLIENT = 15  # sign-ups per client address (the form's limit is 20 an hour per network)
 
 
@@ -140,9 +141,9 @@ def summary(name: str, latencies: list[float | None]) -> str:
 
 
 def unit_instants(pairs: int, stream: int, rate: float, first: float) -> list[float]:
-    """Due instants (wall clock): pairs 0.1 s apart one pair a second, then a stream at `rate` per second."""
-    instants = [first + k + gap for k in range(pairs) for gap in (0.0, 0.1)]
-    return instants + [first + pairs + k / rate for k in range(stream)]
+    """Due instants (wall clock): pairs 0.1 s apart, PAIR_EVERY from pair to pair, then a stream at `rate` a second."""
+    instants = [first + k * PAIR_EVERY + gap for k in range(pairs) for gap in (0.0, 0.1)]
+    return instants + [first + pairs * PAIR_EVERY + k / rate for k in range(stream)]
 
 
 def wait_for_arrivals(sink_count: Callable[[], int], expected: int, limit: float) -> None:
@@ -177,7 +178,10 @@ def main() -> None:
     outbox_sent = {"sql": "SELECT count(*) FROM mail_outgoing WHERE state = 'done'"}
     try:
         with Instance(root / "alpha", env=env) as instance:
-            boot(load_settings(environ={k: v for k, v in instance.env.items() if k.startswith("MECHMOOC_")}), migrate=False)
+            boot(
+                load_settings(environ={k: v for k, v in instance.env.items() if k.startswith("MECHMOOC_")}),
+                migrate=False,
+            )
 
             def sent() -> int:
                 with session_scope() as session:
@@ -190,7 +194,9 @@ def main() -> None:
             unit_run = ok(instance.cli("run", "create", "gentle-python", "--start", start)).rsplit("/", 1)[-1]
             learners = 2 * args.pairs + args.stream
             csv = root / "learners.csv"
-            csv.write_text("email,name,timezone\n" + "".join(f"unit{n}@example.org,Unit {n},UTC\n" for n in range(learners)))
+            csv.write_text(
+                "email,name,timezone\n" + "".join(f"unit{n}@example.org,Unit {n},UTC\n" for n in range(learners))
+            )
             ok(instance.cli("run", "import", unit_run, str(csv)))
             ok(instance.cli("run", "group", unit_run))
 
@@ -205,7 +211,7 @@ def main() -> None:
                 pairs.append(signups.one())
                 time.sleep(0.1)
                 pairs.append(signups.one())
-                time.sleep(1.0)
+                time.sleep(PAIR_EVERY - 0.1)
             stream: list[str] = []
             began = time.monotonic()
             for k in range(args.stream):
@@ -216,12 +222,14 @@ def main() -> None:
 
             note("confirmations sent")
             # Pattern 2: unit mails rendered ahead, due at known instants.
-            first = time.time() + 10.0
+            first = time.time() + LEAD
             instants = unit_instants(args.pairs, args.stream, args.rate, first)
             with session_scope() as session:
                 for n, instant in enumerate(instants):
                     at = datetime.fromtimestamp(instant, UTC)
-                    session.execute(update(Enrollment).where(Enrollment.email == f"unit{n}@example.org").values(next_due_at=at))
+                    session.execute(
+                        update(Enrollment).where(Enrollment.email == f"unit{n}@example.org").values(next_due_at=at)
+                    )
                 session.commit()
             before = sent()
             wait_for_arrivals(sent, before + len(instants), instants[-1] - time.time() + 60)
@@ -249,7 +257,11 @@ def main() -> None:
     print(summary(f"confirmations, stream ({args.rate:g}/s)", [signup_latency(a) for a in stream]))
     print(summary("units, pairs (due 0.1 s apart)", [unit_latency(a) for a in pair_units]))
     print(summary(f"units, stream (due {args.rate:g}/s)", [unit_latency(a) for a in stream_units]))
-    early = [a for a in pair_units + stream_units if any(t < instants[int(a[4:].split("@")[0])] - 0.05 for t in seen.get(a, []))]
+    early = [
+        a
+        for a in pair_units + stream_units
+        if any(t < instants[int(a[4:].split("@")[0])] - 0.05 for t in seen.get(a, []))
+    ]
     if early:
         print(f"{len(early)} unit mails arrived before their due instant")
 
