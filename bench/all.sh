@@ -50,7 +50,7 @@ run latency python3 bench/inbox_latency.py --pairs 10 --stream 60 --rate 40
 row "inbox received -> handled p99, pairs (ms)" "$(value latency '^pairs' p99)" "no tick wait"
 row "inbox received -> handled p99, stream (ms)" "$(value latency '^stream' p99)" "no tick wait"
 
-run maillat python3 bench/mail_latency.py --pairs 5 --stream 40 --rate 20
+run maillat python3 bench/mail_latency.py --pairs 4 --stream 30 --rate 20
 row "confirmation mail due -> sent p99, pairs (ms)" "$(value maillat '^confirmations, pairs' p99)" "no tick wait"
 row "confirmation mail due -> sent p99, stream (ms)" "$(value maillat '^confirmations, stream' p99)" "no tick wait"
 row "unit mail due -> sent p99, pairs (ms)" "$(value maillat '^units, pairs' p99)" "no tick wait"
