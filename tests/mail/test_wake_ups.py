@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from courses.bulk import import_learners
 from mail.jobs import schedule_job, wake_sender_at_next_due
 from mail.outbox import SEND_JOB, queue_system_mail
 from server.floor import jobs
@@ -68,3 +69,12 @@ def test_a_late_joiner_wakes_the_scheduler(session: Session, sent: list[str]) ->
     with frozen(DUE + timedelta(hours=1)):  # the run has begun: unit 0 is due at once (catch_up)
         gentle_run(session, LEARNERS)
     assert "mail.schedule" in sent
+
+
+def test_a_late_import_wakes_the_scheduler(session: Session, sent: list[str]) -> None:
+    with frozen(START):
+        run = gentle_run(session, [])
+    with frozen(DUE + timedelta(hours=1)):
+        outcome = import_learners(session, run, "email,name,timezone\ncy@example.org,Cy,UTC\n", basis="test")
+        session.commit()
+    assert outcome.enrolled == 1 and "mail.schedule" in sent
