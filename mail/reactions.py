@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -50,8 +51,7 @@ def on_bulk_confirming(session: Session, payload: dict[str, Any]) -> None:
     """Many learners are about to be inserted confirmed: their first cursors go in with their rows."""
     rows = payload.get("rows", [])
     scheduler.start_rows(session, int(payload["run_id"]), rows, now())
-    soon = now() + scheduler.LOOKAHEAD
-    if any(row.get("next_due_at") is not None and utc(row["next_due_at"]) <= soon for row in rows):
+    if any(_due_soon(row.get("next_due_at")) for row in rows):
         wake_after_commit(session, SCHEDULE_JOB)  # a late import's first units are due now
 
 
@@ -80,8 +80,14 @@ def on_changed(session: Session, payload: dict[str, Any]) -> None:
 def _schedule_soon(session: Session, enrollment: Enrollment) -> None:
     """A cursor due within the lookahead (a late joiner's first unit, a resume): the scheduler renders it
     once this commits, not at its next tick (it then wakes the sender at the unit's instant)."""
-    if enrollment.next_due_at is not None and utc(enrollment.next_due_at) <= now() + scheduler.LOOKAHEAD:
+    if _due_soon(enrollment.next_due_at):
         wake_after_commit(session, SCHEDULE_JOB)
+
+
+def _due_soon(at: datetime | None) -> bool:
+    """True when a cursor's next unit is due within the scheduler's lookahead (or overdue)."""
+    moment = utc(at)
+    return moment is not None and moment <= now() + scheduler.LOOKAHEAD
 
 
 def _confirmation_row(
