@@ -23,41 +23,38 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import Row, Text, bindparam, event, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from federation.models import ActorBlock, Delivery, Follower, RemoteActor, RemoteHost
+from federation.models import ActorBlock, Delivery, Follower, RemoteActor
 from federation.protocol.crypto import SigningKey
 from federation.transport import fetch
 from federation.transport.fetch import USER_AGENT, FetchError, store_actor
 from federation.transport.guard import Refused
-from federation.transport.hosts import (  # noqa: F401 - HOST_DOWN_AFTER, MIN_PROBE, PROBE_INTERVAL: part of this API
+from federation.transport.hosts import (  # noqa: F401 - HOST_DOWN_AFTER, MIN_PROBE, ...: part of this API
     HOST_DOWN_AFTER,
     MIN_PROBE,
     PROBE_INTERVAL,
     delivery_host,
-    hold_down_hosts,
     host_answered,
-    host_row,
     is_down,
-    load_hosts,
     probe_delay,
 )
 from federation.transport.keys import instance_signing_key, is_local, signing_key
 from federation.transport.moderation import blocked_domains, is_blocked, is_blocked_in
+from federation.transport.outcomes import Attempt, record, record_batch, retry_after
 from federation.transport.poster import Poster, PostError
 from federation.transport.presign import Signed, sign_ahead
 from server.floor import urls
 from server.floor.clock import now
 from server.floor.config import get_settings
-from server.floor.db import session_factory
+from server.floor.db import is_postgres, session_factory
 from server.floor.jobs import job, wake
-from server.floor.queue import backoff, claim, fail, retry_later, succeed
+from server.floor.queue import QUEUED, claim, fail, succeed
 
 JOB = "federation.deliver"
 PUBLIC = {"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"}
@@ -68,6 +65,7 @@ PER_HOST_BATCH = 40  # 40 / PER_HOST x the 15 s timeout stays well inside claim(
 CONCURRENCY = 64
 BATCH = 500
 CONNECT_TIMEOUT = 5.0
+Written = Row[tuple[int, str]]  # a delivery row enqueued: its id and inbox
 
 
 def _follower_inboxes(session: Session, owner: str, blockers: set[str]) -> list[str]:
@@ -109,7 +107,7 @@ def inboxes_for(session: Session, sender: str, recipients: list[str]) -> list[st
     return [inbox for inbox in found if not is_blocked_in(inbox.removeprefix(ACTOR_TARGET), domains)]
 
 
-def enqueue(session: Session, activity: dict[str, Any], sender: str, recipients: list[str]) -> list[Delivery]:
+def enqueue(session: Session, activity: dict[str, Any], sender: str, recipients: list[str]) -> list[Written]:
     """Write one Delivery row per target inbox of `activity` in the caller's transaction."""
     activity_id = activity.get("id")
     if not isinstance(activity_id, str) or not is_local(sender):
@@ -118,28 +116,11 @@ def enqueue(session: Session, activity: dict[str, Any], sender: str, recipients:
         activity = {"@context": "https://www.w3.org/ns/activitystreams", **activity}
     body = json.dumps(activity, separators=(",", ":"), ensure_ascii=False)
     existing = set(session.scalars(select(Delivery.inbox).where(Delivery.activity_id == activity_id)))
-    at = now()
-    rows = [
-        Delivery(
-            activity_id=activity_id,
-            sender=sender,
-            inbox=inbox,
-            host=delivery_host(inbox.removeprefix(ACTOR_TARGET)),
-            body=body,
-            created_at=at,
-            next_attempt_at=at,
-        )
-        for inbox in inboxes_for(session, sender, recipients)
-        if inbox not in existing
-    ]
-    session.add_all(rows)
-    session.flush()
-    if rows:
-        _wake_after_commit(session)
-    return rows
+    inboxes = [inbox for inbox in inboxes_for(session, sender, recipients) if inbox not in existing]
+    return _write_rows(session, activity_id, sender, body, inboxes)
 
 
-def enqueue_to_inboxes(session: Session, activity: dict[str, Any], sender: str, inboxes: list[str]) -> list[Delivery]:
+def enqueue_to_inboxes(session: Session, activity: dict[str, Any], sender: str, inboxes: list[str]) -> list[Written]:
     """Like `enqueue`, to inboxes known already (those an earlier activity reached: a Delete follows its Create)."""
     activity_id = activity.get("id")
     if not isinstance(activity_id, str) or not is_local(sender):
@@ -147,25 +128,37 @@ def enqueue_to_inboxes(session: Session, activity: dict[str, Any], sender: str, 
     body = json.dumps(activity, separators=(",", ":"), ensure_ascii=False)
     existing = set(session.scalars(select(Delivery.inbox).where(Delivery.activity_id == activity_id)))
     domains = blocked_domains(session)
-    at = now()
-    rows = [
-        Delivery(
-            activity_id=activity_id,
-            sender=sender,
-            inbox=inbox,
-            host=delivery_host(inbox.removeprefix(ACTOR_TARGET)),
-            body=body,
-            created_at=at,
-            next_attempt_at=at,
-        )  # fmt: skip
+    inboxes = [
+        inbox
         for inbox in dict.fromkeys(inboxes)
         if inbox not in existing and not is_blocked_in(inbox.removeprefix(ACTOR_TARGET), domains)
     ]
-    session.add_all(rows)
-    session.flush()
-    if rows:
-        _wake_after_commit(session)
-    return rows
+    return _write_rows(session, activity_id, sender, body, inboxes)
+
+
+def _write_rows(session: Session, activity_id: str, sender: str, body: str, inboxes: list[str]) -> list[Written]:
+    """Insert one row per inbox by one Core statement (no ORM object per row); their ids and inboxes."""
+    if not inboxes:
+        return []
+    table, at = Delivery.__table__, now()
+    hosts = [delivery_host(inbox.removeprefix(ACTOR_TARGET)) for inbox in inboxes]
+    same = {"activity_id": activity_id, "sender": sender, "body": body, "created_at": at, "next_attempt_at": at}
+    same |= {"state": QUEUED, "attempts": 0}
+    returning = (table.c.id, table.c.inbox)
+    if is_postgres(session):  # one statement with the body once and the inboxes as two array parameters
+        targets = func.unnest(
+            bindparam("inboxes", inboxes, type_=ARRAY(Text)), bindparam("hosts", hosts, type_=ARRAY(Text))
+        )
+        each = targets.table_valued("inbox", "host").render_derived()
+        values = [literal(value, table.c[name].type) for name, value in same.items()]
+        query = select(*values, each.c.inbox, each.c.host)
+        statement = insert(table).from_select([*same, "inbox", "host"], query, include_defaults=False)
+        written = list(session.execute(statement.returning(*returning)))
+    else:
+        rows = [same | {"inbox": inbox, "host": host} for inbox, host in zip(inboxes, hosts, strict=True)]
+        written = list(session.execute(insert(table).returning(*returning), rows))
+    _wake_after_commit(session)
+    return written  # type: ignore[return-value]
 
 
 def _wake_after_commit(session: Session) -> None:
@@ -176,29 +169,6 @@ def _wake_after_commit(session: Session) -> None:
         def _wake(_session: Session) -> None:
             session.info.pop("federation_wake", None)
             wake(JOB)
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """The outcome of one POST: status (None on a network error), error text, Retry-After."""
-
-    delivery_id: int
-    status: int | None
-    error: str = ""
-    retry_after: timedelta | None = None
-
-
-def retry_after(value: str | None, at: datetime) -> timedelta | None:
-    """A Retry-After header (seconds or HTTP date) as a delay from `at`."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return timedelta(seconds=int(value.strip()))
-    try:
-        instant = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(timedelta(0), instant - at) if instant.tzinfo else None
 
 
 def _headers() -> dict[str, str]:
@@ -289,7 +259,7 @@ def _resolve_actor_rows(session: Session, rows: list[Delivery], give_up_after: t
     for row in unresolved:
         actor = actors[row.inbox.removeprefix(ACTOR_TARGET)]
         if isinstance(actor, str):
-            _record(session, row, Attempt(row.id, None, actor), now(), give_up_after)
+            record(session, row, Attempt(row.id, None, actor), now(), give_up_after)
             continue
         inbox = actor.shared_inbox or actor.inbox
         if is_blocked(session, inbox):
@@ -306,39 +276,6 @@ def _resolve_actor_rows(session: Session, rows: list[Delivery], give_up_after: t
         ready.append(row)
     session.flush()
     return ready
-
-
-def _record(
-    session: Session,
-    row: Delivery,
-    attempt: Attempt,
-    at: datetime,
-    give_up_after: timedelta,
-    hosts: dict[str, RemoteHost] | None = None,
-) -> None:
-    row.status_code = attempt.status
-    status = attempt.status  # None: a network error (host down, timeout) — worth retrying
-    if status is not None and 200 <= status < 300:
-        succeed(row)
-        row.delivered_at = at
-        host_answered(session, row.host, hosts)
-        return
-    error = attempt.error or f"HTTP {status}"
-    if status == 0 or (status is not None and 400 <= status < 500 and status not in {401, 408, 429}):
-        fail(row, error)  # refused by our guard, or the receiver will never take it
-        return
-    host = host_row(session, row.host, hosts)
-    host.failures, host.last_failure_at = (host.failures or 0) + 1, at
-    host.failing_since = host.failing_since or at
-    if is_down(host, at) and host.unavailable_since is None:
-        host.unavailable_since = at
-    if at - row.created_at >= give_up_after:
-        fail(row, f"gave up after {give_up_after.days} days: {error}")
-        return
-    delay = max(backoff(row.attempts, base=30), attempt.retry_after or timedelta(0))
-    if host.unavailable_since is not None:
-        delay = max(delay, probe_delay(host, at))
-    retry_later(row, error, delay, at=at)
 
 
 def _within_lease(session: Session, rows: list[Delivery]) -> list[Delivery]:
@@ -381,15 +318,7 @@ def deliver_batch(
         attempts = asyncio.run(send_all(ready, keys))
     else:
         attempts = sending[0].run(send_all(ready, keys, sending[1]))
-    at = now()
-    hosts = load_hosts(session, {row.host for row in ready})
-    by_id = {row.id: row for row in ready}
-    # Every outcome is set on its row and host first and written by one flush: rows with the same
-    # outcome columns go as one executemany, each host once.
-    with session.no_autoflush:
-        for attempt in attempts:
-            _record(session, by_id[attempt.delivery_id], attempt, at, give_up_after, hosts)
-    hold_down_hosts(session, {row.host for row in ready}, at)
+    record_batch(session, {row.id: row for row in ready}, attempts, now(), give_up_after)
     session.commit()
     return len(rows)
 
