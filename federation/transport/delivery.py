@@ -209,19 +209,23 @@ async def send_all(rows: list[Delivery], keys: dict[str, SigningKey], poster: Po
 
     `poster` keeps its connections for the next call (within the same event loop); without one, a
     client for this call alone is made and closed."""
-    overall = asyncio.Semaphore(CONCURRENCY)
     per_host: dict[str, asyncio.Semaphore] = {}
     client = poster or new_poster()
     headers = _headers()
     signing = sign_ahead(rows, keys, headers)  # in threads, while the first POSTs go out
+    waiting = iter(rows)  # shared: each row is taken by one sender, in the batch's order
+    attempts: dict[int, Attempt] = {}
 
-    async def one(row: Delivery) -> Attempt:
-        async with overall:
+    async def sender() -> None:
+        # CONCURRENCY senders, not a task per row: at most CONCURRENCY POSTs at once (a sender
+        # waiting for its row's host holds its place, as a task holding a semaphore did).
+        for row in waiting:
             limit = per_host.setdefault(row.host, asyncio.Semaphore(PER_HOST))
-            return await _post(client, limit, row, signing[row.id], headers)
+            attempts[row.id] = await _post(client, limit, row, signing[row.id], headers)
 
     try:
-        return await asyncio.gather(*(one(row) for row in rows))
+        await asyncio.gather(*(sender() for _ in range(min(CONCURRENCY, len(rows)))))
+        return [attempts[row.id] for row in rows]
     finally:
         if poster is None:
             client.close()

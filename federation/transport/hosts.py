@@ -9,6 +9,7 @@ row is due at once (`host_answered`).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from sqlalchemy import Text, bindparam, func, literal, select, update
@@ -27,6 +28,7 @@ MIN_PROBE = timedelta(minutes=1)
 PROBE_INTERVAL = timedelta(hours=1)
 
 
+@lru_cache(maxsize=8192)  # a fan-out names the same inboxes every time
 def delivery_host(inbox: str) -> str:
     """What concurrency limits and availability are counted against: the inbox's host[:port]."""
     return urlsplit(inbox).netloc.lower()

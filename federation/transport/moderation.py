@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +14,7 @@ from server.floor import urls
 from server.floor.errors import Invalid
 
 
+@lru_cache(maxsize=8192)  # a fan-out checks the same inboxes every time
 def host_of(url_or_host: str) -> str:
     """The lower-case host name of a URL (or of a bare host), without port."""
     if "://" in url_or_host:
@@ -20,10 +22,11 @@ def host_of(url_or_host: str) -> str:
     return url_or_host.split(":")[0].strip().lower()
 
 
-def _suffixes(host: str) -> list[str]:
-    """`a.b.example` -> ["a.b.example", "b.example", "example"]: a block covers subdomains."""
+@lru_cache(maxsize=8192)
+def _suffixes(host: str) -> tuple[str, ...]:
+    """`a.b.example` -> ("a.b.example", "b.example", "example"): a block covers subdomains."""
     labels = host.split(".")
-    return [".".join(labels[i:]) for i in range(len(labels))]
+    return tuple(".".join(labels[i:]) for i in range(len(labels)))
 
 
 def is_blocked(session: Session, url_or_host: str) -> bool:
