@@ -26,7 +26,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, Text, bindparam, event, func, insert, literal, select
+from sqlalchemy import Row, Table, Text, bindparam, event, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -140,7 +140,8 @@ def _write_rows(session: Session, activity_id: str, sender: str, body: str, inbo
     """Insert one row per inbox by one Core statement (no ORM object per row); their ids and inboxes."""
     if not inboxes:
         return []
-    table, at = Delivery.__table__, now()
+    table: Table = Delivery.__table__  # type: ignore[assignment]
+    at = now()
     hosts = [delivery_host(inbox.removeprefix(ACTOR_TARGET)) for inbox in inboxes]
     same = {"activity_id": activity_id, "sender": sender, "body": body, "created_at": at, "next_attempt_at": at}
     same |= {"state": QUEUED, "attempts": 0}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from sqlalchemy import BigInteger, bindparam, update
+from sqlalchemy import BigInteger, Table, bindparam, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -100,7 +100,7 @@ def record(
 
 def _mark_done(session: Session, rows: list[Delivery], status: int, at: datetime) -> None:
     """Mark `rows` delivered with `status` in one UPDATE, and their ORM objects as written."""
-    table = Delivery.__table__
+    table: Table = Delivery.__table__  # type: ignore[assignment]
     ids = [row.id for row in rows]
     done = {"state": DONE, "locked_until": None, "last_error": None, "status_code": status, "delivered_at": at}
     if is_postgres(session):  # the ids as one array parameter, not one parameter each

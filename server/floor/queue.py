@@ -91,11 +91,10 @@ def claim(
 ) -> list[Row]:
     """Lease up to `limit` due rows of `model` to this worker, commit the lease, and load them."""
     table: Table = model.__table__  # type: ignore[attr-defined]
-    ids = list(session.scalars(lease_update(session, table, limit, lease, at, extra).returning(table.c.id)))
-    rows: list[Row] = []
-    if ids:
-        query = select(model).where(table.c.id.in_(ids)).order_by(table.c.next_attempt_at, table.c.id)
-        rows = list(session.scalars(query.execution_options(populate_existing=True)))
+    # One round trip: the UPDATE returns the leased rows whole, loaded as `model` objects.
+    leased = lease_update(session, table, limit, lease, at, extra).returning(*table.columns)
+    query = select(model).from_statement(leased).execution_options(populate_existing=True)
+    rows = sorted(session.scalars(query), key=lambda row: (row.next_attempt_at, row.id))  # type: ignore[attr-defined]
     session.commit()
     return rows
 
