@@ -2,21 +2,23 @@
 
 `enqueue(session, activity, sender, recipients)` does no I/O: recipients (actor ids, a local
 actor's followers collection) become inboxes from the cache (`Follower`, `RemoteActor`), followers
-collapse onto shared inboxes, and each inbox gets one row in the caller's transaction. An actor
-not in the cache gets a row addressed to the actor itself; the worker resolves it.
+collapse onto shared inboxes, and each inbox gets one row in the caller's transaction (one INSERT
+for all of them). An actor not in the cache gets a row addressed to the actor itself; the worker
+resolves it.
 
 The `federation.deliver` job claims due rows, signs each POST with its sender's key and sends them
 concurrently (at most PER_HOST at once per host) with `federation.transport.poster`, whose
-kept-alive connections serve every batch of the job's run; the outcomes of a batch are set on
-their rows and hosts and written by one flush (federation.transport.hosts keeps the hosts). Success marks the row done; 4xx other than
-401/408/429 is final; anything else retries with exponential backoff, or the host's Retry-After
-if longer, until the row is MECHMOOC_DELIVERY_GIVE_UP_DAYS (default 4) old. A host is judged by
-time, not by a count: one that has failed at least HOST_DOWN_AFTER times in a row over at least
-DOWN_AFTER (a few minutes: a restart or a short outage never counts) is marked unavailable. Its
-rows then wait for a probe, spaced by half of how long it has been failing (from MIN_PROBE up to
-PROBE_INTERVAL, an hour), and when it answers again (a delivery succeeds, or it sends us an
-activity) every waiting row is due at once. Local actors named as recipients are skipped: the in-process flows
-(federation.flows.cohorts, federation.flows.posting) deliver to them directly.
+kept-alive connections serve every batch of the job's run; the outcomes of a batch are written
+together (federation.transport.outcomes; federation.transport.hosts keeps the hosts). Success
+marks the row done; 4xx other than 401/408/429 is final; anything else retries with exponential
+backoff, or the host's Retry-After if longer, until the row is MECHMOOC_DELIVERY_GIVE_UP_DAYS
+(default 4) old. A host is judged by time, not by a count: one that has failed at least
+HOST_DOWN_AFTER times in a row over at least DOWN_AFTER (a few minutes: a restart or a short outage
+never counts) is marked unavailable. Its rows then wait for a probe, spaced by half of how long it
+has been failing (from MIN_PROBE up to PROBE_INTERVAL, an hour), and when it answers again (a
+delivery succeeds, or it sends us an activity) every waiting row is due at once. Local actors named
+as recipients are skipped: the in-process flows (federation.flows.cohorts, federation.flows.posting)
+deliver to them directly.
 """
 
 from __future__ import annotations
