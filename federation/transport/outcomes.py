@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from sqlalchemy import BigInteger, Table, bindparam, update
+from sqlalchemy import BigInteger, Table, Text, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -129,6 +129,12 @@ def record_batch(
         else:
             done[attempt.status or 0].append(row)
             answered.add(row.host)
+    if answered and failing and is_postgres(session):
+        # Both sets' host rows are written below, one set after the other: lock them all first, in
+        # the order every worker uses, so two workers with the same hosts cannot deadlock.
+        names = bindparam("names", sorted(answered | failing), type_=ARRAY(Text()))
+        held = select(RemoteHost.host).where(RemoteHost.host == names.any_())  # type: ignore[attr-defined]
+        session.execute(held.order_by(RemoteHost.host).with_for_update())
     for status, succeeded in done.items():
         _mark_done(session, succeeded, status, at)
     hosts_answered(session, answered, at)

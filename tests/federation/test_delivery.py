@@ -246,3 +246,33 @@ def test_one_host_takes_a_bounded_share_of_a_batch(session: Session, settings: S
     assert delivery.deliver_batch(session) == delivery.PER_HOST_BATCH
     assert delivery.deliver_batch(session) == 5  # the rest were released, not lost
     assert len(sink.received) == delivery.PER_HOST_BATCH + 5
+
+
+def test_one_batch_records_each_outcome_on_its_row_and_host(session: Session, settings: Settings, sink: Sink) -> None:
+    """Hosts that took every POST are written set-wise, a failing host row by row, in one batch."""
+    with running_sink() as gone:
+        down = gone.url  # closed once the sink stops: connection refused
+    with running_sink() as other:
+        third = other.url  # closed too, but answered a POST before: the host row shows the reset
+    for n, url in enumerate([sink.url, down, third]):
+        add_follower(session, f"{url}/users/u{n}", f"{url}/users/u{n}/inbox", f"{url}/inbox")
+    session.add(RemoteHost(host=delivery.delivery_host(third), failures=3, failing_since=now()))
+    session.commit()
+    with running_sink(port=int(third.rsplit(":", 1)[1])):
+        delivery.enqueue(session, announce(), sender=COURSE, recipients=[f"{COURSE}/followers"])
+        session.commit()
+        assert delivery.deliver_batch(session) == 3
+    rows = {row.host: row for row in session.scalars(select(Delivery))}
+    hosts = {host.host: host for host in session.scalars(select(RemoteHost))}
+    for url in (sink.url, third):
+        name = delivery.delivery_host(url)
+        assert rows[name].state == "done" and rows[name].status_code == 202 and rows[name].delivered_at
+        assert hosts[name].failures == 0 and hosts[name].failing_since is None and hosts[name].last_success_at
+    failed = delivery.delivery_host(down)
+    assert rows[failed].state == "queued" and rows[failed].last_error and rows[failed].locked_until is None
+    assert hosts[failed].failures == 1 and hosts[failed].last_success_at is None
+    session.expire_all()  # what the database holds, not only the objects
+    assert {row.host: row.state for row in session.scalars(select(Delivery))} == {
+        name: row.state for name, row in rows.items()
+    }
+    assert session.get(RemoteHost, delivery.delivery_host(third)).failures == 0  # type: ignore[union-attr]
