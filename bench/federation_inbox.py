@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpcore
 import httpx
-from federation_support import rsa_rate
+from federation_support import ROOT, rsa_rate
 
 from tests.support.instances import Instance
 
@@ -61,7 +61,7 @@ def start_baseline(root: Path, database_url: str | None, keys: dict[str, str]) -
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     (root / "baseline-keys.json").write_text(json.dumps(keys))
-    env = base_environment({"MECHMOOC_DATA_DIR": str(root / "baseline"), "MECHMOOC_URL": url})
+    env = base_environment({"MECHMOOC_DATA_DIR": str(root / "baseline"), "MECHMOOC_URL": url, "PYTHONPATH": str(ROOT)})
     if database_url:
         env["MECHMOOC_DATABASE_URL"] = fresh_postgres_database("mechmooc_bench_baseline")
     process = subprocess.Popen(
@@ -121,6 +121,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="mechmooc-inbox-"))
     database_url = os.environ.get("MECHMOOC_DATABASE_URL")
     extra = {"MECHMOOC_DATABASE_URL": database_url} if database_url else {}
+    extra["PYTHONPATH"] = str(ROOT)  # the server runs this repository's code
     with Instance(root / "alpha", env=extra, worker=False) as instance:
         boot(load_settings(environ={k: v for k, v in instance.env.items() if k.startswith("MECHMOOC_")}), migrate=False)
         senders, public = [], {}

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import httpx
-from federation_support import ROOT  # noqa: F401 - puts the repository on sys.path
+from federation_support import ROOT
 from sqlalchemy import select
 
 from tests.support.instances import Instance
@@ -85,6 +85,7 @@ def main() -> None:
         if os.environ.get("MECHMOOC_DATABASE_URL")
         else {}
     )
+    extra["PYTHONPATH"] = str(ROOT)  # the server runs this repository's code
     with Instance(root / "alpha", env=extra) as instance:
         boot(load_settings(environ={k: v for k, v in instance.env.items() if k.startswith("MECHMOOC_")}), migrate=False)
         senders = []

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import httpx
-from federation_support import ROOT  # noqa: F401 - puts the repository on sys.path
+from federation_support import ROOT
 
 from tests.support.instances import base_environment, free_port, mechmooc_command
 
@@ -32,7 +32,9 @@ SERVE_IMPORTS = (
 def time_to_ready(data: Path, worker: bool) -> float:
     """Seconds from starting serve until nodeinfo answers 200; serve is stopped again."""
     port = free_port()
-    env = base_environment({"MECHMOOC_DATA_DIR": str(data), "MECHMOOC_URL": f"http://127.0.0.1:{port}"})
+    env = base_environment(
+        {"MECHMOOC_DATA_DIR": str(data), "MECHMOOC_URL": f"http://127.0.0.1:{port}", "PYTHONPATH": str(ROOT)}
+    )
     args = [*mechmooc_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     began = time.perf_counter()
     process = subprocess.Popen(
