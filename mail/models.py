@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server.floor.clock import now
 from server.floor.db import Base, JSONDoc, UTCDateTime
-from server.floor.queue import QueuedMixin
+from server.floor.queue import QUEUED, QueuedMixin
 
 # States beyond server.floor.queue's queued/done/failed.
 CANCELLED = "cancelled"  # suppressed or unsubscribed before it went out
@@ -26,9 +26,14 @@ class OutgoingMail(QueuedMixin, Base):
     """One mail to one address, rendered and written in the same transaction as its cause."""
 
     __tablename__ = "mail_outgoing"
+    # The one index on `state`: the lease, recovery and the dashboards' counts all filter on `state` first.
+    # The mixin's indexes on `state` and `next_attempt_at` alone are not made here (migration
+    # 20261214_mail_fewer_indexes): each answer changes `state`, so it writes an entry in every index.
     __table_args__ = (Index("ix_mail_outgoing_due", "state", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default=QUEUED)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Idempotency: e.g. unit:{run}:{enrollment}:{unit slug}; a second insert of the same key is refused.
     key: Mapped[str] = mapped_column(String(300), unique=True)
     # Random: the key of this row in the pixel and click URLs; the VERP address and unsubscribe links carry
