@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import event, select, text  # noqa: E402
+from sqlalchemy import event, func, select, text  # noqa: E402
 
 from bench.mail import DUE, _fresh_pg, populate  # noqa: E402
 from courses.models import Enrollment, Run  # noqa: E402
@@ -67,29 +67,55 @@ def history(session, times: int) -> None:  # type: ignore[no-untyped-def]
         )
     for state in ("uncertain", "failed"):
         session.execute(
-            text(f"UPDATE mail_outgoing SET state = '{state}' WHERE id IN (SELECT id FROM mail_outgoing WHERE state = 'done' ORDER BY random() LIMIT 50)")
+            text(
+                f"UPDATE mail_outgoing SET state = '{state}' WHERE id IN (SELECT id FROM mail_outgoing WHERE state = 'done' ORDER BY random() LIMIT 50)"
+            )
         )
     session.commit()
 
 
 def calls(session) -> list[tuple[str, Callable[[], object]]]:  # type: ignore[no-untyped-def]
     """The queries on mail_outgoing, each a call of the code that makes it."""
-    done = session.execute(select(TABLE.c.id, TABLE.c.token, TABLE.c.message_id, TABLE.c.to_addr).where(TABLE.c.state == "done").limit(1)).one()
+    done = session.execute(
+        select(TABLE.c.id, TABLE.c.token, TABLE.c.message_id, TABLE.c.to_addr).where(TABLE.c.state == "done").limit(1)
+    ).one()
     queued = session.execute(select(TABLE.c.id, TABLE.c.enrollment_id).where(TABLE.c.state == "queued").limit(5)).all()
     run = session.scalars(select(Run)).one()
     enrollment = session.get(Enrollment, queued[0].enrollment_id)
     ids = [row.id for row in queued]
-    answer = {"mail_id": ids[0], "new_state": "done", "error": None, "retry_at": None, "sent": DUE, "response": "250", "locked_until": None, "sending_at": None}
+    answer = {
+        "mail_id": ids[0],
+        "new_state": "done",
+        "error": None,
+        "retry_at": None,
+        "sent": DUE,
+        "response": "250",
+        "locked_until": None,
+        "sending_at": None,
+    }
     with_message = ProviderEvent("bench", "e1", "HARD", done.to_addr, message_id=done.message_id)
     recent = ProviderEvent("bench", "e2", "HARD", done.to_addr)
     return [
-        ("sender: lease", lambda: session.execute(lease_update(session, TABLE, 1000, extra=TABLE.c.sending_at.is_(None)).returning(TABLE.c.id)).all()),
+        (
+            "sender: lease",
+            lambda: session.execute(
+                lease_update(session, TABLE, 1000, extra=TABLE.c.sending_at.is_(None)).returning(TABLE.c.id)
+            ).all(),
+        ),
         ("sender: renew", lambda: renew(session, TABLE, ids, timedelta(seconds=30))),
         ("sender: answer", lambda: session.execute(ANSWER, answer)),
         ("sender: recover", lambda: recover(session)),
         ("scheduler: unrender", lambda: unrender(session, enrollment)),
-        ("/admin and /admin/mail: counts", lambda: session.execute(select(OutgoingMail.state, __import__("sqlalchemy").func.count()).group_by(OutgoingMail.state)).all()),
-        ("/admin: oldest due", lambda: session.scalar(select(__import__("sqlalchemy").func.min(OutgoingMail.next_attempt_at)).where(OutgoingMail.state == "queued"))),
+        (
+            "/admin and /admin/mail: counts",
+            lambda: session.execute(select(OutgoingMail.state, func.count()).group_by(OutgoingMail.state)).all(),
+        ),
+        (
+            "/admin: oldest due",
+            lambda: session.scalar(
+                select(func.min(OutgoingMail.next_attempt_at)).where(OutgoingMail.state == "queued")
+            ),
+        ),
         ("/admin/mail: attention counts", lambda: attention.counts(session)),
         ("/admin/mail: attention listing", lambda: attention.listing(session)),
         ("/admin/mail: older page", lambda: attention.listing(session, before=done.id)),
@@ -102,7 +128,9 @@ def calls(session) -> list[tuple[str, Callable[[], object]]]:  # type: ignore[no
     ]
 
 
-_INDEX = re.compile(r"(?:Index Only Scan|Index Scan|Bitmap Index Scan)(?: Backward)? (?:using|on) (\w+)|Seq Scan on (\w+)|USING (?:COVERING )?INDEX (\w+)|USING INTEGER PRIMARY KEY|SCAN (\w+)\b(?! USING)")
+_INDEX = re.compile(
+    r"(?:Index Only Scan|Index Scan|Bitmap Index Scan)(?: Backward)? (?:using|on) (\w+)|Seq Scan on (\w+)|USING (?:COVERING )?INDEX (\w+)|USING INTEGER PRIMARY KEY|SCAN (\w+)\b(?! USING)"
+)
 
 
 def plans(session, engine) -> dict[str, list[tuple[str, float]]]:  # type: ignore[no-untyped-def]
@@ -112,7 +140,11 @@ def plans(session, engine) -> dict[str, list[tuple[str, float]]]:  # type: ignor
     timing: list[float] = []
 
     def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if "mail_outgoing" in statement and not executemany and statement.lstrip().split()[0].upper() in ("SELECT", "UPDATE", "DELETE", "WITH"):
+        if (
+            "mail_outgoing" in statement
+            and not executemany
+            and statement.lstrip().split()[0].upper() in ("SELECT", "UPDATE", "DELETE", "WITH")
+        ):
             prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
             cursor.execute(prefix + statement, parameters)
             lines = [str(row[-1]) if dialect == "sqlite" else str(row[0]) for row in cursor.fetchall()]
