@@ -35,11 +35,11 @@ value() {  # value NAME REGEX [LABEL]: in the last line matching REGEX, the numb
 
 row() { rows+=("$(printf '| %-44s | %-10s | %-12s |' "$1" "${2:-n/a}" "$3")"); }
 
-run fanout python3 bench/federation_fanout.py --followers 10000 --inboxes 200 --announcements 5
+run fanout python3 bench/federation_fanout.py --followers 10000 --inboxes 200 --announcements 20
 row "fan-out POSTs/s / signing ceiling (wall)" "$(value fanout 'signing-bound ceiling')" ">= 0.5"
 row "fan-out, same in CPU time" "$(value fanout 'ratio in CPU time')" ">= 0.5"
 
-run fanout2 python3 bench/federation_fanout.py --followers 10000 --inboxes 200 --announcements 5 --workers 2
+run fanout2 python3 bench/federation_fanout.py --followers 10000 --inboxes 200 --announcements 20 --workers 2
 row "fan-out, two delivery workers (wall)" "$(value fanout2 'signing-bound ceiling')" ">= 0.5"
 
 run inbox python3 bench/federation_inbox.py --activities 600 --repeat 3
