@@ -18,6 +18,7 @@ from server.floor.events import publish as publish_event
 from server.floor.settings import Settings
 from tests.conftest import FIXTURES
 from tests.support.smtp import SmtpSink
+from tests.support.wakes import sent  # noqa: F401  (fixture)
 
 GENTLE_PYTHON = FIXTURES / "courses" / "gentle-python"
 

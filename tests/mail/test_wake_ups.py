@@ -6,10 +6,8 @@ its 09:00 left at the first tick after it; bench/mail_latency.py measures the wh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy.orm import Session
 
 from courses.bulk import import_learners
@@ -19,23 +17,6 @@ from server.floor import jobs
 from server.floor.clock import frozen
 from tests.mail.conftest import gentle_run
 from tests.mail.test_lookahead import AHEAD, DUE, LEARNERS, START
-
-
-@pytest.fixture
-def sent() -> Iterator[list[str]]:
-    """The wake-up messages that leave this process (a recording waker); timers left armed are stopped."""
-    messages: list[str] = []
-    saved = list(jobs._wakers)
-    jobs.set_waker(messages.append)
-    try:
-        yield messages
-    finally:
-        jobs._wakers[:] = saved
-        with jobs._wake_lock:
-            for timer in jobs._timers.values():
-                timer.cancel()
-            jobs._timers.clear()
-            jobs._last_sent.clear()
 
 
 def test_a_queued_mail_wakes_the_sender_when_its_transaction_commits(session: Session, sent: list[str]) -> None:

@@ -20,22 +20,6 @@ from server.floor import jobs
 from server.floor.clock import now
 
 
-@pytest.fixture
-def sent() -> Iterator[list[str]]:
-    """The wake-up messages that leave this process (a recording waker); timers left armed are stopped."""
-    messages: list[str] = []
-    saved = list(jobs._wakers)
-    jobs.set_waker(messages.append)
-    try:
-        yield messages
-    finally:
-        jobs._wakers[:] = saved
-        with jobs._wake_lock:
-            for timer in jobs._timers.values():
-                timer.cancel()
-            jobs._timers.clear()
-
-
 @pytest.fixture(autouse=True)
 def _declared_jobs_restored() -> Iterator[None]:
     saved = dict(jobs._jobs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 import server.floor.accounts
+import server.roof.app
 import web.app
 from server.floor.accounts import create_account
 from server.floor.db import session_scope
@@ -91,6 +93,14 @@ def app(settings: Settings) -> Starlette:
 @pytest.fixture
 def client(app: Starlette) -> Iterator[TestClient]:
     """A browser-like client with its own cookie jar."""
+    with TestClient(app, base_url="http://testserver.localhost") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def uncached(settings: Settings) -> Iterator[TestClient]:
+    """A client of the whole app with the public page cache off (web.page_cache): every GET renders."""
+    app = server.roof.app.create_app(dataclasses.replace(settings, page_cache_seconds=0))
     with TestClient(app, base_url="http://testserver.localhost") as test_client:
         yield test_client
 

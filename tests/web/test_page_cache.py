@@ -8,12 +8,10 @@ bypass it; writes to the machine's queues alone do not end it.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import event, text, update
@@ -24,7 +22,7 @@ from server.floor import changes
 from server.floor.db import get_engine, session_scope
 from server.floor.settings import Settings
 from tests.support.catalogue_world import Catalogue, build_catalogue
-from tests.web.conftest import CSRF, PASSWORD, build_app
+from tests.web.conftest import CSRF, PASSWORD
 from web.csrf import PLACEHOLDER
 
 
@@ -137,14 +135,6 @@ def test_writes_to_the_machines_queues_alone_keep_the_page(client: TestClient, w
         connection.execute(text("UPDATE runs SET capacity = capacity WHERE id < 0"))
     assert changes.generation() != before
     assert counted(client, "/")[0] > 0
-
-
-@pytest.fixture
-def uncached(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(
-        build_app(dataclasses.replace(settings, page_cache_seconds=0)), base_url="http://testserver.localhost"
-    ) as client:
-        yield client
 
 
 def test_the_cache_can_be_turned_off(uncached: TestClient, world: Catalogue) -> None:

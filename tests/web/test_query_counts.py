@@ -9,26 +9,11 @@ on the second request of each page (the first fills the per-process caches).
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from server.floor.db import get_engine, session_scope
-from server.floor.settings import Settings
-from server.roof.app import create_app
 from tests.support.catalogue_world import Catalogue, build_catalogue
-
-
-@pytest.fixture
-def web(settings: Settings) -> Iterator[TestClient]:
-    # The statements of rendering, not of the kept page (web.page_cache answers a second GET with none).
-    with TestClient(
-        create_app(dataclasses.replace(settings, page_cache_seconds=0)), base_url="http://testserver.localhost"
-    ) as client:
-        yield client
 
 
 def statements(web: TestClient, path: str) -> int:
@@ -56,29 +41,29 @@ def pages(catalogue: Catalogue) -> dict[str, str]:
     }
 
 
-def test_pages_issue_as_many_statements_with_more_data(web: TestClient) -> None:
+def test_pages_issue_as_many_statements_with_more_data(uncached: TestClient) -> None:
     with session_scope() as session:
         small = build_catalogue(session, courses=2, runs_per_course=2, learners=20, prefix="small")
-    before = {name: statements(web, path) for name, path in pages(small).items()}
+    before = {name: statements(uncached, path) for name, path in pages(small).items()}
     with session_scope() as session:
         large = build_catalogue(session, courses=8, runs_per_course=5, learners=2000, prefix="large")
-    after = {name: statements(web, path) for name, path in pages(large).items()}
+    after = {name: statements(uncached, path) for name, path in pages(large).items()}
     assert after == before, f"statements per page grew with the data: {before} -> {after}"
     assert max(after.values()) <= 12, after  # a handful each
 
 
-def test_the_catalogue_pages_through_the_courses(web: TestClient) -> None:
+def test_the_catalogue_pages_through_the_courses(uncached: TestClient) -> None:
     with session_scope() as session:
         build_catalogue(session, courses=30, runs_per_course=1, learners=0)
-    home = web.get("/").text
+    home = uncached.get("/").text
     assert home.count('class="card"') == 12 and 'href="/courses"' in home and "All 30 courses" in home
-    first = web.get("/courses").text
+    first = uncached.get("/courses").text
     assert first.count('class="card"') == 24 and 'href="/courses?page=2"' in first and 'rel="prev"' not in first
-    second = web.get("/courses?page=2").text
+    second = uncached.get("/courses?page=2").text
     assert second.count('class="card"') == 6 and 'href="/courses?page=1"' in second and 'rel="next"' not in second
     titles = [line for line in first.splitlines() + second.splitlines() if "<h3>" in line]
     assert len(set(titles)) == 30  # every course once, none twice
-    assert web.get("/courses?page=3").status_code == 404
+    assert uncached.get("/courses?page=3").status_code == 404
     for bad in ("0", "x", "-1", "١", "9" * 30):
-        response = web.get(f"/courses?page={bad}")
+        response = uncached.get(f"/courses?page={bad}")
         assert response.status_code == 400 and "page must be a whole number" in response.text
