@@ -20,6 +20,7 @@ from community.removal import withdraw
 from courses.group_reach import author_profile, reach_members
 from courses.models import Post, StudyGroup
 from server.floor import urls
+from server.floor.accounts import Account
 from server.floor.clock import now
 from server.floor.config import get_settings
 from server.floor.errors import Invalid, NotFound
@@ -136,6 +137,18 @@ def discard_post(session: Session, post: Post) -> None:
         raise NotFound(f"post {post.id} is not waiting for a moderator")
     post.deleted, post.text, post.html = True, "", ""
     session.flush()
+
+
+def announcement_subject(subject: str) -> str:
+    """The subject of a moderator's announcement: marked as one (once)."""
+    if subject.lower().startswith(("announcement", "re: announcement")):
+        return subject
+    return f"Announcement: {subject}" if subject else "Announcement"
+
+
+def moderator_name(account: Account) -> str:
+    """How a moderator's post (an announcement to a group) is signed."""
+    return f"{account.display_name or account.handle} (moderator)"
 
 
 def text_html(text: str) -> str:

@@ -11,20 +11,13 @@ from sqlalchemy.orm import Session
 from community.models import FeedEntry
 from courses.facilitators import RunFacilitator, may_moderate
 from courses.models import Course, Post, Run, StudyGroup
-from courses.posts import store_group_post, text_html
+from courses.posts import announcement_subject, moderator_name, store_group_post, text_html
 from courses.runs import ACTIVE
 from server.floor.accounts import Account
 from server.floor.errors import Invalid, PermissionDenied
 
 MAX_RUNS = 50  # the runs offered on the compose form
 MAX_GROUPS = 500  # a run's groups an announcement goes to (a run of 10,000 learners in groups of 20)
-
-
-def announcement_subject(subject: str) -> str:
-    """The subject of a moderator's announcement: marked as one (once)."""
-    if subject.lower().startswith(("announcement", "re: announcement")):
-        return subject
-    return f"Announcement: {subject}" if subject else "Announcement"
 
 
 def moderated_runs(session: Session, account: Account) -> list[Run]:
@@ -56,7 +49,6 @@ def announce_to_run(session: Session, run: Run, account: Account, text: str, sub
     groups = list(session.scalars(query.order_by(StudyGroup.number, StudyGroup.id).limit(MAX_GROUPS)))
     if not groups:
         raise Invalid(f"run: {run.handle} has no open study group yet (groups are formed when it starts)")
-    name = account.display_name or account.handle
     posts = [
         store_group_post(
             session,
@@ -66,7 +58,7 @@ def announce_to_run(session: Session, run: Run, account: Account, text: str, sub
             html=text_html(text),
             subject=announcement_subject(subject),
             author_email=account.email,
-            author_name=f"{name} (moderator)",
+            author_name=moderator_name(account),
             author_account_id=account.id,
         )
         for group in groups

@@ -16,7 +16,16 @@ from starlette.routing import BaseRoute, Route
 
 from courses.facilitators import may_moderate
 from courses.models import Enrollment, Post, StudyGroup
-from courses.posts import approve_post, delete_post, discard_post, group_post, store_group_post, text_html
+from courses.posts import (
+    announcement_subject,
+    approve_post,
+    delete_post,
+    discard_post,
+    group_post,
+    moderator_name,
+    store_group_post,
+    text_html,
+)
 from courses.signup import SEATED, by_token
 from server.floor.accounts import Account
 from server.floor.db import write_scope
@@ -47,13 +56,6 @@ def _reply_subject(parent: Post | None) -> str:
     if parent is None or not parent.subject:
         return ""
     return parent.subject if parent.subject.lower().startswith("re:") else f"Re: {parent.subject}"[:MAX_SUBJECT]
-
-
-def _announcement(subject: str) -> str:
-    """The subject of a moderator's announcement: marked as one (once)."""
-    if subject.lower().startswith("announcement") or subject.lower().startswith("re: announcement"):
-        return subject[:MAX_SUBJECT]
-    return (f"Announcement: {subject}" if subject else "Announcement")[:MAX_SUBJECT]
 
 
 def _post_id(raw: str) -> int:
@@ -109,9 +111,9 @@ def _write(
             source="web",
             text=text,
             html=text_html(text),
-            subject=_announcement(subject),
+            subject=announcement_subject(subject)[:MAX_SUBJECT],
             author_email=moderator.email,
-            author_name=f"{moderator.display_name or moderator.handle} (moderator)",
+            author_name=moderator_name(moderator),
             author_account_id=moderator.id,
             parent=parent,
         )
