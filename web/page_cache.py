@@ -32,7 +32,6 @@ from web.csrf import PLACEHOLDER, PUBLIC_PAGE, session_token
 from web.csrf import SESSION_KEY as CSRF_KEY
 
 MAX_BYTES = 8 * 1024 * 1024
-PUBLIC = PUBLIC_PAGE  # scope state: the handler rendered a page that is the same for every visitor
 CANDIDATE = "page_cache_candidate"  # scope state: an anonymous GET this cache may keep the answer of
 
 
@@ -53,7 +52,7 @@ def public_page(connection: HTTPConnection) -> None:
     Only an anonymous GET the cache may keep is marked (a logged-in visitor's forms keep their token)."""
     state = connection.scope.setdefault("state", {})
     if state.get(CANDIDATE):
-        state[PUBLIC] = True
+        state[PUBLIC_PAGE] = True
 
 
 def _anonymous(scope: Scope) -> bool:
@@ -104,7 +103,7 @@ class PageCacheMiddleware:
         async def keeping(message: Message) -> None:
             nonlocal start
             if start is None and message["type"] == "http.response.start":
-                if message["status"] == 200 and scope.get("state", {}).get(PUBLIC):
+                if message["status"] == 200 and scope.get("state", {}).get(PUBLIC_PAGE):
                     start = message
                     return
                 await send(message)
