@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Index, String, delete, func, select, text
+from sqlalchemy import Index, String, delete, func, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.floor.clock import now
@@ -51,12 +51,18 @@ def _lock_id(scope: str, key: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{scope}\0{key}".encode()).digest()[:8], "big", signed=True)
 
 
-def wait_time(session: Session, limit: Limit, key: str) -> timedelta | None:
-    """How long `key` must wait before its next hit, or None when it may go now (counts nothing)."""
+def count(session: Session, limit: Limit, key: str) -> int:
+    """How many hits of `key` fall in `limit`'s window now."""
     since = now() - limit.window
     recent = (RateHit.scope == limit.scope, RateHit.key == key[:KEY_CHARS], RateHit.at > since)
-    if (session.scalar(select(func.count(RateHit.id)).where(*recent)) or 0) < limit.attempts:
+    return session.scalar(select(func.count(RateHit.id)).where(*recent)) or 0
+
+
+def wait_time(session: Session, limit: Limit, key: str) -> timedelta | None:
+    """How long `key` must wait before its next hit, or None when it may go now (counts nothing)."""
+    if count(session, limit, key) < limit.attempts:
         return None
+    recent = (RateHit.scope == limit.scope, RateHit.key == key[:KEY_CHARS], RateHit.at > now() - limit.window)
     # Allowed again when the `attempts`-th most recent hit leaves the window.
     anchor = session.scalars(
         select(RateHit.at).where(*recent).order_by(RateHit.at.desc()).offset(limit.attempts - 1).limit(1)
@@ -94,13 +100,36 @@ def hit(session: Session, scope: str, key: str, limit: int, window_seconds: floa
 
 
 def release(session: Session, hit_ids: Sequence[int]) -> None:
-    """Forget reserved hits that turned out well (a right password is no failed login)."""
+    """Forget reserved hits outright (an attempt that was no failure, with nobody else trying)."""
     session.execute(delete(RateHit).where(RateHit.id.in_(list(hit_ids))))
 
 
-def clear(session: Session, limit: Limit, key: str) -> None:
-    """Forget all of `key`'s hits in `limit`'s scope (after a successful login)."""
-    session.execute(delete(RateHit).where(RateHit.scope == limit.scope, RateHit.key == key[:KEY_CHARS]))
+def hold(session: Session, checks: Sequence[tuple[Limit, str]], hit_ids: Sequence[int], counted_for: timedelta) -> None:
+    """Keep hits that `reserve(checks)` returned counted for `counted_for` more, then let them leave the
+    window (a right password: one of the allowed checks while a burst of guesses is on, no failure after).
+
+    Releasing it at once would hand its slot to a guess that reserves later in the same burst."""
+    for (limit, key), hit_id in zip(checks, hit_ids, strict=True):
+        session.execute(
+            update(RateHit)
+            .where(RateHit.id == hit_id, RateHit.scope == limit.scope, RateHit.key == key[:KEY_CHARS])
+            .values(at=now() - limit.window + counted_for)
+        )
+
+
+def forgive(session: Session, limit: Limit, key: str, hit_ids: Sequence[int]) -> int:
+    """Forget the hits among `hit_ids` that `key` made in `limit`'s scope; how many went.
+
+    After a right password only the failures its own browser made are forgiven: a success never frees
+    the failures of someone else guessing the same address."""
+    if not hit_ids:
+        return 0
+    result = session.execute(
+        delete(RateHit).where(
+            RateHit.id.in_(list(hit_ids)), RateHit.scope == limit.scope, RateHit.key == key[:KEY_CHARS]
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def purge(session: Session) -> int:

@@ -116,6 +116,29 @@ def test_success_forgets_earlier_failures(client: TestClient, people: dict[str, 
     for _ in range(throttle.LOGIN_PER_EMAIL.attempts - 1):
         assert log_in(client, people["learner"], "wrong").status_code == 400
     assert log_in(client, people["learner"]).status_code == 303
+    with session_scope() as db:
+        assert db.query(RateHit).filter(RateHit.scope == throttle.LOGIN_PER_EMAIL.scope).count() == 0
+
+
+def test_the_owner_logging_in_does_not_forgive_someone_elses_guesses(
+    settings: Settings, people: dict[str, str]
+) -> None:
+    attacker = TestClient(build_app(settings), base_url="http://testserver.localhost")
+    owner = TestClient(build_app(settings), base_url="http://testserver.localhost")
+    with frozen(T0):
+        guesses = throttle.LOGIN_PER_EMAIL.attempts - 2
+        for attempt in range(guesses):
+            assert log_in(attacker, people["learner"], f"guess {attempt}").status_code == 400
+        assert log_in(owner, people["learner"], "typo").status_code == 400
+        assert log_in(owner, people["learner"]).status_code == 303  # forgives the typo, not the guesses
+        with session_scope() as db:
+            scope = throttle.LOGIN_PER_EMAIL.scope
+            left = db.scalars(select(RateHit.at).where(RateHit.scope == scope).order_by(RateHit.at)).all()
+        assert len(left) == guesses + 1  # and the right password, for a minute
+    with frozen(T0 + throttle.RIGHT_PASSWORD_COUNTED_FOR + timedelta(seconds=1)):
+        # The attacker's guesses still count: only the two the limit leaves are checked.
+        statuses = [log_in(attacker, people["learner"], f"more {n}").status_code for n in range(3)]
+        assert statuses == [400, 400, 429]
 
 
 def test_client_limit_counts_many_addresses(settings: Settings) -> None:

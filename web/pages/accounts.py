@@ -81,11 +81,12 @@ def login_submit(request: Request) -> Response:
             return render(request, "accounts/login.html", {**context, "error": waiting[1]}, status=403)
         if account is None and waiting is None:
             check_password(_decoy(), password)
-        # The reservation stays: it is the failed attempt.
+        # The reservation stays: it is the failed attempt. This browser's own failures are remembered,
+        # so that its right password later forgives them (and nobody else's).
+        throttle.failed(request.session, reserved)
         return render(request, "accounts/login.html", {**context, "error": BAD_LOGIN}, status=400)
     with session_scope() as db:
-        ratelimit.release(db, reserved)
-        ratelimit.clear(db, throttle.LOGIN_PER_EMAIL, email.lower())
+        throttle.right_password(db, checks, reserved, request.session.get(throttle.FAILURES_KEY))
     log_in(request, account)
     flash(request, f"Welcome back, {account.display_name or account.handle}.", "success")
     return RedirectResponse(target, status_code=303)
@@ -188,15 +189,17 @@ def change_password(request: Request) -> Response:
     current, new, confirm = (str(form.get(name, "")) for name in ("current", "password", "confirm"))
     errors: dict[str, str] = {}
     # Reserved before the check, like a login (argon2 outside the locked transaction).
+    checks = [(throttle.LOGIN_PER_EMAIL, account.email.lower())]
     with write_scope() as db:
-        reserved = ratelimit.reserve(db, [(throttle.LOGIN_PER_EMAIL, account.email.lower())])
+        reserved = ratelimit.reserve(db, checks)
     if isinstance(reserved, timedelta):
         errors["current"] = "Current password: too many wrong tries; wait a few minutes."
     elif not check_password(account, current):
         errors["current"] = "Current password: that is not your current password."
+        throttle.failed(request.session, reserved)
     else:
         with session_scope() as db:
-            ratelimit.release(db, reserved)
+            throttle.right_password(db, checks, reserved, request.session.get(throttle.FAILURES_KEY))
     try:
         passwords.check_new_password(new, confirm)
     except Invalid as error:
