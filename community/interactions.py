@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from community import fanout
 from community.access import can_see
 from community.models import Bookmark, Favourite, Profile, Status
-from community.notifications import notify
+from community.notifications import notify, withdraw
 from community.people import bump
 from community.removal import delete
 from server.floor import urls
@@ -136,6 +136,8 @@ def unfavourite(session: Session, profile: Profile, status: Status) -> bool:
         func.max(Status.favourites_count - 1, 0) if _sqlite(session) else func.greatest(Status.favourites_count - 1, 0)
     )
     session.flush()
+    if status.profile_id is not None:
+        withdraw(session, status.profile_id, "favourite", from_profile_id=profile.id, status_id=status.id)
     publish(session, "favourite.deleted", payload)
     return True
 

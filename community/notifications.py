@@ -173,3 +173,14 @@ def remove_for_status(session: Session, status_ids: Iterable[int]) -> None:
         session.execute(
             delete(Notification).where(Notification.status_id.in_(ids)).execution_options(synchronize_session=False)
         )
+
+
+def withdraw(session: Session, profile_id: int, type_: str, *, from_profile_id: int, status_id: int) -> None:
+    """Forget the notification an act made once the act is taken back (an unfavourite: Mastodon's
+    app/models/favourite.rb, `has_one :notification, as: :activity, dependent: :destroy`), so that
+    doing it again notifies again."""
+    session.execute(
+        delete(Notification)
+        .where(_same(profile_id, type_, from_profile_id, status_id))
+        .execution_options(synchronize_session=False)
+    )

@@ -41,3 +41,19 @@ def test_page_filters_counts_and_marks(session: Session, person, remote) -> None
         notifications.dismiss(session, bob, page[1].id)
     assert notifications.clear(session, ann) == 2
     assert notifications.page(session, ann) == []
+
+
+def test_an_unfavourite_takes_its_notification_back_and_a_new_favourite_notifies_again(
+    session: Session, person
+) -> None:
+    # Mastodon: app/models/favourite.rb `has_one :notification, as: :activity, dependent: :destroy`.
+    ann, bob, cy = person("ann"), person("bob"), person("cy")
+    mine = statuses.post(session, ann, "mine")
+    statuses.favourite(session, bob, mine)
+    statuses.favourite(session, cy, mine)
+    first = notifications.page(session, ann)[0].id
+    assert statuses.unfavourite(session, bob, mine)
+    assert [n.from_profile_id for n in notifications.page(session, ann)] == [cy.id]
+    statuses.favourite(session, bob, mine)
+    again = notifications.page(session, ann)
+    assert [n.from_profile_id for n in again] == [bob.id, cy.id] and again[0].id > first

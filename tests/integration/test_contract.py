@@ -259,14 +259,16 @@ def test_the_course_folder_can_be_exported_from_the_web(alpha: Instance, course:
     with httpx.Client(base_url=alpha.url, timeout=10) as browser:
         web_login(alpha, browser, "orla@example.org")
         assert "export.zip" in browser.get("/organize/courses/gentle-python").text
+
         # `course list` counts forks and followers; so does the dashboard (beta forked and followed it).
-        dashboard = browser.get("/organize").text
-        (listed,) = json.loads(ok(alpha.cli("course", "list", "--json")))
-        forks, followers = listed["forks"], listed["followers"]
-        assert (
-            f"· {forks} fork{'s' if forks != 1 else ''} · {followers} follower{'s' if followers != 1 else ''}"
-            in dashboard
-        )
+        # Beta's Follow reaches alpha in the background, so the two are compared until they agree.
+        def counted_alike() -> bool:
+            (listed,) = json.loads(ok(alpha.cli("course", "list", "--json")))
+            forks, followers = listed["forks"], listed["followers"]
+            shown = f"· {forks} fork{'s' if forks != 1 else ''} · {followers} follower{'s' if followers != 1 else ''}"
+            return shown in browser.get("/organize").text and forks == 1 and followers > 0
+
+        assert eventually(counted_alike)
         answer = browser.get("/organize/courses/gentle-python/export.zip")
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(answer.content))
