@@ -1,6 +1,7 @@
 """Fault drills for the mail outbox, on this machine, loopback only, bounded in time.
 
     python bench/drills.py [--mails 1000] [--connections 4] [--down 20] [--timeout 240] [--postgres]
+                           [--no-pipelining]
 
 Each drill queues `--mails` mails to a recording SMTP sink on 127.0.0.1, breaks something in the middle
 of sending, touches nothing afterwards, and counts what arrived:
@@ -65,14 +66,22 @@ def free_port() -> int:
 
 class Sink:
     """An aiosmtpd server on 127.0.0.1 that keeps the Message-ID of every message it accepts; it can
-    stop and start again on the same port (an SMTP outage)."""
+    stop and start again on the same port (an SMTP outage). It offers PIPELINING, as most servers do
+    (`--no-pipelining`: the sender says one command at a time)."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, pipelining: bool = True) -> None:
         self.port = free_port()
         self.delay = delay
+        self.pipelining = pipelining
         self.received: list[bytes] = []
         self.lock = threading.Lock()
         self.controller: Controller | None = None
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's name
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return responses[:-1] + ["250-PIPELINING", responses[-1]] if self.pipelining else responses
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
         await asyncio.sleep(self.delay)
@@ -303,9 +312,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds a drill may take to recover")
     parser.add_argument("--postgres", action="store_true", help="use MECHMOOC_TEST_POSTGRES (default: SQLite)")
     parser.add_argument("--keep", action="store_true", help="keep the data dir and serve's log afterwards")
+    parser.add_argument(
+        "--no-pipelining", dest="pipelining", action="store_false", help="the sink offers no PIPELINING"
+    )
     parser.add_argument("--only", default="concurrent,kill,outage", help="which drills, comma-separated")
     args = parser.parse_args()
-    sink = Sink(args.delay)
+    sink = Sink(args.delay, args.pipelining)
     sink.start()
     drop: Callable[[], None] = lambda: None  # noqa: E731
     root, port = Path(tempfile.mkdtemp(prefix="mechmooc-drills-")), free_port()

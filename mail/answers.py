@@ -89,9 +89,22 @@ class SessionWriter:
             )
             for answer in answers
         ]
+        self._driver().executemany(self._sql, rows)
+
+    def commit(self, session: Session) -> None:
+        """Commit the pass's writes. When the session holds no changed objects (a pass's usual case: every
+        write went as a statement), on the driver's connection: SQLAlchemy's commit around SQLite's cost as
+        much again (~2,700 commits for 10,000 mails). Its transaction stays open and ends with the next
+        `session.commit()`, which then has nothing left to write."""
+        if session.new or session.dirty or session.deleted:
+            session.commit()
+        else:
+            self._driver().commit()
+
+    def _driver(self) -> Any:
         driver = self.session.connection().connection.driver_connection
         assert driver is not None
-        driver.executemany(self._sql, rows)
+        return driver
 
     async def renew(self, ids: Collection[int], duration: timedelta) -> None:
         """Extend the leases of the rows `ids` by `duration` from now."""
@@ -148,6 +161,10 @@ class PostgresWriter:
         """Extend the leases of the rows `ids` by `duration` from now."""
         if ids:
             await self.connection.execute(_PG_RENEW, (now() + duration, list(ids), QUEUED))
+
+    def commit(self, session: Session) -> None:
+        """Commit what the pass wrote in its session (a bounce, the rate bucket): its own writes are committed."""
+        session.commit()
 
     async def close(self) -> None:
         """Close the connection."""

@@ -163,7 +163,7 @@ async def _deliver(session: Session, feed: Feed, report: SendReport, duration: t
                 if row.bounce:
                     record_bounce(session, (row.id, row.to_addr), row.bounce, row.answer["error"] or "")
         if session.in_transaction():
-            session.commit()
+            writer.commit(session)
         commits["durable"] = epoch + 1
 
     async def refill() -> bool:
@@ -229,7 +229,7 @@ async def _deliver(session: Session, feed: Feed, report: SendReport, duration: t
                 async with writes:
                     await writer.renew(held, duration)
                     if session.in_transaction():
-                        session.commit()
+                        writer.commit(session)
             except database_errors() as error:
                 # The next renewal may get through; until the lease runs out nothing is lost either way.
                 session.rollback()

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -39,13 +40,14 @@ class _Watching(_Handler):
         return await super().handle_DATA(server, session, envelope)
 
 
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-command-at-a-time"])
 def test_at_most_one_accepted_mail_per_connection_is_unrecorded_at_any_time(
-    session: Session, settings: Settings
+    session: Session, settings: Settings, pipelining: bool
 ) -> None:
     learners = 4 * CONNECTIONS * ROUND_PER_CONNECTION  # several rounds on every connection
     with frozen(START):
         gentle_run(session, [(f"l{i}@example.org", f"L {i}", "UTC") for i in range(learners)])
-    sink = SmtpSink()
+    sink = SmtpSink(pipelining=pipelining)
     watching = _Watching(sink)
     sink.controller.handler = watching
     with sink:

@@ -2,7 +2,9 @@
 
 `SmtpSink(refuse={"addr": 550})` answers RCPT for chosen addresses with that code (4xx or 5xx), or
 with a whole reply (`{"addr": "554 5.7.1 Relay access denied"}`);
-`delay` slows each DATA down (to catch a sender in the middle of a batch).
+`delay` slows each DATA down (to catch a sender in the middle of a batch); `pipelining=False` stops it
+offering PIPELINING (RFC 2920), which it offers as most servers do (aiosmtpd reads pipelined commands but
+does not say so by itself).
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.sink.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         code = self.sink.refuse.get(address.lower())
         if isinstance(code, str):
@@ -64,9 +74,10 @@ class _Handler:
 class SmtpSink:
     """Start with `start()`, read `received`, stop with `stop()` (or use as a context manager)."""
 
-    def __init__(self, refuse: dict[str, int | str] | None = None, delay: float = 0.0) -> None:
+    def __init__(self, refuse: dict[str, int | str] | None = None, delay: float = 0.0, pipelining: bool = True) -> None:
         self.port = free_port()
         self.delay = delay
+        self.pipelining = pipelining
         self.refuse = {k.lower(): v for k, v in (refuse or {}).items()}
         self.received: list[Received] = []
         self.lock = threading.Lock()
