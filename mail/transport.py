@@ -172,6 +172,10 @@ async def _exchange(client: aiosmtplib.SMTP, envelope: Envelope, options: bytes,
         raise
 
 
+def _unsafe(address: str) -> bool:
+    return not address.isprintable() or any(char in address for char in "<>\r\n")
+
+
 _EXPECTED = ((SMTPStatus.completed,), (SMTPStatus.completed, SMTPStatus.will_forward), (SMTPStatus.start_input,))
 
 
@@ -244,6 +248,12 @@ class SmtpPool:
         return outcomes
 
     async def _send_one(self, index: int, envelope: Envelope, gate: Gate | None = None) -> Outcome:
+        # An address goes on a command line as it is (aiosmtplib's `sendmail` too): a line break or a
+        # bracket in it would say another command. Addresses are checked when they come in; this holds anyway.
+        if _unsafe(envelope.recipient):
+            return _refusal(envelope.mail_id, 553, "the address has characters SMTP cannot carry", "rcpt")
+        if _unsafe(envelope.sender):
+            return _refusal(envelope.mail_id, 553, "the return path has characters SMTP cannot carry", "mail")
         try:
             client = await self._client(index)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:

@@ -134,3 +134,14 @@ def test_a_reply_that_comes_on_the_next_turn_of_the_loop_is_not_dropped() -> Non
         return [(await _reply(protocol, 1)).message for _ in range(2)]
 
     assert asyncio.run(go()) == ["first", "second"]
+
+
+def test_an_address_with_a_line_break_or_bracket_is_refused_before_anything_is_said() -> None:
+    # The addresses go into the pipelined commands as they are: "\r\nRCPT TO:<x>" would add a recipient.
+    server = Scripted()
+    outcomes = _send(
+        server, _mails("a@example.org>\r\nRCPT TO:<b@example.org", "bad\x00@example.org", "ok@example.org")
+    )
+    assert [(o.accepted, o.permanent, o.code, o.stage) for o in outcomes[:2]] == [(False, True, 553, "rcpt")] * 2
+    assert outcomes[2].accepted
+    assert [r[1] for r in server.accepted] == [b"ok@example.org"] and server.connections == 1
