@@ -63,10 +63,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_sink(kind: str, port: int) -> subprocess.Popen[bytes]:
-    """The sink in its own process: the fast minimal one, or aiosmtpd."""
+def start_sink(kind: str, port: int, pipelining: bool = True) -> subprocess.Popen[bytes]:
+    """The sink in its own process: the fast minimal one (offering PIPELINING unless told not to), or aiosmtpd."""
     if kind == "fast":
-        command = [sys.executable, "-m", "bench.smtp_sink", str(port)]
+        command = [sys.executable, "-m", "bench.smtp_sink", str(port), *([] if pipelining else ["--no-pipelining"])]
     else:
         command = [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l", f"127.0.0.1:{port}"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE)
@@ -216,6 +216,10 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=20000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--sink", choices=["fast", "aiosmtpd"], default="fast")
+    parser.add_argument(
+        "--no-pipelining", dest="pipelining", action="store_false",
+        help="the sink does not offer PIPELINING: the sender says one command at a time, as the blast does",
+    )  # fmt: skip
     parser.add_argument("--dkim", action="store_true", help="sign every mail with a 2048-bit RSA DKIM key")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; best of each and median ratio")
     parser.add_argument("--postgres", action="store_true", help="use MECHMOOC_TEST_POSTGRES (default: SQLite)")
@@ -246,7 +250,7 @@ def main() -> None:
     if args.dkim:
         environ.update(MECHMOOC_DKIM_SELECTOR="bench", MECHMOOC_DKIM_KEY=_dkim_key(workdir))
     settings = boot(load_settings(environ=environ))
-    sink = start_sink(args.sink, port)
+    sink = start_sink(args.sink, port, args.pipelining)
     try:
         session = session_factory()()
         populate(session, args.learners)

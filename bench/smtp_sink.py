@@ -21,6 +21,7 @@ class SinkProtocol(asyncio.Protocol):
     """Just enough ESMTP (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) with pipelined input."""
 
     record: list[tuple[float, list[str], str]] | None = None  # (arrival, recipients, subject) when recording
+    extensions = b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 52428800\r\n"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
@@ -52,7 +53,7 @@ class SinkProtocol(asyncio.Protocol):
             line, self.buffer = self.buffer[:line_end], self.buffer[line_end + 2 :]
             verb = line[:4].upper()
             if verb in (b"EHLO", b"HELO"):
-                self.transport.write(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 52428800\r\n")
+                self.transport.write(self.extensions)
             elif verb == b"DATA":
                 self.in_data = True
                 self.buffer = b"\r\n" + self.buffer  # so an empty body still ends at CRLF.CRLF
@@ -83,4 +84,6 @@ async def serve(port: int, record: bool = False) -> None:
 
 
 if __name__ == "__main__":
+    if "--no-pipelining" in sys.argv[2:]:  # a server that does not offer it: one command at a time
+        SinkProtocol.extensions = b"250-sink\r\n250-8BITMIME\r\n250 SIZE 52428800\r\n"
     asyncio.run(serve(int(sys.argv[1]), record="--record" in sys.argv[2:]))
