@@ -7,9 +7,10 @@ for all of them). An actor not in the cache gets a row addressed to the actor it
 resolves it.
 
 The `federation.deliver` job claims due rows, signs each POST with its sender's key and sends them
-concurrently (at most PER_HOST at once per host) with `federation.transport.poster`, whose
-kept-alive connections serve every batch of the job's run; the outcomes of a batch are written
-together (federation.transport.outcomes; federation.transport.hosts keeps the hosts). Success
+concurrently (at most PER_HOST at once per host; `federation.transport.sending`) with
+`federation.transport.poster`, whose kept-alive connections serve every batch of the job's run; the
+outcomes of a batch are written together (federation.transport.outcomes; federation.transport.hosts
+keeps the hosts) while the next batch is sent (federation.transport.batches). Success
 marks the row done; 4xx other than 401/408/429 is final; anything else retries with exponential
 backoff, or the host's Retry-After if longer, until the row is MECHMOOC_DELIVERY_GIVE_UP_DAYS
 (default 4) old. A host is judged by time, not by a count: one that has failed at least
@@ -33,10 +34,13 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from federation.models import ActorBlock, Delivery, Follower, RemoteActor
-from federation.protocol.crypto import SigningKey
-from federation.transport import fetch
-from federation.transport.fetch import USER_AGENT, FetchError, store_actor
-from federation.transport.guard import Refused
+from federation.transport.batches import (  # noqa: F401 - ACTOR_TARGET, PER_HOST_BATCH: part of this API
+    ACTOR_TARGET,
+    BATCH,
+    PER_HOST_BATCH,
+    deliver_one,
+    deliver_overlapped,
+)
 from federation.transport.hosts import (  # noqa: F401 - HOST_DOWN_AFTER, MIN_PROBE, ...: part of this API
     HOST_DOWN_AFTER,
     MIN_PROBE,
@@ -46,27 +50,18 @@ from federation.transport.hosts import (  # noqa: F401 - HOST_DOWN_AFTER, MIN_PR
     is_down,
     probe_delay,
 )
-from federation.transport.keys import instance_signing_key, is_local, signing_key
-from federation.transport.moderation import blocked_domains, is_blocked, is_blocked_in
-from federation.transport.outcomes import Attempt, record, record_batch, retry_after
-from federation.transport.poster import Poster, PostError
-from federation.transport.presign import Signed, sign_ahead
+from federation.transport.keys import is_local
+from federation.transport.moderation import blocked_domains, is_blocked_in
+from federation.transport.sending import CONCURRENCY, PER_HOST, new_poster, send_all  # noqa: F401 - part of this API
 from server.floor import urls
 from server.floor.clock import now
 from server.floor.config import get_settings
 from server.floor.db import is_postgres, session_factory
 from server.floor.jobs import job, wake
-from server.floor.queue import QUEUED, claim, fail, succeed
+from server.floor.queue import QUEUED
 
 JOB = "federation.deliver"
 PUBLIC = {"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"}
-ACTOR_TARGET = "actor:"  # prefix of a row's inbox while the recipient actor is not resolved yet
-CONTENT_TYPE = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
-PER_HOST = 4
-PER_HOST_BATCH = 40  # 40 / PER_HOST x the 15 s timeout stays well inside claim()'s 5-minute lease
-CONCURRENCY = 64
-BATCH = 500
-CONNECT_TIMEOUT = 5.0
 Written = Row[tuple[int, str]]  # a delivery row enqueued: its id and inbox
 
 
@@ -174,174 +169,23 @@ def _wake_after_commit(session: Session) -> None:
             wake(JOB)
 
 
-def _headers() -> dict[str, str]:
-    return {
-        "Content-Type": CONTENT_TYPE,
-        "Accept": "application/activity+json",
-        "User-Agent": USER_AGENT.format(url=get_settings().url),
-    }
-
-
-async def _post(
-    poster: Poster, limit: asyncio.Semaphore, row: Delivery, signing: asyncio.Future[Signed], headers: dict[str, str]
-) -> Attempt:
-    deadline = get_settings().fetch_deadline
-    async with limit:
-        try:
-            # The whole POST, answer included, within the deadline: per-read timeouts alone let a
-            # server that drips a byte every few seconds hold a worker (and its host's slot) for ever.
-            async with asyncio.timeout(deadline):
-                signed = (await signing)[row.id]
-                answer = await poster.post(row.inbox, headers | signed, row.body.encode())
-        except Refused as error:
-            return Attempt(row.id, 0, str(error))
-        except PostError as error:
-            return Attempt(row.id, None, str(error))
-        except TimeoutError:
-            return Attempt(row.id, None, f"no complete answer within {deadline:g} s")
-        return Attempt(row.id, answer.status, "", retry_after(answer.retry_after, now()))
-
-
-def new_poster() -> Poster:
-    """The delivery client: its every connection passes the SSRF guard."""
-    return Poster(allow_private=get_settings().insecure_http, connect_timeout=CONNECT_TIMEOUT)
-
-
-async def send_all(rows: list[Delivery], keys: dict[str, SigningKey], poster: Poster | None = None) -> list[Attempt]:
-    """POST every row concurrently, at most PER_HOST at once per host and CONCURRENCY in all.
-
-    `poster` keeps its connections for the next call (within the same event loop); without one, a
-    client for this call alone is made and closed."""
-    per_host: dict[str, asyncio.Semaphore] = {}
-    client = poster or new_poster()
-    headers = _headers()
-    signing = sign_ahead(rows, keys, headers)  # in threads, while the first POSTs go out
-    waiting = iter(rows)  # shared: each row is taken by one sender, in the batch's order
-    attempts: dict[int, Attempt] = {}
-
-    async def sender() -> None:
-        # CONCURRENCY senders, not a task per row: at most CONCURRENCY POSTs at once (a sender
-        # waiting for its row's host holds its place, as a task holding a semaphore did).
-        for row in waiting:
-            limit = per_host.setdefault(row.host, asyncio.Semaphore(PER_HOST))
-            attempts[row.id] = await _post(client, limit, row, signing[row.id], headers)
-
-    try:
-        await asyncio.gather(*(sender() for _ in range(min(CONCURRENCY, len(rows)))))
-        return [attempts[row.id] for row in rows]
-    finally:
-        if poster is None:
-            client.close()
-
-
-def _fetch_unknown(session: Session, actors: set[str]) -> dict[str, RemoteActor | str]:
-    """Each actor's cache row, fetching the missing ones with the database let go; or an error text."""
-    found: dict[str, RemoteActor | str] = {}
-    for row in session.scalars(select(RemoteActor).where(RemoteActor.ap_id.in_(actors))):
-        found[row.ap_id] = row
-    missing = actors - set(found)
-    if not missing:
-        return found
-    key = instance_signing_key(session)
-    session.commit()  # no writer lock held across the network (SQLite)
-    documents: dict[str, dict[str, Any] | str] = {}
-    for actor in missing:
-        try:
-            documents[actor] = fetch.get_json(actor, key)
-        except FetchError as error:
-            documents[actor] = str(error)
-    for actor, document in documents.items():
-        try:
-            found[actor] = store_actor(session, document, actor) if isinstance(document, dict) else document
-        except FetchError as error:
-            found[actor] = str(error)
-    return found
-
-
-def _resolve_actor_rows(session: Session, rows: list[Delivery], give_up_after: timedelta) -> list[Delivery]:
-    """Rows addressed to an unresolved actor: fetch it and point the row at its (shared) inbox."""
-    unresolved = [row for row in rows if row.inbox.startswith(ACTOR_TARGET)]
-    actors = _fetch_unknown(session, {row.inbox.removeprefix(ACTOR_TARGET) for row in unresolved})
-    ready = [row for row in rows if not row.inbox.startswith(ACTOR_TARGET)]
-    for row in unresolved:
-        actor = actors[row.inbox.removeprefix(ACTOR_TARGET)]
-        if isinstance(actor, str):
-            record(session, row, Attempt(row.id, None, actor), now(), give_up_after)
-            continue
-        inbox = actor.shared_inbox or actor.inbox
-        if is_blocked(session, inbox):
-            fail(row, f"{inbox} is on a blocked domain")
-            continue
-        taken = session.scalar(
-            select(Delivery.id).where(Delivery.activity_id == row.activity_id, Delivery.inbox == inbox)
-        )
-        if taken is not None:
-            succeed(row)  # that inbox gets this activity through another row already
-            row.last_error = f"merged into delivery {taken}"
-            continue
-        row.inbox, row.host = inbox, delivery_host(inbox)
-        ready.append(row)
-    session.flush()
-    return ready
-
-
-def _within_lease(session: Session, rows: list[Delivery]) -> list[Delivery]:
-    """At most PER_HOST_BATCH rows per host; the others are released for the next batch."""
-    # Even if every POST times out the batch ends within its lease: a batch outliving its lease
-    # would let another worker claim and send the same rows again.
-    kept: list[Delivery] = []
-    per_host: dict[str, int] = {}
-    for row in rows:
-        per_host[row.host] = per_host.get(row.host, 0) + 1
-        if per_host[row.host] <= PER_HOST_BATCH:
-            kept.append(row)
-        else:
-            row.locked_until, row.attempts = None, max(0, row.attempts - 1)
-    if len(kept) < len(rows):
-        session.commit()
-    return kept
-
-
-def deliver_batch(
-    session: Session,
-    limit: int = BATCH,
-    give_up_after: timedelta | None = None,
-    sending: tuple[asyncio.Runner, Poster] | None = None,
-) -> int:
-    """Claim and send one batch of due deliveries; how many rows were worked.
-
-    `sending`, an event loop and a client living across batches, keeps connections open from one
-    batch to the next (`deliver_due` passes one); without it the batch has its own."""
+def deliver_batch(session: Session, limit: int = BATCH, give_up_after: timedelta | None = None) -> int:
+    """Claim, send and record one batch of due deliveries; how many rows were worked."""
     give_up_after = give_up_after or timedelta(days=get_settings().delivery_give_up_days)
-    rows = _within_lease(session, claim(session, Delivery, limit=limit))
-    if not rows:
-        return 0
-    ready = _resolve_actor_rows(session, rows, give_up_after)
-    keys = {sender: signing_key(session, sender) for sender in {row.sender for row in ready}}
-    session.commit()  # keys made lazily must be stored before anyone sees our signatures
-    if not ready:
-        attempts = []
-    elif sending is None:
-        attempts = asyncio.run(send_all(ready, keys))
-    else:
-        attempts = sending[0].run(send_all(ready, keys, sending[1]))
-    record_batch(session, {row.id: row for row in ready}, attempts, now(), give_up_after)
-    session.commit()
-    return len(rows)
+    return deliver_one(session, limit, give_up_after)
 
 
 @job(JOB, every=15)
 def deliver_due() -> int:
-    """Send every due delivery, batch after batch; how many rows were worked."""
-    total = 0
+    """Send every due delivery, batch after batch, each batch's outcomes recorded while the next one is
+    sent (`federation.transport.batches`); connections are kept between batches. How many rows were worked."""
+    give_up_after = timedelta(days=get_settings().delivery_give_up_days)
     session = session_factory()()
     runner, poster = asyncio.Runner(), new_poster()
     try:
-        while worked := deliver_batch(session, sending=(runner, poster)):
-            total += worked
+        return runner.run(deliver_overlapped(session, poster, BATCH, give_up_after))
     finally:
         session.close()
         poster.close()
         runner.run(asyncio.sleep(0))  # let the closed connections' transports finish closing
         runner.close()
-    return total

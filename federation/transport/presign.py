@@ -13,8 +13,8 @@ import asyncio
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
-from federation.models import Delivery
 from federation.protocol.crypto import SigningKey
 from federation.protocol.signatures import sign_request
 from server.floor.clock import now
@@ -22,6 +22,19 @@ from server.floor.clock import now
 SIGNERS = max(1, min(4, os.cpu_count() or 1))
 CHUNK = 25
 Signed = dict[int, dict[str, str]]  # a chunk's signed headers by delivery id
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One POST to make: its delivery row's id, the host it counts against, the inbox, body and sender
+    (plain values copied from the claimed row: the sending loop never touches the ORM objects)."""
+
+    id: int
+    host: str
+    inbox: str
+    body: bytes
+    sender: str
+
 
 _lock = threading.Lock()
 _pools: dict[int, ThreadPoolExecutor] = {}  # by process id: a pool made before a fork is no use after it
@@ -41,7 +54,7 @@ def _sign_chunk(jobs: list[tuple[int, SigningKey, str, bytes]], headers: dict[st
 
 
 def sign_ahead(
-    rows: list[Delivery], keys: dict[str, SigningKey], headers: dict[str, str]
+    rows: list[Outgoing], keys: dict[str, SigningKey], headers: dict[str, str]
 ) -> dict[int, asyncio.Future[Signed]]:
     """Start signing every row's POST (`headers` and its body) in the signer threads; by delivery id,
     the future of the chunk that holds its Date, Digest, Host and Signature headers. Call it from
@@ -51,7 +64,7 @@ def sign_ahead(
     ahead: dict[int, asyncio.Future[Signed]] = {}
     for first in range(0, len(rows), CHUNK):
         chunk = rows[first : first + CHUNK]
-        jobs = [(row.id, keys[row.sender], row.inbox, row.body.encode()) for row in chunk]
+        jobs = [(row.id, keys[row.sender], row.inbox, row.body) for row in chunk]
         future = loop.run_in_executor(pool, _sign_chunk, jobs, headers)
         for row in chunk:
             ahead[row.id] = future

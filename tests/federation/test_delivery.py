@@ -276,3 +276,23 @@ def test_one_batch_records_each_outcome_on_its_row_and_host(session: Session, se
         name: row.state for name, row in rows.items()
     }
     assert session.get(RemoteHost, delivery.delivery_host(third)).failures == 0  # type: ignore[union-attr]
+
+
+def test_the_job_sends_no_row_of_a_host_the_batch_before_found_unavailable(
+    session: Session, settings: Settings, sink: Sink
+) -> None:
+    """The job claims the next batch while this one is sent (issue 16); this batch's outcomes still count first."""
+    add_follower(session, f"{sink.url}/users/ann", f"{sink.url}/users/ann/inbox", None)
+    for n in range(delivery.PER_HOST_BATCH + 5):  # two batches: a host's share each
+        delivery.enqueue(session, announce(n), sender=COURSE, recipients=[f"{COURSE}/followers"])
+    name = sink.url.removeprefix("http://")
+    session.add(RemoteHost(host=name, failures=0, failing_since=now() - timedelta(minutes=10)))
+    session.commit()
+    sink.answers.extend([(500, {})] * (delivery.PER_HOST_BATCH + 5))
+    assert delivery.deliver_due() == delivery.PER_HOST_BATCH  # the second batch's 5 rows were given back unsent
+    assert len(sink.received) == delivery.PER_HOST_BATCH
+    session.expire_all()
+    rows = list(session.scalars(select(Delivery)))
+    assert {row.state for row in rows} == {"queued"} and all(row.locked_until is None for row in rows)
+    assert sorted(row.attempts for row in rows) == [0] * 5 + [1] * delivery.PER_HOST_BATCH
+    assert all(row.next_attempt_at >= now() + timedelta(minutes=4) for row in rows)  # all wait for the probe
