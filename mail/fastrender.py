@@ -53,6 +53,25 @@ class _Undefined:
 UNDEFINED = _Undefined()
 
 
+class Depends(Exception):
+    """A hole read a value that differs from one learner to the next (VARYING): it stays a hole."""
+
+
+class _Varying:
+    """A value not known while a template is specialised: any use of it but carrying it raises Depends."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        raise Depends
+
+    def __str__(self) -> str:
+        raise Depends
+
+
+VARYING = _Varying()
+
+
 def _is_dict_attribute(name: object) -> bool:
     # `{{ learner.items }}` is the dict's method in Jinja2, not an item: left to the sandbox.
     return not isinstance(name, str) or name.startswith("_") or hasattr(dict, name)
@@ -107,7 +126,7 @@ class _Compiler:
                 if result is UNDEFINED:
                     return ""
                 if not isinstance(result, _PLAIN) or (isinstance(result, str) and len(result) > LONGEST_VALUE):
-                    raise Unsupported("value")
+                    raise Depends if result is VARYING else Unsupported("value")
                 return str(escape(result))
 
             return html
@@ -117,7 +136,7 @@ class _Compiler:
             if result is UNDEFINED:
                 return ""
             if not isinstance(result, _PLAIN) or (isinstance(result, str) and len(result) > LONGEST_VALUE):
-                raise Unsupported("value")
+                raise Depends if result is VARYING else Unsupported("value")
             return str(result)
 
         return text
@@ -208,7 +227,7 @@ class _Compiler:
         def call(values: Values) -> Any:
             links, track = values.get("body_links"), values.get("track_click")
             if not isinstance(links, tuple) or not callable(track) or not 0 <= index < len(links):
-                raise Unsupported("track_click")
+                raise Depends if VARYING in (links, track) else Unsupported("track_click")
             return track(links[index])
 
         return call
@@ -226,7 +245,7 @@ def _lookup(inner: Piece, key: object) -> Piece:
             return UNDEFINED
         if type(value) is tuple and type(key) is int:
             return value[key] if -len(value) <= key < len(value) else UNDEFINED
-        raise Unsupported("look-up")
+        raise Depends if value is VARYING else Unsupported("look-up")
 
     return look_up
 
@@ -247,7 +266,7 @@ def _walk(start: Piece, keys: list[object]) -> Piece:
             elif type(value) is tuple and type(key) is int:
                 value = value[key] if -len(value) <= key < len(value) else UNDEFINED
             else:
-                raise Unsupported("look-up")
+                raise Depends if value is VARYING else Unsupported("look-up")
         return value
 
     return walk
@@ -280,11 +299,27 @@ class FastTemplate:
                 merged[-1] += piece
             elif piece != "":
                 merged.append(piece)
+        self._pieces = merged
         self._render = _joiner(merged)
 
     def render(self, values: Values) -> str:
         """The rendered text; Unsupported when this render must be left to Jinja2."""
         return self._render(values)
+
+    def specialise(self, values: Values) -> FastTemplate:
+        """This template with each hole that reads no VARYING value of `values` filled in: what stays a hole
+        is what differs per learner. `values` must be what every learner's values are, VARYING where they
+        differ. Unsupported when a hole fails whatever the learner (then the caller renders as before)."""
+        pieces: list[str | Piece] = []
+        for piece in self._pieces:
+            if isinstance(piece, str):
+                pieces.append(piece)
+                continue
+            try:
+                pieces.append(piece(values))
+            except Depends:
+                pieces.append(piece)
+        return FastTemplate(pieces)
 
 
 def fast_template(environment: BoundedSandbox, source: str) -> FastTemplate | None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
-from courses.models import Enrollment, Run, StudyGroup
+from courses.models import Enrollment, Run
 from mail.addresses import list_id, new_token, unsubscribe_key
 from mail.markup import document, text_html, verbatim_html
 from mail.mime import address, compose
@@ -30,24 +30,44 @@ def context(
     enrollment: Enrollment, run: Run, snapshot: dict[str, Any], token: str, unit: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The merge tags available to course text: learner, course, run, group, unit, links."""
-    group: StudyGroup | None = enrollment.group
+    return personal_context(
+        shared_context(run, snapshot, enrollment.group, unit),
+        Personal(enrollment.name, enrollment.email or "", enrollment.timezone, enrollment.language, enrollment.token),
+        token,
+    )
+
+
+class Grouping(Protocol):
+    """What a mail shows of a study group: a StudyGroup, or its name and handle as read by the scheduler."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def handle(self) -> str: ...
+
+
+class Personal(NamedTuple):
+    """What a learner's own merge tags are made of (their enrollment's fields)."""
+
+    name: str
+    email: str
+    timezone: str
+    language: str
+    page_token: str  # the enrollment's token: their page's magic link
+
+
+def shared_context(
+    run: Run, snapshot: dict[str, Any], group: Grouping | None, unit: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The merge tags every learner of `group` (None: solo) shares for `unit`; `personal_context` adds theirs."""
     slug = str(snapshot.get("slug", ""))
     links = {
-        "learner_page": urls.learner_page(enrollment.token),
-        "me": urls.learner_page(enrollment.token),
-        "unsubscribe": urls.unsubscribe(unsubscribe_key(token)),
         "course": urls.course(slug),
         "run": urls.run(run.handle),
         "group": urls.group(group.handle) if group else "",
-        "alumni": urls.alumni_join(enrollment.token),
     }
     data: dict[str, Any] = {
-        "learner": {
-            "name": enrollment.name,
-            "email": enrollment.email or "",
-            "timezone": enrollment.timezone,
-            "language": enrollment.language,
-        },
         "course": {
             "title": snapshot.get("title", ""),
             "slug": slug,
@@ -73,6 +93,34 @@ def context(
             "number": int(unit.get("position", 0)) + 1,
             "url": urls.unit(slug, str(unit.get("slug", ""))),
         }
+    return data
+
+
+def personal_context(shared: dict[str, Any], learner: Personal, token: str) -> dict[str, Any]:
+    """The merge tags of one learner getting the mail `token`: `shared` (not changed) and their own."""
+    page, links = urls.learner_page(learner.page_token), shared["links"]
+    data: dict[str, Any] = {
+        "learner": {
+            "name": learner.name,
+            "email": learner.email,
+            "timezone": learner.timezone,
+            "language": learner.language,
+        },
+        "course": shared["course"],
+        "run": shared["run"],
+        "group": shared["group"],
+        "links": {
+            "learner_page": page,
+            "me": page,
+            "unsubscribe": urls.unsubscribe(unsubscribe_key(token)),
+            "course": links["course"],
+            "run": links["run"],
+            "group": links["group"],
+            "alumni": urls.alumni_join(learner.page_token),
+        },
+    }
+    if "unit" in shared:
+        data["unit"] = shared["unit"]
     return data
 
 
@@ -114,13 +162,21 @@ def list_headers(token: str, list_name: str, list_handle: str) -> list[tuple[str
 
 def course_message(enrollment: Enrollment, run: Run, snapshot: dict[str, Any], rendered: Rendered, token: str) -> str:
     """A course mail with its list headers: List-Id, List-Unsubscribe (RFC 8058), Reply-To the group."""
+    group = enrollment.group.handle if enrollment.group is not None else None
+    return compose(course_headers(enrollment.name, enrollment.email or "", group, run, snapshot, rendered, token),
+                   rendered.text, rendered.html)  # fmt: skip
+
+
+def course_headers(
+    name: str, email: str, group: str | None, run: Run, snapshot: dict[str, Any], rendered: Rendered, token: str
+) -> list[tuple[str, str]]:
+    """The headers of a course mail to `name <email>` in the group with handle `group` (None: solo)."""
     sender = address(str(snapshot.get("title", "")), get_settings().mail_from)
-    recipient = address(enrollment.name, enrollment.email or "")
-    headers = base_headers(recipient, rendered.subject, token, sender=sender)
-    if enrollment.group is not None:
-        headers.append(("Reply-To", urls.group_address(enrollment.group.handle)))
+    headers = base_headers(address(name, email), rendered.subject, token, sender=sender)
+    if group is not None:
+        headers.append(("Reply-To", urls.group_address(group)))
     headers += list_headers(token, run_title(run, snapshot), run.handle)
-    return compose(headers, rendered.text, rendered.html)
+    return headers
 
 
 def unit_mail(enrollment: Enrollment, run: Run, snapshot: dict[str, Any], unit: dict[str, Any]) -> tuple[str, str, str]:

@@ -26,9 +26,9 @@ from datetime import datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Table, any_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Integer, Row, Table, any_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from courses.groups import form_groups, groups_missing, has_groups, place_enrollment
 from courses.models import Enrollment, Run
@@ -38,6 +38,8 @@ from mail.addresses import new_token
 from mail.messages import unit_mail
 from mail.models import OutgoingMail
 from mail.outbox import SEND_JOB, mail_row
+from mail.scan import ACTIVE, due_rows, grouping, move_cursors, personal, plain
+from mail.unitbatch import UnitMails
 from server.floor.clock import now
 from server.floor.db import immediate, is_postgres
 from server.floor.errors import Invalid
@@ -45,7 +47,6 @@ from server.floor.events import publish
 from server.floor.jobs import wake
 from server.floor.queue import FAILED, QUEUED
 
-ACTIVE = "confirmed"
 CHUNK = 5000  # ids per IN list: well inside SQLite's and PostgreSQL's parameter limits
 LOOKAHEAD = timedelta(minutes=10)  # mails are rendered this long before they are due
 HOLD = timedelta(minutes=1)  # a learner waiting for a group is looked at again this much later
@@ -62,6 +63,14 @@ class RunPlan:
     late_join: str
     resume: str
     _naturals: dict[str, list[datetime]] = field(default_factory=dict)
+    _mails: UnitMails | None = None
+
+    @property
+    def mails(self) -> UnitMails:
+        """The unit mails of this run for this tick (what learners of a group share made once)."""
+        if self._mails is None:
+            self._mails = UnitMails(self.run, self.snapshot)
+        return self._mails
 
     def naturals(self, tz_name: str) -> list[datetime]:
         """The natural due instants of the units for a learner in `tz_name`."""
@@ -202,7 +211,7 @@ def stop(enrollment: Enrollment) -> None:
 
 def emit(
     session: Session,
-    enrollment: Enrollment,
+    enrollment: Enrollment | Row[Any],
     plan: RunPlan,
     position: int,
     existing: set[str],
@@ -210,7 +219,8 @@ def emit(
     send_at: datetime | None = None,
 ) -> None:
     """Hand unit `position` to the learner: a mail (added to `mails`, to go at `send_at`, at once by
-    default), or an event for a fediverse account."""
+    default), or an event for a fediverse account. A learner read as a row (`due_rows`) gets the mail
+    `unit_mail` would write, by the run's UnitMails."""
     unit = plan.units[position]
     key = f"unit:{plan.run.id}:{enrollment.id}:{unit.get('slug', position)}"
     if enrollment.email:
@@ -219,7 +229,10 @@ def emit(
         existing.add(key)
         failure: str | None = None
         try:
-            token, subject, message = unit_mail(enrollment, plan.run, plan.snapshot, unit)
+            if isinstance(enrollment, Enrollment):
+                token, subject, message = unit_mail(enrollment, plan.run, plan.snapshot, unit)
+            else:
+                token, subject, message = plan.mails.mail(unit, personal(enrollment), grouping(enrollment))
         except Invalid as error:
             # One unit that does not render must not hold up every other learner's mail: the row is
             # written as failed, naming the unit, and shows in the admin outbox.
@@ -254,6 +267,21 @@ def emit(
         publish(session, "unit.due_for_actor", {"enrollment_id": enrollment.id, "position": position, "key": key})
 
 
+def steps(
+    plan: RunPlan, tz_name: str, position: int, due: datetime | None, horizon: datetime
+) -> tuple[list[tuple[int, datetime]], int, datetime | None]:
+    """The units (position, due instant) of a cursor due by `horizon`, and the cursor after them."""
+    natural = plan.naturals(tz_name)
+    units: list[tuple[int, datetime]] = []
+    while due is not None and due <= horizon:
+        if position >= len(plan.units):
+            return units, position, None
+        units.append((position, due))
+        due = schedule.following_due(natural, position, due, plan.late_join, plan.send_time, plan.zone(tz_name))
+        position += 1
+    return units, position, due
+
+
 def advance(
     session: Session,
     enrollment: Enrollment,
@@ -264,43 +292,16 @@ def advance(
 ) -> int:
     """Emit every unit of `enrollment` due by `instant` (mails: by `instant` + LOOKAHEAD, each to go at its
     due instant) and move its cursor on; the number emitted."""
-    natural = plan.naturals(enrollment.timezone)
     batch: list[dict] = mails if mails is not None else []
     horizon = instant + LOOKAHEAD if enrollment.email else instant
-    emitted = 0
-    while enrollment.next_due_at is not None and enrollment.next_due_at <= horizon:
-        position = enrollment.next_position
-        if position >= len(plan.units):
-            enrollment.next_due_at = None
-            break
-        due = enrollment.next_due_at
-        emit(session, enrollment, plan, position, existing if existing is not None else set(), batch, due)
-        emitted += 1
-        enrollment.next_due_at = schedule.following_due(
-            natural, position, enrollment.next_due_at, plan.late_join, plan.send_time, plan.zone(enrollment.timezone)
-        )
-        enrollment.next_position = position + 1
+    units, position, due = steps(plan, enrollment.timezone, enrollment.next_position, enrollment.next_due_at, horizon)
+    for unit_position, unit_due in units:
+        emit(session, enrollment, plan, unit_position, existing if existing is not None else set(), batch, unit_due)
+    if (position, due) != (enrollment.next_position, enrollment.next_due_at):
+        enrollment.next_position, enrollment.next_due_at = position, due
     if mails is None and batch:
         session.execute(insert(OutgoingMail), batch)
-    return emitted
-
-
-def due_enrollments(session: Session, instant: datetime, limit: int) -> list[Enrollment]:
-    """Up to `limit` learners with a unit due by `instant` (by mail: within LOOKAHEAD of it), oldest due
-    first (locked on PostgreSQL)."""
-    query = (
-        select(Enrollment)
-        .where(
-            Enrollment.next_due_at <= instant + LOOKAHEAD,
-            or_(Enrollment.email.is_not(None), Enrollment.next_due_at <= instant),
-        )
-        .order_by(Enrollment.next_due_at)
-        .limit(limit)
-        .options(selectinload(Enrollment.group))
-    )
-    if is_postgres(session):
-        query = query.with_for_update(skip_locked=True, of=Enrollment)
-    return list(session.scalars(query))
+    return len(units)
 
 
 def unrender(session: Session, enrollment: Enrollment) -> int:
@@ -357,10 +358,13 @@ def grouped_or_held(session: Session, enrollment: Enrollment, instant: datetime)
 
 
 def schedule_due(session: Session, at: datetime | None = None, limit: int = 500) -> tuple[int, int]:
-    """One batch of the scan: (learners looked at, units emitted); commits. Call until it returns (0, 0)."""
+    """One batch of the scan: (learners looked at, units emitted); commits. Call until it returns (0, 0).
+
+    A learner who is active, by mail, grouped (or solo) and has no account here is read as a row, and
+    their cursor is written with the others' in one statement; anyone else goes through the ORM."""
     instant = at or now()
     plans = Plans(session)
-    learners = due_enrollments(session, instant, limit)
+    learners = due_rows(session, instant, LOOKAHEAD, limit)
     # The keys this batch could write that exist already (a crash after commit, a repeated event): one query.
     existing = set(
         session.scalars(
@@ -371,17 +375,31 @@ def schedule_due(session: Session, at: datetime | None = None, limit: int = 500)
     )
     emitted = 0
     mails: list[dict] = []
+    cursors: list[dict[str, Any]] = []
     with session.no_autoflush:
-        for enrollment in learners:
+        for row in learners:
+            plan = plans.of(row.run_id)
+            if plain(row):
+                units, position, due = steps(
+                    plan, row.timezone, row.next_position, row.next_due_at, instant + LOOKAHEAD
+                )
+                for unit_position, unit_due in units:
+                    emit(session, row, plan, unit_position, existing, mails, unit_due)
+                cursors.append({"row_id": row.id, "position": position, "due": due})
+                emitted += len(units)
+                continue
+            enrollment = session.get(Enrollment, row.id)
+            assert enrollment is not None  # locked (PostgreSQL) or under SQLite's write lock soon: still there
             if enrollment.status != ACTIVE:
                 stop(enrollment)
                 continue
             if not grouped_or_held(session, enrollment, instant):
                 continue
-            emitted += advance(session, enrollment, plans.of(enrollment.run_id), instant, existing, mails)
+            emitted += advance(session, enrollment, plan, instant, existing, mails)
+    # Core statements, executemany: ORM objects and their flush would cost more per learner than rendering.
+    move_cursors(session, cursors)
     if mails:
-        # One multi-row INSERT for the batch: ORM objects would cost more per mail than rendering it.
-        session.execute(insert(OutgoingMail), mails)
+        session.execute(insert(cast(Table, OutgoingMail.__table__)), mails)
     session.commit()
     if any(mail["next_attempt_at"] <= instant for mail in mails):
         wake(SEND_JOB)  # due now (nothing was rendered ahead): the sender starts while the scan goes on
