@@ -83,15 +83,17 @@ def grouping(row: Row[Any]) -> Group | None:
 
 
 def move_cursors(session: Session, cursors: list[dict[str, Any]]) -> None:
-    """Write each {"row_id", "position", "due"} of `cursors`: one executemany UPDATE."""
+    """Write each {"row_id", "position", "due"} of `cursors`: one executemany UPDATE (psycopg pipelines
+    it; one UPDATE from a VALUES list, tried, took twice as long on PostgreSQL)."""
     if not cursors:
         return
+    table = _enrollments
     statement = (
-        update(_enrollments)
-        .where(_enrollments.c.id == bindparam("row_id"))
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
         .values(
-            next_position=bindparam("position", type_=_enrollments.c.next_position.type),
-            next_due_at=bindparam("due", type_=_enrollments.c.next_due_at.type),
+            next_position=bindparam("position", type_=table.c.next_position.type),
+            next_due_at=bindparam("due", type_=table.c.next_due_at.type),
         )
     )
     session.execute(statement, cursors)
