@@ -376,6 +376,9 @@ def schedule_due(session: Session, at: datetime | None = None, limit: int = 500)
     emitted = 0
     mails: list[dict] = []
     cursors: list[dict[str, Any]] = []
+    # Everyone else as ORM objects, as the rows read them (an object this session held may be stale).
+    query = select(Enrollment).where(Enrollment.id.in_([row.id for row in learners if not plain(row)]))
+    others = {e.id: e for e in session.scalars(query.execution_options(populate_existing=True))}
     with session.no_autoflush:
         for row in learners:
             plan = plans.of(row.run_id)
@@ -388,8 +391,7 @@ def schedule_due(session: Session, at: datetime | None = None, limit: int = 500)
                 cursors.append({"row_id": row.id, "position": position, "due": due})
                 emitted += len(units)
                 continue
-            enrollment = session.get(Enrollment, row.id)
-            assert enrollment is not None  # locked (PostgreSQL) or under SQLite's write lock soon: still there
+            enrollment = others[row.id]
             if enrollment.status != ACTIVE:
                 stop(enrollment)
                 continue
