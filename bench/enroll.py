@@ -1,7 +1,7 @@
 """Enroll N learners (100,000 by default) into one run and group them; compare with a plain bulk insert.
 
     python bench/enroll.py                          # SQLite in a temporary data dir
-    python bench/enroll.py --database postgres      # PostgreSQL on 127.0.0.1:5432 (database mechmooc_bench)
+    python bench/enroll.py --database postgres      # PostgreSQL on 127.0.0.1:5432 (a database of its own, dropped after)
     python bench/enroll.py --group-later            # groups not due at import: the grouping job forms them after
 
 Both are measured in the same process on the same database: first the baseline (one executemany
@@ -17,7 +17,10 @@ learner's group afterwards.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -48,14 +51,14 @@ def rows(count: int) -> list[dict[str, str]]:
     ]  # fmt: skip
 
 
-def postgres_url() -> str:
-    """A fresh database `mechmooc_bench` on the local PostgreSQL."""
+def postgres_database(name: str, create: bool) -> None:
+    """Create (or drop) the database `name` on the local PostgreSQL."""
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text('DROP DATABASE IF EXISTS "mechmooc_bench" WITH (FORCE)'))
-        connection.execute(text('CREATE DATABASE "mechmooc_bench"'))
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if create:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/mechmooc_bench"
 
 
 def main() -> None:
@@ -65,14 +68,30 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=100_000)
     parser.add_argument("--group-later", action="store_true", help="groups not due at import: formed after it")
     args = parser.parse_args()
+    # A database and a data dir of this run's own (others may be running benches), removed after it.
+    data_dir = tempfile.mkdtemp(prefix="mechmooc-bench-")
+    database = f"mechmooc_bench_enroll_{os.getpid()}" if args.database == "postgres" else None
+    try:
+        measure(args, data_dir, database)
+    finally:
+        from server.floor.db import get_engine
 
+        with contextlib.suppress(Exception):
+            get_engine().dispose()
+        if database:
+            postgres_database(database, create=False)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, data_dir: str, database: str | None) -> None:
+    """Boot on a fresh database, enroll and group, print the figures."""
     from server.floor.settings import load_settings
     from server.roof.bootstrap import boot
 
-    data_dir = tempfile.mkdtemp(prefix="mechmooc-bench-")
     environ = {"MECHMOOC_DATA_DIR": data_dir, "MECHMOOC_URL": "http://bench.localhost", "MECHMOOC_INSECURE_HTTP": "1"}
-    if args.database == "postgres":
-        environ["MECHMOOC_DATABASE_URL"] = postgres_url()
+    if database:
+        postgres_database(database, create=True)
+        environ["MECHMOOC_DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + f"/{database}"
     boot(load_settings(environ=environ))
 
     from courses.bulk import check_rows, enroll_and_group

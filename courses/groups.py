@@ -97,7 +97,7 @@ def _learners(
         offset = offsets.get(zone)
         if offset is None:
             offset = offsets[zone] = grouping.utc_offset(zone, instant)
-        learners.append(grouping.Learner(offset=offset, keys=(spoken or language,), id=eid))
+        learners.append(grouping.Learner(offset, (spoken or language,), eid))
         zones[eid], groups[eid] = zone, group_id
     return learners, zones, groups
 
@@ -179,10 +179,10 @@ def form_groups(session: Session, run: Run) -> list[int]:
 
 
 def form_groups_with(session: Session, run: Run, newcomers: list[dict[str, Any]]) -> list[int] | None:
-    """`form_groups` with learners about to be inserted: `newcomers` are their rows (dicts, in the order
-    they will be inserted), each given its `group_id` here so that it is written with the row (on
-    PostgreSQL an UPDATE of 100,000 rows after their insert costs about the insert again). The groups'
-    ids, or None when the run has groups already (then insert first, and `form_groups` places them).
+    """`form_groups` with learners about to be inserted: `newcomers` are their rows (dicts with every
+    column of `enrollments` but the id, in the order they will be inserted), each given its `group_id`
+    here so that it is written with the row (on PostgreSQL an UPDATE of 100,000 rows after their
+    insert costs about the insert again). The groups' ids, or None when the run has groups already (then insert first, and `form_groups` places them).
 
     The groups are the ones `form_groups` would form after the insert: the rule orders learners by
     (offset, keys, id), and inserted rows take ids above every row of the table, in insertion order,
@@ -196,19 +196,19 @@ def form_groups_with(session: Session, run: Run, newcomers: list[dict[str, Any]]
     instant = local_midnight(run.start_date, run.timezone)
     base = max((learner.id for learner in learners), default=0) + 1
     offsets: dict[str, int] = {}
+    by_language = keys == ["language"]
     for index, row in enumerate(newcomers):
         row["group_id"] = None
-        if row.get("status") not in GROUPED_STATUSES or row.get("solo"):
+        if row["status"] not in GROUPED_STATUSES or row["solo"]:
             continue
-        stand_in, zone = base + index, row.get("timezone") or "UTC"
-        if keys == ["language"]:
-            if zone not in offsets:
-                offsets[zone] = grouping.utc_offset(zone, instant)
-            learner = grouping.Learner(offset=offsets[zone], keys=(row.get("language") or language,), id=stand_in)
+        stand_in, zone = base + index, row["timezone"] or "UTC"
+        if by_language:
+            offset = offsets.get(zone)
+            if offset is None:
+                offset = offsets[zone] = grouping.utc_offset(zone, instant)
+            learner = grouping.Learner(offset, (row["language"] or language,), stand_in)
         else:
-            pending = SimpleNamespace(
-                id=stand_in, timezone=zone, language=row.get("language"), answers=row.get("answers")
-            )
+            pending = SimpleNamespace(id=stand_in, timezone=zone, language=row["language"], answers=row["answers"])
             learner = _learner(pending, keys, instant, language)
         learners.append(learner)
         zones[stand_in] = zone

@@ -41,7 +41,10 @@ def on_confirmed(session: Session, payload: dict[str, Any]) -> None:
 
 
 def on_bulk_confirmed(session: Session, payload: dict[str, Any]) -> None:
-    """Many learners are in at once (CSV import, bulk enroll): start their cursors in bulk."""
+    """Many learners are in at once (CSV import, bulk enroll): start their cursors in bulk, unless
+    their rows were prepared (`on_bulk_confirming` set the cursors before they were written)."""
+    if payload.get("prepared"):
+        return
     ids = [int(i) for i in payload.get("enrollment_ids", [])]
     if ids and scheduler.start_many(session, int(payload["run_id"]), ids, now()):
         wake_after_commit(session, SCHEDULE_JOB)  # a late import's first units are due now
@@ -51,7 +54,7 @@ def on_bulk_confirming(session: Session, payload: dict[str, Any]) -> None:
     """Many learners are about to be inserted confirmed: their first cursors go in with their rows."""
     rows = payload.get("rows", [])
     scheduler.start_rows(session, int(payload["run_id"]), rows, now())
-    if any(_due_soon(row.get("next_due_at")) for row in rows):
+    if any(_due_soon(at) for at in {row.get("next_due_at") for row in rows}):  # a few instants, many rows
         wake_after_commit(session, SCHEDULE_JOB)  # a late import's first units are due now
 
 

@@ -13,9 +13,9 @@ a cache then renders again for nothing, which is harmless.
 QUIET are the machine's own queues and logs, written many times a second while mail goes out or
 activities come in, and shown on no public page; a write to them alone moves nothing. Writes made
 with the DB-API driver directly (bypassing SQLAlchemy's events) are not seen: the callers that do
-so write QUIET tables only (mail.answers, federation.transport). A cache must still bound how long
-it trusts a generation (a process on another machine, with a data dir of its own, cannot touch
-this file): web.page_cache's MECHMOOC_PAGE_CACHE_SECONDS.
+so write QUIET tables only (mail.answers, federation.transport), or say so (`mark`: a bulk COPY).
+A cache must still bound how long it trusts a generation (a process on another machine, with a data
+dir of its own, cannot touch this file): web.page_cache's MECHMOOC_PAGE_CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -99,6 +99,12 @@ def writes(statement: str, context: Any) -> bool:
         return False
     target = _TARGET.match(statement)
     return target is None or target.group(1).lower() not in QUIET
+
+
+def mark(connection: Any) -> None:
+    """Note that `connection` (a SQLAlchemy Connection) wrote outside QUIET with the DB-API driver
+    directly (a bulk COPY), which SQLAlchemy's events do not see."""
+    connection.info[WROTE] = True
 
 
 def _noted(conn: Any, _cursor: Any, statement: str, _parameters: Any, context: Any, _many: bool) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from courses import editor
@@ -22,6 +22,7 @@ from courses.runs import create_run
 from courses.signup import confirm, request_signup
 from mail.scheduler import start_many
 from server.floor.clock import frozen, now
+from server.floor.events import publish
 from tests.mail.conftest import GENTLE_PYTHON
 
 BEFORE = datetime(2026, 12, 1, tzinfo=UTC)
@@ -113,3 +114,42 @@ def test_an_import_with_groups_due_writes_the_groups_and_cursors_the_later_passe
         import_learners(session, fresh, _csv(3, 8, "late"))
     late = {e: p for e, p in _outcome(session, fresh)["places"].items() if e.startswith("late")}
     assert len(late) == 3 and all(place[0] is not None and place[3] is not None for place in late.values())
+
+
+def test_an_import_writes_each_learner_once_and_the_bulk_event_finds_nothing_left_to_start(session: Session) -> None:
+    course = _course(session, question=False)
+    with frozen(BEFORE):
+        run = create_run(session, course, date(2027, 1, 4), "UTC", group_size=4, signup_closes_at=CLOSES)
+    statements: list[str] = []
+    engine = session.get_bind()
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        with frozen(CLOSES + timedelta(hours=3)):
+            import_learners(session, run, _csv(30, 9, "csv"))
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    # The cursors and groups went in with the rows: no UPDATE of them after, and the mail package's
+    # reaction to the event does not look for learners to start (start_many would select them).
+    assert not [s for s in statements if s.startswith("update enrollments")]
+    assert not [s for s in statements if "next_due_at is null" in s]
+    places = _outcome(session, run)["places"]
+    assert len(places) == 30 and all(group is not None and due is not None for group, _, _, due in places.values())
+
+
+def test_a_bulk_event_for_rows_not_prepared_still_starts_their_cursors(session: Session) -> None:
+    course = _course(session, question=False)
+    with frozen(BEFORE):
+        run = create_run(session, course, date(2027, 1, 4), "UTC")
+        learners, _ = check_rows(session, run, read_csv(_csv(5, 10, "raw")))
+        ids = [
+            Enrollment(run_id=run.id, email=r.email, timezone=r.timezone, status="confirmed", token=f"t{r.line}")
+            for r in learners
+        ]
+        session.add_all(ids)
+        session.flush()
+        publish(session, "enrollments.confirmed", {"run_id": run.id, "enrollment_ids": [e.id for e in ids]})
+    assert all(place[3] is not None for place in _outcome(session, run)["places"].values())
