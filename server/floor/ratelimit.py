@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Index, String, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Index, String, delete, func, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.floor.clock import now
@@ -51,18 +51,21 @@ def _lock_id(scope: str, key: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{scope}\0{key}".encode()).digest()[:8], "big", signed=True)
 
 
+def _recent(limit: Limit, key: str) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of `key`'s hits in `limit`'s window now."""
+    return (RateHit.scope == limit.scope, RateHit.key == key[:KEY_CHARS], RateHit.at > now() - limit.window)
+
+
 def count(session: Session, limit: Limit, key: str) -> int:
     """How many hits of `key` fall in `limit`'s window now."""
-    since = now() - limit.window
-    recent = (RateHit.scope == limit.scope, RateHit.key == key[:KEY_CHARS], RateHit.at > since)
-    return session.scalar(select(func.count(RateHit.id)).where(*recent)) or 0
+    return session.scalar(select(func.count(RateHit.id)).where(*_recent(limit, key))) or 0
 
 
 def wait_time(session: Session, limit: Limit, key: str) -> timedelta | None:
     """How long `key` must wait before its next hit, or None when it may go now (counts nothing)."""
     if count(session, limit, key) < limit.attempts:
         return None
-    recent = (RateHit.scope == limit.scope, RateHit.key == key[:KEY_CHARS], RateHit.at > now() - limit.window)
+    recent = _recent(limit, key)
     # Allowed again when the `attempts`-th most recent hit leaves the window.
     anchor = session.scalars(
         select(RateHit.at).where(*recent).order_by(RateHit.at.desc()).offset(limit.attempts - 1).limit(1)
