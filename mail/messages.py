@@ -179,11 +179,16 @@ def course_headers(
     return headers
 
 
+def unit_where(snapshot: dict[str, Any], unit: dict[str, Any]) -> str:
+    """How errors name `unit` ("unit welcome of gentle-python")."""
+    return f"unit {unit.get('slug', unit.get('position'))!s} of {snapshot.get('slug', 'the course')}"
+
+
 def unit_mail(enrollment: Enrollment, run: Run, snapshot: dict[str, Any], unit: dict[str, Any]) -> tuple[str, str, str]:
     """A fresh token, the subject and the rendered mail of `unit` for `enrollment`."""
     token = new_token()
     data = context(enrollment, run, snapshot, token, unit)
-    where = f"unit {unit.get('slug', unit.get('position'))!s} of {snapshot.get('slug', 'the course')}"
+    where = unit_where(snapshot, unit)
     rendered = render(UNIT_SUBJECT, str(unit.get("body", "")), data, where, **tracked(token))
     return token, rendered.subject, course_message(enrollment, run, snapshot, rendered, token)
 

@@ -29,6 +29,7 @@ from mail.messages import (
     personal_context,
     shared_context,
     tracked,
+    unit_where,
 )
 from mail.mime import compose
 from mail.render import Rendered, _fast_subject, compile_body, render
@@ -80,7 +81,7 @@ class UnitMails:
         if shared is None:
             shared = self._shared[(position, key)] = shared_context(self.run, self.snapshot, group, unit)
         data = personal_context(shared, learner, token)
-        where = f"unit {unit.get('slug', unit.get('position'))!s} of {self.snapshot.get('slug', 'the course')}"
+        where = unit_where(self.snapshot, unit)
         tracking = tracked(token)
         body = str(unit.get("body", ""))
         rendered = self._fast(position, key, shared, body, where, data, tracking)
